@@ -1,0 +1,136 @@
+//! The Socket.IO packet model shared by the common (JSON) and msgpack parsers.
+
+use alloc::borrow::Cow;
+use bytes::Bytes;
+
+use crate::value::Value;
+
+/// Which Socket.IO protocol revision a packet is encoded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProtocolVersion {
+    /// Socket.IO v4 (socket.io 2.x, over Engine.IO v3): implicit `/`, query-string auth in the
+    /// CONNECT namespace, CONNECT_ERROR (`ERROR`) carries a plain string.
+    V4,
+    /// Socket.IO v5 (socket.io 3.x and 4.x, over Engine.IO v4).
+    V5,
+}
+
+/// Event names a peer may not send (they are local lifecycle events in the reference).
+pub const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+
+/// The logical kind of a packet.
+///
+/// Binary-ness is not a kind: an `Event`/`Ack` whose payload holds binary is written as
+/// `BINARY_EVENT` (5) / `BINARY_ACK` (6) by the common parser, and decoded back to
+/// `Event`/`Ack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PacketKind {
+    /// `0` CONNECT: a namespace connection request (client) or its acceptance (server).
+    Connect,
+    /// `1` DISCONNECT: leave a namespace.
+    Disconnect,
+    /// `2` EVENT (or `5` BINARY_EVENT).
+    Event,
+    /// `3` ACK (or `6` BINARY_ACK).
+    Ack,
+    /// `4` CONNECT_ERROR (`ERROR` in v4): a refused namespace connection.
+    ConnectError,
+}
+
+impl PacketKind {
+    /// The wire type digit for this kind, given whether the payload carries binary.
+    pub fn wire_type(self, binary: bool) -> u8 {
+        match (self, binary) {
+            (PacketKind::Connect, _) => 0,
+            (PacketKind::Disconnect, _) => 1,
+            (PacketKind::Event, false) => 2,
+            (PacketKind::Ack, false) => 3,
+            (PacketKind::ConnectError, _) => 4,
+            (PacketKind::Event, true) => 5,
+            (PacketKind::Ack, true) => 6,
+        }
+    }
+}
+
+/// The data part of a packet.
+///
+/// Text that arrived as JSON and holds no binary is kept as validated JSON text
+/// ([`Payload::Json`]): decoding does not build a tree, and re-encoding (e.g. relaying or
+/// broadcasting) writes the same bytes. Anything built by the application, or holding binary,
+/// is a [`Payload::Value`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Validated JSON text of the whole data part (for an event: the `[name, ...args]` array).
+    Json(Bytes),
+    /// A structured value (for an event: an array whose first item is the name).
+    Value(Value),
+}
+
+impl Payload {
+    /// The payload as a [`Value`], parsing JSON text if needed.
+    pub fn to_value(&self) -> Result<Value, crate::json::JsonError> {
+        match self {
+            Payload::Json(text) => crate::json::parse(text, crate::socket::Limits::DEFAULT.max_depth),
+            Payload::Value(value) => Ok(value.clone()),
+        }
+    }
+
+    /// True if the payload holds binary (only possible for [`Payload::Value`]).
+    pub fn has_binary(&self) -> bool {
+        match self {
+            Payload::Json(_) => false,
+            Payload::Value(value) => value.has_binary(),
+        }
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Self {
+        Payload::Value(value)
+    }
+}
+
+/// One Socket.IO packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// What the packet does.
+    pub kind: PacketKind,
+    /// The namespace, `/` by default. For a v4 CONNECT it may carry a query string
+    /// (`/admin?token=1`), exactly as received.
+    pub nsp: Cow<'static, str>,
+    /// The acknowledgement id: set on an event that expects an ack, and on the ack itself.
+    pub id: Option<u64>,
+    /// The data part, if any.
+    pub data: Option<Payload>,
+}
+
+impl Packet {
+    /// A packet of `kind` on `nsp` with no id and no data.
+    pub fn new(kind: PacketKind, nsp: impl Into<Cow<'static, str>>) -> Self {
+        Packet { kind, nsp: nsp.into(), id: None, data: None }
+    }
+
+    /// An EVENT on `nsp` with the given data (an array: name first, then arguments).
+    pub fn event(nsp: impl Into<Cow<'static, str>>, data: impl Into<Payload>) -> Self {
+        Packet { kind: PacketKind::Event, nsp: nsp.into(), id: None, data: Some(data.into()) }
+    }
+
+    /// An ACK on `nsp` for `id` with the given data (an array of arguments).
+    pub fn ack(nsp: impl Into<Cow<'static, str>>, id: u64, data: impl Into<Payload>) -> Self {
+        Packet { kind: PacketKind::Ack, nsp: nsp.into(), id: Some(id), data: Some(data.into()) }
+    }
+
+    /// This packet with the ack id set.
+    pub fn with_id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// True if the payload holds binary (it is then sent as BINARY_EVENT / BINARY_ACK).
+    pub fn has_binary(&self) -> bool {
+        self.data.as_ref().is_some_and(Payload::has_binary)
+    }
+}
