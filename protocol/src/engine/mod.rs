@@ -1,0 +1,1 @@
+//! Engine.IO v4/v3 codecs. STUB: being implemented (helper A).

@@ -1,0 +1,1 @@
+//! Binary attachments of the common parser. STUB: being implemented.

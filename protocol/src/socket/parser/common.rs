@@ -1,0 +1,1 @@
+//! The common (JSON text) parser. STUB: being implemented.

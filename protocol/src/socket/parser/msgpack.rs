@@ -1,0 +1,1 @@
+//! The msgpack parser. STUB: being implemented (helper C).
