@@ -1,1 +1,389 @@
-//! The common (JSON text) parser. STUB: being implemented.
+//! The common parser (`socket.io-parser`): each packet is a text engine message, binary values
+//! follow as separate engine binary messages.
+//!
+//! Text form: `<type>[<attachments>-][<nsp>,][<ack id>][<JSON>]`, e.g. `42["chat","hi"]`,
+//! `2/admin,7["ping"]`, `451-["baz",{"_placeholder":true,"num":0}]`.
+//!
+//! ```
+//! use socketio_protocol::socket::parser::common::{Decoder, encode};
+//! use socketio_protocol::socket::{Limits, PacketKind, ProtocolVersion};
+//!
+//! let mut decoder = Decoder::new(ProtocolVersion::V5, Limits::DEFAULT);
+//! let packet = decoder.decode_text("2/chat,7[\"hello\",1]".into()).unwrap().unwrap();
+//! assert_eq!(packet.kind, PacketKind::Event);
+//! assert_eq!(packet.nsp, "/chat");
+//! assert_eq!(packet.id, Some(7));
+//! assert_eq!(&*encode(&packet, ProtocolVersion::V5).text, "2/chat,7[\"hello\",1]");
+//! ```
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use core::fmt;
+
+use crate::json::{self, JsonError};
+use crate::socket::attachments::{self, IllegalAttachment};
+use crate::socket::packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
+use crate::socket::Limits;
+use crate::str::Str;
+use crate::value::Value;
+
+/// Why a received packet was rejected. Every variant is a protocol violation: the reference
+/// server closes the connection (`parse error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The message was empty.
+    Empty,
+    /// The first character is not a packet type `0`–`6`.
+    UnknownType(u8),
+    /// The attachment count of a binary packet is missing, malformed or not followed by `-`.
+    BadAttachmentCount,
+    /// The packet announces more attachments than [`Limits::max_attachments`].
+    TooManyAttachments(usize),
+    /// The ack id does not fit in a `u64`.
+    AckIdOverflow,
+    /// The data part is not valid JSON (or nests too deep).
+    Json(JsonError),
+    /// The data part is valid JSON but not what this packet type allows (e.g. an EVENT that is
+    /// not a non-empty array led by a non-reserved name).
+    InvalidPayload(PacketKind),
+    /// An ACK without an id.
+    MissingAckId,
+    /// A text packet arrived while binary attachments were still expected.
+    UnexpectedText,
+    /// A binary message arrived with no binary packet waiting for it.
+    UnexpectedBinary,
+    /// A placeholder points at a buffer that does not exist.
+    IllegalAttachment,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Empty => f.write_str("empty packet"),
+            DecodeError::UnknownType(t) => write!(f, "unknown packet type {:?}", char::from(*t)),
+            DecodeError::BadAttachmentCount => f.write_str("illegal attachments count"),
+            DecodeError::TooManyAttachments(n) => write!(f, "too many attachments ({n})"),
+            DecodeError::AckIdOverflow => f.write_str("ack id out of range"),
+            DecodeError::Json(e) => write!(f, "invalid payload: {e}"),
+            DecodeError::InvalidPayload(kind) => write!(f, "invalid payload for {kind:?}"),
+            DecodeError::MissingAckId => f.write_str("ack packet without an id"),
+            DecodeError::UnexpectedText => {
+                f.write_str("got a text packet while reconstructing a binary packet")
+            }
+            DecodeError::UnexpectedBinary => f.write_str("got binary data when not reconstructing"),
+            DecodeError::IllegalAttachment => f.write_str("illegal attachments"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for DecodeError {}
+
+impl From<JsonError> for DecodeError {
+    fn from(e: JsonError) -> Self {
+        DecodeError::Json(e)
+    }
+}
+
+impl From<IllegalAttachment> for DecodeError {
+    fn from(_: IllegalAttachment) -> Self {
+        DecodeError::IllegalAttachment
+    }
+}
+
+/// A packet encoded for the wire: one text message, then `attachments` as binary messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// The text header (the whole packet when there is no binary).
+    pub text: Str,
+    /// The binary attachments, in placeholder order.
+    pub attachments: Vec<Bytes>,
+}
+
+/// Encodes `packet`. Binary values become placeholders plus attachments.
+///
+/// For [`ProtocolVersion::V4`] nothing differs on the encoding side: the caller puts a v4
+/// query string in the CONNECT namespace and a string in CONNECT_ERROR data as needed.
+pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
+    let _ = version;
+    let (data, attachments) = match &packet.data {
+        Some(Payload::Value(value)) if value.has_binary() => {
+            let (header, buffers) = attachments::split(value.clone());
+            (Some(PayloadText::Owned(header)), buffers)
+        }
+        Some(Payload::Value(value)) => (Some(PayloadText::Borrowed(value)), Vec::new()),
+        Some(Payload::Json(text)) => (Some(PayloadText::Raw(text)), Vec::new()),
+        None => (None, Vec::new()),
+    };
+    let binary = !attachments.is_empty();
+    let mut out = Vec::with_capacity(16 + packet.nsp.len() + data.as_ref().map_or(0, |d| d.hint()));
+    out.push(b'0' + packet.kind.wire_type(binary));
+    if binary {
+        out.extend_from_slice(itoa::Buffer::new().format(attachments.len()).as_bytes());
+        out.push(b'-');
+    }
+    if packet.nsp != "/" && !packet.nsp.is_empty() {
+        out.extend_from_slice(packet.nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = packet.id {
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    }
+    match data {
+        Some(PayloadText::Raw(text)) => out.extend_from_slice(text),
+        Some(PayloadText::Borrowed(value)) => json::write(value, &mut out),
+        Some(PayloadText::Owned(value)) => json::write(&value, &mut out),
+        None => {}
+    }
+    Encoded { text: utf8_str(out), attachments }
+}
+
+enum PayloadText<'a> {
+    Raw(&'a Bytes),
+    Borrowed(&'a Value),
+    Owned(Value),
+}
+
+impl PayloadText<'_> {
+    fn hint(&self) -> usize {
+        match self {
+            PayloadText::Raw(text) => text.len(),
+            _ => 64,
+        }
+    }
+}
+
+/// Wraps bytes this module wrote from `&str` pieces and JSON text (always UTF-8).
+fn utf8_str(out: Vec<u8>) -> Str {
+    match String::from_utf8(out) {
+        Ok(text) => Str::from(text),
+        Err(_) => unreachable!("the encoder writes only UTF-8"),
+    }
+}
+
+/// The binary packet whose attachments are still arriving.
+#[derive(Debug)]
+struct Reconstruction {
+    packet: Packet,
+    header: Value,
+    expected: usize,
+    buffers: Vec<Bytes>,
+}
+
+/// Decodes a connection's incoming messages, reassembling binary packets.
+///
+/// Feed every engine text message to [`decode_text`](Self::decode_text) and every binary one to
+/// [`decode_binary`](Self::decode_binary); each returns `Some(packet)` when a packet is complete.
+/// Any error is a protocol violation: close the connection.
+#[derive(Debug)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    limits: Limits,
+    pending: Option<Reconstruction>,
+}
+
+impl Decoder {
+    /// A decoder for `version` enforcing `limits`.
+    pub fn new(version: ProtocolVersion, limits: Limits) -> Self {
+        Decoder { version, limits, pending: None }
+    }
+
+    /// True while a binary packet waits for attachments.
+    pub fn is_reconstructing(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Decodes one text message.
+    pub fn decode_text(&mut self, text: Str) -> Result<Option<Packet>, DecodeError> {
+        if self.pending.is_some() {
+            self.pending = None;
+            return Err(DecodeError::UnexpectedText);
+        }
+        let header = parse_header(text.as_bytes(), &self.limits)?;
+        let nsp = match header.nsp {
+            None => Cow::Borrowed("/"),
+            Some(range) => match text.slice(range) {
+                Some(nsp) => Cow::Owned(String::from(nsp.as_str())),
+                None => return Err(DecodeError::Json(JsonError::Syntax)),
+            },
+        };
+        let body = text.as_bytes().slice(header.data_start..);
+        let mut packet = Packet { kind: header.kind, nsp, id: header.id, data: None };
+        match header.attachments {
+            None => {
+                if !body.is_empty() {
+                    validate_payload(self.version, header.kind, &body, &self.limits)?;
+                    packet.data = Some(Payload::Json(body));
+                }
+                check_ack_id(&packet)?;
+                Ok(Some(packet))
+            }
+            Some(expected) => {
+                // Placeholders must be swapped for buffers, so binary payloads become values.
+                let value = if body.is_empty() {
+                    return Err(DecodeError::InvalidPayload(header.kind));
+                } else {
+                    json::parse(&body, self.limits.max_depth)?
+                };
+                check_value(self.version, header.kind, &value)?;
+                check_ack_id(&packet)?;
+                if expected == 0 {
+                    packet.data = Some(Payload::Value(attachments::join(value, &[])?));
+                    return Ok(Some(packet));
+                }
+                self.pending =
+                    Some(Reconstruction { packet, header: value, expected, buffers: Vec::new() });
+                Ok(None)
+            }
+        }
+    }
+
+    /// Decodes one binary message (an attachment of the pending binary packet).
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        pending.buffers.push(data);
+        if pending.buffers.len() < pending.expected {
+            return Ok(None);
+        }
+        let Some(Reconstruction { mut packet, header, buffers, .. }) = self.pending.take() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        packet.data = Some(Payload::Value(attachments::join(header, &buffers)?));
+        Ok(Some(packet))
+    }
+}
+
+/// The parts of a text packet before its JSON data.
+struct Header {
+    kind: PacketKind,
+    attachments: Option<usize>,
+    nsp: Option<core::ops::Range<usize>>,
+    id: Option<u64>,
+    data_start: usize,
+}
+
+fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, DecodeError> {
+    let Some(&first) = bytes.first() else {
+        return Err(DecodeError::Empty);
+    };
+    let (kind, binary) = match first {
+        b'0' => (PacketKind::Connect, false),
+        b'1' => (PacketKind::Disconnect, false),
+        b'2' => (PacketKind::Event, false),
+        b'3' => (PacketKind::Ack, false),
+        b'4' => (PacketKind::ConnectError, false),
+        b'5' => (PacketKind::Event, true),
+        b'6' => (PacketKind::Ack, true),
+        other => return Err(DecodeError::UnknownType(other)),
+    };
+    let mut pos = 1;
+    let attachments = if binary {
+        let digits = count_digits(&bytes[pos..]);
+        if digits == 0 || bytes.get(pos + digits) != Some(&b'-') {
+            return Err(DecodeError::BadAttachmentCount);
+        }
+        let count = parse_decimal(&bytes[pos..pos + digits])
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(DecodeError::TooManyAttachments(usize::MAX))?;
+        if count > limits.max_attachments {
+            return Err(DecodeError::TooManyAttachments(count));
+        }
+        pos += digits + 1;
+        Some(count)
+    } else {
+        None
+    };
+    let nsp = if bytes.get(pos) == Some(&b'/') {
+        let start = pos;
+        let end = bytes[pos..].iter().position(|&b| b == b',').map_or(bytes.len(), |i| pos + i);
+        pos = (end + 1).min(bytes.len());
+        Some(start..end)
+    } else {
+        None
+    };
+    let digits = count_digits(&bytes[pos..]);
+    let id = if digits > 0 {
+        let id = parse_decimal(&bytes[pos..pos + digits]).ok_or(DecodeError::AckIdOverflow)?;
+        pos += digits;
+        Some(id)
+    } else {
+        None
+    };
+    Ok(Header { kind, attachments, nsp, id, data_start: pos })
+}
+
+fn count_digits(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    digits
+        .iter()
+        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+fn check_ack_id(packet: &Packet) -> Result<(), DecodeError> {
+    if packet.kind == PacketKind::Ack && packet.id.is_none() {
+        return Err(DecodeError::MissingAckId);
+    }
+    Ok(())
+}
+
+/// Validates JSON text data against the packet type's rules without building a tree.
+fn validate_payload(
+    version: ProtocolVersion,
+    kind: PacketKind,
+    text: &[u8],
+    limits: &Limits,
+) -> Result<(), DecodeError> {
+    let invalid = DecodeError::InvalidPayload(kind);
+    match kind {
+        PacketKind::Event => {
+            let head = json::validate_event(text, limits.max_depth)?;
+            if event_name_allowed(&head) { Ok(()) } else { Err(invalid) }
+        }
+        _ => {
+            let first = json::validate_kind(text, limits.max_depth)?;
+            if kind_allows(version, kind, first) { Ok(()) } else { Err(invalid) }
+        }
+    }
+}
+
+fn event_name_allowed(head: &json::EventHead) -> bool {
+    match head {
+        json::EventHead::Name(name) => !RESERVED_EVENTS.contains(&name.as_ref()),
+        json::EventHead::Number => true,
+        _ => false,
+    }
+}
+
+fn kind_allows(version: ProtocolVersion, kind: PacketKind, data: json::Kind) -> bool {
+    match kind {
+        PacketKind::Connect => data == json::Kind::Object,
+        PacketKind::Disconnect => false,
+        PacketKind::Ack => data == json::Kind::Array,
+        PacketKind::ConnectError => match version {
+            ProtocolVersion::V4 => true,
+            _ => matches!(data, json::Kind::Object | json::Kind::String),
+        },
+        PacketKind::Event => data == json::Kind::Array,
+    }
+}
+
+/// The same rules for data already parsed (binary packets).
+fn check_value(version: ProtocolVersion, kind: PacketKind, value: &Value) -> Result<(), DecodeError> {
+    let ok = match (kind, value) {
+        (PacketKind::Event, Value::Array(items)) => match items.first() {
+            Some(Value::String(name)) => !RESERVED_EVENTS.contains(&name.as_str()),
+            Some(Value::Number(_)) => true,
+            _ => false,
+        },
+        (_, value) => kind_allows(version, kind, json::Kind::of(value)),
+    };
+    if ok { Ok(()) } else { Err(DecodeError::InvalidPayload(kind)) }
+}
