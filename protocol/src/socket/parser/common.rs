@@ -22,7 +22,8 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 
-use crate::json::{self, JsonError};
+use crate::json::JsonError;
+use shim as json;
 use crate::socket::attachments::{self, IllegalAttachment};
 use crate::socket::packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
 use crate::socket::Limits;
@@ -67,7 +68,7 @@ impl fmt::Display for DecodeError {
             DecodeError::BadAttachmentCount => f.write_str("illegal attachments count"),
             DecodeError::TooManyAttachments(n) => write!(f, "too many attachments ({n})"),
             DecodeError::AckIdOverflow => f.write_str("ack id out of range"),
-            DecodeError::Json(e) => write!(f, "invalid payload: {e}"),
+            DecodeError::Json(e) => write!(f, "invalid payload: {e:?}"),
             DecodeError::InvalidPayload(kind) => write!(f, "invalid payload for {kind:?}"),
             DecodeError::MissingAckId => f.write_str("ack packet without an id"),
             DecodeError::UnexpectedText => {
@@ -386,4 +387,55 @@ fn check_value(version: ProtocolVersion, kind: PacketKind, value: &Value) -> Res
         (_, value) => kind_allows(version, kind, json::Kind::of(value)),
     };
     if ok { Ok(()) } else { Err(DecodeError::InvalidPayload(kind)) }
+}
+
+/// Temporary bridge until `crate::json` grows a validating scanner: parses into a tree.
+mod shim {
+    pub use crate::json::{JsonError, parse, write};
+    use crate::value::Value;
+    use alloc::string::String;
+
+    pub enum EventHead {
+        Name(String),
+        Number,
+        Other,
+    }
+
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum Kind {
+        Null,
+        Bool,
+        Number,
+        String,
+        Array,
+        Object,
+    }
+
+    impl Kind {
+        pub fn of(value: &Value) -> Kind {
+            match value {
+                Value::Null => Kind::Null,
+                Value::Bool(_) => Kind::Bool,
+                Value::Number(_) => Kind::Number,
+                Value::String(_) => Kind::String,
+                Value::Binary(_) | Value::Object(_) => Kind::Object,
+                Value::Array(_) => Kind::Array,
+            }
+        }
+    }
+
+    pub fn validate_event(text: &[u8], depth: usize) -> Result<EventHead, JsonError> {
+        Ok(match parse(text, depth)? {
+            Value::Array(items) => match items.into_iter().next() {
+                Some(Value::String(name)) => EventHead::Name(name),
+                Some(Value::Number(_)) => EventHead::Number,
+                _ => EventHead::Other,
+            },
+            _ => EventHead::Other,
+        })
+    }
+
+    pub fn validate_kind(text: &[u8], depth: usize) -> Result<Kind, JsonError> {
+        Ok(Kind::of(&parse(text, depth)?))
+    }
 }
