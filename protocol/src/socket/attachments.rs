@@ -45,7 +45,10 @@ impl std::error::Error for IllegalAttachment {}
 pub fn placeholder(num: usize) -> Value {
     Value::Object(vec![
         (String::from(PLACEHOLDER_KEY), Value::Bool(true)),
-        (String::from(NUM_KEY), Value::Number(Number::PosInt(num as u64))),
+        (
+            String::from(NUM_KEY),
+            Value::Number(Number::PosInt(num as u64)),
+        ),
     ])
 }
 
@@ -64,10 +67,12 @@ fn split_in_place(value: &mut Value, buffers: &mut Vec<Bytes>) {
             buffers.push(bytes);
             *value = placeholder(buffers.len() - 1);
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| split_in_place(item, buffers)),
-        Value::Object(entries) => {
-            entries.iter_mut().for_each(|(_, item)| split_in_place(item, buffers))
-        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| split_in_place(item, buffers)),
+        Value::Object(entries) => entries
+            .iter_mut()
+            .for_each(|(_, item)| split_in_place(item, buffers)),
         _ => {}
     }
 }
@@ -90,13 +95,19 @@ fn join_in_place(value: &mut Value, buffers: &[Bytes]) -> Result<(), IllegalAtta
                     Some(Value::Number(num)) => placeholder_index(*num),
                     _ => None,
                 };
-                let buffer = index.and_then(|i| buffers.get(i)).ok_or(IllegalAttachment)?;
+                let buffer = index
+                    .and_then(|i| buffers.get(i))
+                    .ok_or(IllegalAttachment)?;
                 *value = Value::Binary(buffer.clone());
                 return Ok(());
             }
-            entries.iter_mut().try_for_each(|(_, item)| join_in_place(item, buffers))
+            entries
+                .iter_mut()
+                .try_for_each(|(_, item)| join_in_place(item, buffers))
         }
-        Value::Array(items) => items.iter_mut().try_for_each(|item| join_in_place(item, buffers)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|item| join_in_place(item, buffers)),
         _ => Ok(()),
     }
 }

@@ -23,7 +23,10 @@ pub struct Limits {
 
 impl Limits {
     /// The reference defaults: 10 attachments, nesting depth 128.
-    pub const DEFAULT: Limits = Limits { max_attachments: 10, max_depth: 128 };
+    pub const DEFAULT: Limits = Limits {
+        max_attachments: 10,
+        max_depth: 128,
+    };
 }
 
 impl Default for Limits {

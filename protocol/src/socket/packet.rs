@@ -17,8 +17,14 @@ pub enum ProtocolVersion {
 }
 
 /// Event names a peer may not send (they are local lifecycle events in the reference).
-pub const RESERVED_EVENTS: [&str; 6] =
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
 
 /// The logical kind of a packet.
 ///
@@ -73,7 +79,9 @@ impl Payload {
     /// The payload as a [`Value`], parsing JSON text if needed.
     pub fn to_value(&self) -> Result<Value, crate::json::JsonError> {
         match self {
-            Payload::Json(text) => crate::json::parse(text, crate::socket::Limits::DEFAULT.max_depth),
+            Payload::Json(text) => {
+                crate::json::parse(text, crate::socket::Limits::DEFAULT.max_depth)
+            }
             Payload::Value(value) => Ok(value.clone()),
         }
     }
@@ -110,17 +118,32 @@ pub struct Packet {
 impl Packet {
     /// A packet of `kind` on `nsp` with no id and no data.
     pub fn new(kind: PacketKind, nsp: impl Into<Cow<'static, str>>) -> Self {
-        Packet { kind, nsp: nsp.into(), id: None, data: None }
+        Packet {
+            kind,
+            nsp: nsp.into(),
+            id: None,
+            data: None,
+        }
     }
 
     /// An EVENT on `nsp` with the given data (an array: name first, then arguments).
     pub fn event(nsp: impl Into<Cow<'static, str>>, data: impl Into<Payload>) -> Self {
-        Packet { kind: PacketKind::Event, nsp: nsp.into(), id: None, data: Some(data.into()) }
+        Packet {
+            kind: PacketKind::Event,
+            nsp: nsp.into(),
+            id: None,
+            data: Some(data.into()),
+        }
     }
 
     /// An ACK on `nsp` for `id` with the given data (an array of arguments).
     pub fn ack(nsp: impl Into<Cow<'static, str>>, id: u64, data: impl Into<Payload>) -> Self {
-        Packet { kind: PacketKind::Ack, nsp: nsp.into(), id: Some(id), data: Some(data.into()) }
+        Packet {
+            kind: PacketKind::Ack,
+            nsp: nsp.into(),
+            id: Some(id),
+            data: Some(data.into()),
+        }
     }
 
     /// This packet with the ack id set.

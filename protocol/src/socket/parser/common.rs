@@ -23,12 +23,12 @@ use bytes::Bytes;
 use core::fmt;
 
 use crate::json::JsonError;
-use shim as json;
+use crate::socket::Limits;
 use crate::socket::attachments::{self, IllegalAttachment};
 use crate::socket::packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
-use crate::socket::Limits;
 use crate::str::Str;
 use crate::value::Value;
+use shim as json;
 
 /// Why a received packet was rejected. Every variant is a protocol violation: the reference
 /// server closes the connection (`parse error`).
@@ -139,7 +139,10 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
         Some(PayloadText::Owned(value)) => json::write(&value, &mut out),
         None => {}
     }
-    Encoded { text: utf8_str(out), attachments }
+    Encoded {
+        text: utf8_str(out),
+        attachments,
+    }
 }
 
 enum PayloadText<'a> {
@@ -189,7 +192,11 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for `version` enforcing `limits`.
     pub fn new(version: ProtocolVersion, limits: Limits) -> Self {
-        Decoder { version, limits, pending: None }
+        Decoder {
+            version,
+            limits,
+            pending: None,
+        }
     }
 
     /// True while a binary packet waits for attachments.
@@ -212,7 +219,12 @@ impl Decoder {
             },
         };
         let body = text.as_bytes().slice(header.data_start..);
-        let mut packet = Packet { kind: header.kind, nsp, id: header.id, data: None };
+        let mut packet = Packet {
+            kind: header.kind,
+            nsp,
+            id: header.id,
+            data: None,
+        };
         match header.attachments {
             None => {
                 if !body.is_empty() {
@@ -235,8 +247,12 @@ impl Decoder {
                     packet.data = Some(Payload::Value(attachments::join(value, &[])?));
                     return Ok(Some(packet));
                 }
-                self.pending =
-                    Some(Reconstruction { packet, header: value, expected, buffers: Vec::new() });
+                self.pending = Some(Reconstruction {
+                    packet,
+                    header: value,
+                    expected,
+                    buffers: Vec::new(),
+                });
                 Ok(None)
             }
         }
@@ -251,7 +267,13 @@ impl Decoder {
         if pending.buffers.len() < pending.expected {
             return Ok(None);
         }
-        let Some(Reconstruction { mut packet, header, buffers, .. }) = self.pending.take() else {
+        let Some(Reconstruction {
+            mut packet,
+            header,
+            buffers,
+            ..
+        }) = self.pending.take()
+        else {
             return Err(DecodeError::UnexpectedBinary);
         };
         packet.data = Some(Payload::Value(attachments::join(header, &buffers)?));
@@ -301,7 +323,10 @@ fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, DecodeError> {
     };
     let nsp = if bytes.get(pos) == Some(&b'/') {
         let start = pos;
-        let end = bytes[pos..].iter().position(|&b| b == b',').map_or(bytes.len(), |i| pos + i);
+        let end = bytes[pos..]
+            .iter()
+            .position(|&b| b == b',')
+            .map_or(bytes.len(), |i| pos + i);
         pos = (end + 1).min(bytes.len());
         Some(start..end)
     } else {
@@ -315,7 +340,13 @@ fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, DecodeError> {
     } else {
         None
     };
-    Ok(Header { kind, attachments, nsp, id, data_start: pos })
+    Ok(Header {
+        kind,
+        attachments,
+        nsp,
+        id,
+        data_start: pos,
+    })
 }
 
 fn count_digits(bytes: &[u8]) -> usize {
@@ -323,9 +354,9 @@ fn count_digits(bytes: &[u8]) -> usize {
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    digits
-        .iter()
-        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 fn check_ack_id(packet: &Packet) -> Result<(), DecodeError> {
@@ -346,11 +377,19 @@ fn validate_payload(
     match kind {
         PacketKind::Event => {
             let head = json::validate_event(text, limits.max_depth)?;
-            if event_name_allowed(&head) { Ok(()) } else { Err(invalid) }
+            if event_name_allowed(&head) {
+                Ok(())
+            } else {
+                Err(invalid)
+            }
         }
         _ => {
             let first = json::validate_kind(text, limits.max_depth)?;
-            if kind_allows(version, kind, first) { Ok(()) } else { Err(invalid) }
+            if kind_allows(version, kind, first) {
+                Ok(())
+            } else {
+                Err(invalid)
+            }
         }
     }
 }
@@ -377,7 +416,11 @@ fn kind_allows(version: ProtocolVersion, kind: PacketKind, data: json::Kind) -> 
 }
 
 /// The same rules for data already parsed (binary packets).
-fn check_value(version: ProtocolVersion, kind: PacketKind, value: &Value) -> Result<(), DecodeError> {
+fn check_value(
+    version: ProtocolVersion,
+    kind: PacketKind,
+    value: &Value,
+) -> Result<(), DecodeError> {
     let ok = match (kind, value) {
         (PacketKind::Event, Value::Array(items)) => match items.first() {
             Some(Value::String(name)) => !RESERVED_EVENTS.contains(&name.as_str()),
@@ -386,7 +429,11 @@ fn check_value(version: ProtocolVersion, kind: PacketKind, value: &Value) -> Res
         },
         (_, value) => kind_allows(version, kind, json::Kind::of(value)),
     };
-    if ok { Ok(()) } else { Err(DecodeError::InvalidPayload(kind)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidPayload(kind))
+    }
 }
 
 /// Temporary bridge until `crate::json` grows a validating scanner: parses into a tree.

@@ -1,1 +1,0 @@
-//! The msgpack parser. STUB: being implemented (helper C).
