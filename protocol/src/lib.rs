@@ -9,12 +9,12 @@
 //!
 //! The crate is `no_std` + `alloc` with default features off; `std` and `msgpack` are features.
 //!
-//! ```ignore
+//! ```
 //! use socketio_protocol::engine::{Packet, ProtocolVersion};
 //!
 //! let packet = Packet::decode_text(ProtocolVersion::V4, "4hello".into()).unwrap();
 //! assert_eq!(packet, Packet::Message("hello".into()));
-//! ```ignore
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 

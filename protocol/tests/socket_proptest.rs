@@ -79,19 +79,21 @@ fn packet() -> impl Strategy<Value = Packet> {
                 data: Some(Value::Array(args).into()),
             }
         });
-    let object = prop::collection::vec(("[a-z]{1,6}", leaf()), 0..4).prop_map(|mut entries| {
-        let mut seen = std::collections::HashSet::new();
-        entries.retain(|(k, v)| seen.insert(k.clone()) && !matches!(v, Value::Binary(_)));
-        Value::Object(entries)
-    });
-    let connect = (nsp(), prop::option::of(object.clone())).prop_map(|(nsp, auth)| Packet {
+    let object = || {
+        prop::collection::vec(("[a-z]{1,6}", leaf()), 0..4).prop_map(|mut entries| {
+            let mut seen = std::collections::HashSet::new();
+            entries.retain(|(k, v)| seen.insert(k.clone()) && !matches!(v, Value::Binary(_)));
+            Value::Object(entries)
+        })
+    };
+    let connect = (nsp(), prop::option::of(object())).prop_map(|(nsp, auth)| Packet {
         kind: PacketKind::Connect,
         nsp: nsp.into(),
         id: None,
         data: auth.map(Payload::Value),
     });
     let disconnect = nsp().prop_map(|nsp| Packet::new(PacketKind::Disconnect, nsp));
-    let connect_error = (nsp(), object).prop_map(|(nsp, data)| Packet {
+    let connect_error = (nsp(), object()).prop_map(|(nsp, data)| Packet {
         kind: PacketKind::ConnectError,
         nsp: nsp.into(),
         id: None,

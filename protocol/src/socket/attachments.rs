@@ -116,7 +116,7 @@ fn placeholder_index(num: Number) -> Option<usize> {
     match num {
         Number::PosInt(n) => usize::try_from(n).ok(),
         // JSON.parse gives `1.0` as the number 1, which the reference accepts as an index.
-        Number::Float(f) if f >= 0.0 && f.fract() == 0.0 && f < usize::MAX as f64 => {
+        Number::Float(f) if f >= 0.0 && f < usize::MAX as f64 && (f as usize) as f64 == f => {
             Some(f as usize)
         }
         _ => None,
