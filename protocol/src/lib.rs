@@ -26,7 +26,9 @@ pub mod engine;
 pub mod json;
 pub mod socket;
 pub mod str;
+pub mod time;
 pub mod value;
 
 pub use str::Str;
+pub use time::Instant;
 pub use value::{Number, Value};

@@ -26,6 +26,7 @@
 //! assert_eq!(payload::decode_v4(body, 16).unwrap().len(), 2);
 //! ```
 
+mod close;
 mod error;
 mod handshake;
 mod packet;
@@ -37,6 +38,7 @@ use bytes::Bytes;
 
 use crate::Str;
 
+pub use close::CloseReason;
 pub use error::DecodeError;
 pub use handshake::OpenPacket;
 pub use packet::{Frame, Packet, PacketType};
