@@ -26,11 +26,13 @@
 //! assert_eq!(payload::decode_v4(body, 16).unwrap().len(), 2);
 //! ```
 
+pub mod client;
 mod close;
 mod error;
 mod handshake;
 mod packet;
 pub mod payload;
+pub mod server;
 
 use alloc::string::String;
 use alloc::vec::Vec;

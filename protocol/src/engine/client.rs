@@ -1,0 +1,1 @@
+//! The Engine.IO client state machine. Being written.

@@ -1,0 +1,2 @@
+//! The Engine.IO server: HTTP request classification, sessions, and the session table.
+//! Being written.
