@@ -1,1 +1,9 @@
 //! Shared helpers for the cross-crate, interop and conformance tests.
+//!
+//! - [`node`]: runs the pinned Node.js side in `tests/node` (installing it with `npm ci` first
+//!   when needed).
+//! - [`corpus`]: reads the cross-implementation codec corpus in `tests/data/corpus` and converts
+//!   its descriptions to protocol types.
+
+pub mod corpus;
+pub mod node;
