@@ -1,0 +1,298 @@
+//! The msgpack parser, byte-compatible with `socket.io-msgpack-parser` 3.0.2 (which encodes with
+//! `notepack.io` 2.2.0).
+//!
+//! Every Socket.IO packet is one binary engine message: the msgpack map of the packet object,
+//! `{type, data, nsp, id}` (`data` left out when there is none, `id` when not set). Binary
+//! values stay msgpack `bin` in place, so there are no attachments and no BINARY_EVENT (5) /
+//! BINARY_ACK (6) types: the reference decoder refuses types above 4.
+//!
+//! ```
+//! use socketio_protocol::socket::parser::msgpack;
+//! use socketio_protocol::socket::{Limits, Packet};
+//! use socketio_protocol::Value;
+//!
+//! let packet = Packet::event("/", Value::Array(vec!["hi".into(), Value::from(1u64)]));
+//! let bytes = msgpack::encode(&packet);
+//! // {"type":2,"data":["hi",1],"nsp":"/"}
+//! assert_eq!(&bytes[..], b"\x83\xa4type\x02\xa4data\x92\xa2hi\x01\xa3nsp\xa1/");
+//! assert_eq!(msgpack::decode(&bytes, &Limits::DEFAULT).unwrap(), packet);
+//! ```
+//!
+//! Decoding follows the reference `checkPacket` (type an integer in 0..=4, `nsp` a string,
+//! `data` by type, `id` an integer; unknown keys such as the client's `options` are ignored) plus
+//! the Socket.IO v5 payload rules: an EVENT needs a non-empty array whose first item is a string
+//! or number and not a [reserved name](crate::socket::RESERVED_EVENTS).
+
+mod value;
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::Bytes;
+
+use crate::socket::{Limits, Packet, PacketKind, Payload, RESERVED_EVENTS};
+use crate::value::{Number, Value};
+
+use value::{Item, Reader};
+pub use value::{decode_value, decode_value_bytes, encode_value};
+
+/// Why a msgpack message was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MsgpackError {
+    /// The input ended inside a value.
+    UnexpectedEof,
+    /// Bytes were left after the packet (notepack: "N trailing bytes").
+    TrailingBytes(usize),
+    /// The never-used marker `0xc1`.
+    InvalidMarker(u8),
+    /// Arrays/maps nest deeper than the allowed depth.
+    TooDeep {
+        /// The limit that was exceeded.
+        max_depth: usize,
+    },
+    /// A map key is binary, an array, a map or an extension.
+    InvalidMapKey,
+    /// An extension with no [`Value`] form (notepack's legacy Date, fixext 8 of type 0).
+    UnsupportedExtension {
+        /// The extension type.
+        ext_type: i8,
+    },
+    /// The packet is not a msgpack map.
+    NotAMap,
+    /// `type` is missing, not an integer, or not 0..=4 (reference: "invalid packet type").
+    InvalidType,
+    /// `nsp` is missing or not a string (reference: "invalid namespace").
+    InvalidNamespace,
+    /// `data` does not fit the packet type (reference: "invalid payload").
+    InvalidPayload(PacketKind),
+    /// An EVENT named after a reserved event (`connect`, `disconnect`, …).
+    ReservedEvent,
+    /// `id` is present but not a non-negative integer that fits `u64`
+    /// (reference: "invalid packet id").
+    InvalidId,
+}
+
+impl fmt::Display for MsgpackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MsgpackError::UnexpectedEof => f.write_str("msgpack input ended inside a value"),
+            MsgpackError::TrailingBytes(n) => {
+                write!(f, "{n} trailing bytes after the msgpack packet")
+            }
+            MsgpackError::InvalidMarker(m) => write!(f, "invalid msgpack marker 0x{m:02x}"),
+            MsgpackError::TooDeep { max_depth } => {
+                write!(f, "msgpack arrays/maps nest deeper than {max_depth}")
+            }
+            MsgpackError::InvalidMapKey => f.write_str("msgpack map key is not a scalar"),
+            MsgpackError::UnsupportedExtension { ext_type } => {
+                write!(f, "unsupported msgpack extension type {ext_type}")
+            }
+            MsgpackError::NotAMap => f.write_str("msgpack packet is not a map"),
+            MsgpackError::InvalidType => f.write_str("invalid packet type"),
+            MsgpackError::InvalidNamespace => f.write_str("invalid namespace"),
+            MsgpackError::InvalidPayload(kind) => write!(f, "invalid payload for {kind:?} packet"),
+            MsgpackError::ReservedEvent => f.write_str("event name is reserved"),
+            MsgpackError::InvalidId => f.write_str("invalid packet id"),
+        }
+    }
+}
+
+impl core::error::Error for MsgpackError {}
+
+/// The order in which the packet keys are written.
+///
+/// notepack writes object keys in insertion order, and the reference server builds packet
+/// objects in different orders on different paths; decoders accept any order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum KeyOrder {
+    /// `type, data, nsp, id`: the order of the packet model, and of the server's broadcasts
+    /// (`io.emit`, `to(room).emit`, broadcasts with acks).
+    #[default]
+    Standard,
+    /// The order of the server `Socket`'s own packets: `socket.emit` writes
+    /// `type, data, id, nsp`, an ack reply `id, type, data, nsp`, anything else
+    /// `type, data, nsp` (then `id`).
+    ServerSocket,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Type,
+    Data,
+    Nsp,
+    Id,
+}
+
+impl KeyOrder {
+    fn keys(self, kind: PacketKind) -> [Key; 4] {
+        match (self, kind) {
+            (KeyOrder::ServerSocket, PacketKind::Event) => {
+                [Key::Type, Key::Data, Key::Id, Key::Nsp]
+            }
+            (KeyOrder::ServerSocket, PacketKind::Ack) => [Key::Id, Key::Type, Key::Data, Key::Nsp],
+            _ => [Key::Type, Key::Data, Key::Nsp, Key::Id],
+        }
+    }
+}
+
+/// Encodes `packet` as one binary engine message, keys in [`KeyOrder::Standard`] order.
+pub fn encode(packet: &Packet) -> Bytes {
+    encode_with_order(packet, KeyOrder::Standard)
+}
+
+/// Encodes `packet` as one binary engine message with the given key order.
+///
+/// [`Payload::Json`] data is parsed and written as msgpack (if it does not parse, `null` is
+/// written in its place).
+pub fn encode_with_order(packet: &Packet, order: KeyOrder) -> Bytes {
+    let data: Option<Cow<'_, Value>> = packet.data.as_ref().map(|payload| match payload {
+        Payload::Value(value) => Cow::Borrowed(value),
+        Payload::Json(_) => Cow::Owned(payload.to_value().unwrap_or(Value::Null)),
+    });
+    let mut out = Vec::with_capacity(16 + packet.nsp.len());
+    let len = 2 + usize::from(data.is_some()) + usize::from(packet.id.is_some());
+    value::write_container_len(len, 0x80, 0xde, 0xdf, &mut out);
+    for key in order.keys(packet.kind) {
+        match key {
+            Key::Type => {
+                value::write_str("type", &mut out);
+                out.push(packet.kind.wire_type(false));
+            }
+            Key::Data => {
+                if let Some(data) = &data {
+                    value::write_str("data", &mut out);
+                    encode_value(data, &mut out);
+                }
+            }
+            Key::Nsp => {
+                value::write_str("nsp", &mut out);
+                value::write_str(&packet.nsp, &mut out);
+            }
+            Key::Id => {
+                if let Some(id) = packet.id {
+                    value::write_str("id", &mut out);
+                    value::write_number(Number::PosInt(id), &mut out);
+                }
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+/// Decodes one binary engine message into a packet; binaries share `bytes`' buffer.
+///
+/// The payload comes back as [`Payload::Value`]; `limits.max_depth` bounds its nesting.
+pub fn decode(bytes: &Bytes, limits: &Limits) -> Result<Packet, MsgpackError> {
+    decode_packet(Reader::shared(bytes), bytes.len(), limits)
+}
+
+/// Like [`decode`], from a borrowed slice (binaries are copied).
+pub fn decode_slice(bytes: &[u8], limits: &Limits) -> Result<Packet, MsgpackError> {
+    decode_packet(Reader::new(bytes), bytes.len(), limits)
+}
+
+fn decode_packet(mut r: Reader<'_>, total: usize, limits: &Limits) -> Result<Packet, MsgpackError> {
+    let mut fields = Fields::default();
+    // The packet map itself does not count towards the payload depth.
+    let len = value::read_map_header(&mut r)?.ok_or(MsgpackError::NotAMap)?;
+    for _ in 0..len {
+        let key = value::read_key(&mut r)?;
+        let item = value::read_item(&mut r, limits.max_depth)?;
+        // Later keys win, as with JavaScript object assignment.
+        match key.as_str() {
+            "type" => fields.kind = Some(item),
+            "nsp" => fields.nsp = Some(item),
+            "data" => fields.data = Some(item),
+            "id" => fields.id = Some(item),
+            _ => {}
+        }
+    }
+    if r.position() != total {
+        return Err(MsgpackError::TrailingBytes(total - r.position()));
+    }
+    fields.into_packet()
+}
+
+#[derive(Default)]
+struct Fields {
+    kind: Option<Item>,
+    nsp: Option<Item>,
+    data: Option<Item>,
+    id: Option<Item>,
+}
+
+/// A present value (`undefined` counts as absent, as in the reference's `=== undefined`).
+fn present(item: Option<Item>) -> Option<Value> {
+    match item {
+        Some(Item::Value(value)) => Some(value),
+        Some(Item::Undefined) | None => None,
+    }
+}
+
+/// `Number.isInteger` in range: the integer value of `n`, if it is one within `0..=u64::MAX`.
+fn as_index(n: Number) -> Option<u64> {
+    match n {
+        Number::PosInt(u) => Some(u),
+        Number::NegInt(i) => u64::try_from(i).ok(),
+        Number::Float(f) if f % 1.0 == 0.0 && f > -1.0 && f < 18_446_744_073_709_551_616.0 => {
+            Some(f as u64)
+        }
+        Number::Float(_) => None,
+    }
+}
+
+impl Fields {
+    fn into_packet(self) -> Result<Packet, MsgpackError> {
+        let kind = match present(self.kind) {
+            Some(Value::Number(n)) => match as_index(n) {
+                Some(0) => PacketKind::Connect,
+                Some(1) => PacketKind::Disconnect,
+                Some(2) => PacketKind::Event,
+                Some(3) => PacketKind::Ack,
+                Some(4) => PacketKind::ConnectError,
+                _ => return Err(MsgpackError::InvalidType),
+            },
+            _ => return Err(MsgpackError::InvalidType),
+        };
+        let nsp: String = match present(self.nsp) {
+            Some(Value::String(nsp)) => nsp,
+            _ => return Err(MsgpackError::InvalidNamespace),
+        };
+        let data = present(self.data);
+        let valid = match (kind, &data) {
+            (PacketKind::Connect, None | Some(Value::Object(_))) => true,
+            (PacketKind::Disconnect, None) => true,
+            (PacketKind::ConnectError, Some(Value::Object(_) | Value::String(_))) => true,
+            (PacketKind::Event, Some(Value::Array(items))) => match items.first() {
+                Some(Value::String(name)) => {
+                    if RESERVED_EVENTS.contains(&name.as_str()) {
+                        return Err(MsgpackError::ReservedEvent);
+                    }
+                    true
+                }
+                Some(Value::Number(_)) => true,
+                _ => false,
+            },
+            (PacketKind::Ack, Some(Value::Array(_))) => true,
+            _ => false,
+        };
+        if !valid {
+            return Err(MsgpackError::InvalidPayload(kind));
+        }
+        let id = match present(self.id) {
+            None => None,
+            Some(Value::Number(n)) => Some(as_index(n).ok_or(MsgpackError::InvalidId)?),
+            Some(_) => return Err(MsgpackError::InvalidId),
+        };
+        Ok(Packet {
+            kind,
+            nsp: Cow::Owned(nsp),
+            id,
+            data: data.map(Payload::Value),
+        })
+    }
+}
