@@ -5,6 +5,7 @@
 //
 //   node tests/node/gen-corpus.js            (after `npm ci --prefix tests/node`)
 //   npm --prefix tests/node run corpus
+//   node tests/node/gen-corpus.js --out <dir>   (write elsewhere; used to check freshness)
 //
 // Every valid vector is produced by the JS encoder and checked to decode back to its
 // description with the JS decoder; every invalid vector is checked to be rejected.
@@ -15,7 +16,12 @@ const path = require("path");
 const lib = require("./lib.js");
 const { toDesc, fromDesc, key, assertNoEscapeCollision } = lib;
 
-const OUT_DIR = path.resolve(__dirname, "..", "data", "corpus");
+// `--out <dir>` writes elsewhere (the Rust test that checks the committed corpus is current).
+const OUT_FLAG = process.argv.indexOf("--out");
+const OUT_DIR =
+  OUT_FLAG >= 0 && process.argv[OUT_FLAG + 1]
+    ? path.resolve(process.argv[OUT_FLAG + 1])
+    : path.resolve(__dirname, "..", "data", "corpus");
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic test data

@@ -613,7 +613,8 @@ pub fn check_with_node(format: &str, sections: &[(&str, Vec<J>)]) {
         doc.push(((*key).to_owned(), J::Arr(vectors.clone())));
     }
     assert!(count > 0, "{format}: nothing to check with node");
-    let dir = std::env::temp_dir().join(format!("socketio-corpus-{}", std::process::id()));
+    // One directory per check, so parallel tests never remove each other's files.
+    let dir = std::env::temp_dir().join(format!("socketio-corpus-{}-{format}", std::process::id()));
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let path = dir.join(format!("{format}.rust.json"));
     fs::write(&path, J::Obj(doc).to_json())
