@@ -22,13 +22,12 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 
-use crate::json::JsonError;
+use crate::json::{self, EventHead, JsonError};
 use crate::socket::Limits;
 use crate::socket::attachments::{self, IllegalAttachment};
 use crate::socket::packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
 use crate::str::Str;
 use crate::value::Value;
-use shim as json;
 
 /// Why a received packet was rejected. Every variant is a protocol violation: the reference
 /// server closes the connection (`parse error`).
@@ -68,7 +67,7 @@ impl fmt::Display for DecodeError {
             DecodeError::BadAttachmentCount => f.write_str("illegal attachments count"),
             DecodeError::TooManyAttachments(n) => write!(f, "too many attachments ({n})"),
             DecodeError::AckIdOverflow => f.write_str("ack id out of range"),
-            DecodeError::Json(e) => write!(f, "invalid payload: {e:?}"),
+            DecodeError::Json(e) => write!(f, "invalid payload: {e}"),
             DecodeError::InvalidPayload(kind) => write!(f, "invalid payload for {kind:?}"),
             DecodeError::MissingAckId => f.write_str("ack packet without an id"),
             DecodeError::UnexpectedText => {
@@ -210,7 +209,7 @@ impl Decoder {
             self.pending = None;
             return Err(DecodeError::UnexpectedText);
         }
-        let header = parse_header(text.as_bytes(), &self.limits)?;
+        let header = parse_header(text.as_bytes(), self.version, &self.limits)?;
         let nsp = match header.nsp {
             None => Cow::Borrowed("/"),
             Some(range) => match text.slice(range) {
@@ -228,7 +227,7 @@ impl Decoder {
         match header.attachments {
             None => {
                 if !body.is_empty() {
-                    validate_payload(self.version, header.kind, &body, &self.limits)?;
+                    validate_payload(header.kind, &body, &self.limits)?;
                     packet.data = Some(Payload::Json(body));
                 }
                 check_ack_id(&packet)?;
@@ -241,7 +240,7 @@ impl Decoder {
                 } else {
                     json::parse(&body, self.limits.max_depth)?
                 };
-                check_value(self.version, header.kind, &value)?;
+                check_value(header.kind, &value)?;
                 check_ack_id(&packet)?;
                 if expected == 0 {
                     packet.data = Some(Payload::Value(attachments::join(value, &[])?));
@@ -290,7 +289,11 @@ struct Header {
     data_start: usize,
 }
 
-fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, DecodeError> {
+fn parse_header(
+    bytes: &[u8],
+    version: ProtocolVersion,
+    limits: &Limits,
+) -> Result<Header, DecodeError> {
     let Some(&first) = bytes.first() else {
         return Err(DecodeError::Empty);
     };
@@ -313,6 +316,10 @@ fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, DecodeError> {
         let count = parse_decimal(&bytes[pos..pos + digits])
             .and_then(|n| usize::try_from(n).ok())
             .ok_or(DecodeError::TooManyAttachments(usize::MAX))?;
+        // socket.io-parser 4 refuses a binary packet without attachments; 3.x accepts it.
+        if count == 0 && version != ProtocolVersion::V4 {
+            return Err(DecodeError::BadAttachmentCount);
+        }
         if count > limits.max_attachments {
             return Err(DecodeError::TooManyAttachments(count));
         }
@@ -367,67 +374,52 @@ fn check_ack_id(packet: &Packet) -> Result<(), DecodeError> {
 }
 
 /// Validates JSON text data against the packet type's rules without building a tree.
-fn validate_payload(
-    version: ProtocolVersion,
-    kind: PacketKind,
-    text: &[u8],
-    limits: &Limits,
-) -> Result<(), DecodeError> {
-    let invalid = DecodeError::InvalidPayload(kind);
-    match kind {
-        PacketKind::Event => {
-            let head = json::validate_event(text, limits.max_depth)?;
-            if event_name_allowed(&head) {
-                Ok(())
-            } else {
-                Err(invalid)
-            }
-        }
+fn validate_payload(kind: PacketKind, text: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let allowed = match kind {
+        PacketKind::Event => match json::validate_event(text, limits.max_depth) {
+            Ok(head) => event_name_allowed(&head),
+            Err(JsonError::NotAnArray) => false,
+            Err(e) => return Err(e.into()),
+        },
         _ => {
-            let first = json::validate_kind(text, limits.max_depth)?;
-            if kind_allows(version, kind, first) {
-                Ok(())
-            } else {
-                Err(invalid)
-            }
+            json::validate(text, limits.max_depth)?;
+            kind_allows(kind, Kind::of_text(text))
         }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidPayload(kind))
     }
 }
 
-fn event_name_allowed(head: &json::EventHead) -> bool {
+fn event_name_allowed(head: &EventHead<'_>) -> bool {
     match head {
-        json::EventHead::Name(name) => !RESERVED_EVENTS.contains(&name.as_ref()),
-        json::EventHead::Number => true,
+        EventHead::Name(name) => !RESERVED_EVENTS.contains(&name.as_ref()),
+        EventHead::Number(_) => true,
         _ => false,
     }
 }
 
-fn kind_allows(version: ProtocolVersion, kind: PacketKind, data: json::Kind) -> bool {
+fn kind_allows(kind: PacketKind, data: Kind) -> bool {
     match kind {
-        PacketKind::Connect => data == json::Kind::Object,
+        PacketKind::Connect => data == Kind::Object,
         PacketKind::Disconnect => false,
-        PacketKind::Ack => data == json::Kind::Array,
-        PacketKind::ConnectError => match version {
-            ProtocolVersion::V4 => true,
-            _ => matches!(data, json::Kind::Object | json::Kind::String),
-        },
-        PacketKind::Event => data == json::Kind::Array,
+        PacketKind::Ack => data == Kind::Array,
+        PacketKind::ConnectError => matches!(data, Kind::Object | Kind::String),
+        PacketKind::Event => data == Kind::Array,
     }
 }
 
 /// The same rules for data already parsed (binary packets).
-fn check_value(
-    version: ProtocolVersion,
-    kind: PacketKind,
-    value: &Value,
-) -> Result<(), DecodeError> {
+fn check_value(kind: PacketKind, value: &Value) -> Result<(), DecodeError> {
     let ok = match (kind, value) {
         (PacketKind::Event, Value::Array(items)) => match items.first() {
             Some(Value::String(name)) => !RESERVED_EVENTS.contains(&name.as_str()),
             Some(Value::Number(_)) => true,
             _ => false,
         },
-        (_, value) => kind_allows(version, kind, json::Kind::of(value)),
+        (_, value) => kind_allows(kind, Kind::of(value)),
     };
     if ok {
         Ok(())
@@ -436,53 +428,31 @@ fn check_value(
     }
 }
 
-/// Temporary bridge until `crate::json` grows a validating scanner: parses into a tree.
-mod shim {
-    pub use crate::json::{JsonError, parse, write};
-    use crate::value::Value;
-    use alloc::string::String;
+/// The JSON type of a validated text, read off its first significant byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Array,
+    String,
+    Other,
+}
 
-    pub enum EventHead {
-        Name(String),
-        Number,
-        Other,
-    }
-
-    #[derive(PartialEq, Eq, Clone, Copy)]
-    pub enum Kind {
-        Null,
-        Bool,
-        Number,
-        String,
-        Array,
-        Object,
-    }
-
-    impl Kind {
-        pub fn of(value: &Value) -> Kind {
-            match value {
-                Value::Null => Kind::Null,
-                Value::Bool(_) => Kind::Bool,
-                Value::Number(_) => Kind::Number,
-                Value::String(_) => Kind::String,
-                Value::Binary(_) | Value::Object(_) => Kind::Object,
-                Value::Array(_) => Kind::Array,
-            }
+impl Kind {
+    fn of_text(text: &[u8]) -> Kind {
+        match text.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Kind::Object,
+            Some(b'[') => Kind::Array,
+            Some(b'"') => Kind::String,
+            _ => Kind::Other,
         }
     }
 
-    pub fn validate_event(text: &[u8], depth: usize) -> Result<EventHead, JsonError> {
-        Ok(match parse(text, depth)? {
-            Value::Array(items) => match items.into_iter().next() {
-                Some(Value::String(name)) => EventHead::Name(name),
-                Some(Value::Number(_)) => EventHead::Number,
-                _ => EventHead::Other,
-            },
-            _ => EventHead::Other,
-        })
-    }
-
-    pub fn validate_kind(text: &[u8], depth: usize) -> Result<Kind, JsonError> {
-        Ok(Kind::of(&parse(text, depth)?))
+    fn of(value: &Value) -> Kind {
+        match value {
+            Value::Object(_) => Kind::Object,
+            Value::Array(_) => Kind::Array,
+            Value::String(_) => Kind::String,
+            _ => Kind::Other,
+        }
     }
 }
