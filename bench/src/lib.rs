@@ -1,0 +1,13 @@
+//! Side-by-side codec benchmarks (not published).
+//!
+//! The benchmarks themselves live in `benches/`: `codec` (divan, one benchmark per
+//! case × codec × operation × implementation) and `compare` (an interleaved timing loop that
+//! prints JSON and writes the table of `BENCHMARKS.md`). The peers, socketioxide's codec
+//! crates, are dev-dependencies, so they only build for the benches. This library only holds
+//! what does not depend on them: the [`fixtures`], the timing [`harness`] and the [`report`].
+//!
+//! Run `bash bench/run-codec.sh` from the workspace root.
+
+pub mod fixtures;
+pub mod harness;
+pub mod report;
