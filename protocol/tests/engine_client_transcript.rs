@@ -503,6 +503,16 @@ fn bad_input_closes_with_parse_or_transport_error() {
         "nothing to tell a server with no session"
     );
 
+    // A handshake answer without an open packet.
+    let mut client = EngineClient::new(ClientConfig::default(), ms(0)).unwrap();
+    let _ = drain(&mut client);
+    ok(&mut client, ms(1), 0, "6");
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(CloseReason::ParseError)]
+    );
+    assert!(drain(&mut client).is_empty());
+
     // A message before the handshake.
     let mut client = EngineClient::new(ClientConfig::default(), ms(0)).unwrap();
     let _ = drain(&mut client);

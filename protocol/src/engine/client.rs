@@ -498,6 +498,11 @@ impl EngineClient {
             if self.state == State::Closed {
                 return;
             }
+            if self.handshake.is_none() {
+                // The handshake answer carried no open packet.
+                self.finish(CloseReason::ParseError, true);
+                return;
+            }
             self.flush();
             if let Main::Polling {
                 get: None,
