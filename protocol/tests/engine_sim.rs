@@ -631,3 +631,27 @@ proptest! {
         sim.assert_prefixes();
     }
 }
+
+#[test]
+fn posts_split_by_the_server_max_payload_are_all_accepted() {
+    let server_config = Config {
+        max_payload: 64,
+        ..server_config()
+    };
+    let mut sim = Sim::new(client_config(vec![TransportKind::Polling]), server_config);
+    assert_eq!(
+        sim.client.handshake().and_then(|open| open.max_payload),
+        Some(64)
+    );
+    // Queue many messages at once: the client cuts them into POSTs within 64 bytes.
+    for index in 0..40 {
+        if sim.client.send(text(index, "message-")).is_ok() {
+            sim.client_sent.push(text(index, "message-"));
+        }
+    }
+    sim.advance(100);
+    assert!(sim.client.is_open());
+    assert!(sim.server_closed.is_none());
+    assert_eq!(sim.client_sent.len(), 40);
+    sim.assert_all_delivered();
+}
