@@ -485,10 +485,9 @@ impl Session {
         match &self.active {
             Active::Polling { get: None, .. } => {
                 // Wait for the next GET to carry the close packet, at most the safety timeout.
+                // The heartbeat keeps running (no ping goes out, and no pong is taken), so a
+                // silent client still ends with `ping timeout` if that comes first.
                 self.closing = Some(now + config.polling_close_timeout);
-                self.next_ping = None;
-                self.pong_deadline = None;
-                self.ping_deadline = None;
             }
             _ => self.close(CloseReason::ForcedClose, Farewell::Close, out),
         }
@@ -543,7 +542,9 @@ impl Session {
         if let Some(at) = self.next_ping.filter(|&at| at <= now) {
             self.next_ping = None;
             self.pong_deadline = Some(at + config.ping_timeout);
-            self.push(Packet::Ping(Str::from_static("")), out);
+            if self.closing.is_none() {
+                self.push(Packet::Ping(Str::from_static("")), out);
+            }
         }
         if let Some(probe) = &mut self.probe {
             if probe.deadline <= now {
