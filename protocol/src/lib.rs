@@ -22,8 +22,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod backoff;
 pub mod engine;
 pub mod json;
+pub mod recovery;
+pub mod rooms;
 pub mod socket;
 pub mod str;
 pub mod time;

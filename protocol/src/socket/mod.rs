@@ -7,10 +7,14 @@
 //!   per packet.
 
 pub mod attachments;
+pub mod client;
 pub mod packet;
 pub mod parser;
+mod reason;
+pub mod server;
 
 pub use packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
+pub use reason::DisconnectReason;
 
 /// Bounds applied by the decoders, so that no input can make them allocate without limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
