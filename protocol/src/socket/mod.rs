@@ -6,6 +6,7 @@
 //! - [`parser::msgpack`]: the msgpack parser (`socket.io-msgpack-parser`), one binary message
 //!   per packet.
 
+pub mod ack;
 pub mod attachments;
 pub mod client;
 pub mod packet;
