@@ -22,7 +22,8 @@
 //!   [`ack`](ServerConnection::ack), [`disconnect`](ServerConnection::disconnect),
 //!   [`close`](ServerConnection::close), [`shutdown`](ServerConnection::shutdown);
 //! - outputs, drained after every input and command, in this order:
-//!   [`poll_transmit`](ServerConnection::poll_transmit) (engine messages to send, in order: a
+//!   [`poll_transmit`](ServerConnection::poll_transmit) (engine message payloads to pass to
+//!   the engine's `send`, which adds the engine `4` type, in order: a
 //!   packet's text header, then its attachments), [`poll_event`](ServerConnection::poll_event),
 //!   [`poll_timeout`](ServerConnection::poll_timeout).
 //!
@@ -57,13 +58,16 @@
 //! let config = Config::default();
 //! let mut conn =
 //!     ServerConnection::new(Instant::ZERO, &config, Str::from("engine-sid"), EngineVersion::V4, || [0; 15]);
-//! conn.handle_message(Instant::ZERO, Data::from("40"));
+//! // Engine message `40` on the wire: the engine strips its `4`, the packet is `0`.
+//! conn.handle_message(Instant::ZERO, Data::from("0"));
 //! while let Some(event) = conn.poll_event() {
 //!     if let Event::ConnectRequest { nsp, .. } = event {
 //!         conn.accept_connect(&nsp).unwrap();
 //!     }
 //! }
-//! assert_eq!(conn.poll_transmit(), Some(Data::from("40{\"sid\":\"AAAAAAAAAAAAAAAAAAAA\"}")));
+//! // Sent as an engine message: `40{"sid":…}` on the wire.
+//! assert_eq!(conn.poll_transmit(), Some(Data::from("0{\"sid\":\"AAAAAAAAAAAAAAAAAAAA\"}")));
+//! assert_eq!(conn.poll_timeout(), None); // joined: no connect timeout any more
 //! ```
 
 use alloc::borrow::Cow;
@@ -129,7 +133,6 @@ impl NamespacePolicy {
 
 /// Options shared by every connection of a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// The parser (default: the common JSON parser).
     pub parser: Parser,
@@ -699,7 +702,12 @@ impl ServerConnection {
 
     /// Registers ack `id` on socket `sid` for an event the caller sends itself (a pre-encoded
     /// broadcast frame passed to [`send_encoded`](Self::send_encoded)).
-    pub fn expect_ack(&mut self, sid: &str, id: u64, deadline: Option<Instant>) -> Result<(), Error> {
+    pub fn expect_ack(
+        &mut self,
+        sid: &str,
+        id: u64,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         let nsp = self.nsp_of(sid)?;
         if let Some(NspState::Joined(socket)) = self.nsps.get(&nsp)
             && socket.pending.contains_key(&id)
@@ -744,7 +752,10 @@ impl ServerConnection {
     /// `server namespace disconnect`. The connection stays open.
     pub fn disconnect(&mut self, sid: &str) -> Result<(), Error> {
         let nsp = self.nsp_of(sid)?;
-        self.send_packet(&Packet::new(PacketKind::Disconnect, Cow::Owned(nsp.clone())));
+        self.send_packet(&Packet::new(
+            PacketKind::Disconnect,
+            Cow::Owned(nsp.clone()),
+        ));
         self.leave(&nsp, DisconnectReason::ServerNamespaceDisconnect);
         Ok(())
     }
@@ -757,7 +768,10 @@ impl ServerConnection {
         }
         let joined: Vec<String> = self.joined_nsps();
         for nsp in joined {
-            self.send_packet(&Packet::new(PacketKind::Disconnect, Cow::Owned(nsp.clone())));
+            self.send_packet(&Packet::new(
+                PacketKind::Disconnect,
+                Cow::Owned(nsp.clone()),
+            ));
             self.leave(&nsp, DisconnectReason::ServerNamespaceDisconnect);
         }
         self.close_all(DisconnectReason::ForcedServerClose, true);
