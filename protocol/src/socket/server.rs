@@ -77,7 +77,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
-use bytes::Bytes;
 use core::fmt;
 use core::time::Duration;
 
@@ -1029,7 +1028,7 @@ impl ServerConnection {
             }
             #[cfg(feature = "msgpack")]
             Parser::Msgpack => {
-                let bytes: Bytes = msgpack::encode_with_order(packet, KeyOrder::ServerSocket);
+                let bytes = msgpack::encode_with_order(packet, KeyOrder::ServerSocket);
                 self.transmits.push_back(Data::Binary(bytes));
             }
         }
