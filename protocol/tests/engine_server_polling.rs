@@ -90,11 +90,21 @@ fn initial_packet_follows_the_open_packet() {
     assert_eq!(response.body_text(), format!("{OPEN1}\u{1e}4hi"));
 }
 
+/// Method, query, origin, status, code, message.
+type ErrorCase = (
+    Method,
+    &'static str,
+    Option<&'static str>,
+    u16,
+    u8,
+    &'static str,
+);
+
 #[test]
 fn every_error_code_has_the_reference_body() {
     let mut server = server(Config::default());
     open_polling(&mut server, t(0), 1, "EIO=4&transport=polling");
-    let cases: &[(Method, &str, Option<&str>, u16, u8, &str)] = &[
+    let cases: &[ErrorCase] = &[
         (Method::Get, "EIO=4", None, 400, 0, "Transport unknown"),
         (
             Method::Get,

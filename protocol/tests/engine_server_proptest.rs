@@ -166,27 +166,23 @@ impl Model {
     fn drain(&mut self) {
         while let Some(transmit) = self.server.poll_transmit() {
             match transmit {
-                Transmit::Response { request, response } => {
-                    if Some(request) == self.held_get {
-                        self.held_get = None;
-                        if response.status == 200 {
-                            let body = Str::from_utf8(response.body.clone()).unwrap();
-                            for packet in payload::iter_v4(body) {
-                                self.on_packet(packet.unwrap());
-                            }
+                Transmit::Response { request, response } if Some(request) == self.held_get => {
+                    self.held_get = None;
+                    if response.status == 200 {
+                        let body = Str::from_utf8(response.body.clone()).unwrap();
+                        for packet in payload::iter_v4(body) {
+                            self.on_packet(packet.unwrap());
                         }
                     }
                 }
-                Transmit::Frame { connection, frame } => {
-                    if Some(connection) == self.websocket || Some(connection) == self.probe {
-                        let packet = Packet::decode_frame(ProtocolVersion::V4, frame).unwrap();
-                        self.on_packet(packet);
-                    }
+                Transmit::Frame { connection, frame }
+                    if Some(connection) == self.websocket || Some(connection) == self.probe =>
+                {
+                    let packet = Packet::decode_frame(ProtocolVersion::V4, frame).unwrap();
+                    self.on_packet(packet);
                 }
-                Transmit::CloseWebSocket { connection } => {
-                    if Some(connection) == self.probe {
-                        self.probe = None;
-                    }
+                Transmit::CloseWebSocket { connection } if Some(connection) == self.probe => {
+                    self.probe = None;
                 }
                 _ => {}
             }
