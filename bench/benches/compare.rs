@@ -84,7 +84,7 @@ fn run(args: &[String]) -> ExitCode {
             .map(|m| format!("{} {:.1} ns", m.name, m.median_ns))
             .collect();
         let ratio = match results.as_slice() {
-            [ours, theirs] => format!("  ratio {:.2}", theirs.median_ns / ours.median_ns),
+            [ours, theirs, ..] => format!("  ratio {:.2}", theirs.median_ns / ours.median_ns),
             _ => String::new(),
         };
         eprintln!("{key:<28} {}{ratio}", line.join("  "));

@@ -155,6 +155,28 @@ pub fn render(meta: &Meta, rust: &[Record], node: &NodeResults) -> String {
          its decoder always builds them (`JSON.parse` / msgpack decode), so its single encode \
          and decode timing is shown on both rows of each pair.\n",
     );
+    let direct: Vec<String> = CASES
+        .iter()
+        .filter_map(|(case, label)| {
+            let alt = find(rust, case, "common", "decode_read", "ours_serde_json")?;
+            let theirs = find(rust, case, "common", "decode_read", "socketioxide");
+            Some(format!(
+                "| {label} | {} | {} |\n",
+                ns(Some(alt)),
+                ratio(theirs, Some(alt), true)
+            ))
+        })
+        .collect();
+    if !direct.is_empty() {
+        out.push_str(
+            "\nFor information (not our API path above): the same decode, then `serde_json` \
+             straight from the validated `Payload::Json` text into the typed arguments, with \
+             no `Value` tree in between (common parser, packets without binary).\n\n\
+             | case | ours, decode + serde_json ns/op | socketioxide ÷ this |\n\
+             | --- | ---: | ---: |\n",
+        );
+        direct.iter().for_each(|row| out.push_str(row));
+    }
     out.push_str(END);
     out
 }
