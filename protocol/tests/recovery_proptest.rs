@@ -202,10 +202,12 @@ impl Sim {
 
     fn advance(&mut self, dt: u64) {
         self.now += dt;
-        if let Some(deadline) = self.store.poll_timeout() {
-            if deadline <= at(self.now) {
-                self.store.handle_timeout(at(self.now));
-            }
+        if self
+            .store
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= at(self.now))
+        {
+            self.store.handle_timeout(at(self.now));
         }
     }
 

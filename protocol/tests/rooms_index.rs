@@ -355,7 +355,17 @@ proptest! {
                     opts.except.extend(except.iter().cloned());
                     opts.except_sockets.extend(except_sockets.iter().cloned());
                     let got: Vec<Str> = index.select(&opts).cloned().collect();
-                    prop_assert_eq!(got, model.select(&rooms, &except, &except_sockets));
+                    prop_assert_eq!(&got, &model.select(&rooms, &except, &except_sockets));
+                    // The standalone filter and fetch_sockets agree with select.
+                    let by_filter: Vec<Str> = index
+                        .sockets()
+                        .filter(|id| opts.includes(id, index.rooms_of(id)))
+                        .cloned()
+                        .collect();
+                    prop_assert_eq!(&by_filter, &got);
+                    let fetched: Vec<Str> =
+                        index.fetch_sockets(&opts).map(|(id, _)| id.clone()).collect();
+                    prop_assert_eq!(&fetched, &got);
                 }
             }
             // Invariants: both directions agree, no empty room, counts match the model.
