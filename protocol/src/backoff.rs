@@ -104,13 +104,15 @@ impl Backoff {
         if self.factor == 0 {
             return 0.0;
         }
+        // `min × factor^attempt` as the reference computes it (`Math.pow` is exact here).
+        let mut power = 1.0f64;
         for _ in 0..attempt {
-            ms *= factor;
-            if ms.is_infinite() || ms > 1e300 {
+            power *= factor;
+            if power > 1e300 {
                 return f64::INFINITY;
             }
         }
-        ms
+        ms * power
     }
 }
 
