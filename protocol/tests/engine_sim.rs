@@ -410,11 +410,7 @@ fn websocket_only_session() {
 #[test]
 fn upgrade_session() {
     let mut sim = scenario(vec![TransportKind::Polling, TransportKind::WebSocket], true);
-    assert!(
-        sim.client_events
-            .iter()
-            .any(|event| *event == client::Event::Upgraded)
-    );
+    assert!(sim.client_events.contains(&client::Event::Upgraded));
     sim.client_send(text(999, "last"));
     sim.client.close();
     sim.advance(100);
