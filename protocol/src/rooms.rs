@@ -18,6 +18,9 @@
 //! The packet is encoded once ([`Broadcast`]) and every target gets a reference-counted clone of
 //! the same bytes.
 //!
+//! Memory is one entry per (socket, room) pair in each direction. Only the application joins
+//! rooms, so the index has no cap of its own; bound what a client can make the server join.
+//!
 //! ```
 //! use socketio_protocol::rooms::{Broadcast, BroadcastOptions, RoomIndex};
 //! use socketio_protocol::socket::{Packet, ProtocolVersion};
