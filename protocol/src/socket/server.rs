@@ -19,6 +19,8 @@
 //!   [`Event::ConnectRequest`]), [`emit`](ServerConnection::emit),
 //!   [`emit_with_ack`](ServerConnection::emit_with_ack),
 //!   [`emit_with_ack_id`](ServerConnection::emit_with_ack_id),
+//!   [`expect_ack`](ServerConnection::expect_ack) +
+//!   [`send_encoded`](ServerConnection::send_encoded) (a broadcast encoded once),
 //!   [`ack`](ServerConnection::ack), [`disconnect`](ServerConnection::disconnect),
 //!   [`close`](ServerConnection::close), [`shutdown`](ServerConnection::shutdown);
 //! - outputs, drained after every input and command, in this order:
@@ -29,6 +31,12 @@
 //!
 //! When [`Event::CloseConnection`] comes out, write what `poll_transmit` gave first, then close
 //! the engine session; the connection takes no more input.
+//!
+//! Memory: every peer message yields at most a few events and replies, drained by the caller
+//! after each input; received ack ids waiting for an answer are capped per socket
+//! ([`Config::max_awaited_acks`]); the decoders enforce [`Limits`]. Acks still pending when a
+//! socket leaves are reported as [`Event::AckCancelled`] (the reference keeps their timers
+//! running instead and reports a timeout later).
 //!
 //! Namespaces: with [`NamespacePolicy::Only`] a CONNECT to a namespace outside the list is
 //! answered `44/random,{"message":"Invalid namespace"}` at once and the connection is kept;
