@@ -96,7 +96,7 @@ impl Backoff {
     /// The delay before jitter for the attempt numbered `attempt` (from 0), in milliseconds,
     /// uncapped (it saturates at infinity).
     pub fn base_millis(&self, attempt: u32) -> f64 {
-        let mut ms = self.min.as_millis() as f64;
+        let ms = self.min.as_millis() as f64;
         let factor = f64::from(self.factor);
         if attempt == 0 || self.factor == 1 {
             return ms;
