@@ -1276,3 +1276,64 @@ mod msgpack_parser {
         config()
     }
 }
+
+#[test]
+fn awaited_client_acks_are_capped_oldest_first() {
+    let config = Config {
+        max_awaited_acks: 2,
+        ..Config::default()
+    };
+    let mut peer = Peer::new(config);
+    let sid = peer.join("40", "/");
+    peer.text(r#"421["a"]"#);
+    peer.text(r#"422["b"]"#);
+    peer.text(r#"423["c"]"#);
+    assert_eq!(peer.events().len(), 3);
+    assert_eq!(
+        peer.conn.ack(&sid, 1, parse("[]")),
+        Err(Error::AckNotAwaited)
+    );
+    peer.conn.ack(&sid, 3, parse("[]")).unwrap();
+    peer.conn.ack(&sid, 2, parse("[]")).unwrap();
+    assert_eq!(peer.out(), vec!["433[]", "432[]"]);
+}
+
+#[test]
+fn v4_query_is_stripped_from_every_packet() {
+    let mut peer = Peer::with_engine(Config::default(), EngineVersion::V3);
+    peer.events();
+    peer.conn.accept_connect("/").unwrap();
+    peer.text("40/admin?token=1,");
+    peer.events();
+    let sid = peer.conn.accept_connect("/admin").unwrap();
+    peer.out();
+    peer.events();
+    peer.text(r#"42/admin?token=1,["x"]"#);
+    assert!(matches!(
+        &peer.events()[..],
+        [Event::Message { nsp, .. }] if nsp == "/admin"
+    ));
+    peer.conn.emit(&sid, parse(r#"["y"]"#)).unwrap();
+    assert_eq!(peer.out(), vec![r#"42/admin,["y"]"#]);
+    peer.text("41/admin?token=1,");
+    assert!(matches!(
+        &peer.events()[..],
+        [Event::Disconnected {
+            reason: DisconnectReason::ClientNamespaceDisconnect,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn duplicate_client_ack_ids_are_answered_once() {
+    let (mut peer, sid) = joined_peer();
+    peer.text(r#"425["a"]"#);
+    peer.text(r#"425["b"]"#);
+    assert_eq!(peer.events().len(), 2);
+    peer.conn.ack(&sid, 5, parse("[]")).unwrap();
+    assert_eq!(
+        peer.conn.ack(&sid, 5, parse("[]")),
+        Err(Error::AckNotAwaited)
+    );
+}
