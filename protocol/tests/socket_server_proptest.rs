@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use socketio_protocol::engine::{CloseReason, Data, ProtocolVersion as EngineVersion};
-use socketio_protocol::socket::server::{Config, Event, NamespacePolicy, Parser, ServerConnection};
+#[cfg(feature = "msgpack")]
+use socketio_protocol::socket::server::Parser;
+use socketio_protocol::socket::server::{Config, Event, NamespacePolicy, ServerConnection};
 use socketio_protocol::{Instant, Str, Value};
 
 /// Plausible and broken packet texts (without the engine `4`).
@@ -200,6 +202,7 @@ proptest! {
         run(Config::default(), EngineVersion::V3, steps)?;
     }
 
+    #[cfg(feature = "msgpack")]
     #[test]
     fn msgpack_never_panics(steps in proptest::collection::vec(step(), 0..60)) {
         let config = Config { parser: Parser::Msgpack, ..Config::default() };
