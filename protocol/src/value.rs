@@ -85,7 +85,11 @@ impl From<u64> for Number {
 
 impl From<i64> for Number {
     fn from(n: i64) -> Self {
-        if n < 0 { Number::NegInt(n) } else { Number::PosInt(n as u64) }
+        if n < 0 {
+            Number::NegInt(n)
+        } else {
+            Number::PosInt(n as u64)
+        }
     }
 }
 

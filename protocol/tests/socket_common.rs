@@ -174,7 +174,10 @@ fn protocol_violations_are_rejected() {
         ("7", DecodeError::UnknownType(b'7')),
         ("a", DecodeError::UnknownType(b'a')),
         ("2{}", DecodeError::InvalidPayload(PacketKind::Event)),
-        ("2abc[\"x\"]", DecodeError::InvalidPayload(PacketKind::Event)),
+        (
+            "2abc[\"x\"]",
+            DecodeError::InvalidPayload(PacketKind::Event),
+        ),
         ("50-[\"x\"]", DecodeError::BadAttachmentCount),
         ("2[]", DecodeError::InvalidPayload(PacketKind::Event)),
         ("2[{}]", DecodeError::InvalidPayload(PacketKind::Event)),
