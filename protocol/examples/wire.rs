@@ -27,7 +27,7 @@ fn main() {
                 text
             }
             Ok(other) => {
-                println!("engine:   {other:?}");
+                println!("engine:   {other:?} (not a message: no Socket.IO packet inside)\n");
                 continue;
             }
             Err(e) => {
