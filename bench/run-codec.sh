@@ -40,7 +40,12 @@ compare run $quick --json "$out/rust.json"
 echo "== Node: socket.io-parser, socket.io-msgpack-parser, engine.io-parser" >&2
 node bench/node/codec-bench.js "$out/fixtures.json" $quick > "$out/node.json"
 
-report=(report --rust "$out/rust.json" --node "$out/node.json"
+# The commit measured; BENCH_COMMIT overrides it (e.g. when run from an exported tree).
+commit="${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
+if [ -z "${BENCH_COMMIT:-}" ] && ! git diff --quiet HEAD -- protocol bench 2>/dev/null; then
+  commit="$commit+dirty"
+fi
+report=(report --rust "$out/rust.json" --node "$out/node.json" --commit "$commit"
   --date "$(date -u +'%Y-%m-%d %H:%M UTC')" --rustc "$(rustc --version)"
   --command "bash bench/run-codec.sh")
 if [ "$write" = 1 ]; then

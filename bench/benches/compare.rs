@@ -4,7 +4,8 @@
 //! cargo bench -p socketio-bench --bench compare -- fixtures <out.json>
 //! cargo bench -p socketio-bench --bench compare -- run [--quick] [--filter S] [--json <out.json>]
 //! cargo bench -p socketio-bench --bench compare -- report --rust <rust.json> --node <node.json>
-//!     --markdown <BENCHMARKS.md> [--command <text>] [--rustc <text>]
+//!     --markdown <BENCHMARKS.md> [--command <text>] [--rustc <text>] [--date <text>]
+//!     [--commit <text>]
 //! ```
 //!
 //! `run` first cross-checks that every implementation encodes/decodes the same bytes, then
@@ -120,6 +121,7 @@ fn report(args: &[String]) -> ExitCode {
         nproc: std::thread::available_parallelism().map_or("?".into(), |n| n.to_string()),
         rustc: flag(args, "--rustc").unwrap_or_default(),
         command: flag(args, "--command").unwrap_or_else(|| "bash bench/run-codec.sh".into()),
+        commit: flag(args, "--commit").unwrap_or_else(|| "unknown".into()),
         crates: crate_versions(),
     };
     let section = report::render(&meta, &rust, &node);

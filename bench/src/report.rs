@@ -49,6 +49,8 @@ pub struct Meta {
     pub rustc: String,
     /// The command that reproduces the table.
     pub command: String,
+    /// The commit measured (`+dirty` if the work tree differed).
+    pub commit: String,
     /// Peer crate versions (name, version).
     pub crates: Vec<(String, String)>,
 }
@@ -103,8 +105,8 @@ pub fn render(meta: &Meta, rust: &[Record], node: &NodeResults) -> String {
     out.push_str(BEGIN);
     out.push('\n');
     out.push_str(&format!(
-        "Measured {} on a {}-core machine (`nproc`), `{}`, Node {}.\n",
-        meta.date, meta.nproc, meta.rustc, node.node
+        "Measured {} at commit `{}` on a {}-core machine (`nproc`), `{}`, Node {}.\n",
+        meta.date, meta.commit, meta.nproc, meta.rustc, node.node
     ));
     let crates: Vec<String> = meta
         .crates
