@@ -41,9 +41,12 @@ echo "== Node: socket.io-parser, socket.io-msgpack-parser, engine.io-parser" >&2
 node bench/node/codec-bench.js "$out/fixtures.json" $quick > "$out/node.json"
 
 # The commit measured; BENCH_COMMIT overrides it (e.g. when run from an exported tree).
-commit="${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
-if [ -z "${BENCH_COMMIT:-}" ] && ! git diff --quiet HEAD -- protocol bench 2>/dev/null; then
-  commit="$commit+dirty"
+if [ -n "${BENCH_COMMIT:-}" ]; then
+  commit="$BENCH_COMMIT"
+elif commit="$(git rev-parse --short HEAD 2>/dev/null)"; then
+  git diff --quiet HEAD -- protocol bench || commit="$commit+dirty"
+else
+  commit=unknown
 fi
 report=(report --rust "$out/rust.json" --node "$out/node.json" --commit "$commit"
   --date "$(date -u +'%Y-%m-%d %H:%M UTC')" --rustc "$(rustc --version)"
