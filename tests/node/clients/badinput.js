@@ -1,0 +1,123 @@
+"use strict";
+// Bad Socket.IO (and Engine.IO message-level) input over a raw WebSocket, one connection per case,
+// all cases concurrently. Run against the official server (ref-server.js) and the Rust server;
+// the Rust test compares the observations. Usage: node badinput.js <url> [case-name-filter]
+//
+// Per case, prints {"case", "received": [frames after the open packet, the socket id replaced by
+// <sid>], "closed": whether the SERVER closed the WebSocket, "code": its close code or null,
+// "sid": the socket id on "/" or null}.
+// After the bad frames it sends the probe 421["echo-ack","alive"]: a live connection answers
+// 431["alive"]. Observation ends at close, 300 ms after the probe's answer, or after 2.5 s.
+
+const WebSocket = require("ws");
+const c = require("./common");
+
+const [url, filter] = process.argv.slice(2);
+const PROBE = '421["echo-ack","alive"]';
+const bin = (bytes) => ({ bin: Buffer.from(bytes) });
+
+/** name -> frames to send after the open packet (strings are text frames). */
+const CASES = {
+  "ok-control": ["40"],
+  "event-not-array": ["40", "42{}"],
+  "event-bad-json": ["40", '42abc["x"]'],
+  "event-truncated-json": ["40", '42["x"'],
+  "event-reserved-connect": ["40", '42["connect"]'],
+  "event-reserved-disconnecting": ["40", '42["disconnecting"]'],
+  "event-reserved-connect-error": ["40", '42["connect_error"]'],
+  "event-empty-array": ["40", "42[]"],
+  "event-name-object": ["40", "42[{}]"],
+  "event-name-number": ["40", '42[1,"x"]'],
+  "namespace-not-joined": ["40", '42/custom,["x"]'],
+  "duplicate-connect": ["40", "40"],
+  "client-connect-error": ["40", '44{"message":"x"}'],
+  "unknown-packet-type": ["40", "47"],
+  "connect-string-payload": ['40"x"'],
+  "connect-array-payload": ["40[1]"],
+  "disconnect-with-payload": ["40", '41"x"'],
+  "ack-not-array": ["40", "431{}"],
+  "unknown-ack-id": ["40", '4399["x"]'],
+  "binary-missing-count": ["40", '45-["a",{"_placeholder":true,"num":0}]'],
+  "binary-too-many-attachments": ["40", '4511-["a"]'],
+  "text-while-attachments-pending": ["40", '451-["a",{"_placeholder":true,"num":0}]', '42["b"]'],
+  "unexpected-binary": ["40", bin([1, 2, 3])],
+  "placeholder-out-of-range": ["40", '451-["a",{"_placeholder":true,"num":5}]', bin([1])],
+  "invalid-namespace": ["40", "40/random,"],
+  "invalid-namespace-no-comma": ["40", "40/random"],
+  "engine-unknown-type": ["40", "9"],
+  "engine-client-ping": ["40", "2"],
+  "engine-empty-frame": ["40", ""],
+  "no-connect-timeout": [],
+};
+
+function runCase(name, frames) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
+    const obs = { case: name, received: [], closed: false, code: null, sid: null };
+    let opened = false;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      try {
+        ws.terminate();
+      } catch (_) {}
+      resolve(obs);
+    };
+    const timer = setTimeout(finish, name === "no-connect-timeout" ? 4000 : 2500);
+    // Frames go out one by one; after a CONNECT we wait for the reply (or 500 ms), since the
+    // server joins the namespace asynchronously.
+    const queue = frames.length ? [...frames, PROBE] : [];
+    let waiting = null;
+    const sendNext = () => {
+      while (queue.length && !finished) {
+        const f = queue.shift();
+        ws.send(typeof f === "string" ? f : f.bin);
+        if (typeof f === "string" && f.startsWith("40")) {
+          waiting = setTimeout(() => {
+            waiting = null;
+            sendNext();
+          }, 500);
+          return;
+        }
+      }
+    };
+    ws.on("message", (data, isBinary) => {
+      if (!opened) {
+        opened = true;
+        sendNext();
+        return;
+      }
+      if (waiting) {
+        clearTimeout(waiting);
+        waiting = null;
+        setImmediate(sendNext);
+      }
+      let text = isBinary ? { $bin: Buffer.from(data).toString("base64") } : data.toString();
+      if (typeof text === "string") {
+        const m = /^40\{"sid":"([^"]+)"/.exec(text);
+        if (m && !obs.sid) obs.sid = m[1];
+        if (obs.sid) text = text.split(obs.sid).join("<sid>");
+        if (text === '431["alive"]') setTimeout(finish, 300);
+      }
+      obs.received.push(text);
+    });
+    ws.on("close", (code) => {
+      if (finished) return; // we ended it
+      obs.closed = true;
+      clearTimeout(waiting);
+      obs.code = code;
+      finish();
+    });
+    ws.on("error", (err) => {
+      obs.error = err.message;
+    });
+  });
+}
+
+c.main(async () => {
+  const names = Object.keys(CASES).filter((n) => !filter || n.includes(filter));
+  const results = await Promise.all(names.map((n) => runCase(n, CASES[n])));
+  for (const r of results) c.out(r);
+});
