@@ -1,6 +1,11 @@
-//! Async Socket.IO server and client API over the sans-IO core in `socketio-protocol`.
-//!
-//! Status: the async layer is not written yet (see the README's status table); this crate
-//! currently re-exports the protocol core so dependents build against one name.
+//! Async Socket.IO server API over the sans-IO core in `socketio-protocol`.
+#![forbid(unsafe_code)]
 
+mod config;
+mod runtime;
+mod server;
+
+pub use config::{AllowRequest, Cors, CorsOrigin, Parser, RecoveryConfig, ServerBuilder, TransportKind};
+pub use runtime::{BoxTask, Runtime};
+pub use server::{Server, WebSocketTicket};
 pub use socketio_protocol as protocol;

@@ -1,0 +1,323 @@
+//! Server options and the [`ServerBuilder`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketio_protocol::engine::server::Config as EngineConfig;
+use socketio_protocol::socket::server::Config as SocketConfig;
+use socketio_protocol::Str;
+
+use crate::Runtime;
+pub use socketio_protocol::engine::server::{Cors, CorsOrigin, TransportKind};
+pub use socketio_protocol::recovery::RecoveryConfig;
+pub use socketio_protocol::socket::server::Parser;
+
+/// The `allowRequest` hook: sees the handshake request head and the peer address, and
+/// refuses with a message (`403 {"code":4,"message":…}` over polling).
+pub type AllowRequest =
+    Arc<dyn Fn(&http::request::Parts, Option<SocketAddr>) -> Result<(), String> + Send + Sync>;
+
+/// Every option of a server (built by [`ServerBuilder`]).
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) engine: EngineConfig,
+    pub(crate) socket: SocketConfig,
+    pub(crate) recovery: Option<RecoveryConfig>,
+    pub(crate) allow_request: Option<AllowRequest>,
+    pub(crate) websocket_queue: usize,
+    pub(crate) ack_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("engine", &self.engine)
+            .field("socket", &self.socket)
+            .field("recovery", &self.recovery)
+            .field("allow_request", &self.allow_request.is_some())
+            .field("websocket_queue", &self.websocket_queue)
+            .field("ack_timeout", &self.ack_timeout)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let engine = EngineConfig {
+            path: Str::from_static("/socket.io"),
+            ..EngineConfig::default()
+        };
+        Config {
+            engine,
+            socket: SocketConfig::default(),
+            recovery: None,
+            allow_request: None,
+            websocket_queue: 128,
+            ack_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds a [`Server`](crate::Server); every option starts at the reference default.
+///
+/// ```
+/// use std::time::Duration;
+/// use socketio::{Cors, CorsOrigin, Server, TransportKind};
+///
+/// let builder = Server::builder()
+///     .path("/socket.io")
+///     .ping_interval(Duration::from_secs(25))
+///     .ping_timeout(Duration::from_secs(20))
+///     .transports([TransportKind::Polling, TransportKind::WebSocket])
+///     .cors(Cors::new(CorsOrigin::Any))
+///     .max_http_buffer_size(1_000_000);
+/// // `builder.build(runtime)` with the runtime of your choice.
+/// # let _ = builder;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ServerBuilder {
+    pub(crate) config: Config,
+}
+
+impl ServerBuilder {
+    /// A builder with the reference defaults (path `/socket.io`).
+    ///
+    /// ```
+    /// let builder = socketio::ServerBuilder::new();
+    /// # let _ = builder;
+    /// ```
+    pub fn new() -> Self {
+        ServerBuilder::default()
+    }
+
+    /// The request path prefix (`/socket.io`); requests match on `path + "/"`.
+    ///
+    /// ```
+    /// let builder = socketio::Server::builder().path("/ws");
+    /// # let _ = builder;
+    /// ```
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.engine.path = Str::from(path.into());
+        self
+    }
+
+    /// Time between server pings (`pingInterval`, 25 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().ping_interval(std::time::Duration::from_secs(10));
+    /// # let _ = b;
+    /// ```
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.engine.ping_interval = interval;
+        self
+    }
+
+    /// Time allowed for the pong (`pingTimeout`, 20 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().ping_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.ping_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a transport upgrade to finish (`upgradeTimeout`, 10 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().upgrade_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Largest accepted POST body or WebSocket message in bytes (`maxHttpBufferSize`, 1e6).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().max_http_buffer_size(64 * 1024);
+    /// # let _ = b;
+    /// ```
+    pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.engine.max_payload = bytes;
+        self
+    }
+
+    /// How long a client may stay without joining a namespace (`connectTimeout`, 45 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().connect_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.socket.connect_timeout = timeout;
+        self
+    }
+
+    /// The enabled transports (`["polling", "websocket"]`).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().transports([socketio::TransportKind::WebSocket]);
+    /// # let _ = b;
+    /// ```
+    pub fn transports(mut self, transports: impl IntoIterator<Item = TransportKind>) -> Self {
+        self.config.engine.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Whether polling sessions may upgrade to WebSocket (`allowUpgrades`, on).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().allow_upgrades(false);
+    /// # let _ = b;
+    /// ```
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.engine.allow_upgrades = allow;
+        self
+    }
+
+    /// Whether Engine.IO v3 / Socket.IO v2 clients are accepted (`allowEIO3`, off).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().allow_eio3(true);
+    /// # let _ = b;
+    /// ```
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.engine.allow_eio3 = allow;
+        self
+    }
+
+    /// CORS headers for polling responses and preflights (`cors`, off).
+    ///
+    /// ```
+    /// use socketio::{Cors, CorsOrigin};
+    /// let b = socketio::Server::builder().cors(Cors::new(CorsOrigin::Reflect));
+    /// # let _ = b;
+    /// ```
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.engine.cors = Some(cors);
+        self
+    }
+
+    /// The handshake check (`allowRequest`): called for every new session with the request
+    /// head and the peer address; `Err(message)` refuses it (`403` over polling, a plain `400`
+    /// for a WebSocket).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().allow_request(|parts, _remote| {
+    ///     match parts.headers.get("x-token") {
+    ///         Some(_) => Ok(()),
+    ///         None => Err("token required".to_owned()),
+    ///     }
+    /// });
+    /// # let _ = b;
+    /// ```
+    pub fn allow_request(
+        mut self,
+        check: impl Fn(&http::request::Parts, Option<SocketAddr>) -> Result<(), String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.config.allow_request = Some(Arc::new(check));
+        self
+    }
+
+    /// The Socket.IO parser (the common JSON parser by default).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().parser(socketio::Parser::Common);
+    /// # let _ = b;
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.socket.parser = parser;
+        self
+    }
+
+    /// Uses the msgpack parser (`socket.io-msgpack-parser`).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().msgpack();
+    /// # let _ = b;
+    /// ```
+    pub fn msgpack(self) -> Self {
+        self.parser(Parser::Msgpack)
+    }
+
+    /// Enables connection state recovery (`connectionStateRecovery`).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder()
+    ///     .connection_state_recovery(socketio::RecoveryConfig::default());
+    /// # let _ = b;
+    /// ```
+    pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
+        self.config.socket.recovery = true;
+        self.config.recovery = Some(recovery);
+        self
+    }
+
+    /// How many messages may wait for the next polling GET of one session (1024); beyond it
+    /// the session is closed (`transport error`), see the crate docs on slow consumers.
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().max_buffered_packets(256);
+    /// # let _ = b;
+    /// ```
+    pub fn max_buffered_packets(mut self, packets: usize) -> Self {
+        self.config.engine.max_buffered_packets = packets.max(1);
+        self
+    }
+
+    /// How many frames may wait to be written to one WebSocket (128); beyond it the
+    /// connection is closed (`transport error`), see the crate docs on slow consumers.
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().websocket_queue(64);
+    /// # let _ = b;
+    /// ```
+    pub fn websocket_queue(mut self, frames: usize) -> Self {
+        self.config.websocket_queue = frames.max(1);
+        self
+    }
+
+    /// The timeout of a broadcast with acks that has no `.timeout(..)` (10 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().ack_timeout(std::time::Duration::from_secs(3));
+    /// # let _ = b;
+    /// ```
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
+        self
+    }
+
+    /// How long [`Server::shutdown`](crate::Server::shutdown) waits for handler tasks (5 s).
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().shutdown_timeout(std::time::Duration::from_secs(1));
+    /// # let _ = b;
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Builds the server on `runtime` (starts its timer task).
+    ///
+    /// ```no_run
+    /// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+    /// let io = socketio::Server::builder().build(runtime());
+    /// # let _ = io;
+    /// ```
+    pub fn build(self, runtime: Arc<dyn Runtime>) -> crate::Server {
+        crate::Server::from_config(self.config, runtime)
+    }
+}
