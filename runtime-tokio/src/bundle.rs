@@ -1,0 +1,246 @@
+//! [`ClientBundle`]: the JavaScript client served under the Socket.IO path, like the official
+//! server's `serveClient` option.
+
+use std::{io, path::Path};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::Full;
+
+/// The file names the official server answers under its path (`socket.io.js`,
+/// `socket.io.min.js`, `socket.io.msgpack.min.js`, `socket.io.esm.min.js`, and each `.map`).
+const OFFICIAL_NAMES: [&str; 8] = [
+    "socket.io.js",
+    "socket.io.js.map",
+    "socket.io.min.js",
+    "socket.io.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
+    "socket.io.esm.min.js",
+    "socket.io.esm.min.js.map",
+];
+
+/// One served file: its URL name, its bytes and its validators.
+#[derive(Clone, Debug)]
+struct BundleFile {
+    name: String,
+    body: Bytes,
+    etag: HeaderValue,
+    content_type: HeaderValue,
+}
+
+/// Client files kept in memory and served at `<path>/<name>` with `Content-Type`,
+/// `Cache-Control: public, max-age=0`, a strong `ETag` (a hash of the content) and `304` for a
+/// matching `If-None-Match`, as socket.io's `serveClient` does.
+///
+/// The files are read once, when the bundle is made; a bundle is cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ClientBundle {
+    mount: String,
+    files: Vec<BundleFile>,
+}
+
+impl ClientBundle {
+    /// Serves `file` (for example `node_modules/socket.io-client/dist/socket.io.min.js`) under its
+    /// own file name and under `socket.io.js`; a sibling `<file>.map` is served as `<name>.map`.
+    pub fn from_file(file: impl AsRef<Path>) -> io::Result<Self> {
+        let file = file.as_ref();
+        let body = Bytes::from(std::fs::read(file)?);
+        let name = file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "bundle file name is not UTF-8")
+            })?
+            .to_owned();
+        let mut bundle = Self::empty();
+        let map_path = file.with_file_name(format!("{name}.map"));
+        if let Ok(map) = std::fs::read(&map_path) {
+            bundle.push(format!("{name}.map"), Bytes::from(map));
+        }
+        if name != "socket.io.js" {
+            bundle.push("socket.io.js".to_owned(), body.clone());
+        }
+        bundle.push(name, body);
+        Ok(bundle)
+    }
+
+    /// Serves every file of the official names present in `dir` (socket.io-client's `dist/`).
+    /// Fails when none is there.
+    pub fn from_dir(dir: impl AsRef<Path>) -> io::Result<Self> {
+        let dir = dir.as_ref();
+        let mut bundle = Self::empty();
+        for name in OFFICIAL_NAMES {
+            match std::fs::read(dir.join(name)) {
+                Ok(body) => bundle.push(name.to_owned(), Bytes::from(body)),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if bundle.files.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no socket.io client file in {}", dir.display()),
+            ));
+        }
+        Ok(bundle)
+    }
+
+    /// Serves `body` as `name` (for a bundle compiled into the binary with `include_bytes!`).
+    pub fn from_bytes(name: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        let mut bundle = Self::empty();
+        bundle.push(name.into(), body.into());
+        bundle
+    }
+
+    /// Adds `body` as `name` to this bundle (replacing a file of that name).
+    pub fn with_file(mut self, name: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        self.push(name.into(), body.into());
+        self
+    }
+
+    /// Mounts the files under `path` (default `/socket.io`, the Socket.IO path); a trailing `/`
+    /// is optional.
+    pub fn at(mut self, path: &str) -> Self {
+        self.mount = normalize_mount(path);
+        self
+    }
+
+    /// The names served, each under the mount path.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.files.iter().map(|file| file.name.as_str())
+    }
+
+    fn empty() -> Self {
+        Self {
+            mount: "/socket.io/".to_owned(),
+            files: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, name: String, body: Bytes) {
+        let content_type = if name.ends_with(".map") {
+            HeaderValue::from_static("application/json; charset=utf-8")
+        } else {
+            HeaderValue::from_static("application/javascript; charset=utf-8")
+        };
+        let etag = HeaderValue::from_str(&format!("\"{:016x}\"", fnv1a(&body)))
+            .expect("hex digits in quotes are a valid header value");
+        self.files.retain(|file| file.name != name);
+        self.files.push(BundleFile {
+            name,
+            body,
+            etag,
+            content_type,
+        });
+    }
+
+    /// Whether a request with this method and path asks for one of the files.
+    pub(crate) fn matches(&self, method: &Method, path: &str) -> bool {
+        self.find(method, path).is_some()
+    }
+
+    fn find(&self, method: &Method, path: &str) -> Option<&BundleFile> {
+        if method != Method::GET && method != Method::HEAD {
+            return None;
+        }
+        let name = path.strip_prefix(self.mount.as_str())?;
+        self.files.iter().find(|file| file.name == name)
+    }
+
+    /// The response for a request that [`matches`](Self::matches).
+    pub(crate) fn respond(&self, parts: &http::request::Parts) -> Response<Full<Bytes>> {
+        let Some(file) = self.find(&parts.method, parts.uri.path()) else {
+            return crate::glue::plain(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let weak_match = |tag: &[u8]| {
+            tag == file.etag.as_bytes() || tag.strip_prefix(b"W/") == Some(file.etag.as_bytes())
+        };
+        let not_modified = parts
+            .headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .any(|tag| weak_match(tag.trim_ascii()));
+        let mut response = Response::builder()
+            .header(header::CACHE_CONTROL, "public, max-age=0")
+            .header(header::ETAG, file.etag.clone());
+        if not_modified {
+            response = response.status(StatusCode::NOT_MODIFIED);
+            return response.body(Full::default()).expect("valid response");
+        }
+        let body = if parts.method == Method::HEAD {
+            Bytes::new()
+        } else {
+            file.body.clone()
+        };
+        response
+            .header(header::CONTENT_TYPE, file.content_type.clone())
+            .header(header::CONTENT_LENGTH, file.body.len())
+            .body(Full::new(body))
+            .expect("valid response")
+    }
+}
+
+fn normalize_mount(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    let mut mount = String::with_capacity(trimmed.len() + 2);
+    if !trimmed.starts_with('/') {
+        mount.push('/');
+    }
+    mount.push_str(trimmed);
+    mount.push('/');
+    mount
+}
+
+/// 64-bit FNV-1a: a stable content hash for the ETag (not a security boundary).
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str, if_none_match: Option<&str>) -> http::request::Parts {
+        let mut request = http::Request::get(path);
+        if let Some(tag) = if_none_match {
+            request = request.header(header::IF_NONE_MATCH, tag);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn serves_under_mount_with_etag_and_304() {
+        let bundle = ClientBundle::from_bytes("socket.io.min.js", "x=1").at("/io");
+        assert!(bundle.matches(&Method::GET, "/io/socket.io.min.js"));
+        assert!(!bundle.matches(&Method::POST, "/io/socket.io.min.js"));
+        assert!(!bundle.matches(&Method::GET, "/socket.io/socket.io.min.js"));
+        let response = bundle.respond(&get("/io/socket.io.min.js", None));
+        assert_eq!(response.status(), StatusCode::OK);
+        let etag = response.headers()[header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/javascript; charset=utf-8"
+        );
+        let weak = format!("W/{etag}");
+        for tag in [etag.as_str(), weak.as_str()] {
+            let response = bundle.respond(&get("/io/socket.io.min.js", Some(tag)));
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        }
+        let response = bundle.respond(&get("/io/socket.io.min.js", Some("\"other\"")));
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn mount_is_normalized() {
+        assert_eq!(normalize_mount("/socket.io"), "/socket.io/");
+        assert_eq!(normalize_mount("socket.io/"), "/socket.io/");
+        assert_eq!(normalize_mount("/"), "/");
+    }
+}

@@ -1,0 +1,108 @@
+//! The standalone server: a tokio `TcpListener`, hyper's HTTP/1.1 connections with upgrades,
+//! and a graceful shutdown.
+
+use std::{future::Future, io, net::SocketAddr, pin::pin, time::Duration};
+
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    net::{TcpListener, TcpStream, ToSocketAddrs},
+    sync::watch,
+};
+use tracing::Instrument;
+
+use crate::HttpServer;
+
+/// How long [`HttpServer::serve_with_shutdown`] waits for open HTTP connections to finish after
+/// the Socket.IO server has shut down.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl HttpServer {
+    /// Binds `addr` and serves until the process ends (see [`serve`](Self::serve)).
+    pub async fn listen(self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        self.serve(TcpListener::bind(addr).await?).await
+    }
+
+    /// Serves every connection accepted on `listener`, until the process ends.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves connections accepted on `listener` until `signal` completes; then stops accepting,
+    /// shuts the Socket.IO server down (every client gets `server shutting down`), asks the open
+    /// HTTP connections to close once their request is answered, and waits for them (at most
+    /// [`SHUTDOWN_GRACE`]).
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let local = listener.local_addr()?;
+        tracing::info!(%local, "socket.io listening");
+        let (stop, stopped) = watch::channel(false);
+        let mut signal = pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, remote)) => {
+                        let span = tracing::info_span!("http", %remote);
+                        tokio::spawn(
+                            serve_connection(self.clone(), stream, remote, stopped.clone()).instrument(span),
+                        );
+                    }
+                    Err(error) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut signal => break,
+            }
+        }
+        drop(listener);
+        drop(stopped);
+        tracing::info!(%local, "socket.io shutting down");
+        self.io().shutdown().await;
+        let _ = stop.send(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, stop.closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections still open after the shutdown grace period");
+        }
+        Ok(())
+    }
+}
+
+/// One TCP connection: HTTP/1.1 with upgrades; on shutdown, finish the request in flight and
+/// close.
+async fn serve_connection(
+    http: HttpServer,
+    stream: TcpStream,
+    remote: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY");
+    }
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let http = http.clone();
+        async move { Ok::<_, std::convert::Infallible>(http.handle(request, Some(remote)).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut connection = pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = async { drop(stopped.wait_for(|stop| *stop).await) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
