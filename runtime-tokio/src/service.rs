@@ -19,8 +19,9 @@ use crate::{BoxError, HttpServer, glue::Route, glue::plain};
 
 /// The peer address of a request, read by [`SocketIoService`] from the request extensions.
 ///
-/// Without it the handshake has no address. Put it there with a small middleware, or use
-/// [`SocketIoService`] under [`HttpServer::serve`], which passes the address itself.
+/// Without it the handshake has no address. Put it there with a small middleware; with the
+/// `axum` feature, axum's `ConnectInfo<SocketAddr>` (from
+/// `into_make_service_with_connect_info::<SocketAddr>()`) is read as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
 
@@ -96,13 +97,28 @@ where
             }
             Route::SocketIo => {
                 let http = self.http.clone();
-                let remote = request.extensions().get::<RemoteAddr>().map(|addr| addr.0);
+                let remote = remote_addr(request.extensions());
                 Box::pin(
                     async move { Ok(http.serve_socketio(request, remote).await.map(Either::Left)) },
                 )
             }
         }
     }
+}
+
+/// The peer address from the request extensions: [`RemoteAddr`], or axum's
+/// `ConnectInfo<SocketAddr>` with the `axum` feature.
+fn remote_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
+    if let Some(RemoteAddr(addr)) = extensions.get::<RemoteAddr>() {
+        return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*addr);
+    }
+    None
 }
 
 /// A service answering `404 Not Found` to everything: the default inner service of
