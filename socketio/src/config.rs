@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use socketio_protocol::Str;
 use socketio_protocol::engine::server::Config as EngineConfig;
 use socketio_protocol::socket::server::Config as SocketConfig;
-use socketio_protocol::Str;
 
 use crate::Runtime;
 pub use socketio_protocol::engine::server::{Cors, CorsOrigin, TransportKind};

@@ -1,11 +1,91 @@
-//! Async Socket.IO server API over the sans-IO core in `socketio-protocol`.
+//! Async Socket.IO server over the sans-IO core in [`socketio_protocol`], generic over a
+//! [`Runtime`] (spawn, sleep, clock), so it runs on tokio, async-std, smol or a custom
+//! executor. Runtime crates (`socketio-tokio`, …) add the HTTP and WebSocket glue and call
+//! the entry points [`Server::handle_http`], [`Server::accept_websocket`] and
+//! [`Server::serve_websocket`].
+//!
+//! ```no_run
+//! # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+//! use socketio::{AckSender, ConnectError, Handshake, Server, Socket};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Chat { room: String, text: String }
+//!
+//! let io = Server::builder().build(runtime());
+//! io.ns("/", |socket: Socket| async move {
+//!     socket.join("lobby");
+//!     socket.on("chat", |socket: Socket, msg: Chat, ack: Option<AckSender>| async move {
+//!         socket.to(msg.room.as_str()).emit("chat", &msg).ok();
+//!         if let Some(ack) = ack { ack.send(&true).ok(); }
+//!     });
+//!     socket.on_disconnect(|socket: Socket, reason| async move {
+//!         tracing::info!(id = socket.id(), %reason, "gone");
+//!     });
+//! })
+//! .with(|handshake: Handshake| async move {
+//!     match handshake.auth_field::<String>("token") {
+//!         Some(_) => Ok(()),
+//!         None => Err(ConnectError::new("not authorized")),
+//!     }
+//! });
+//! ```
+//!
+//! # Design
+//!
+//! One `Mutex` per server guards the Engine.IO core (all sessions), one `ServerConnection`
+//! per session, and per namespace its room index, sockets and recovery store. Every input
+//! (an HTTP request, a WebSocket frame, an API call, the timer) locks it, feeds the cores,
+//! drains their outputs and unlocks. Outputs go to oneshot channels (held polling requests)
+//! and per-WebSocket queues written by [`Server::serve_websocket`]; user handlers are
+//! spawned on the runtime after the lock is released, never run under it. A single timer
+//! task per server sleeps until the earliest deadline of all cores (heartbeats, upgrade and
+//! connect timeouts, ack deadlines, recovery expiry) and is woken when an earlier one
+//! appears. Emits never wait: they encode once (a broadcast is encoded once for all
+//! recipients) and queue.
+//!
+//! Handlers: the namespace handler runs as a task; the events of a socket that arrive before
+//! that task's first poll are held back and delivered once it has run up to its first
+//! `.await`, so handlers registered before it see every event. Each event runs its handler
+//! in its own task.
+//!
+//! # Bounded queues and slow consumers
+//!
+//! A client that stops reading costs the server at most:
+//! - over WebSocket: `websocket_queue` frames (default 128) in its outgoing queue, plus what
+//!   the runtime's WebSocket and TCP buffers hold. When a frame would exceed the bound, the
+//!   connection is aborted at once (the TCP connection is dropped without a close frame) and
+//!   its sockets leave with `transport error` (recoverable: with connection state recovery
+//!   the session is kept for the recovery window).
+//! - over polling: `max_buffered_packets` messages (default 1024) waiting for its next GET;
+//!   beyond it the session is closed (`forced close`).
+//! - volatile emits are dropped instead for a WebSocket whose queue is not empty, or a
+//!   polling session whose buffer is full; they never cause a disconnect.
+//!
+//! Incoming data is bounded by `max_http_buffer_size` (POST bodies, WebSocket messages are
+//! bounded by the runtime's WebSocket config) and the decoders' limits.
 #![forbid(unsafe_code)]
 
+mod args;
 mod config;
+mod error;
+mod handshake;
+mod namespace;
+mod operators;
 mod runtime;
 mod server;
+mod socket;
 
-pub use config::{AllowRequest, Cors, CorsOrigin, Parser, RecoveryConfig, ServerBuilder, TransportKind};
+pub use config::{
+    AllowRequest, Cors, CorsOrigin, Parser, RecoveryConfig, ServerBuilder, TransportKind,
+};
+pub use error::{AckError, BroadcastAckError, ConnectError, EmitError};
+pub use handshake::Handshake;
+pub use namespace::{DynamicNamespace, Namespace};
+pub use operators::BroadcastOperator;
 pub use runtime::{BoxTask, Runtime};
 pub use server::{Server, WebSocketTicket};
+pub use socket::{AckRequest, AckSender, Socket};
 pub use socketio_protocol as protocol;
+pub use socketio_protocol::Value;
+pub use socketio_protocol::socket::DisconnectReason;
+pub use socketio_protocol::value::{from_value, to_value};

@@ -1,45 +1,485 @@
-//! The server handle and the entry points of the runtime crates.
+//! The server handle, the shared state every entry point drives, and the timer task.
+//!
+//! Design: one `Mutex<State>` per server holds the Engine.IO core (every session), one
+//! `ServerConnection` per session, and per namespace its `RoomIndex`, sockets and
+//! `RecoveryStore`. Every entry point (an HTTP request, a WebSocket frame, an API command, the
+//! timer) locks it, feeds the cores, drains their outputs ([`State::pump`]) and unlocks; the
+//! outputs go to oneshot channels (polling responses) and per-WebSocket queues, and the
+//! user's handlers are spawned on the runtime after the lock is released — never run under
+//! it. One timer task per server sleeps until the earliest deadline of all cores.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
+use bytes::{Bytes, BytesMut};
+use futures_channel::{mpsc, oneshot};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use socketio_protocol::engine::server::{
+    ConnectionId, Event as EngineEvent, Method, RequestHead, RequestId, Response, Server as Engine,
+    Transmit,
+};
+use socketio_protocol::engine::{Data, Frame};
+use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
+use socketio_protocol::rooms::{BroadcastOptions, RoomIndex};
+use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
+use socketio_protocol::socket::parser::{common, msgpack};
+use socketio_protocol::socket::server::{
+    Event as SocketEvent, Parser, RestoredSession, ServerConnection,
+};
+use socketio_protocol::socket::{Packet, Payload, ProtocolVersion};
+use socketio_protocol::{Instant, Str, Value};
 
 use crate::config::Config;
-use crate::{Runtime, ServerBuilder};
+use crate::handshake::HttpHandshake;
+use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
+use crate::socket::Incoming;
+use crate::{
+    AckError, BoxTask, BroadcastOperator, EmitError, Handshake, Runtime, ServerBuilder, Socket,
+};
 
-/// A Socket.IO server: a cheap clonable handle.
+/// A Socket.IO server: a cheap clonable handle (an `Arc` inside).
+///
+/// Build it with [`Server::builder`], define namespaces with [`ns`](Self::ns) /
+/// [`dynamic_ns`](Self::dynamic_ns), and let a runtime crate feed it HTTP requests and
+/// WebSockets ([`handle_http`](Self::handle_http), [`accept_websocket`](Self::accept_websocket),
+/// [`serve_websocket`](Self::serve_websocket)). Operators on the server act on `/`.
+///
+/// ```no_run
+/// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+/// use socketio::{AckSender, Server, Socket};
+///
+/// let io = Server::builder().build(runtime());
+/// io.ns("/", |socket: Socket| async move {
+///     socket.on("echo", |socket: Socket, msg: String, ack: Option<AckSender>| async move {
+///         match ack {
+///             Some(ack) => { ack.send(&msg).ok(); }
+///             None => { socket.emit("echo", &msg).ok(); }
+///         }
+///     });
+/// });
+/// io.emit("hello", "everyone").ok();
+/// ```
 #[derive(Clone)]
-pub struct Server(Arc<Inner>);
+pub struct Server(pub(crate) Arc<Inner>);
 
-struct Inner {
-    #[allow(dead_code)]
-    runtime: Arc<dyn Runtime>,
-    config: Config,
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
 }
 
-/// The engine's acceptance of a WebSocket upgrade.
-pub struct WebSocketTicket {
-    _private: (),
+pub(crate) struct Inner {
+    self_ref: std::sync::Weak<Inner>,
+    runtime: Arc<dyn Runtime>,
+    pub(crate) config: Config,
+    epoch: std::time::Instant,
+    state: Mutex<State>,
+    registry: Mutex<Registry>,
+    wake: Mutex<Option<mpsc::Sender<()>>>,
+    next_id: AtomicU64,
+    /// Handler tasks still running.
+    tasks: Arc<AtomicUsize>,
+    /// WebSockets being served.
+    websockets: AtomicUsize,
+    timer_running: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+/// A WebSocket's outgoing queue: frames or the close, counted for the bound.
+enum WsOut {
+    Frame(Frame),
+    Close,
+}
+
+struct Writer {
+    tx: mpsc::UnboundedSender<WsOut>,
+    queued: Arc<AtomicUsize>,
+    abort: Option<oneshot::Sender<()>>,
+}
+
+/// One engine session's Socket.IO state.
+struct Conn {
+    core: ServerConnection,
+    http: Arc<HttpHandshake>,
+    websocket: Option<ConnectionId>,
+    armed: Option<Instant>,
+    /// Namespaces accepted but whose `Connected` event is not handled yet.
+    accepting: HashMap<String, Accepting>,
+}
+
+struct Accepting {
+    def: Arc<NsDef>,
+    handshake: Handshake,
+    restored: Option<(BTreeSet<Str>, Value)>,
+}
+
+struct SocketEntry {
+    engine_sid: Str,
+    socket: Socket,
+    pid: Option<Str>,
+}
+
+#[derive(Default)]
+struct NsState {
+    rooms: RoomIndex,
+    sockets: HashMap<Str, SocketEntry>,
+    recovery: Option<RecoveryStore>,
+    next_ack: u64,
+}
+
+type AckReply = Result<Vec<Value>, AckError>;
+
+enum AckTarget {
+    Single(oneshot::Sender<AckReply>),
+    Broadcast(String, u64),
+}
+
+struct BroadcastWait {
+    ack: BroadcastAck<Vec<Value>>,
+    tx: Option<oneshot::Sender<(Vec<Vec<Value>>, bool)>>,
+    members: Vec<Str>,
+}
+
+/// The request being handled, for the handshake hooks.
+#[derive(Clone, Copy)]
+struct RequestCtx<'a> {
+    parts: Option<&'a http::request::Parts>,
+    remote: Option<SocketAddr>,
+}
+
+const NO_CTX: RequestCtx<'static> = RequestCtx {
+    parts: None,
+    remote: None,
+};
+
+pub(crate) struct State {
+    engine: Engine,
+    conns: HashMap<Str, Conn>,
+    conn_timers: BTreeSet<(Instant, Str)>,
+    dirty: Vec<Str>,
+    nsps: HashMap<String, NsState>,
+    requests: HashMap<RequestId, oneshot::Sender<Response>>,
+    bodies: HashMap<RequestId, Bytes>,
+    writers: HashMap<ConnectionId, Writer>,
+    ws_verdicts: HashMap<ConnectionId, Result<Vec<(&'static str, Str)>, Response>>,
+    acks: HashMap<(Str, u64), AckTarget>,
+    broadcasts: HashMap<(String, u64), BroadcastWait>,
+    broadcast_timers: BTreeSet<(Instant, String, u64)>,
+    timer_target: Option<Instant>,
+    /// Tasks to spawn once the lock is released.
+    spawn: Vec<BoxTask>,
+    ws_capacity: usize,
+}
+
+/// Random ids: SipHash (keyed from the OS by `RandomState`) over a counter.
+fn id_generator() -> impl FnMut() -> [u8; 15] + Send + 'static {
+    use std::hash::{BuildHasher, Hasher};
+    let keys = std::collections::hash_map::RandomState::new();
+    let mut counter: u64 = 0;
+    move || {
+        let mut out = [0u8; 16];
+        for chunk in out.chunks_mut(8) {
+            counter = counter.wrapping_add(1);
+            let mut hasher = keys.build_hasher();
+            hasher.write_u64(counter);
+            chunk.copy_from_slice(&hasher.finish().to_le_bytes());
+        }
+        let mut id = [0u8; 15];
+        id.copy_from_slice(&out[..15]);
+        id
+    }
 }
 
 impl Server {
-    /// A builder with the reference defaults.
+    /// A builder with the reference defaults (see [`ServerBuilder`]).
+    ///
+    /// ```
+    /// let builder = socketio::Server::builder().path("/socket.io");
+    /// # let _ = builder;
+    /// ```
     pub fn builder() -> ServerBuilder {
         ServerBuilder::new()
     }
 
-    pub(crate) fn from_config(config: Config, runtime: Arc<dyn Runtime>) -> Server {
-        Server(Arc::new(Inner { runtime, config }))
+    pub(crate) fn from_config(mut config: Config, runtime: Arc<dyn Runtime>) -> Server {
+        config.engine.verify_handshakes = config.allow_request.is_some();
+        let engine = Engine::new(config.engine.clone(), id_generator());
+        let (wake_tx, wake_rx) = mpsc::channel(1);
+        let ws_capacity = config.websocket_queue;
+        let inner = Arc::new_cyclic(|self_ref| Inner {
+            self_ref: self_ref.clone(),
+            epoch: runtime.now(),
+            runtime,
+            config,
+            state: Mutex::new(State {
+                engine,
+                conns: HashMap::new(),
+                conn_timers: BTreeSet::new(),
+                dirty: Vec::new(),
+                nsps: HashMap::new(),
+                requests: HashMap::new(),
+                bodies: HashMap::new(),
+                writers: HashMap::new(),
+                ws_verdicts: HashMap::new(),
+                acks: HashMap::new(),
+                broadcasts: HashMap::new(),
+                broadcast_timers: BTreeSet::new(),
+                timer_target: None,
+                spawn: Vec::new(),
+                ws_capacity,
+            }),
+            registry: Mutex::new(Registry::default()),
+            wake: Mutex::new(Some(wake_tx)),
+            next_id: AtomicU64::new(1),
+            tasks: Arc::new(AtomicUsize::new(0)),
+            websockets: AtomicUsize::new(0),
+            timer_running: AtomicBool::new(true),
+            shut_down: AtomicBool::new(false),
+        });
+        let timer = inner.clone();
+        inner.runtime.spawn(Box::pin(timer_task(timer, wake_rx)));
+        Server(inner)
     }
 
-    /// Whether a request path belongs to this server.
+    /// Defines (or replaces) the static namespace `name`; `handler` runs for every socket that
+    /// joins it. Register the socket's handlers before the handler's first `.await`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::Socket;
+    /// io().ns("/chat", |socket: Socket| async move {
+    ///     socket.join("lobby");
+    /// });
+    /// ```
+    pub fn ns<F, Fut>(&self, name: impl Into<String>, handler: F) -> Namespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let name = normalize(name.into());
+        let handler: ConnectHandler = Arc::new(move |socket| Box::pin(handler(socket)));
+        let def = Arc::new(NsDef {
+            handler,
+            middlewares: Mutex::new(Vec::new()),
+        });
+        lock(&self.0.registry).insert(name.clone(), def.clone());
+        Namespace {
+            server: self.clone(),
+            name: Arc::from(name.as_str()),
+            def: Some(def),
+        }
+    }
+
+    /// Defines dynamic namespaces: every requested name `matcher` accepts is served by
+    /// `handler` (static namespaces take precedence).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::Socket;
+    /// io().dynamic_ns(|name: &str| name.starts_with("/room-"), |socket: Socket| async move {
+    ///     println!("joined {}", socket.ns());
+    /// });
+    /// ```
+    pub fn dynamic_ns<M, F, Fut>(&self, matcher: M, handler: F) -> DynamicNamespace
+    where
+        M: Fn(&str) -> bool + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handler: ConnectHandler = Arc::new(move |socket| Box::pin(handler(socket)));
+        let def = Arc::new(NsDef {
+            handler,
+            middlewares: Mutex::new(Vec::new()),
+        });
+        lock(&self.0.registry).insert_dynamic(Arc::new(matcher), def.clone());
+        DynamicNamespace { def }
+    }
+
+    /// The namespace `name`, to emit to or operate on (defined or not).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().of("/chat").emit("news", "hello").ok();
+    /// ```
+    pub fn of(&self, name: impl Into<String>) -> Namespace {
+        let name = normalize(name.into());
+        let def = lock(&self.0.registry).get_static(&name);
+        Namespace {
+            server: self.clone(),
+            name: Arc::from(name.as_str()),
+            def,
+        }
+    }
+
+    fn root(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.clone(), Arc::from("/"))
+    }
+
+    /// Operator on `/`: target the sockets in `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("lobby").emit("news", "hi").ok();
+    /// ```
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.root().to(room)
+    }
+
+    /// Operator on `/`: leave out the sockets in `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().except("muted").emit("news", "hi").ok();
+    /// ```
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.root().except(room)
+    }
+
+    /// Operator on `/`: this server's sockets only (always the case here).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().local().emit("news", "hi").ok();
+    /// ```
+    pub fn local(&self) -> BroadcastOperator {
+        self.root()
+    }
+
+    /// Operator on `/`: every socket.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().broadcast().emit("news", "hi").ok();
+    /// ```
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.root()
+    }
+
+    /// Operator on `/`: volatile emits (see [`BroadcastOperator::volatile`]).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().volatile().emit("tick", &1).ok();
+    /// ```
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.root().volatile()
+    }
+
+    /// Operator on `/`: the deadline of `emit_with_ack`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let r = io.timeout(std::time::Duration::from_secs(1)).emit_with_ack::<u32, _>("q", &()).await;
+    /// # }
+    /// ```
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.root().timeout(timeout)
+    }
+
+    /// Emits to every socket of `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().emit("news", &("title", 1)).ok();
+    /// ```
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<usize, EmitError> {
+        self.root().emit(event, data)
+    }
+
+    /// Emits to every socket of `/` with acks (see [`BroadcastOperator::emit_with_ack`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let answers = io.emit_with_ack::<String, _>("q", &()).await;
+    /// # }
+    /// ```
+    pub async fn emit_with_ack<R, T>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, crate::BroadcastAckError<R>>
+    where
+        R: serde::de::DeserializeOwned,
+        T: serde::Serialize + ?Sized,
+    {
+        self.root().emit_with_ack(event, data).await
+    }
+
+    /// The sockets of `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// println!("{} connected", io().fetch_sockets().len());
+    /// ```
+    pub fn fetch_sockets(&self) -> Vec<Socket> {
+        self.root().fetch_sockets()
+    }
+
+    /// Makes every socket of `/` join `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().sockets_join("everyone");
+    /// ```
+    pub fn sockets_join(&self, room: impl Into<String>) {
+        self.root().sockets_join(room)
+    }
+
+    /// Makes every socket of `/` leave `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().sockets_leave("everyone");
+    /// ```
+    pub fn sockets_leave(&self, room: &str) {
+        self.root().sockets_leave(room)
+    }
+
+    /// Disconnects every socket of `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().disconnect_sockets(false);
+    /// ```
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.root().disconnect_sockets(close)
+    }
+
+    /// Whether a request path belongs to this server (it starts with `path + "/"`).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// assert!(io().handles("/socket.io/"));
+    /// ```
     pub fn handles(&self, path: &str) -> bool {
         path.starts_with(&self.0.config.engine.path_prefix())
     }
 
-    /// Answers a polling request.
+    /// Answers a non-upgrade HTTP request of this server: polling GET/POST, handshake,
+    /// CORS preflight, or an Engine.IO error. Reads the body itself (at most
+    /// `max_http_buffer_size + 1` bytes) and sets `Content-Length`. A held poll completes
+    /// when there is something to send (or the heartbeat ends it); dropping this future
+    /// before it completes aborts the request (`transport error` for the session).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let request = http::Request::get("/socket.io/?EIO=4&transport=polling")
+    ///     .body(http_body_util::Empty::<bytes::Bytes>::new())
+    ///     .unwrap();
+    /// let response = io.handle_http(request, None).await;
+    /// assert_eq!(response.status(), 200);
+    /// # }
+    /// ```
     pub async fn handle_http<B>(
         &self,
         request: http::Request<B>,
@@ -49,22 +489,131 @@ impl Server {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let _ = (request, remote);
-        todo!()
+        let inner = &self.0;
+        if inner.shut_down.load(Ordering::Acquire) {
+            return plain(503, "server shutting down");
+        }
+        let (parts, body) = request.into_parts();
+        let head = head_from_parts(&parts);
+        let body = if head.method == Method::Post {
+            match read_body(body, inner.config.engine.max_payload + 1).await {
+                Ok(body) => body,
+                Err(()) => return plain(400, "body read error"),
+            }
+        } else {
+            drop(body);
+            Bytes::new()
+        };
+        let id = RequestId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        let ctx = RequestCtx {
+            parts: Some(&parts),
+            remote,
+        };
+        inner.with_state(ctx, |st, now, inner| {
+            st.requests.insert(id, tx);
+            st.bodies.insert(id, body);
+            if let Err(error) = st.engine.handle_request(now, id, head) {
+                tracing::warn!(%error, "engine refused a request");
+                st.requests.remove(&id);
+            }
+            st.pump(inner, now, ctx);
+        });
+        let mut guard = AbortGuard {
+            inner: inner.clone(),
+            id,
+            armed: true,
+        };
+        let response = rx.await;
+        guard.armed = false;
+        match response {
+            Ok(response) => to_http(response),
+            Err(_) => plain(400, ""),
+        }
     }
 
-    /// The engine's verdict on a WebSocket upgrade request.
+    /// The engine's verdict on a WebSocket upgrade request of this server. On `Ok`, answer
+    /// `101 Switching Protocols` (adding [`WebSocketTicket::headers`]) and pass the socket to
+    /// [`serve_websocket`](Self::serve_websocket); on `Err`, write that response.
+    ///
+    /// ```no_run
+    /// # fn f(io: socketio::Server, parts: http::request::Parts) {
+    /// match io.accept_websocket(&parts, None) {
+    ///     Ok(ticket) => { /* 101, then io.serve_websocket(ticket, ws).await */ }
+    ///     Err(response) => { /* write response */ }
+    /// }
+    /// # }
+    /// ```
     pub fn accept_websocket(
         &self,
         request: &http::request::Parts,
         remote: Option<SocketAddr>,
     ) -> Result<WebSocketTicket, http::Response<Full<Bytes>>> {
-        let _ = (request, remote);
-        todo!()
+        let inner = &self.0;
+        if inner.shut_down.load(Ordering::Acquire) {
+            return Err(plain(503, "server shutting down"));
+        }
+        let connection = ConnectionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mpsc::unbounded();
+        let (abort_tx, abort_rx) = oneshot::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let ctx = RequestCtx {
+            parts: Some(request),
+            remote,
+        };
+        let head = head_from_parts(request);
+        let verdict = inner.with_state(ctx, |st, now, inner| {
+            st.writers.insert(
+                connection,
+                Writer {
+                    tx,
+                    queued: queued.clone(),
+                    abort: Some(abort_tx),
+                },
+            );
+            if let Err(error) = st.engine.handle_websocket(now, connection, head) {
+                tracing::warn!(%error, "engine refused a websocket");
+            }
+            st.pump(inner, now, ctx);
+            let verdict = st.ws_verdicts.remove(&connection);
+            if !matches!(verdict, Some(Ok(_))) {
+                st.writers.remove(&connection);
+            }
+            verdict
+        });
+        match verdict {
+            Some(Ok(headers)) => Ok(WebSocketTicket {
+                server: Some(self.clone()),
+                connection,
+                headers: headers
+                    .into_iter()
+                    .filter_map(|(name, value)| {
+                        Some((
+                            http::HeaderName::from_static(static_lower(name)?),
+                            http::HeaderValue::from_str(&value).ok()?,
+                        ))
+                    })
+                    .collect(),
+                rx: Some(rx),
+                queued,
+                abort: Some(abort_rx),
+            }),
+            Some(Err(response)) => Err(to_http(response)),
+            None => Err(plain(400, "Bad request")),
+        }
     }
 
-    /// Serves an accepted WebSocket until it closes.
-    pub async fn serve_websocket<S>(&self, ticket: WebSocketTicket, socket: S)
+    /// Serves an accepted WebSocket until it closes: reads frames into the engine, writes the
+    /// connection's queue (batched: flushed when the queue is empty).
+    ///
+    /// ```no_run
+    /// # async fn f<S>(io: socketio::Server, ticket: socketio::WebSocketTicket, ws: S)
+    /// # where S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+    /// #   + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error> + Send + Unpin + 'static {
+    /// io.serve_websocket(ticket, ws).await;
+    /// # }
+    /// ```
+    pub async fn serve_websocket<S>(&self, mut ticket: WebSocketTicket, socket: S)
     where
         S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
             + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
@@ -72,12 +621,1269 @@ impl Server {
             + Unpin
             + 'static,
     {
-        let _ = (ticket, socket);
-        todo!()
+        let inner = self.0.clone();
+        ticket.server = None;
+        let connection = ticket.connection;
+        let (Some(mut rx), Some(abort)) = (ticket.rx.take(), ticket.abort.take()) else {
+            return;
+        };
+        let queued = ticket.queued.clone();
+        inner.websockets.fetch_add(1, Ordering::AcqRel);
+        let _count = Decrement(&inner.websockets);
+        let (mut sink, mut stream) = socket.split();
+        let reader = async {
+            while let Some(message) = stream.next().await {
+                let frame = match message {
+                    Ok(tungstenite::Message::Text(text)) => {
+                        match Str::from_utf8(Bytes::from(text)) {
+                            Ok(text) => Frame::Text(text),
+                            Err(_) => return false,
+                        }
+                    }
+                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
+                    Ok(tungstenite::Message::Close(_)) => return true,
+                    Ok(_) => continue,
+                    Err(_) => return false,
+                };
+                inner.with_state(NO_CTX, |st, now, inner| {
+                    let _ = st.engine.handle_frame(now, connection, frame);
+                    st.pump(inner, now, NO_CTX);
+                });
+            }
+            true
+        };
+        let writer = async {
+            while let Some(out) = rx.next().await {
+                queued.fetch_sub(1, Ordering::AcqRel);
+                match out {
+                    WsOut::Frame(frame) => {
+                        let message = match frame {
+                            Frame::Text(text) => {
+                                match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                                    Ok(text) => tungstenite::Message::Text(text),
+                                    Err(_) => continue,
+                                }
+                            }
+                            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+                        };
+                        if sink.feed(message).await.is_err() {
+                            return false;
+                        }
+                        if queued.load(Ordering::Acquire) == 0 && sink.flush().await.is_err() {
+                            return false;
+                        }
+                    }
+                    WsOut::Close => {
+                        let _ = sink.send(tungstenite::Message::Close(None)).await;
+                        return true;
+                    }
+                }
+            }
+            let _ = sink.flush().await;
+            true
+        };
+        let reader = std::pin::pin!(reader);
+        let writer = std::pin::pin!(writer);
+        let io = futures_util::future::select(reader, writer);
+        let clean = match futures_util::future::select(io, abort).await {
+            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
+            futures_util::future::Either::Right(_) => false,
+        };
+        inner.with_state(NO_CTX, |st, now, inner| {
+            let _ = if clean {
+                st.engine.handle_websocket_closed(now, connection)
+            } else {
+                st.engine.handle_websocket_error(now, connection)
+            };
+            st.writers.remove(&connection);
+            st.pump(inner, now, NO_CTX);
+        });
+        tracing::debug!(connection = connection.0, clean, "websocket ended");
     }
 
-    /// Graceful shutdown.
+    /// Shuts down gracefully: every socket leaves with `server shutting down` (recoverable:
+    /// with recovery on, its session is kept), every session and WebSocket closes, held polls
+    /// are answered, new requests get `503`, the timer task ends; then waits (at most
+    /// `shutdown_timeout`) for the handler tasks and WebSocket loops to finish.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// io.shutdown().await;
+    /// # }
+    /// ```
     pub async fn shutdown(&self) {
-        todo!()
+        let inner = &self.0;
+        if inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::info!("socket.io server shutting down");
+        inner.with_state(NO_CTX, |st, now, inner| {
+            let sids: Vec<Str> = st.conns.keys().cloned().collect();
+            for sid in sids {
+                if let Some(conn) = st.conns.get_mut(&sid) {
+                    let _ = conn.core.shutdown();
+                    st.dirty.push(sid);
+                }
+            }
+            st.pump(inner, now, NO_CTX);
+            st.engine.close_all(now);
+            st.pump(inner, now, NO_CTX);
+            for (_, waiting) in st.broadcasts.drain() {
+                if let Some(tx) = waiting.tx {
+                    let _ = tx.send((Vec::new(), false));
+                }
+            }
+            st.acks.clear();
+            st.requests.clear();
+            for (_, writer) in st.writers.drain() {
+                let _ = writer.tx.unbounded_send(WsOut::Close);
+            }
+        });
+        // Stop the timer task.
+        lock(&inner.wake).take();
+        let deadline = inner.runtime.now() + inner.config.shutdown_timeout;
+        while (inner.tasks.load(Ordering::Acquire) > 0
+            || inner.websockets.load(Ordering::Acquire) > 0
+            || inner.timer_running.load(Ordering::Acquire))
+            && inner.runtime.now() < deadline
+        {
+            inner.runtime.sleep(Duration::from_millis(5)).await;
+        }
+        *lock(&inner.registry) = Registry::default();
+        tracing::info!("socket.io server shut down");
     }
+}
+
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Aborts a polling request whose future was dropped before its answer.
+struct AbortGuard {
+    inner: Arc<Inner>,
+    id: RequestId,
+    armed: bool,
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let id = self.id;
+        self.inner.with_state(NO_CTX, |st, now, inner| {
+            if st.requests.remove(&id).is_some() {
+                let _ = st.engine.handle_request_aborted(now, id);
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+}
+
+/// The engine's acceptance of a WebSocket upgrade, to pass to
+/// [`Server::serve_websocket`] after answering `101`. Dropping it unused tells the engine the
+/// WebSocket failed.
+///
+/// ```no_run
+/// # fn f(ticket: socketio::WebSocketTicket) {
+/// for (name, value) in ticket.headers() {
+///     println!("{name}: {value:?}");
+/// }
+/// # }
+/// ```
+pub struct WebSocketTicket {
+    server: Option<Server>,
+    connection: ConnectionId,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    rx: Option<mpsc::UnboundedReceiver<WsOut>>,
+    queued: Arc<AtomicUsize>,
+    abort: Option<oneshot::Receiver<()>>,
+}
+
+impl std::fmt::Debug for WebSocketTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketTicket")
+            .field("connection", &self.connection.0)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl WebSocketTicket {
+    /// Extra headers for the `101` response (CORS).
+    ///
+    /// ```no_run
+    /// # fn f(ticket: socketio::WebSocketTicket) {
+    /// let extra = ticket.headers().len();
+    /// # }
+    /// ```
+    pub fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        &self.headers
+    }
+}
+
+impl Drop for WebSocketTicket {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let connection = self.connection;
+            server.0.with_state(NO_CTX, |st, now, inner| {
+                st.writers.remove(&connection);
+                let _ = st.engine.handle_websocket_error(now, connection);
+                st.pump(inner, now, NO_CTX);
+            });
+        }
+    }
+}
+
+async fn timer_task(inner: Arc<Inner>, mut wake: mpsc::Receiver<()>) {
+    loop {
+        let target = inner.with_state(NO_CTX, |st, now, inner| {
+            st.on_timer(inner, now);
+            st.pump(inner, now, NO_CTX);
+            let next = st.next_deadline();
+            st.timer_target = next;
+            next
+        });
+        if inner.shut_down.load(Ordering::Acquire) && lock(&inner.wake).is_none() {
+            break;
+        }
+        let woken = match target {
+            None => wake.next().await.is_some(),
+            Some(at) => {
+                let wait = at.saturating_duration_since(inner.now());
+                let sleep = inner.runtime.sleep(wait);
+                match futures_util::future::select(sleep, wake.next()).await {
+                    futures_util::future::Either::Left(_) => true,
+                    futures_util::future::Either::Right((woken, _)) => woken.is_some(),
+                }
+            }
+        };
+        if !woken {
+            break;
+        }
+    }
+    inner.timer_running.store(false, Ordering::Release);
+}
+
+impl Inner {
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
+    }
+
+    /// Spawns a handler task, counted for shutdown.
+    pub(crate) fn spawn(&self, task: BoxTask) {
+        let tasks = self.tasks.clone();
+        tasks.fetch_add(1, Ordering::AcqRel);
+        self.runtime.spawn(Box::pin(async move {
+            let _count = Decrement(&tasks);
+            task.await;
+        }));
+    }
+
+    /// Locks the state, runs `f`, re-arms the timer, unlocks, spawns the queued tasks.
+    fn with_state<R>(
+        &self,
+        ctx: RequestCtx<'_>,
+        f: impl FnOnce(&mut State, Instant, &Inner) -> R,
+    ) -> R {
+        let _ = ctx;
+        let (result, spawn, wake) = {
+            let mut st = lock(&self.state);
+            let now = self.now();
+            let result = f(&mut st, now, self);
+            let next = st.next_deadline();
+            let wake = match (next, st.timer_target) {
+                (Some(next), Some(target)) => next < target,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if wake {
+                st.timer_target = next;
+            }
+            (result, std::mem::take(&mut st.spawn), wake)
+        };
+        if wake && let Some(tx) = lock(&self.wake).as_mut() {
+            let _ = tx.try_send(());
+        }
+        for task in spawn {
+            self.spawn(task);
+        }
+        result
+    }
+
+    // --- API commands ------------------------------------------------------------------------
+
+    pub(crate) fn emit_to_socket(
+        &self,
+        nsp: &str,
+        sid: &Str,
+        value: Value,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        self.with_state(NO_CTX, |st, now, inner| {
+            if !st
+                .nsps
+                .get(nsp)
+                .is_some_and(|ns| ns.sockets.contains_key(sid))
+            {
+                return Err(EmitError::Disconnected);
+            }
+            let opts = BroadcastOptions::new().to(sid.clone());
+            st.send_event(
+                inner,
+                now,
+                nsp,
+                &[sid.clone()],
+                &opts,
+                value,
+                volatile,
+                None,
+            );
+            st.pump(inner, now, NO_CTX);
+            Ok(())
+        })
+    }
+
+    pub(crate) fn emit_with_ack_to_socket(
+        &self,
+        nsp: &str,
+        sid: &Str,
+        value: Value,
+        timeout: Option<Duration>,
+    ) -> Result<oneshot::Receiver<AckReply>, EmitError> {
+        self.with_state(NO_CTX, |st, now, inner| {
+            let Some(ns) = st.nsps.get_mut(nsp) else {
+                return Err(EmitError::Disconnected);
+            };
+            let Some(engine_sid) = ns.sockets.get(sid).map(|e| e.engine_sid.clone()) else {
+                return Err(EmitError::Disconnected);
+            };
+            let id = ns.next_ack;
+            ns.next_ack += 1;
+            let deadline = timeout.map(|t| now + t);
+            let Some(conn) = st.conns.get_mut(&engine_sid) else {
+                return Err(EmitError::Disconnected);
+            };
+            conn.core
+                .emit_with_ack_id(sid, id, Payload::Value(value), deadline)
+                .map_err(|_| EmitError::Disconnected)?;
+            st.dirty.push(engine_sid);
+            let (tx, rx) = oneshot::channel();
+            st.acks.insert((sid.clone(), id), AckTarget::Single(tx));
+            st.pump(inner, now, NO_CTX);
+            Ok(rx)
+        })
+    }
+
+    pub(crate) fn ack(
+        &self,
+        engine_sid: &Str,
+        sid: &str,
+        id: u64,
+        args: Value,
+    ) -> Result<(), EmitError> {
+        self.with_state(NO_CTX, |st, now, inner| {
+            let conn = st
+                .conns
+                .get_mut(engine_sid)
+                .ok_or(EmitError::Disconnected)?;
+            conn.core
+                .ack(sid, id, Payload::Value(args))
+                .map_err(|_| EmitError::Disconnected)?;
+            st.dirty.push(engine_sid.clone());
+            st.pump(inner, now, NO_CTX);
+            Ok(())
+        })
+    }
+
+    pub(crate) fn broadcast(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        value: Value,
+        volatile: bool,
+    ) -> usize {
+        self.with_state(NO_CTX, |st, now, inner| {
+            let targets: Vec<Str> = match st.nsps.get(nsp) {
+                Some(ns) => ns.rooms.select(opts).cloned().collect(),
+                None => Vec::new(),
+            };
+            let count = st.send_event(inner, now, nsp, &targets, opts, value, volatile, None);
+            st.pump(inner, now, NO_CTX);
+            count
+        })
+    }
+
+    pub(crate) fn broadcast_with_ack(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        value: Value,
+        volatile: bool,
+        timeout: Duration,
+    ) -> oneshot::Receiver<(Vec<Vec<Value>>, bool)> {
+        let (tx, rx) = oneshot::channel();
+        self.with_state(NO_CTX, |st, now, inner| {
+            let Some(ns) = st.nsps.get_mut(nsp) else {
+                let _ = tx.send((Vec::new(), true));
+                return;
+            };
+            let targets: Vec<Str> = ns.rooms.select(opts).cloned().collect();
+            let id = ns.next_ack;
+            ns.next_ack += 1;
+            let count = st.send_event(inner, now, nsp, &targets, opts, value, volatile, Some(id));
+            let deadline = now + timeout;
+            let reached: Vec<Str> = targets
+                .into_iter()
+                .filter(|sid| st.acks.contains_key(&(sid.clone(), id)))
+                .collect();
+            debug_assert_eq!(reached.len(), count);
+            let ack = BroadcastAck::local(deadline, reached.len());
+            st.broadcasts.insert(
+                (nsp.to_owned(), id),
+                BroadcastWait {
+                    ack,
+                    tx: Some(tx),
+                    members: reached,
+                },
+            );
+            st.broadcast_timers.insert((deadline, nsp.to_owned(), id));
+            st.check_broadcast(now, nsp, id);
+            st.pump(inner, now, NO_CTX);
+        });
+        rx
+    }
+
+    pub(crate) fn select(&self, nsp: &str, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.with_state(NO_CTX, |st, _, _| {
+            let Some(ns) = st.nsps.get(nsp) else {
+                return Vec::new();
+            };
+            ns.rooms
+                .select(opts)
+                .filter_map(|sid| ns.sockets.get(sid).map(|e| e.socket.clone()))
+                .collect()
+        })
+    }
+
+    pub(crate) fn sockets_join(&self, nsp: &str, opts: &BroadcastOptions, room: Str) {
+        self.with_state(NO_CTX, |st, _, _| {
+            if let Some(ns) = st.nsps.get_mut(nsp) {
+                ns.rooms.sockets_join(opts, room);
+            }
+        });
+    }
+
+    pub(crate) fn sockets_leave(&self, nsp: &str, opts: &BroadcastOptions, room: &str) {
+        self.with_state(NO_CTX, |st, _, _| {
+            if let Some(ns) = st.nsps.get_mut(nsp) {
+                ns.rooms.sockets_leave(opts, &Str::from(room.to_owned()));
+            }
+        });
+    }
+
+    pub(crate) fn join(&self, nsp: &str, sid: &Str, rooms: Vec<Str>) {
+        self.with_state(NO_CTX, |st, _, _| {
+            if let Some(ns) = st.nsps.get_mut(nsp)
+                && ns.sockets.contains_key(sid)
+            {
+                ns.rooms.join_many(sid.clone(), rooms);
+            }
+        });
+    }
+
+    pub(crate) fn leave(&self, nsp: &str, sid: &Str, room: &str) {
+        self.with_state(NO_CTX, |st, _, _| {
+            if let Some(ns) = st.nsps.get_mut(nsp) {
+                ns.rooms.leave(sid, &Str::from(room.to_owned()));
+            }
+        });
+    }
+
+    pub(crate) fn rooms_of(&self, nsp: &str, sid: &Str) -> Vec<String> {
+        self.with_state(NO_CTX, |st, _, _| {
+            st.nsps
+                .get(nsp)
+                .map(|ns| ns.rooms.rooms_of(sid).map(|r| r.to_string()).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    pub(crate) fn disconnect_socket(&self, engine_sid: &Str, sid: &str, close: bool) {
+        self.with_state(NO_CTX, |st, now, inner| {
+            if let Some(conn) = st.conns.get_mut(engine_sid) {
+                let _ = if close {
+                    conn.core.close()
+                } else {
+                    conn.core.disconnect(sid)
+                };
+                st.dirty.push(engine_sid.clone());
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+
+    /// The verdict of the middlewares on a pending namespace connection.
+    fn connect_verdict(
+        &self,
+        engine_sid: &Str,
+        nsp: &str,
+        accepting: Accepting,
+        restored: Option<Restored>,
+        verdict: Result<(), crate::ConnectError>,
+    ) {
+        self.with_state(NO_CTX, |st, now, inner| {
+            let Some(conn) = st.conns.get_mut(engine_sid) else {
+                return;
+            };
+            match verdict {
+                Ok(()) => st.accept(engine_sid, nsp, accepting, restored),
+                Err(error) => {
+                    tracing::debug!(nsp, message = %error.message, "connection refused by a middleware");
+                    let _ = conn.core.refuse_connect(nsp, &error.message, error.data);
+                    st.dirty.push(engine_sid.clone());
+                }
+            }
+            st.pump(inner, now, NO_CTX);
+        });
+    }
+}
+
+impl State {
+    /// The earliest deadline of every core.
+    fn next_deadline(&self) -> Option<Instant> {
+        let recovery = self
+            .nsps
+            .values()
+            .filter_map(|ns| ns.recovery.as_ref()?.poll_timeout())
+            .min();
+        [
+            self.engine.poll_timeout(),
+            self.conn_timers.first().map(|(at, _)| *at),
+            self.broadcast_timers.first().map(|(at, _, _)| *at),
+            recovery,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_timer(&mut self, _inner: &Inner, now: Instant) {
+        if self.engine.poll_timeout().is_some_and(|at| at <= now) {
+            self.engine.handle_timeout(now);
+        }
+        while let Some((at, sid)) = self.conn_timers.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.conn_timers.pop_first();
+            if let Some(conn) = self.conns.get_mut(&sid) {
+                conn.armed = None;
+                conn.core.handle_timeout(now);
+                self.dirty.push(sid);
+            }
+        }
+        for ns in self.nsps.values_mut() {
+            if let Some(store) = &mut ns.recovery
+                && store.poll_timeout().is_some_and(|at| at <= now)
+            {
+                store.handle_timeout(now);
+            }
+        }
+        while let Some((at, nsp, id)) = self.broadcast_timers.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.broadcast_timers.pop_first();
+            self.check_broadcast(now, &nsp, id);
+        }
+    }
+
+    /// Reports a broadcast-with-ack outcome if it is complete or due.
+    fn check_broadcast(&mut self, now: Instant, nsp: &str, id: u64) {
+        let key = (nsp.to_owned(), id);
+        let Some(waiting) = self.broadcasts.get_mut(&key) else {
+            return;
+        };
+        let outcome = match waiting.ack.poll(now) {
+            BroadcastAckStatus::Complete(responses) => (responses, true),
+            BroadcastAckStatus::TimedOut(responses) => (responses, false),
+            _ => return,
+        };
+        if let Some(waiting) = self.broadcasts.remove(&key) {
+            if let Some(tx) = waiting.tx {
+                let _ = tx.send(outcome);
+            }
+            for sid in waiting.members {
+                self.acks.remove(&(sid, id));
+            }
+            if let Some(at) = waiting.ack.poll_timeout() {
+                self.broadcast_timers.remove(&(at, key.0, id));
+            }
+        }
+    }
+
+    /// Encodes an event once and queues it for `targets`; with `ack_id`, registers the ack on
+    /// each. Returns how many sockets it was queued for.
+    #[allow(clippy::too_many_arguments)]
+    fn send_event(
+        &mut self,
+        inner: &Inner,
+        now: Instant,
+        nsp: &str,
+        targets: &[Str],
+        opts: &BroadcastOptions,
+        value: Value,
+        volatile: bool,
+        ack_id: Option<u64>,
+    ) -> usize {
+        if targets.is_empty() {
+            return 0;
+        }
+        let Some(ns) = self.nsps.get_mut(nsp) else {
+            return 0;
+        };
+        let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
+        if let Some(id) = ack_id {
+            packet = packet.with_id(id);
+        } else if let Some(store) = &mut ns.recovery {
+            store.store_broadcast(now, &mut packet, volatile, opts);
+        }
+        let frames: Vec<Data> = match inner.config.socket.parser {
+            Parser::Msgpack => vec![Data::Binary(msgpack::encode(&packet))],
+            _ => {
+                let encoded = common::encode(&packet, ProtocolVersion::V5);
+                std::iter::once(Data::Text(encoded.text))
+                    .chain(encoded.attachments.into_iter().map(Data::Binary))
+                    .collect()
+            }
+        };
+        let mut count = 0;
+        for sid in targets {
+            let Some(entry) = ns.sockets.get(sid) else {
+                continue;
+            };
+            let Some(conn) = self.conns.get_mut(&entry.engine_sid) else {
+                continue;
+            };
+            if volatile {
+                let busy = conn.websocket.is_some_and(|c| {
+                    self.writers
+                        .get(&c)
+                        .is_none_or(|w| w.queued.load(Ordering::Acquire) > 0)
+                });
+                if busy {
+                    continue;
+                }
+                let mut sent = true;
+                for frame in frames.iter().cloned() {
+                    if self.engine.send(&entry.engine_sid, frame).is_err() {
+                        sent = false;
+                        break;
+                    }
+                }
+                if sent {
+                    count += 1;
+                }
+                continue;
+            }
+            if let Some(id) = ack_id {
+                if conn.core.expect_ack(sid, id, None).is_err() {
+                    continue;
+                }
+                self.acks
+                    .insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
+            }
+            if conn.core.send_encoded(frames.iter().cloned()).is_ok() {
+                count += 1;
+                self.dirty.push(entry.engine_sid.clone());
+            }
+        }
+        count
+    }
+
+    /// Accepts a pending namespace connection (fresh or restored).
+    fn accept(
+        &mut self,
+        engine_sid: &Str,
+        nsp: &str,
+        mut accepting: Accepting,
+        restored: Option<Restored>,
+    ) {
+        let Some(conn) = self.conns.get_mut(engine_sid) else {
+            return;
+        };
+        let result = match restored {
+            Some(restored) => {
+                accepting.restored = Some((restored.rooms, restored.data));
+                let missed = restored
+                    .missed
+                    .into_iter()
+                    .filter_map(|packet| packet.data)
+                    .collect();
+                conn.core.accept_recovered(
+                    nsp,
+                    RestoredSession {
+                        sid: restored.sid,
+                        pid: restored.pid,
+                        missed,
+                    },
+                )
+            }
+            None => conn.core.accept_connect(nsp),
+        };
+        if result.is_ok() {
+            conn.accepting.insert(nsp.to_owned(), accepting);
+        }
+        self.dirty.push(engine_sid.clone());
+    }
+
+    /// Drains every core until nothing moves: engine transmits and events, then the output of
+    /// every connection that was touched.
+    fn pump(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>) {
+        loop {
+            let mut moved = false;
+            while let Some(transmit) = self.engine.poll_transmit() {
+                moved = true;
+                self.on_transmit(now, transmit);
+            }
+            while let Some(event) = self.engine.poll_event() {
+                moved = true;
+                self.on_engine_event(inner, now, ctx, event);
+            }
+            let dirty = std::mem::take(&mut self.dirty);
+            let mut seen = HashSet::new();
+            for sid in dirty {
+                if seen.insert(sid.clone()) {
+                    moved = true;
+                    self.flush_conn(inner, now, &sid);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn on_transmit(&mut self, now: Instant, transmit: Transmit) {
+        match transmit {
+            Transmit::Response { request, response } => {
+                self.bodies.remove(&request);
+                if let Some(tx) = self.requests.remove(&request) {
+                    let _ = tx.send(response);
+                }
+            }
+            Transmit::ReadBody { request, .. } => {
+                let body = self.bodies.remove(&request).unwrap_or_default();
+                let _ = self.engine.handle_request_body(now, request, body);
+            }
+            Transmit::Abort { request } => {
+                self.bodies.remove(&request);
+                self.requests.remove(&request);
+            }
+            Transmit::AcceptWebSocket {
+                connection,
+                headers,
+            } => {
+                self.ws_verdicts.insert(connection, Ok(headers));
+            }
+            Transmit::RefuseWebSocket {
+                connection,
+                response,
+            } => {
+                self.ws_verdicts.insert(connection, Err(response));
+            }
+            Transmit::Frame { connection, frame } => self.write_frame(now, connection, frame),
+            Transmit::CloseWebSocket { connection } => {
+                if let Some(writer) = self.writers.remove(&connection) {
+                    writer.queued.fetch_add(1, Ordering::AcqRel);
+                    let _ = writer.tx.unbounded_send(WsOut::Close);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues a frame for a WebSocket; a full queue is a slow consumer: the connection is
+    /// aborted and its session closed (`transport error`).
+    fn write_frame(&mut self, now: Instant, connection: ConnectionId, frame: Frame) {
+        let Some(writer) = self.writers.get_mut(&connection) else {
+            return;
+        };
+        let capacity = self.ws_capacity;
+        if writer.queued.load(Ordering::Acquire) >= capacity {
+            tracing::warn!(
+                connection = connection.0,
+                capacity,
+                "websocket queue full: closing the slow connection"
+            );
+            if let Some(abort) = writer.abort.take() {
+                let _ = abort.send(());
+            }
+            self.writers.remove(&connection);
+            let _ = self.engine.handle_websocket_error(now, connection);
+            return;
+        }
+        writer.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = writer.tx.unbounded_send(WsOut::Frame(frame));
+    }
+
+    fn on_engine_event(
+        &mut self,
+        inner: &Inner,
+        now: Instant,
+        ctx: RequestCtx<'_>,
+        event: EngineEvent,
+    ) {
+        match event {
+            EngineEvent::HandshakeRequest { transport, .. } => {
+                let verdict = match (&inner.config.allow_request, ctx.parts) {
+                    (Some(check), Some(parts)) => check(parts, ctx.remote),
+                    _ => Ok(()),
+                };
+                let _ = match verdict {
+                    Ok(()) => self.engine.accept_handshake(now, transport),
+                    Err(message) => self.engine.refuse_handshake(now, transport, Some(&message)),
+                };
+            }
+            EngineEvent::Opened(handshake) => {
+                tracing::debug!(sid = %handshake.sid, "engine.io session opened");
+                let websocket = match handshake.transport {
+                    socketio_protocol::engine::server::TransportId::WebSocket(c) => Some(c),
+                    _ => None,
+                };
+                let core = ServerConnection::new(
+                    now,
+                    &inner.config.socket,
+                    handshake.sid.clone(),
+                    handshake.protocol,
+                    id_generator(),
+                );
+                self.conns.insert(
+                    handshake.sid.clone(),
+                    Conn {
+                        core,
+                        http: Arc::new(HttpHandshake::new(ctx.parts, ctx.remote)),
+                        websocket,
+                        armed: None,
+                        accepting: HashMap::new(),
+                    },
+                );
+                self.dirty.push(handshake.sid);
+            }
+            EngineEvent::Message { sid, data } => {
+                if let Some(conn) = self.conns.get_mut(&sid) {
+                    conn.core.handle_message(now, data);
+                    self.dirty.push(sid);
+                }
+            }
+            EngineEvent::Upgraded { sid, connection } => {
+                tracing::debug!(%sid, "engine.io session upgraded to websocket");
+                if let Some(conn) = self.conns.get_mut(&sid) {
+                    conn.websocket = Some(connection);
+                }
+            }
+            EngineEvent::Closed { sid, reason } => {
+                tracing::debug!(%sid, %reason, "engine.io session closed");
+                if let Some(conn) = self.conns.get_mut(&sid) {
+                    conn.core.handle_engine_closed(now, reason);
+                    self.flush_conn(inner, now, &sid);
+                }
+                if let Some(conn) = self.conns.remove(&sid)
+                    && let Some(at) = conn.armed
+                {
+                    self.conn_timers.remove(&(at, sid));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Passes a connection's messages to the engine and handles its events.
+    fn flush_conn(&mut self, inner: &Inner, now: Instant, engine_sid: &Str) {
+        loop {
+            let Some(conn) = self.conns.get_mut(engine_sid) else {
+                return;
+            };
+            let mut moved = false;
+            while let Some(data) = conn.core.poll_transmit() {
+                moved = true;
+                match self.engine.send(engine_sid, data) {
+                    Ok(()) => {}
+                    Err(socketio_protocol::engine::server::Error::QueueFull) => {
+                        tracing::warn!(sid = %engine_sid, "polling buffer full: closing the slow session");
+                        let _ = self.engine.close(now, engine_sid);
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
+            let Some(conn) = self.conns.get_mut(engine_sid) else {
+                return;
+            };
+            let mut events = Vec::new();
+            while let Some(event) = conn.core.poll_event() {
+                events.push(event);
+            }
+            for event in events {
+                moved = true;
+                self.on_socket_event(inner, now, engine_sid, event);
+            }
+            if !moved {
+                break;
+            }
+        }
+        // Re-file the connection's timer.
+        if let Some(conn) = self.conns.get_mut(engine_sid) {
+            let deadline = conn.core.poll_timeout();
+            if deadline != conn.armed {
+                if let Some(at) = conn.armed {
+                    self.conn_timers.remove(&(at, engine_sid.clone()));
+                }
+                if let Some(at) = deadline {
+                    self.conn_timers.insert((at, engine_sid.clone()));
+                }
+                conn.armed = deadline;
+            }
+        }
+    }
+
+    fn on_socket_event(
+        &mut self,
+        inner: &Inner,
+        now: Instant,
+        engine_sid: &Str,
+        event: SocketEvent,
+    ) {
+        match event {
+            SocketEvent::ConnectRequest {
+                nsp,
+                auth,
+                recovery,
+            } => self.on_connect_request(inner, now, engine_sid, nsp, auth, recovery),
+            SocketEvent::Connected {
+                nsp,
+                sid,
+                pid,
+                recovered,
+            } => {
+                let Some(conn) = self.conns.get_mut(engine_sid) else {
+                    return;
+                };
+                let Some(accepting) = conn.accepting.remove(&nsp) else {
+                    return;
+                };
+                tracing::debug!(%sid, nsp, recovered, "socket connected");
+                let ns = self.ns_state(inner, &nsp);
+                ns.rooms.connect(sid.clone());
+                let data = match accepting.restored {
+                    Some((rooms, data)) => {
+                        ns.rooms.join_many(sid.clone(), rooms);
+                        data
+                    }
+                    None => Value::Null,
+                };
+                let socket = Socket::new(
+                    sid.clone(),
+                    Arc::from(nsp.as_str()),
+                    engine_sid.clone(),
+                    accepting.handshake,
+                    recovered,
+                    data,
+                    inner.arc(),
+                );
+                ns.sockets.insert(
+                    sid,
+                    SocketEntry {
+                        engine_sid: engine_sid.clone(),
+                        socket: socket.clone(),
+                        pid,
+                    },
+                );
+                self.spawn.push(socket.connect_task(&accepting.def.handler));
+            }
+            SocketEvent::Message {
+                sid,
+                nsp,
+                data,
+                ack,
+            } => {
+                let Some(socket) = self
+                    .nsps
+                    .get(&nsp)
+                    .and_then(|ns| ns.sockets.get(&sid))
+                    .map(|e| e.socket.clone())
+                else {
+                    return;
+                };
+                let Ok(Value::Array(mut items)) = data.to_value() else {
+                    return;
+                };
+                if items.is_empty() {
+                    return;
+                }
+                let event = match items.remove(0) {
+                    Value::String(name) => name,
+                    Value::Number(n) => match n.as_i64() {
+                        Some(i) => i.to_string(),
+                        None => n.as_f64().to_string(),
+                    },
+                    _ => return,
+                };
+                let incoming = Incoming::Event {
+                    event,
+                    args: items,
+                    ack,
+                };
+                if let Some(task) = socket.incoming(incoming) {
+                    self.spawn.push(task);
+                }
+            }
+            SocketEvent::AckReceived { sid, id, data } => {
+                let args = match data.to_value() {
+                    Ok(Value::Array(items)) => items,
+                    Ok(other) => vec![other],
+                    Err(_) => Vec::new(),
+                };
+                match self.acks.remove(&(sid, id)) {
+                    Some(AckTarget::Single(tx)) => {
+                        let _ = tx.send(Ok(args));
+                    }
+                    Some(AckTarget::Broadcast(nsp, id)) => {
+                        if let Some(waiting) = self.broadcasts.get_mut(&(nsp.clone(), id)) {
+                            waiting.ack.record(args);
+                        }
+                        self.check_broadcast(now, &nsp, id);
+                    }
+                    None => {}
+                }
+            }
+            SocketEvent::AckTimedOut { sid, id } => {
+                if let Some(AckTarget::Single(tx)) = self.acks.remove(&(sid, id)) {
+                    let _ = tx.send(Err(AckError::Timeout));
+                }
+            }
+            SocketEvent::AckCancelled { sid, id } => {
+                if let Some(AckTarget::Single(tx)) = self.acks.remove(&(sid, id)) {
+                    let _ = tx.send(Err(AckError::Disconnected));
+                }
+            }
+            SocketEvent::Disconnected { sid, nsp, reason } => {
+                tracing::debug!(%sid, nsp, %reason, "socket disconnected");
+                let Some(ns) = self.nsps.get_mut(&nsp) else {
+                    return;
+                };
+                let Some(entry) = ns.sockets.remove(&sid) else {
+                    return;
+                };
+                let left = ns.rooms.leave_all(&sid);
+                let socket = entry.socket;
+                *lock(&socket.0.last_rooms) = left.rooms.clone();
+                socket.0.connected.store(false, Ordering::Release);
+                if let (Some(store), Some(pid)) = (&mut ns.recovery, entry.pid) {
+                    let record = SessionRecord {
+                        sid: sid.clone(),
+                        pid,
+                        rooms: left.rooms.into_iter().collect(),
+                        data: socket.data_value(),
+                    };
+                    store.save_session(now, reason, record);
+                }
+                if let Some(task) = socket.incoming(Incoming::Disconnect(reason)) {
+                    self.spawn.push(task);
+                }
+            }
+            SocketEvent::CloseConnection { reason, violation } => {
+                match &violation {
+                    Some(violation) => {
+                        tracing::info!(sid = %engine_sid, %reason, %violation, "closing connection")
+                    }
+                    None => tracing::debug!(sid = %engine_sid, %reason, "closing connection"),
+                }
+                let _ = self.engine.close(now, engine_sid);
+            }
+            _ => {}
+        }
+    }
+
+    fn ns_state(&mut self, inner: &Inner, nsp: &str) -> &mut NsState {
+        self.nsps.entry(nsp.to_owned()).or_insert_with(|| NsState {
+            recovery: inner
+                .config
+                .recovery
+                .clone()
+                .map(|config| RecoveryStore::new(config, id_generator())),
+            ..NsState::default()
+        })
+    }
+
+    fn on_connect_request(
+        &mut self,
+        inner: &Inner,
+        now: Instant,
+        engine_sid: &Str,
+        nsp: String,
+        auth: Option<Payload>,
+        recovery: Option<socketio_protocol::socket::server::RecoveryRequest>,
+    ) {
+        let def = lock(&inner.registry).lookup(&nsp);
+        let Some(conn) = self.conns.get_mut(engine_sid) else {
+            return;
+        };
+        let Some(def) = def else {
+            tracing::debug!(nsp, "connect to an unknown namespace");
+            let _ = conn.core.refuse_namespace(&nsp);
+            self.dirty.push(engine_sid.clone());
+            return;
+        };
+        let auth = auth
+            .and_then(|payload| payload.to_value().ok())
+            .unwrap_or(Value::Object(Vec::new()));
+        let handshake = Handshake {
+            http: conn.http.clone(),
+            namespace: Arc::from(nsp.as_str()),
+            auth: Arc::new(auth),
+        };
+        let accepting = Accepting {
+            def: def.clone(),
+            handshake: handshake.clone(),
+            restored: None,
+        };
+        let restored = match (recovery, inner.config.recovery.is_some()) {
+            (Some(request), true) => self
+                .ns_state(inner, &nsp)
+                .recovery
+                .as_mut()
+                .and_then(|store| store.restore(now, &request.pid, &request.offset).ok()),
+            _ => None,
+        };
+        let skip = restored.is_some()
+            && inner
+                .config
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        let middlewares = def.middlewares();
+        if skip || middlewares.is_empty() {
+            self.accept(engine_sid, &nsp, accepting, restored);
+            return;
+        }
+        let server = inner.arc();
+        let engine_sid = engine_sid.clone();
+        self.spawn.push(Box::pin(async move {
+            let mut verdict = Ok(());
+            for middleware in middlewares {
+                verdict = middleware(handshake.clone()).await;
+                if verdict.is_err() {
+                    break;
+                }
+            }
+            server.connect_verdict(&engine_sid, &nsp, accepting, restored, verdict);
+        }));
+    }
+}
+
+impl Inner {
+    pub(crate) fn registry_ref(&self) -> &Mutex<Registry> {
+        &self.registry
+    }
+
+    /// This server as an `Arc` (the state lives inside it).
+    fn arc(&self) -> Arc<Inner> {
+        self.self_ref
+            .upgrade()
+            .expect("an Inner is only reached through an Arc")
+    }
+}
+
+fn normalize(name: String) -> String {
+    if name.starts_with('/') {
+        name
+    } else {
+        format!("/{name}")
+    }
+}
+
+fn head_from_parts(parts: &http::request::Parts) -> RequestHead {
+    let method = Method::parse(parts.method.as_str());
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let mut head = RequestHead::new(method, path, query);
+    let header = |name: http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| Str::from(v.to_owned()))
+    };
+    if let Some(origin) = header(http::header::ORIGIN) {
+        head = head.with_origin(origin);
+    }
+    if let Some(content_type) = header(http::header::CONTENT_TYPE) {
+        head = head.with_content_type(content_type);
+    }
+    if let Some(requested) = header(http::header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        head = head.with_access_control_request_headers(requested);
+    }
+    head
+}
+
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, ()>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = Box::pin(body);
+    let mut out = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ())?;
+        if let Ok(data) = frame.into_data() {
+            out.extend_from_slice(&data);
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+        }
+    }
+    Ok(out.freeze())
+}
+
+fn to_http(response: Response) -> http::Response<Full<Bytes>> {
+    let mut builder = http::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            builder = builder.header(*name, value);
+        }
+    }
+    builder
+        .header(http::header::CONTENT_LENGTH, response.body.len())
+        .body(Full::new(response.body))
+        .unwrap_or_else(|_| plain(500, ""))
+}
+
+fn plain(status: u16, body: &'static str) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    response.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(body.len()),
+    );
+    response
+}
+
+/// A lower-case static header name for `HeaderName::from_static`.
+fn static_lower(name: &'static str) -> Option<&'static str> {
+    const NAMES: [&str; 6] = [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-expose-headers",
+        "vary",
+        "set-cookie",
+        "access-control-allow-headers",
+    ];
+    NAMES.into_iter().find(|n| n.eq_ignore_ascii_case(name))
 }

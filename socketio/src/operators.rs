@@ -1,0 +1,248 @@
+//! Broadcast operators: select sockets by room, then emit or act on them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_protocol::Str;
+use socketio_protocol::rooms::BroadcastOptions;
+
+use crate::args::{event_value, from_args, to_args};
+use crate::server::Inner;
+use crate::{BroadcastAckError, EmitError, Socket};
+
+/// Selects sockets of one namespace (`to`, `except`, flags), then emits to them or acts on
+/// them. Built by `to`/`except`/`broadcast`/... on a [`Server`](crate::Server), a
+/// [`Namespace`](crate::Namespace) or a [`Socket`].
+///
+/// ```no_run
+/// # async fn f(io: socketio::Server) {
+/// use std::time::Duration;
+/// io.to("room1").to("room2").except("banned").emit("news", "hello").unwrap();
+/// let answers: Result<Vec<String>, _> = io
+///     .timeout(Duration::from_secs(2))
+///     .emit_with_ack("survey", &())
+///     .await;
+/// let sockets = io.of("/chat").to("lobby").fetch_sockets();
+/// io.of("/chat").to("lobby").sockets_join("announcements");
+/// io.except("vip").disconnect_sockets(false);
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct BroadcastOperator {
+    server: Arc<Inner>,
+    nsp: Arc<str>,
+    opts: BroadcastOptions,
+    volatile: bool,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for BroadcastOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("nsp", &self.nsp)
+            .field("opts", &self.opts)
+            .field("volatile", &self.volatile)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(server: Arc<Inner>, nsp: Arc<str>) -> Self {
+        BroadcastOperator {
+            server,
+            nsp,
+            opts: BroadcastOptions::new(),
+            volatile: false,
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn except_socket(mut self, sid: Str) -> Self {
+        self.opts.except_sockets.insert(sid);
+        self
+    }
+
+    /// Targets the sockets in `room` too (the union of all `to` rooms; everyone when none).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("a").to("b").emit("e", &1).ok();
+    /// ```
+    pub fn to(mut self, room: impl Into<String>) -> Self {
+        self.opts.rooms.insert(Str::from(room.into()));
+        self
+    }
+
+    /// Same as [`to`](Self::to) (`in` in the reference).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().within("a").emit("e", &1).ok();
+    /// ```
+    pub fn within(self, room: impl Into<String>) -> Self {
+        self.to(room)
+    }
+
+    /// Leaves out the sockets in `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().except("muted").emit("e", &1).ok();
+    /// ```
+    pub fn except(mut self, room: impl Into<String>) -> Self {
+        self.opts.except.insert(Str::from(room.into()));
+        self
+    }
+
+    /// Only this server's sockets: every broadcast is local here (there is no adapter yet).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().local().emit("e", &1).ok();
+    /// ```
+    pub fn local(self) -> Self {
+        self
+    }
+
+    /// A no-op kept for symmetry with the reference (`io.broadcast` = everyone).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("a").broadcast().emit("e", &1).ok();
+    /// ```
+    pub fn broadcast(self) -> Self {
+        self
+    }
+
+    /// The event may be dropped for a recipient that is not keeping up (its queue holds
+    /// unwritten frames, or its polling buffer is full); it is never stored for recovery.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().volatile().emit("tick", &1).ok();
+    /// ```
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// The deadline of [`emit_with_ack`](Self::emit_with_ack).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let op = io().timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Emits to every selected socket; the packet is encoded once. Returns how many sockets
+    /// it was queued for.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let reached = io().to("lobby").emit("news", &("title", 3)).unwrap();
+    /// ```
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<usize, EmitError> {
+        let value = event_value(event, to_args(data)?)?;
+        Ok(self
+            .server
+            .broadcast(&self.nsp, &self.opts, value, self.volatile))
+    }
+
+    /// Emits to every selected socket with an ack request and gathers the answers: all of
+    /// them, or [`BroadcastAckError::Timeout`] with those that came in time. Without
+    /// [`timeout`](Self::timeout) the server's `ack_timeout` applies.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// match io.timeout(std::time::Duration::from_secs(1)).emit_with_ack::<String, _>("q", &()).await {
+    ///     Ok(all) => println!("{all:?}"),
+    ///     Err(socketio::BroadcastAckError::Timeout { partial }) => println!("partial {partial:?}"),
+    ///     Err(e) => println!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn emit_with_ack<R, T>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, BroadcastAckError<R>>
+    where
+        R: DeserializeOwned,
+        T: Serialize + ?Sized,
+    {
+        let value = event_value(event, to_args(data)?)?;
+        let timeout = self.timeout.unwrap_or(self.server.config.ack_timeout);
+        let receiver =
+            self.server
+                .broadcast_with_ack(&self.nsp, &self.opts, value, self.volatile, timeout);
+        let (responses, complete) = receiver.await.unwrap_or((Vec::new(), false));
+        let decoded: Vec<R> = responses
+            .into_iter()
+            .filter_map(|args| match from_args(args) {
+                Ok(r) => Some(r),
+                Err(error) => {
+                    tracing::warn!(%error, "broadcast ack does not match the expected type");
+                    None
+                }
+            })
+            .collect();
+        if complete {
+            Ok(decoded)
+        } else {
+            Err(BroadcastAckError::Timeout { partial: decoded })
+        }
+    }
+
+    /// The selected sockets (with their ids, rooms, handshake and data).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// for socket in io().to("lobby").fetch_sockets() {
+    ///     println!("{} in {:?}", socket.id(), socket.rooms());
+    /// }
+    /// ```
+    pub fn fetch_sockets(&self) -> Vec<Socket> {
+        self.server.select(&self.nsp, &self.opts)
+    }
+
+    /// Makes every selected socket join `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("lobby").sockets_join("game-1");
+    /// ```
+    pub fn sockets_join(&self, room: impl Into<String>) {
+        self.server
+            .sockets_join(&self.nsp, &self.opts, Str::from(room.into()));
+    }
+
+    /// Makes every selected socket leave `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("game-1").sockets_leave("game-1");
+    /// ```
+    pub fn sockets_leave(&self, room: &str) {
+        self.server.sockets_leave(&self.nsp, &self.opts, room);
+    }
+
+    /// Disconnects every selected socket (`server namespace disconnect`); with `close`, closes
+    /// their whole connections.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("banned").disconnect_sockets(true);
+    /// ```
+    pub fn disconnect_sockets(&self, close: bool) {
+        for socket in self.fetch_sockets() {
+            socket.disconnect(close);
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! A socket: one client connected to one namespace.
+
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_protocol::socket::DisconnectReason;
+use socketio_protocol::{Str, Value};
+
+use crate::args::{event_value, from_args, to_args};
+use crate::namespace::lock;
+use crate::server::Inner;
+use crate::{AckError, BoxTask, BroadcastOperator, EmitError, Handshake};
+
+type EventHandler = Arc<dyn Fn(Socket, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
+type AnyHandler =
+    Arc<dyn Fn(Socket, String, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxTask + Send + Sync>;
+
+/// Something for the socket's handlers, held back until the connect handler has registered
+/// them (its first poll).
+pub(crate) enum Incoming {
+    Event {
+        event: String,
+        args: Vec<Value>,
+        ack: Option<u64>,
+    },
+    Disconnect(DisconnectReason),
+}
+
+#[derive(Default)]
+struct Handlers {
+    events: HashMap<String, EventHandler>,
+    any: Option<AnyHandler>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    ready: bool,
+    queued: Vec<Incoming>,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: Str,
+    pub(crate) nsp: Arc<str>,
+    pub(crate) engine_sid: Str,
+    pub(crate) handshake: Handshake,
+    pub(crate) recovered: bool,
+    pub(crate) server: Arc<Inner>,
+    handlers: Mutex<Handlers>,
+    pub(crate) data: Mutex<Value>,
+    pub(crate) connected: AtomicBool,
+    pub(crate) last_rooms: Mutex<Vec<Str>>,
+}
+
+/// One client connected to one namespace: register handlers, emit, join rooms.
+///
+/// Cheap to clone. Handlers registered before the connect handler's first `.await` see every
+/// event; each event runs its handler in its own task (events of one socket may be handled
+/// concurrently).
+///
+/// ```no_run
+/// # fn io() -> socketio::Server { unimplemented!() }
+/// use socketio::{AckSender, Socket};
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Chat { room: String, text: String }
+///
+/// io().ns("/", |socket: Socket| async move {
+///     socket.on("chat", |socket: Socket, msg: Chat, ack: Option<AckSender>| async move {
+///         socket.to(msg.room.as_str()).emit("chat", &msg).ok();
+///         if let Some(ack) = ack {
+///             ack.send(&"delivered").ok();
+///         }
+///     });
+///     socket.on_disconnect(|socket: Socket, reason| async move {
+///         println!("{} left: {reason}", socket.id());
+///     });
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.nsp)
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Str,
+        nsp: Arc<str>,
+        engine_sid: Str,
+        handshake: Handshake,
+        recovered: bool,
+        data: Value,
+        server: Arc<Inner>,
+    ) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id,
+            nsp,
+            engine_sid,
+            handshake,
+            recovered,
+            server,
+            handlers: Mutex::new(Handlers::default()),
+            data: Mutex::new(data),
+            connected: AtomicBool::new(true),
+            last_rooms: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The socket id (`socket.id`).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// println!("{}", socket().id());
+    /// ```
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The namespace name.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// assert!(socket().ns().starts_with('/'));
+    /// ```
+    pub fn ns(&self) -> &str {
+        &self.0.nsp
+    }
+
+    /// What the client presented when it connected (headers, query, auth, address, time).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// let token: Option<String> = socket().handshake().auth_field("token");
+    /// ```
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// True if connection state recovery restored this socket (same id, rooms and data; the
+    /// missed events were sent before the connect reply).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// if !socket().recovered() { /* a fresh session */ }
+    /// ```
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// True until the socket leaves its namespace.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// assert!(socket().connected());
+    /// ```
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// The server this socket belongs to.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().server().emit("someone-connected", &()).ok();
+    /// ```
+    pub fn server(&self) -> crate::Server {
+        crate::Server(self.0.server.clone())
+    }
+
+    /// Handles event `event` with typed arguments `T` (a tuple for several, `()` for none;
+    /// `bytes::Bytes` for binary) and the ack callback when the client asked for one.
+    /// Arguments that do not match `T` are logged and the handler is not called.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// use socketio::{AckSender, Socket};
+    /// socket().on("add", |_s: Socket, (a, b): (i64, i64), ack: Option<AckSender>| async move {
+    ///     if let Some(ack) = ack { ack.send(&(a + b)).ok(); }
+    /// });
+    /// ```
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Socket, T, Option<AckSender>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        let name = event.clone();
+        let erased: EventHandler = Arc::new(move |socket, args, ack| match from_args::<T>(args) {
+            Ok(value) => Box::pin(handler(socket, value, ack)),
+            Err(error) => {
+                tracing::warn!(event = %name, %error, "event arguments do not match the handler");
+                Box::pin(async {})
+            }
+        });
+        lock(&self.0.handlers).events.insert(event, erased);
+    }
+
+    /// Handles every event that has no handler of its own: the name, the raw arguments and
+    /// the ack callback.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// use socketio::{AckSender, Socket, Value};
+    /// socket().on_any(|_s: Socket, event: String, args: Vec<Value>, _ack: Option<AckSender>| async move {
+    ///     println!("{event}: {args:?}");
+    /// });
+    /// ```
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, String, Vec<Value>, Option<AckSender>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let erased: AnyHandler =
+            Arc::new(move |socket, event, args, ack| Box::pin(handler(socket, event, args, ack)));
+        lock(&self.0.handlers).any = Some(erased);
+    }
+
+    /// Runs when the socket is about to leave (its rooms are still readable with
+    /// [`rooms`](Self::rooms)), with the reason.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// use socketio::Socket;
+    /// socket().on_disconnecting(|socket: Socket, reason| async move {
+    ///     println!("{} leaves {:?}: {reason}", socket.id(), socket.rooms());
+    /// });
+    /// ```
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let erased: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        lock(&self.0.handlers).disconnecting.push(erased);
+    }
+
+    /// Runs when the socket has left, with the reason (`transport close`, `ping timeout`,
+    /// `client namespace disconnect`, `server shutting down`, ...).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// use socketio::Socket;
+    /// socket().on_disconnect(|socket: Socket, reason| async move {
+    ///     println!("{} left: {reason}", socket.id());
+    /// });
+    /// ```
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let erased: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        lock(&self.0.handlers).disconnect.push(erased);
+    }
+
+    /// Sends event `event` to this client (a tuple for several arguments, `()` for none).
+    ///
+    /// Never waits: the frames are queued (see the crate docs on bounded queues).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// let socket = socket();
+    /// socket.emit("hello", "world").unwrap();
+    /// socket.emit("pair", &(1, "two")).unwrap();
+    /// socket.emit("blob", &bytes::Bytes::from_static(b"\x01\x02")).unwrap();
+    /// ```
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let value = event_value(event, to_args(data)?)?;
+        self.0
+            .server
+            .emit_to_socket(&self.0.nsp, &self.0.id, value, false)
+    }
+
+    /// Sends event `event` and waits for the client's acknowledgement, read as `R`; set a
+    /// deadline with [`AckRequest::timeout`] (none by default).
+    ///
+    /// ```no_run
+    /// # async fn f(socket: socketio::Socket) {
+    /// use std::time::Duration;
+    /// let reply: Result<String, socketio::AckError> =
+    ///     socket.emit_with_ack("question", &"6 * 7?").timeout(Duration::from_secs(5)).await;
+    /// # }
+    /// ```
+    pub fn emit_with_ack<R, T>(&self, event: &str, data: &T) -> AckRequest<R>
+    where
+        R: DeserializeOwned + Send + 'static,
+        T: Serialize + ?Sized,
+    {
+        AckRequest {
+            socket: self.clone(),
+            value: to_args(data).and_then(|args| event_value(event, args)),
+            timeout: None,
+            _reply: PhantomData,
+        }
+    }
+
+    /// Joins `room` (a room is created on first join).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().join("lobby");
+    /// ```
+    pub fn join(&self, room: impl Into<String>) {
+        self.0
+            .server
+            .join(&self.0.nsp, &self.0.id, vec![Str::from(room.into())]);
+    }
+
+    /// Leaves `room`.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().leave("lobby");
+    /// ```
+    pub fn leave(&self, room: &str) {
+        self.0.server.leave(&self.0.nsp, &self.0.id, room);
+    }
+
+    /// The rooms of the socket, its own id room included (after it left: the rooms it was in).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// let socket = socket();
+    /// assert!(socket.rooms().iter().any(|room| room == socket.id()));
+    /// ```
+    pub fn rooms(&self) -> Vec<String> {
+        if !self.connected() {
+            return lock(&self.0.last_rooms)
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+        }
+        self.0.server.rooms_of(&self.0.nsp, &self.0.id)
+    }
+
+    /// An operator targeting the sockets in `room` (this socket included if it is a member).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().to("lobby").emit("news", "hi").ok();
+    /// ```
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// An operator targeting every socket of the namespace but those in `room` and this one.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().except("muted").emit("news", "hi").ok();
+    /// ```
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// An operator targeting every other socket of the namespace (`socket.broadcast`).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().broadcast().emit("joined", "someone").ok();
+    /// ```
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.server.clone(), self.0.nsp.clone())
+            .except_socket(self.0.id.clone())
+    }
+
+    /// An operator emitting to this socket only, dropped rather than queued when the client is
+    /// not keeping up (`socket.volatile`).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().volatile().emit("position", &(1.5, 2.0)).ok();
+    /// ```
+    pub fn volatile(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.server.clone(), self.0.nsp.clone())
+            .to(self.0.id.to_string())
+            .volatile()
+    }
+
+    /// Leaves the namespace (`server namespace disconnect`); with `close`, closes the whole
+    /// connection (every namespace, `forced server close`).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().disconnect(false);
+    /// ```
+    pub fn disconnect(&self, close: bool) {
+        self.0
+            .server
+            .disconnect_socket(&self.0.engine_sid, &self.0.id, close);
+    }
+
+    /// The per-socket data (`socket.data`), read as `T` (`None` if unset or of another type).
+    /// It is kept across a recovered reconnection and visible through `fetch_sockets`.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// let socket = socket();
+    /// socket.set_data(&"alice");
+    /// assert_eq!(socket.data::<String>().as_deref(), Some("alice"));
+    /// ```
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        let data = lock(&self.0.data);
+        if *data == Value::Null {
+            return None;
+        }
+        data.deserialize_ref().ok()
+    }
+
+    /// Replaces the per-socket data; a value that cannot be serialized is refused.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().set_data(&serde_json::json!({"name": "alice"})).unwrap();
+    /// ```
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        let value =
+            socketio_protocol::value::to_value(data).map_err(|e| EmitError::Serialize(e.0))?;
+        *lock(&self.0.data) = value;
+        Ok(())
+    }
+
+    // --- driver side -----------------------------------------------------------------------
+
+    pub(crate) fn data_value(&self) -> Value {
+        lock(&self.0.data).clone()
+    }
+
+    /// Hands an incoming event or the disconnect to the handlers: a task to spawn, or `None`
+    /// while the connect handler has not registered them yet.
+    pub(crate) fn incoming(&self, incoming: Incoming) -> Option<BoxTask> {
+        let mut handlers = lock(&self.0.handlers);
+        if !handlers.ready {
+            handlers.queued.push(incoming);
+            return None;
+        }
+        Some(self.task_for(&handlers, incoming))
+    }
+
+    fn task_for(&self, handlers: &Handlers, incoming: Incoming) -> BoxTask {
+        let socket = self.clone();
+        match incoming {
+            Incoming::Event { event, args, ack } => {
+                let ack = ack.map(|id| AckSender {
+                    socket: socket.clone(),
+                    id,
+                });
+                if let Some(handler) = handlers.events.get(&event).cloned() {
+                    Box::pin(async move { handler(socket, args, ack).await })
+                } else if let Some(handler) = handlers.any.clone() {
+                    Box::pin(async move { handler(socket, event, args, ack).await })
+                } else {
+                    tracing::debug!(%event, "no handler for event");
+                    Box::pin(async {})
+                }
+            }
+            Incoming::Disconnect(reason) => {
+                let all: Vec<DisconnectHandler> = handlers
+                    .disconnecting
+                    .iter()
+                    .chain(handlers.disconnect.iter())
+                    .cloned()
+                    .collect();
+                Box::pin(async move {
+                    for handler in all {
+                        handler(socket.clone(), reason).await;
+                    }
+                    // Break the handler cycles (handlers may hold clones of the socket).
+                    let mut handlers = lock(&socket.0.handlers);
+                    handlers.events.clear();
+                    handlers.any = None;
+                    handlers.disconnecting.clear();
+                    handlers.disconnect.clear();
+                })
+            }
+        }
+    }
+
+    /// The connect handler's first poll is done: run what waited.
+    fn open_gate(&self) {
+        let tasks: Vec<BoxTask> = {
+            let mut handlers = lock(&self.0.handlers);
+            handlers.ready = true;
+            let queued = std::mem::take(&mut handlers.queued);
+            queued
+                .into_iter()
+                .map(|incoming| self.task_for(&handlers, incoming))
+                .collect()
+        };
+        for task in tasks {
+            self.0.server.spawn(task);
+        }
+    }
+
+    /// The connect handler as a task that opens the gate after its first poll.
+    pub(crate) fn connect_task(&self, handler: &crate::namespace::ConnectHandler) -> BoxTask {
+        Box::pin(Gate {
+            socket: Some(self.clone()),
+            inner: handler(self.clone()),
+        })
+    }
+}
+
+struct Gate {
+    socket: Option<Socket>,
+    inner: BoxTask,
+}
+
+impl Future for Gate {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let result = self.inner.as_mut().poll(cx);
+        if let Some(socket) = self.socket.take() {
+            socket.open_gate();
+        }
+        result
+    }
+}
+
+/// Answers the client's acknowledgement request of one event.
+///
+/// ```no_run
+/// # fn socket() -> socketio::Socket { unimplemented!() }
+/// use socketio::{AckSender, Socket};
+/// socket().on("ping", |_s: Socket, _: (), ack: Option<AckSender>| async move {
+///     if let Some(ack) = ack { ack.send(&"pong").ok(); }
+/// });
+/// ```
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    /// Sends the acknowledgement (a tuple for several arguments, `()` for none).
+    ///
+    /// ```no_run
+    /// # fn ack() -> socketio::AckSender { unimplemented!() }
+    /// ack().send(&("ok", 1)).unwrap();
+    /// ```
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
+        let args = to_args(data)?;
+        let inner = &self.socket.0;
+        inner
+            .server
+            .ack(&inner.engine_sid, &inner.id, self.id, Value::Array(args))
+    }
+}
+
+/// An emit waiting for the client's acknowledgement; `.await` it (after an optional
+/// [`timeout`](Self::timeout)).
+///
+/// ```no_run
+/// # async fn f(socket: socketio::Socket) -> Result<(), socketio::AckError> {
+/// let sum: i64 = socket.emit_with_ack("add", &(1, 2)).timeout(std::time::Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "an AckRequest does nothing until awaited"]
+pub struct AckRequest<R> {
+    socket: Socket,
+    value: Result<Value, EmitError>,
+    timeout: Option<Duration>,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for AckRequest<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckRequest")
+            .field("socket", &self.socket)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<R> AckRequest<R> {
+    /// Fails with [`AckError::Timeout`] if no answer came within `timeout`.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: socketio::Socket) {
+    /// let r = socket.emit_with_ack::<(), _>("x", &()).timeout(std::time::Duration::from_millis(100)).await;
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
+    type Output = Result<R, AckError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<R, AckError>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let value = self.value?;
+            let inner = &self.socket.0;
+            let receiver =
+                inner
+                    .server
+                    .emit_with_ack_to_socket(&inner.nsp, &inner.id, value, self.timeout)?;
+            let args = receiver.await.map_err(|_| AckError::Disconnected)??;
+            from_args(args).map_err(AckError::Decode)
+        })
+    }
+}
