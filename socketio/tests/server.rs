@@ -1,0 +1,490 @@
+//! API-level scenarios, driven through `serve_websocket` (in-memory) and `handle_http`.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use socketio::{AckError, AckSender, BroadcastAckError, ConnectError, Handshake, Server, Socket};
+
+fn sid_of(reply: &str) -> String {
+    let start = reply.find("\"sid\":\"").unwrap() + 7;
+    reply[start..start + 20].to_owned()
+}
+
+#[test]
+fn connect_event_and_ack_both_ways() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "add",
+            |_s: Socket, (a, b): (i64, i64), ack: Option<AckSender>| async move {
+                ack.unwrap().send(&(a + b)).unwrap();
+            },
+        );
+        socket.on(
+            "echo",
+            |s: Socket, msg: String, _ack: Option<AckSender>| async move {
+                s.emit("echo", &msg).unwrap();
+            },
+        );
+        socket.on(
+            "ask",
+            |s: Socket, _: (), _ack: Option<AckSender>| async move {
+                let answer: Result<String, AckError> = s
+                    .emit_with_ack("question", &1)
+                    .timeout(Duration::from_secs(1))
+                    .await;
+                s.emit("answer", &answer.unwrap()).unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (mut c, reply) = connect(&io, &rt, "/", "").await;
+        assert!(reply.starts_with("40{\"sid\":\""), "{reply}");
+        c.send(r#"421["add",1,2]"#);
+        assert_eq!(c.text().await, "431[3]");
+        c.send(r#"42["echo","hi"]"#);
+        assert_eq!(c.text().await, r#"42["echo","hi"]"#);
+        c.send(r#"42["ask"]"#);
+        let q = c.text().await;
+        assert!(
+            q.starts_with("42") && q.ends_with(r#"["question",1]"#),
+            "{q}"
+        );
+        let id: String = q[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        c.send(&format!(r#"43{id}["forty-two"]"#));
+        assert_eq!(c.text().await, r#"42["answer","forty-two"]"#);
+    });
+}
+
+#[test]
+fn emit_with_ack_times_out() {
+    let (io, rt) = build(Server::builder());
+    let result = Arc::new(Mutex::new(None));
+    let seen = result.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            let r: Result<u32, AckError> = socket
+                .emit_with_ack("q", &())
+                .timeout(Duration::from_millis(100))
+                .await;
+            *seen.lock().unwrap() = Some(r);
+        }
+    });
+    block_on(async {
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        assert!(c.text().await.ends_with(r#"["q"]"#));
+        sleep(300).await;
+        assert_eq!(*result.lock().unwrap(), Some(Err(AckError::Timeout)));
+    });
+}
+
+#[test]
+fn middleware_refusal_and_unknown_namespace() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |_s: Socket| async {});
+    io.ns("/admin", |s: Socket| async move {
+        s.emit("hello", &s.handshake().auth_field::<String>("token"))
+            .unwrap();
+    })
+    .with(|hs: Handshake| async move {
+        match hs.auth_field::<String>("token").as_deref() {
+            Some("secret") => Ok(()),
+            _ => {
+                Err(ConnectError::new("not authorized").with_data(&serde_json::json!({"code": 7})))
+            }
+        }
+    });
+    block_on(async {
+        let (mut c, reply) = connect(&io, &rt, "/admin", r#"{"token":"bad"}"#).await;
+        assert_eq!(
+            reply,
+            r#"44/admin,{"message":"not authorized","data":{"code":7}}"#
+        );
+        c.send(r#"40/admin,{"token":"secret"}"#);
+        assert!(c.text().await.starts_with("40/admin,{\"sid\""));
+        assert_eq!(c.text().await, r#"42/admin,["hello","secret"]"#);
+        c.send("40/nope,");
+        assert_eq!(c.text().await, r#"44/nope,{"message":"Invalid namespace"}"#);
+    });
+}
+
+#[test]
+fn dynamic_namespaces() {
+    let (io, rt) = build(Server::builder());
+    io.dynamic_ns(
+        |name: &str| name.starts_with("/dyn-"),
+        |s: Socket| async move {
+            s.emit("ns", s.ns()).unwrap();
+        },
+    );
+    block_on(async {
+        let (mut c, reply) = connect(&io, &rt, "/dyn-1", "").await;
+        assert!(reply.starts_with("40/dyn-1,{\"sid\""), "{reply}");
+        assert_eq!(c.text().await, r#"42/dyn-1,["ns","/dyn-1"]"#);
+        c.send("40/other,");
+        assert_eq!(
+            c.text().await,
+            r#"44/other,{"message":"Invalid namespace"}"#
+        );
+    });
+}
+
+#[test]
+fn rooms_broadcast_except_and_fetch_sockets() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "join",
+            |s: Socket, room: String, _: Option<AckSender>| async move {
+                s.join(room);
+            },
+        );
+        socket.on(
+            "shout",
+            |s: Socket, room: String, _: Option<AckSender>| async move {
+                s.to(room).emit("shout", "hey").unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (mut a, ra) = connect(&io, &rt, "/", "").await;
+        let (mut b, _) = connect(&io, &rt, "/", "").await;
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        a.send(r#"42["join","red"]"#);
+        b.send(r#"42["join","red"]"#);
+        c.send(r#"42["join","blue"]"#);
+        sleep(100).await;
+        // The sender is left out of its own `to`.
+        a.send(r#"42["shout","red"]"#);
+        assert_eq!(b.text().await, r#"42["shout","hey"]"#);
+        a.silent(100).await;
+        c.silent(0).await;
+        // Server-side operators.
+        assert_eq!(io.to("red").emit("news", &1).unwrap(), 2);
+        assert_eq!(a.text().await, r#"42["news",1]"#);
+        assert_eq!(b.text().await, r#"42["news",1]"#);
+        assert_eq!(io.except("red").emit("news", &2).unwrap(), 1);
+        assert_eq!(c.text().await, r#"42["news",2]"#);
+        let red: Vec<String> = io
+            .to("red")
+            .fetch_sockets()
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect();
+        assert_eq!(red.len(), 2);
+        assert!(red.contains(&sid_of(&ra)));
+        io.to("blue").sockets_join("red");
+        assert_eq!(io.to("red").fetch_sockets().len(), 3);
+        io.to("red").sockets_leave("red");
+        assert_eq!(io.to("red").fetch_sockets().len(), 0);
+        assert_eq!(io.fetch_sockets().len(), 3);
+        let a_socket = io
+            .fetch_sockets()
+            .into_iter()
+            .find(|s| s.id() == sid_of(&ra))
+            .unwrap();
+        assert!(a_socket.rooms().contains(&sid_of(&ra)));
+    });
+}
+
+#[test]
+fn broadcast_with_acks_all_and_partial() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |_s: Socket| async {});
+    block_on(async {
+        let (mut a, _) = connect(&io, &rt, "/", "").await;
+        let (mut b, _) = connect(&io, &rt, "/", "").await;
+        let io2 = io.clone();
+        let all = rt_spawn(&rt, async move {
+            io2.timeout(Duration::from_secs(2))
+                .emit_with_ack::<u32, _>("count", &())
+                .await
+        });
+        let qa = a.text().await;
+        let qb = b.text().await;
+        assert_eq!(qa, qb);
+        let id: String = qa[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        a.send(&format!("43{id}[1]"));
+        b.send(&format!("43{id}[2]"));
+        let mut got = all.await.unwrap().unwrap();
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+        // Only one answers: the partial responses on timeout.
+        let io2 = io.clone();
+        let partial = rt_spawn(&rt, async move {
+            io2.timeout(Duration::from_millis(200))
+                .emit_with_ack::<u32, _>("count", &())
+                .await
+        });
+        let qa = a.text().await;
+        let _ = b.text().await;
+        let id: String = qa[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        a.send(&format!("43{id}[5]"));
+        assert_eq!(
+            partial.await.unwrap(),
+            Err(BroadcastAckError::Timeout { partial: vec![5] })
+        );
+    });
+}
+
+fn rt_spawn<T: Send + 'static>(
+    rt: &Arc<PoolRuntime>,
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> futures_channel::oneshot::Receiver<T> {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    rt.0.spawn_ok(async move {
+        let _ = tx.send(f.await);
+    });
+    async_unwrap(rx)
+}
+
+fn async_unwrap<T>(
+    rx: futures_channel::oneshot::Receiver<T>,
+) -> futures_channel::oneshot::Receiver<T> {
+    rx
+}
+
+#[test]
+fn binary_both_ways() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "bin",
+            |s: Socket, data: bytes::Bytes, _: Option<AckSender>| async move {
+                let mut reversed = data.to_vec();
+                reversed.reverse();
+                s.emit("bin", &bytes::Bytes::from(reversed)).unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        c.send(r#"451-["bin",{"_placeholder":true,"num":0}]"#);
+        c.send_binary(&[1, 2, 3]);
+        assert_eq!(
+            c.text().await,
+            r#"451-["bin",{"_placeholder":true,"num":0}]"#
+        );
+        match c.next().await {
+            Some(tungstenite::Message::Binary(b)) => assert_eq!(&b[..], &[3, 2, 1]),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn disconnect_reasons_and_data() {
+    let (io, rt) = build(Server::builder());
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.set_data(&"alice").unwrap();
+            let seen2 = seen.clone();
+            socket.on_disconnecting(move |s: Socket, _reason| {
+                let seen = seen2.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("rooms:{}", s.rooms().len()))
+                }
+            });
+            socket.on_disconnect(move |s: Socket, reason| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("{}:{reason}", s.data::<String>().unwrap()))
+                }
+            });
+            socket.on("bye", |s: Socket, _: (), _: Option<AckSender>| async move {
+                s.disconnect(false);
+            });
+        }
+    });
+    block_on(async {
+        let (c, _) = connect(&io, &rt, "/", "").await;
+        c.send("41");
+        let (mut d, _) = connect(&io, &rt, "/", "").await;
+        d.send(r#"42["bye"]"#);
+        assert_eq!(d.text().await, "41");
+        sleep(200).await;
+        let mut got = reasons.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "alice:client namespace disconnect",
+                "alice:server namespace disconnect",
+                "rooms:1",
+                "rooms:1"
+            ]
+        );
+    });
+}
+
+#[test]
+fn shutdown_disconnects_everyone() {
+    let (io, rt) = build(Server::builder());
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason.to_string()) }
+            });
+        }
+    });
+    block_on(async {
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        io.shutdown().await;
+        assert_eq!(*reasons.lock().unwrap(), ["server shutting down"]);
+        // The WebSocket got its close.
+        loop {
+            match c.next().await {
+                Some(tungstenite::Message::Close(_)) | None => break,
+                Some(_) => {}
+            }
+        }
+        let (status, _) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        assert_eq!(status, 503);
+    });
+}
+
+#[test]
+fn polling_session() {
+    let (io, _rt) = build(Server::builder());
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "echo",
+            |s: Socket, v: serde_json::Value, _: Option<AckSender>| async move {
+                s.emit("echo", &v).unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (status, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        assert_eq!(status, 200);
+        assert!(body.starts_with("0{\"sid\":\""), "{body}");
+        let sid = &body[9..29];
+        let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(
+            http(&io, "POST", &target, "40").await,
+            (200, "ok".to_owned())
+        );
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert!(body.starts_with("40{\"sid\""), "{body}");
+        assert_eq!(
+            http(&io, "POST", &target, r#"42["echo",{"a":1}]"#).await.0,
+            200
+        );
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert_eq!(body, r#"42["echo",{"a":1}]"#);
+        // Too large a body: 413.
+        let big = "4".repeat(1_000_001);
+        assert_eq!(http(&io, "POST", &target, &big).await.0, 413);
+        // Unknown sid.
+        let (status, body) = http(
+            &io,
+            "GET",
+            "/socket.io/?EIO=4&transport=polling&sid=nope",
+            "",
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (400, r#"{"code":1,"message":"Session ID unknown"}"#)
+        );
+    });
+}
+
+#[test]
+fn allow_request_refuses() {
+    let (io, _rt) = build(Server::builder().allow_request(|parts, _| {
+        if parts.uri.query().unwrap_or("").contains("token=ok") {
+            Ok(())
+        } else {
+            Err("no token".into())
+        }
+    }));
+    block_on(async {
+        let (status, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (403, r#"{"code":4,"message":"no token"}"#)
+        );
+        let (status, _) = http(
+            &io,
+            "GET",
+            "/socket.io/?EIO=4&transport=polling&token=ok",
+            "",
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            io.accept_websocket(&parts("/socket.io/?EIO=4&transport=websocket"), None)
+                .is_err()
+        );
+    });
+}
+
+#[test]
+fn slow_websocket_consumer_is_disconnected() {
+    let (io, rt) = build(Server::builder().websocket_queue(8));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    let sockets = Arc::new(Mutex::new(Vec::new()));
+    let keep = sockets.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        keep.lock().unwrap().push(socket.clone());
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason.to_string()) }
+            });
+        }
+    });
+    block_on(async {
+        // A client whose transport never accepts a write: nothing it is sent gets written.
+        let c = open_ws(&io, &rt, "", true);
+        c.send("40");
+        sleep(100).await;
+        let socket = sockets.lock().unwrap()[0].clone();
+        // Volatile emits are dropped, never disconnecting.
+        for _ in 0..20 {
+            socket.volatile().emit("tick", &1).unwrap();
+        }
+        assert!(socket.connected());
+        for i in 0..20 {
+            let _ = socket.emit("data", &i);
+        }
+        sleep(100).await;
+        assert!(!socket.connected());
+        assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
+        assert!(io.fetch_sockets().is_empty());
+    });
+}
+
+#[test]
+fn connect_timeout_closes_idle_sessions() {
+    let (io, rt) = build(Server::builder().connect_timeout(Duration::from_millis(100)));
+    io.ns("/", |_s: Socket| async {});
+    block_on(async {
+        let mut c = open_ws(&io, &rt, "", false);
+        assert!(c.text().await.starts_with("0{"));
+        loop {
+            match c.next().await {
+                Some(tungstenite::Message::Close(_)) | None => break,
+                Some(m) => assert_ne!(m, tungstenite::Message::text("40")),
+            }
+        }
+    });
+}
