@@ -183,14 +183,11 @@ impl ClientBundle {
 }
 
 fn normalize_mount(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    let mut mount = String::with_capacity(trimmed.len() + 2);
-    if !trimmed.starts_with('/') {
-        mount.push('/');
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        return "/".to_owned();
     }
-    mount.push_str(trimmed);
-    mount.push('/');
-    mount
+    format!("/{trimmed}/")
 }
 
 /// 64-bit FNV-1a: a stable content hash for the ETag (not a security boundary).

@@ -72,15 +72,19 @@ pub trait ServerExt {
     /// The HTTP server for this Socket.IO server, to configure (client bundle, WebSocket buffers).
     fn http(&self) -> HttpServer;
     /// Binds `addr` and serves until the process ends.
-    fn listen(&self, addr: impl ToSocketAddrs) -> impl Future<Output = io::Result<()>>;
+    fn listen(
+        &self,
+        addr: impl ToSocketAddrs + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static;
     /// Serves the connections of `listener` until the process ends.
-    fn serve(&self, listener: TcpListener) -> impl Future<Output = io::Result<()>>;
+    fn serve(&self, listener: TcpListener)
+    -> impl Future<Output = io::Result<()>> + Send + 'static;
     /// Serves until `signal`, then shuts down gracefully.
     fn serve_with_shutdown(
         &self,
         listener: TcpListener,
-        signal: impl Future<Output = ()> + Send,
-    ) -> impl Future<Output = io::Result<()>>;
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static;
     /// The tower layer that mounts this server on another service (an axum `Router`).
     fn layer(&self) -> SocketIoLayer;
 }
@@ -90,19 +94,25 @@ impl ServerExt for Server {
         HttpServer::new(self.clone())
     }
 
-    fn listen(&self, addr: impl ToSocketAddrs) -> impl Future<Output = io::Result<()>> {
+    fn listen(
+        &self,
+        addr: impl ToSocketAddrs + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
         self.http().listen(addr)
     }
 
-    fn serve(&self, listener: TcpListener) -> impl Future<Output = io::Result<()>> {
+    fn serve(
+        &self,
+        listener: TcpListener,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
         self.http().serve(listener)
     }
 
     fn serve_with_shutdown(
         &self,
         listener: TcpListener,
-        signal: impl Future<Output = ()> + Send,
-    ) -> impl Future<Output = io::Result<()>> {
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
         self.http().serve_with_shutdown(listener, signal)
     }
 
