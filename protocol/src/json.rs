@@ -116,15 +116,15 @@ fn hex_value(b: u8) -> Option<u16> {
 /// outside strings any byte >= 0x80 is a syntax error anyway, and inside strings each run of
 /// unescaped bytes holding non-ASCII bytes is checked as it is read. Both ways find the same
 /// errors in the same order.
-struct Lexer<'a> {
+pub(crate) struct Lexer<'a> {
     bytes: &'a [u8],
     src: Option<&'a str>,
-    pos: usize,
+    pub(crate) pos: usize,
 }
 
 impl<'a> Lexer<'a> {
     /// A lexer that checks UTF-8 as it goes.
-    fn new(text: &'a [u8]) -> Self {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
         Lexer {
             bytes: text,
             src: None,
@@ -165,14 +165,14 @@ impl<'a> Lexer<'a> {
 
     /// Skips whitespace and returns the next byte without consuming it.
     #[inline]
-    fn peek_token(&mut self) -> Option<u8> {
+    pub(crate) fn peek_token(&mut self) -> Option<u8> {
         self.skip_ws();
         self.peek()
     }
 
     /// Consumes `byte` (after whitespace) or fails.
     #[inline]
-    fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
+    pub(crate) fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
         if self.peek_token() == Some(byte) {
             self.pos += 1;
             Ok(())
@@ -182,7 +182,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Succeeds if only whitespace is left.
-    fn end(&mut self) -> Result<(), JsonError> {
+    pub(crate) fn end(&mut self) -> Result<(), JsonError> {
         match self.peek_token() {
             None => Ok(()),
             Some(_) => Err(JsonError::Syntax),
@@ -191,7 +191,7 @@ impl<'a> Lexer<'a> {
 
     /// Consumes the literal `word` (the first byte was already matched by the caller).
     #[inline]
-    fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
         match self.bytes.get(self.pos..self.pos + word.len()) {
             Some(found) if found == word => {
                 self.pos += word.len();
@@ -246,6 +246,27 @@ impl<'a> Lexer<'a> {
         ascii
     }
 
+    /// Skips one value (checking it), nested at most `max_depth` deep.
+    pub(crate) fn skip_value(&mut self, max_depth: usize) -> Result<(), JsonError> {
+        let mut validator = Validator {
+            lex: Lexer {
+                bytes: self.bytes,
+                src: self.src,
+                pos: self.pos,
+            },
+            stack: KindStack::new(),
+            max_depth,
+        };
+        validator.run(false, 0)?;
+        self.pos = validator.lex.pos;
+        Ok(())
+    }
+
+    /// The text between two positions (of a value already checked).
+    pub(crate) fn slice(&self, start: usize, end: usize) -> &'a [u8] {
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
     /// Reads the four hex digits after `\u` (at `pos`) and consumes them.
     #[inline]
     fn hex4(&mut self) -> Result<u16, JsonError> {
@@ -293,7 +314,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads a string whose opening quote is at `pos`, resolving escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+    pub(crate) fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.pos += 1;
         let start = self.pos;
         self.skip_plain();
@@ -427,7 +448,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads the number at `pos` into a [`Number`].
-    fn number(&mut self) -> Result<Number, JsonError> {
+    pub(crate) fn number(&mut self) -> Result<Number, JsonError> {
         let start = self.pos;
         let scan = self.scan_number()?;
         match (scan.magnitude, scan.negative) {
@@ -843,50 +864,112 @@ pub(crate) fn dedup_keys(entries: Vec<(String, Value)>) -> Vec<(String, Value)> 
 // Writing
 // ---------------------------------------------------------------------------------------------
 
+/// Where the writers append: bytes ([`Vec<u8>`]) or text ([`String`]). Writing into a `String`
+/// needs no UTF-8 check afterwards, since every piece written is a `&str` or an ASCII byte.
+pub trait JsonSink {
+    /// Appends text.
+    fn push_text(&mut self, text: &str);
+    /// Appends one ASCII byte (callers only pass bytes below 0x80).
+    fn push_ascii(&mut self, byte: u8);
+    /// The bytes written so far.
+    fn written(&self) -> &[u8];
+    /// Reserves room for `additional` more bytes.
+    fn reserve_bytes(&mut self, additional: usize);
+}
+
+impl JsonSink for Vec<u8> {
+    #[inline]
+    fn push_text(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
+    }
+    #[inline]
+    fn push_ascii(&mut self, byte: u8) {
+        self.push(byte);
+    }
+    #[inline]
+    fn written(&self) -> &[u8] {
+        self
+    }
+    #[inline]
+    fn reserve_bytes(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
+impl JsonSink for String {
+    #[inline]
+    fn push_text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    #[inline]
+    fn push_ascii(&mut self, byte: u8) {
+        debug_assert!(byte.is_ascii());
+        self.push(char::from(byte));
+    }
+    #[inline]
+    fn written(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    #[inline]
+    fn reserve_bytes(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
 /// Appends `value` as compact JSON, exactly as `JSON.stringify` would write it.
 ///
 /// Strings are escaped like `JSON.stringify` (see [`write_str`]), numbers written like
 /// JavaScript (see [`write_number`]), object keys in their order. [`Value::Binary`] has no
 /// JSON form and is written the way Node writes a `Buffer`: `{"type":"Buffer","data":[1,2]}`.
 pub fn write(value: &Value, out: &mut Vec<u8>) {
+    write_into(value, out);
+}
+
+/// [`write`] into a `String` (no UTF-8 check needed on the result).
+pub fn write_string(value: &Value, out: &mut String) {
+    write_into(value, out);
+}
+
+/// [`write`] into any [`JsonSink`].
+pub fn write_into<W: JsonSink + ?Sized>(value: &Value, out: &mut W) {
     match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(*n, out),
-        Value::String(s) => write_str(s, out),
+        Value::Null => out.push_text("null"),
+        Value::Bool(true) => out.push_text("true"),
+        Value::Bool(false) => out.push_text("false"),
+        Value::Number(n) => write_number_into(*n, out),
+        Value::String(s) => write_str_into(s, out),
         Value::Binary(bytes) => {
-            out.extend_from_slice(b"{\"type\":\"Buffer\",\"data\":[");
+            out.push_text("{\"type\":\"Buffer\",\"data\":[");
             let mut buffer = itoa::Buffer::new();
             for (i, b) in bytes.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push_ascii(b',');
                 }
-                out.extend_from_slice(buffer.format(*b).as_bytes());
+                out.push_text(buffer.format(*b));
             }
-            out.extend_from_slice(b"]}");
+            out.push_text("]}");
         }
         Value::Array(items) => {
-            out.push(b'[');
+            out.push_ascii(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push_ascii(b',');
                 }
-                write(item, out);
+                write_into(item, out);
             }
-            out.push(b']');
+            out.push_ascii(b']');
         }
         Value::Object(entries) => {
-            out.push(b'{');
+            out.push_ascii(b'{');
             for (i, (key, item)) in entries.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push_ascii(b',');
                 }
-                write_str(key, out);
-                out.push(b':');
-                write(item, out);
+                write_str_into(key, out);
+                out.push_ascii(b':');
+                write_into(item, out);
             }
-            out.push(b'}');
+            out.push_ascii(b'}');
         }
     }
 }
@@ -898,17 +981,28 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
+/// `value` as compact JSON text (see [`write`]).
+pub fn to_string(value: &Value) -> String {
+    let mut out = String::new();
+    write_string(value, &mut out);
+    out
+}
+
 /// Appends a number as JavaScript writes it: integers exactly, floats like
 /// `Number.prototype.toString` (`1`, `0.1`, `1e+21`, `-0` as `0`), non-finite floats as `null`.
 pub fn write_number(number: Number, out: &mut Vec<u8>) {
+    write_number_into(number, out);
+}
+
+/// [`write_number`] into any [`JsonSink`].
+#[inline]
+pub fn write_number_into<W: JsonSink + ?Sized>(number: Number, out: &mut W) {
     match number {
-        Number::PosInt(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-        Number::NegInt(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-        Number::Float(f) if !f.is_finite() => out.extend_from_slice(b"null"),
-        Number::Float(0.0) => out.push(b'0'),
-        Number::Float(f) => {
-            out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes())
-        }
+        Number::PosInt(n) => out.push_text(itoa::Buffer::new().format(n)),
+        Number::NegInt(n) => out.push_text(itoa::Buffer::new().format(n)),
+        Number::Float(f) if !f.is_finite() => out.push_text("null"),
+        Number::Float(0.0) => out.push_ascii(b'0'),
+        Number::Float(f) => out.push_text(ryu_js::Buffer::new().format_finite(f)),
     }
 }
 
@@ -930,30 +1024,156 @@ static ESCAPE: [u8; 256] = {
     table
 };
 
+/// The index of the first byte at or after `from` that needs escaping in a JSON string (a
+/// control character, `"` or `\`), or `bytes.len()`. Eight bytes at a time where possible.
+#[inline]
+fn next_escape(bytes: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        // The lowest flagged byte is exact (borrows only propagate upwards).
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
+        let flags = control | quote | backslash;
+        if flags != 0 {
+            return from + (flags.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while let Some(&b) = bytes.get(from) {
+        if ESCAPE[usize::from(b)] != 0 {
+            return from;
+        }
+        from += 1;
+    }
+    bytes.len()
+}
+
 /// Appends `text` as a JSON string literal, escaped exactly as `JSON.stringify` escapes it:
 /// `"` `\` `\b` `\f` `\n` `\r` `\t`, other control characters as `\u00xx`, nothing else.
 pub fn write_str(text: &str, out: &mut Vec<u8>) {
+    write_str_into(text, out);
+}
+
+/// [`write_str`] into any [`JsonSink`].
+pub fn write_str_into<W: JsonSink + ?Sized>(text: &str, out: &mut W) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.reserve_bytes(bytes.len() + 2);
+    out.push_ascii(b'"');
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
-            continue;
+    loop {
+        let i = next_escape(bytes, run);
+        // Escaped bytes are ASCII, so `run` and `i` are char boundaries.
+        if let Some(plain) = text.get(run..i) {
+            out.push_text(plain);
         }
-        out.extend_from_slice(&bytes[run..i]);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         run = i + 1;
+        let escape = ESCAPE[usize::from(b)];
         if escape == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
+            out.push_text("\\u00");
+            out.push_ascii(HEX[usize::from(b >> 4)]);
+            out.push_ascii(HEX[usize::from(b & 0xf)]);
         } else {
-            out.push(b'\\');
-            out.push(escape);
+            out.push_ascii(b'\\');
+            out.push_ascii(escape);
         }
     }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
+    out.push_ascii(b'"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed values straight to and from JSON text
+// ---------------------------------------------------------------------------------------------
+
+/// Serializes `value` into a [`Payload`](crate::socket::Payload), as JSON text where possible:
+/// see [`Payload::from_serialize`](crate::socket::Payload::from_serialize).
+pub fn to_payload<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<crate::socket::Payload, crate::value::ToValueError> {
+    crate::socket::Payload::from_serialize(value)
+}
+
+/// Serializes an event `[name, ...args]` into a [`Payload`](crate::socket::Payload): see
+/// [`Payload::event`](crate::socket::Payload::event).
+pub fn event_payload<T: serde::Serialize + ?Sized>(
+    name: &str,
+    args: &T,
+) -> Result<crate::socket::Payload, crate::value::ToValueError> {
+    crate::socket::Payload::event(name, args)
+}
+
+/// `value` as JSON text, exactly as `to_string(&to_value(value)?)` writes it, in one pass with
+/// no [`Value`] tree. `Ok(None)` if it holds bytes (binary has no JSON form; use
+/// [`to_payload`]).
+pub fn to_text<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<Option<String>, crate::value::ToValueError> {
+    match crate::socket::Payload::from_serialize(value)? {
+        crate::socket::Payload::Json(text) => match String::from_utf8(Vec::from(text)) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => unreachable!("the text writer writes UTF-8"),
+        },
+        crate::socket::Payload::Value(v) if v.has_binary() => Ok(None),
+        crate::socket::Payload::Value(v) => Ok(Some(to_string(&v))),
+    }
+}
+
+/// Why JSON text could not be read into a typed value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FromJsonError {
+    /// The text is not valid JSON (or nests too deep): what [`parse`] reports.
+    Json(JsonError),
+    /// The JSON does not fit the type: what [`from_value`](crate::value::from_value) reports.
+    Data(crate::value::FromValueError),
+}
+
+impl fmt::Display for FromJsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FromJsonError::Json(e) => e.fmt(f),
+            FromJsonError::Data(e) => e.fmt(f),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for FromJsonError {}
+
+/// Reads JSON text straight into `T`, in one pass with no [`Value`] tree.
+///
+/// Gives exactly what `from_value::<T>(parse(text, max_depth)?)` gives, errors included
+/// (a [`JsonError`] as [`FromJsonError::Json`], a
+/// [`FromValueError`](crate::value::FromValueError) as [`FromJsonError::Data`]): the same
+/// numbers (an integral float such as `1e3` fits an integer type), lone surrogates as U+FFFD,
+/// repeated keys merged (last value wins), Node `Buffer` objects as bytes. Rare shapes (a
+/// repeated or escaped object key, an enum written as an object, bytes, any error) are read
+/// through that exact slow path.
+pub fn from_slice<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    max_depth: usize,
+) -> Result<T, FromJsonError> {
+    crate::socket::Payload::read_json(text, max_depth, false)
+}
+
+/// Reads the arguments of an event array `[name, ...args]` straight into `T` (usually a tuple),
+/// skipping the name: exactly `from_value::<T>(Value::Array(args))` where `args` are the items
+/// after the first (see [`from_slice`]). Text that is not a non-empty array is refused with
+/// [`FromJsonError::Data`] (or [`FromJsonError::Json`] if it is not JSON).
+pub fn from_event_args<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    max_depth: usize,
+) -> Result<T, FromJsonError> {
+    crate::socket::Payload::read_json(text, max_depth, true)
 }

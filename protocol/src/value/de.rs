@@ -24,6 +24,10 @@ use serde::de::{
 
 use super::{Number, Value};
 
+/// JSON text straight to `T: Deserialize` (used by [`crate::json::from_slice`]).
+#[path = "text_de.rs"]
+mod text;
+
 /// Why a value could not be converted into the requested type; carries a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromValueError(pub String);

@@ -17,6 +17,10 @@ use serde::ser::{self, Serialize};
 
 use super::{Number, Value};
 
+/// `T: Serialize` straight to JSON text (used by [`crate::json::to_payload`]).
+#[path = "text_ser.rs"]
+pub(crate) mod text;
+
 /// Why a value could not be converted into a [`Value`]; carries a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToValueError(pub String);
@@ -85,7 +89,7 @@ fn capacity(len: Option<usize>) -> usize {
 }
 
 /// An `f32` as the `f64` JavaScript would get from its shortest decimal form (`0.1f32` → `0.1`).
-fn f32_to_f64(f: f32) -> f64 {
+pub(crate) fn f32_to_f64(f: f32) -> f64 {
     if !f.is_finite() {
         return f64::from(f);
     }
@@ -439,7 +443,7 @@ impl ser::SerializeStructVariant for SerializeStructVariant {
 }
 
 /// Serializes a map key into the string JavaScript would use as the property name.
-struct KeySerializer;
+pub(crate) struct KeySerializer;
 
 /// The error for a key that has no string form.
 fn key_must_be_string() -> ToValueError {

@@ -119,27 +119,29 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
         None => (None, Vec::new()),
     };
     let binary = !attachments.is_empty();
-    let mut out = Vec::with_capacity(16 + packet.nsp.len() + data.as_ref().map_or(0, |d| d.hint()));
-    out.push(b'0' + packet.kind.wire_type(binary));
+    // Built as a `String` from `&str` pieces, so the result needs no UTF-8 check.
+    let mut out =
+        String::with_capacity(16 + packet.nsp.len() + data.as_ref().map_or(0, |d| d.hint()));
+    out.push(char::from(b'0' + packet.kind.wire_type(binary)));
     if binary {
-        out.extend_from_slice(itoa::Buffer::new().format(attachments.len()).as_bytes());
-        out.push(b'-');
+        out.push_str(itoa::Buffer::new().format(attachments.len()));
+        out.push('-');
     }
     if packet.nsp != "/" && !packet.nsp.is_empty() {
-        out.extend_from_slice(packet.nsp.as_bytes());
-        out.push(b',');
+        out.push_str(&packet.nsp);
+        out.push(',');
     }
     if let Some(id) = packet.id {
-        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        out.push_str(itoa::Buffer::new().format(id));
     }
     match data {
-        Some(PayloadText::Raw(text)) => out.extend_from_slice(text),
-        Some(PayloadText::Borrowed(value)) => json::write(value, &mut out),
-        Some(PayloadText::Owned(value)) => json::write(&value, &mut out),
+        Some(PayloadText::Raw(text)) => out.push_str(utf8_text(text)),
+        Some(PayloadText::Borrowed(value)) => json::write_string(value, &mut out),
+        Some(PayloadText::Owned(value)) => json::write_string(&value, &mut out),
         None => {}
     }
     Encoded {
-        text: utf8_str(out),
+        text: Str::from(out),
         attachments,
     }
 }
@@ -159,11 +161,11 @@ impl PayloadText<'_> {
     }
 }
 
-/// Wraps bytes this module wrote from `&str` pieces and JSON text (always UTF-8).
-fn utf8_str(out: Vec<u8>) -> Str {
-    match String::from_utf8(out) {
-        Ok(text) => Str::from(text),
-        Err(_) => unreachable!("the encoder writes only UTF-8"),
+/// The text of a [`Payload::Json`] (validated JSON, hence UTF-8).
+fn utf8_text(text: &Bytes) -> &str {
+    match core::str::from_utf8(text) {
+        Ok(text) => text,
+        Err(_) => unreachable!("Payload::Json holds validated JSON text"),
     }
 }
 
