@@ -135,6 +135,9 @@ struct NsState {
 
 type AckReply = Result<Vec<Value>, AckError>;
 
+/// The engine's answer to a WebSocket upgrade: extra `101` headers, or a refusal.
+type Verdict = Result<Vec<(&'static str, Str)>, Response>;
+
 enum AckTarget {
     Single(oneshot::Sender<AckReply>),
     Broadcast(String, u64),
@@ -167,7 +170,7 @@ pub(crate) struct State {
     requests: HashMap<RequestId, oneshot::Sender<Response>>,
     bodies: HashMap<RequestId, Bytes>,
     writers: HashMap<ConnectionId, Writer>,
-    ws_verdicts: HashMap<ConnectionId, Result<Vec<(&'static str, Str)>, Response>>,
+    ws_verdicts: HashMap<ConnectionId, Verdict>,
     acks: HashMap<(Str, u64), AckTarget>,
     broadcasts: HashMap<(String, u64), BroadcastWait>,
     broadcast_timers: BTreeSet<(Instant, String, u64)>,
@@ -544,6 +547,7 @@ impl Server {
     /// }
     /// # }
     /// ```
+    #[allow(clippy::result_large_err)] // the signature the runtime crates build against
     pub fn accept_websocket(
         &self,
         request: &http::request::Parts,
@@ -937,7 +941,7 @@ impl Inner {
                 inner,
                 now,
                 nsp,
-                &[sid.clone()],
+                std::slice::from_ref(sid),
                 &opts,
                 value,
                 volatile,
@@ -1241,9 +1245,6 @@ impl State {
         volatile: bool,
         ack_id: Option<u64>,
     ) -> usize {
-        if targets.is_empty() {
-            return 0;
-        }
         let Some(ns) = self.nsps.get_mut(nsp) else {
             return 0;
         };
@@ -1251,7 +1252,11 @@ impl State {
         if let Some(id) = ack_id {
             packet = packet.with_id(id);
         } else if let Some(store) = &mut ns.recovery {
+            // Stored even without a live target: disconnected sessions may recover it.
             store.store_broadcast(now, &mut packet, volatile, opts);
+        }
+        if targets.is_empty() {
+            return 0;
         }
         let frames: Vec<Data> = match inner.config.socket.parser {
             Parser::Msgpack => vec![Data::Binary(msgpack::encode(&packet))],
@@ -1754,11 +1759,17 @@ impl State {
             restored: None,
         };
         let restored = match (recovery, inner.config.recovery.is_some()) {
-            (Some(request), true) => self
-                .ns_state(inner, &nsp)
-                .recovery
-                .as_mut()
-                .and_then(|store| store.restore(now, &request.pid, &request.offset).ok()),
+            (Some(request), true) => {
+                self.ns_state(inner, &nsp)
+                    .recovery
+                    .as_mut()
+                    .and_then(|store| {
+                        store
+                            .restore(now, &request.pid, &request.offset)
+                            .map_err(|error| tracing::debug!(?error, "session not restored"))
+                            .ok()
+                    })
+            }
             _ => None,
         };
         let skip = restored.is_some()

@@ -1,5 +1,5 @@
 //! Test harness: a thread-pool runtime, in-memory WebSockets and polling helpers.
-#![allow(dead_code)]
+#![allow(dead_code, missing_docs)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -188,7 +188,7 @@ pub async fn connect(
         format!("{nsp},")
     };
     client.send(&format!("40{prefix}{auth}"));
-    let reply = client.expect_prefix(&format!("4")).await;
+    let reply = client.expect_prefix("4").await;
     (client, reply)
 }
 

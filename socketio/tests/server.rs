@@ -1,4 +1,5 @@
 //! API-level scenarios, driven through `serve_websocket` (in-memory) and `handle_http`.
+#![allow(missing_docs)]
 
 mod common;
 
