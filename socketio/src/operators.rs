@@ -81,7 +81,7 @@ impl BroadcastOperator {
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
-    /// io().within("a").emit("e", &1).ok();
+    /// io().to("a").within("b").emit("e", &1).ok();
     /// ```
     pub fn within(self, room: impl Into<String>) -> Self {
         self.to(room)

@@ -93,7 +93,7 @@ fn msgpack_parser() {
             &Packet::event("/", Payload::Value(args.clone())).with_id(3)
         ))
         .unwrap();
-        let mut got = vec![decode(c.next().await), decode(c.next().await)];
+        let mut got = [decode(c.next().await), decode(c.next().await)];
         got.sort_by_key(|p| p.kind == PacketKind::Ack);
         assert_eq!(got[0].kind, PacketKind::Event);
         assert_eq!(got[0].data.as_ref().unwrap().to_value().unwrap(), args);
