@@ -273,3 +273,58 @@ async fn graceful_shutdown_closes_clients_and_returns() {
     // No longer accepting.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn keep_alive_connection_serves_several_requests() {
+    let addr = start(conformance_server().http()).await;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut exchange = async |request: Request<Full<bytes::Bytes>>| {
+        use http_body_util::BodyExt;
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    };
+    let (status, open) = exchange(
+        Request::get("/socket.io/?EIO=4&transport=polling")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let open: serde_json::Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        open["sid"].as_str().unwrap()
+    );
+    let (status, body) = exchange(Request::post(&path).body(Full::from("40")).unwrap()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, body) = exchange(Request::get(&path).body(Full::default()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with(r#"40{"sid":""#), "{body}");
+}
+
+#[tokio::test]
+async fn aborted_pending_get_closes_the_session() {
+    let addr = start(conformance_server().http()).await;
+    let (sid, _) = polling_open(addr, "/socket.io/").await;
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    // A GET that waits (nothing to send yet), then its TCP connection goes away.
+    let pending = tokio::spawn({
+        let path = path.clone();
+        async move { get(addr, &path).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    pending.abort();
+    let _ = pending.await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Well before the heartbeat could close it (300 + 200 ms), the session is gone.
+    let reply = get(addr, &path).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert_eq!(reply.json(), serde_json::json!({"code": 1, "message": "Session ID unknown"}));
+}
