@@ -4,8 +4,8 @@
 //
 // Covers: connect with auth, custom and dynamic namespaces, unknown namespace, middleware refusal
 // (connect_error message + data), JSON and binary events both ways, acks both ways (incl.
-// emitWithAck with timeout), disconnect reasons on both sides, reconnection after the server drops
-// the transport.
+// emitWithAck with timeout), disconnect reasons on both sides. (Reconnection after the server
+// drops the transport: reconnect.js.)
 
 const { io } = require("socket.io-client");
 const c = require("./common");
@@ -100,22 +100,6 @@ async function mainNamespace() {
   socket.emit("ask", 21);
   c.same(await answer, [{ double: 42 }, Buffer.from([21])], "server->client ack");
   c.out({ step: "server-ack" });
-
-  // The server drops the transport: the client sees "transport close" and reconnects on its own.
-  const firstId = socket.id;
-  const disc = c.once(socket, "disconnect");
-  socket.emit("drop-me");
-  const [reason] = await disc;
-  c.out({ step: "dropped", reason });
-  c.same(reason, "transport close", "client reason when the server drops the transport");
-  const reconnected = c.once(socket, "welcome", 5000);
-  await c.connected(socket, 5000);
-  await reconnected;
-  c.assert(socket.id !== firstId, "a fresh session after reconnection");
-  c.out({ step: "reconnected", id: socket.id });
-  back = c.once(socket, "echo-back");
-  socket.emit("echo", "after reconnect");
-  c.same(await back, ["after reconnect"], "echo after reconnection");
 
   // The server disconnects the socket: "io server disconnect", no reconnection.
   const kickedId = socket.id;

@@ -1,0 +1,47 @@
+//! The demo: a chat server with rooms, nicknames, typing notices and message acks, whose page
+//! (`examples/chat/static`) runs the official socket.io JavaScript client.
+//!
+//! ```sh
+//! npm ci --prefix tests/node            # once: the pinned official client bundle
+//! cargo run --release --example chat    # then open http://127.0.0.1:3000
+//! ```
+//!
+//! `CHAT_ADDR` changes the address (default `127.0.0.1:3000`); `SOCKETIO_CLIENT_JS` points at
+//! another `socket.io.min.js` (default: `tests/node/node_modules/socket.io-client/dist/`).
+//! The application itself is in `examples/chat/app.rs`, shared with the browser test
+//! (`tests/tests/interop_chat.rs`).
+
+#[path = "chat/app.rs"]
+mod app;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let bundle = app::client_bundle_path();
+    if !bundle.is_file() {
+        eprintln!(
+            "error: the chat page needs the official socket.io client bundle, and {} is missing.\n\
+             Install the pinned npm packages once with `npm ci --prefix tests/node` (from the \
+             repository root), or set SOCKETIO_CLIENT_JS to a socket.io.min.js file.",
+            bundle.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e} (set CHAT_ADDR to another address)");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("chat: open http://{addr}/ in two browser windows (client bundle: {})", bundle.display());
+    match app::serve(listener, &bundle).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

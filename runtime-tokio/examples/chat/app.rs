@@ -1,0 +1,236 @@
+//! The chat application: rooms, nicknames, typing notices and message acks, plus the static
+//! page. Used by `examples/chat.rs` and by the browser test (`tests/tests/interop_chat.rs`).
+//!
+//! Events from the page: `join` `{nick, room}` → ack `{room, members}` or `{error}`;
+//! `message` `{text}` → ack `{id, ts}`; `typing` `true|false`.
+//! Events to the page: `message` `{id, nick, text, ts}` (to the rest of the room), `system`
+//! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::{Value, json};
+use socketio_tokio::{AckSender, ClientBundle, HttpServer, Server, ServerBuilderExt, Socket};
+
+const INDEX_HTML: &str = include_str!("static/index.html");
+const CHAT_JS: &str = include_str!("static/chat.js");
+const CHAT_CSS: &str = include_str!("static/chat.css");
+
+/// Longest nickname and room name, in characters.
+const MAX_NAME: usize = 32;
+/// Longest message, in characters.
+const MAX_TEXT: usize = 1000;
+
+/// The official client bundle: `$SOCKETIO_CLIENT_JS`, else the pinned npm package in
+/// `tests/node` (installed by `npm ci --prefix tests/node`).
+pub fn client_bundle_path() -> PathBuf {
+    std::env::var_os("SOCKETIO_CLIENT_JS").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("tests/node/node_modules/socket.io-client/dist/socket.io.min.js")
+        },
+        PathBuf::from,
+    )
+}
+
+/// Who is where: room → (socket id → nickname).
+#[derive(Default)]
+struct Rooms(Mutex<HashMap<String, BTreeMap<String, String>>>);
+
+impl Rooms {
+    fn members(&self, room: &str) -> Vec<String> {
+        let rooms = self.0.lock().unwrap();
+        let mut nicks: Vec<String> = rooms
+            .get(room)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        nicks.sort();
+        nicks
+    }
+
+    fn enter(&self, room: &str, id: &str, nick: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(room.to_owned())
+            .or_default()
+            .insert(id.to_owned(), nick.to_owned());
+    }
+
+    fn exit(&self, room: &str, id: &str) {
+        let mut rooms = self.0.lock().unwrap();
+        if let Some(members) = rooms.get_mut(room) {
+            members.remove(id);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+}
+
+/// A socket's identity in the chat, kept as its per-socket data: `{"nick", "room"}`.
+struct Member {
+    nick: String,
+    room: String,
+}
+
+impl Member {
+    fn of(socket: &Socket) -> Option<Member> {
+        let data = socket.data::<Value>()?;
+        Some(Member {
+            nick: data.get("nick")?.as_str()?.to_owned(),
+            room: data.get("room")?.as_str()?.to_owned(),
+        })
+    }
+}
+
+fn field(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control)
+}
+
+/// Makes the Socket.IO server with the chat handlers on `/`.
+pub fn socket_io() -> Server {
+    let io = Server::builder().build_tokio();
+    let rooms = Arc::new(Rooms::default());
+    let next_id = Arc::new(AtomicU64::new(1));
+    io.ns("/", move |socket: Socket| {
+        let rooms = rooms.clone();
+        let next_id = next_id.clone();
+        async move { on_connect(socket, rooms, next_id) }
+    });
+    io
+}
+
+fn leave_room(socket: &Socket, rooms: &Rooms) {
+    let Some(me) = Member::of(socket) else { return };
+    socket.leave(&me.room);
+    rooms.exit(&me.room, socket.id());
+    let nsp = socket.server().of("/");
+    nsp.to(me.room.as_str())
+        .emit("system", &json!({"text": format!("{} left", me.nick)}))
+        .ok();
+    nsp.to(me.room.as_str())
+        .emit("members", &rooms.members(&me.room))
+        .ok();
+}
+
+fn on_connect(socket: Socket, rooms: Arc<Rooms>, next_id: Arc<AtomicU64>) {
+    let r = rooms.clone();
+    socket.on("join", move |socket: Socket, join: Value, ack: Option<AckSender>| {
+        let rooms = r.clone();
+        async move {
+            let (nick, room) = (field(&join, "nick"), field(&join, "room"));
+            if !valid_name(&nick) || !valid_name(&room) {
+                if let Some(ack) = ack {
+                    ack.send(&json!({"error": format!("nickname and room: 1 to {MAX_NAME} characters")})).ok();
+                }
+                return;
+            }
+            leave_room(&socket, &rooms);
+            socket.set_data(&json!({"nick": nick, "room": room})).ok();
+            socket.join(room.clone());
+            rooms.enter(&room, socket.id(), &nick);
+            socket.to(room.as_str()).emit("system", &json!({"text": format!("{nick} joined")})).ok();
+            let members = rooms.members(&room);
+            socket.to(room.as_str()).emit("members", &members).ok();
+            if let Some(ack) = ack {
+                ack.send(&json!({"room": room, "members": members})).ok();
+            }
+        }
+    });
+    socket.on(
+        "message",
+        move |socket: Socket, msg: Value, ack: Option<AckSender>| {
+            let next_id = next_id.clone();
+            async move {
+                let Some(me) = Member::of(&socket) else {
+                    return;
+                };
+                let text: String = field(&msg, "text").chars().take(MAX_TEXT).collect();
+                if text.is_empty() {
+                    return;
+                }
+                let id = next_id.fetch_add(1, Ordering::Relaxed).to_string();
+                let ts = now_ms();
+                let message = json!({"id": id, "nick": me.nick, "text": text, "ts": ts});
+                socket.to(me.room.as_str()).emit("message", &message).ok();
+                if let Some(ack) = ack {
+                    ack.send(&json!({"id": id, "ts": ts})).ok();
+                }
+            }
+        },
+    );
+    socket.on(
+        "typing",
+        |socket: Socket, typing: bool, _: Option<AckSender>| async move {
+            if let Some(me) = Member::of(&socket) {
+                socket
+                    .to(me.room.as_str())
+                    .emit("typing", &json!({"nick": me.nick, "typing": typing}))
+                    .ok();
+            }
+        },
+    );
+    socket.on_disconnect(move |socket: Socket, _reason| {
+        let rooms = rooms.clone();
+        async move { leave_room(&socket, &rooms) }
+    });
+}
+
+async fn static_file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+/// The whole app: the page, its script and style, the official client bundle under
+/// `/socket.io/`, and Socket.IO itself, as an axum router.
+pub fn router(bundle: &Path) -> std::io::Result<Router> {
+    let http = HttpServer::new(socket_io()).serve_client(ClientBundle::from_file(bundle)?);
+    Ok(Router::new()
+        .route(
+            "/",
+            get(|| static_file("text/html; charset=utf-8", INDEX_HTML)),
+        )
+        .route(
+            "/chat.js",
+            get(|| static_file("text/javascript; charset=utf-8", CHAT_JS)),
+        )
+        .route(
+            "/chat.css",
+            get(|| static_file("text/css; charset=utf-8", CHAT_CSS)),
+        )
+        .layer(http.layer()))
+}
+
+/// Serves the chat on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, bundle: &Path) -> std::io::Result<()> {
+    axum::serve(listener, router(bundle)?).await
+}

@@ -1,0 +1,191 @@
+//! End to end over real TCP on loopback: the official `socket.io-client` 4.8 (and 2.5) from npm,
+//! run as Node scripts (`tests/node/clients`), against the Rust server with the test app of
+//! `interop_support`. Each test starts its own server on `127.0.0.1:0`.
+
+mod interop_support;
+
+use interop_support::{AppOptions, client, start};
+use serde_json::{Value, json};
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The socket.io-client 4.8 main scenario in one transport mode, plus the server-side view:
+/// the disconnect reasons the Rust handlers saw.
+async fn basic(mode: &str) {
+    let app = start(AppOptions::default()).await;
+    let run = client("basic.js", &[app.url.as_str(), mode]).await;
+    run.assert_success();
+    assert_eq!(
+        str_of(run.step("transport"), "name"),
+        if mode == "polling" {
+            "polling"
+        } else {
+            "websocket"
+        }
+    );
+
+    // Server-side reasons, as the reference server gives them (clients/ref-server.js).
+    let kicked = str_of(run.step("kicked"), "id").to_owned();
+    let left = str_of(run.step("client-disconnect"), "id").to_owned();
+    let closed = run.step("engine-closed")["ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut expected = vec![
+        (kicked, "server namespace disconnect"),
+        (left, "client namespace disconnect"),
+    ];
+    for id in &closed {
+        expected.push((
+            id.as_str().unwrap_or_default().to_owned(),
+            "transport close",
+        ));
+    }
+    for (id, reason) in expected {
+        let seen = app.log.disconnect_reason(&id).await;
+        assert_eq!(
+            seen.as_deref(),
+            Some(reason),
+            "server-side disconnect reason of {id}\n{run}\nserver log: {:#?}",
+            app.log.all()
+        );
+    }
+    // The refused connection never reached a connect handler; the dynamic namespace did.
+    assert!(
+        app.log.connected_to("/dyn-42"),
+        "server log: {:#?}",
+        app.log.all()
+    );
+    assert!(app.log.connected_to("/custom"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_v4_polling_only() {
+    basic("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_v4_websocket_only() {
+    basic("websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_v4_polling_then_upgrade() {
+    basic("upgrade").await;
+}
+
+/// The server drops the transport (`socket.conn.close()`): the client sees `transport close`,
+/// reconnects by itself; the server saw `forced close`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnection_after_the_server_drops_the_transport() {
+    let app = start(AppOptions::default()).await;
+    let (polling, websocket, upgrade) = tokio::join!(
+        client("reconnect.js", &[app.url.as_str(), "polling"]),
+        client("reconnect.js", &[app.url.as_str(), "websocket"]),
+        client("reconnect.js", &[app.url.as_str(), "upgrade"]),
+    );
+    for run in [&polling, &websocket, &upgrade] {
+        run.assert_success();
+        let first = str_of(run.step("connect"), "id");
+        let reason = app.log.disconnect_reason(first).await;
+        assert_eq!(
+            reason.as_deref(),
+            Some("forced close"),
+            "server-side reason\n{run}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_broadcasts_to_many_clients() {
+    let app = start(AppOptions::default()).await;
+    let (ws, polling) = tokio::join!(
+        client("rooms.js", &[app.url.as_str(), "12", "websocket"]),
+        client("rooms.js", &[app.url.as_str(), "4", "polling"]),
+    );
+    ws.assert_success();
+    polling.assert_success();
+    for run in [&ws, &polling] {
+        let count = run.step("joined")["count"].as_u64().unwrap();
+        let even: Vec<u64> = (0..count).step_by(2).collect();
+        assert_eq!(
+            run.steps("room-msg").next().unwrap()["receivers"],
+            json!(even),
+            "{run}"
+        );
+        assert_eq!(run.step("except-msg")["receivers"], json!(even), "{run}");
+        let others: Vec<u64> = (0..count).filter(|&i| i != 2).collect();
+        assert_eq!(
+            run.step("broadcast-msg")["receivers"],
+            json!(others),
+            "{run}"
+        );
+    }
+}
+
+async fn recovery(mode: &str) {
+    let app = start(AppOptions {
+        recovery: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let run = client("recovery.js", &[app.url.as_str(), mode]).await;
+    run.assert_success();
+    let reconnected = run.step("reconnected");
+    assert_eq!(reconnected["recovered"], json!(true), "{run}");
+    assert_eq!(
+        reconnected["order"],
+        json!(["msg:m1", "msg:m2", "msg:m3", "connect"]),
+        "{run}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_state_recovery_websocket() {
+    recovery("websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_state_recovery_polling() {
+    recovery("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_parser() {
+    let app = start(AppOptions {
+        msgpack: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (ws, polling) = tokio::join!(
+        client("msgpack.js", &[app.url.as_str(), "websocket"]),
+        client("msgpack.js", &[app.url.as_str(), "polling"]),
+    );
+    ws.assert_success();
+    polling.assert_success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_v2_against_allow_eio3() {
+    let app = start(AppOptions {
+        eio3: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (polling, websocket, upgrade) = tokio::join!(
+        client("v2.js", &[app.url.as_str(), "polling"]),
+        client("v2.js", &[app.url.as_str(), "websocket"]),
+        client("v2.js", &[app.url.as_str(), "upgrade"]),
+    );
+    for run in [&polling, &websocket, &upgrade] {
+        run.assert_success();
+        assert_eq!(
+            run.step("refused")["error"],
+            json!({"reason": "bad token"}),
+            "{run}"
+        );
+    }
+    assert_eq!(str_of(upgrade.step("transport"), "name"), "websocket");
+}
