@@ -36,7 +36,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("chat: open http://{addr}/ in two browser windows (client bundle: {})", bundle.display());
+    println!(
+        "chat: open http://{addr}/ in two browser windows (client bundle: {})",
+        bundle.display()
+    );
     match app::serve(listener, &bundle).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
