@@ -43,10 +43,12 @@
 //! appears. Emits never wait: they encode once (a broadcast is encoded once for all
 //! recipients) and queue.
 //!
-//! Handlers: the namespace handler runs as a task; the events of a socket that arrive before
-//! that task's first poll are held back and delivered once it has run up to its first
-//! `.await`, so handlers registered before it see every event. Each event runs its handler
-//! in its own task.
+//! Handlers: each socket has a runner task that starts, in order, the namespace (connect)
+//! handler and then the handler of every event as it arrives, polling each once; a handler
+//! that awaits continues in a task of its own. So handlers registered before the connect
+//! handler's first `.await` see every event, handlers start in arrival order (as the
+//! reference calls them synchronously), and a slow handler does not hold back the others.
+//! The disconnect handlers run last; the runner then ends.
 //!
 //! # Bounded queues and slow consumers
 //!

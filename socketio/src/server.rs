@@ -1592,6 +1592,7 @@ impl State {
                     }
                     None => Value::Null,
                 };
+                let (queue_tx, queue) = mpsc::unbounded();
                 let socket = Socket::new(
                     sid.clone(),
                     Arc::from(nsp.as_str()),
@@ -1600,6 +1601,7 @@ impl State {
                     recovered,
                     data,
                     inner.arc(),
+                    queue_tx,
                 );
                 ns.sockets.insert(
                     sid,
@@ -1609,7 +1611,8 @@ impl State {
                         pid,
                     },
                 );
-                self.spawn.push(socket.connect_task(&accepting.def.handler));
+                self.spawn
+                    .push(socket.runner(&accepting.def.handler, queue));
             }
             SocketEvent::Message {
                 sid,
@@ -1644,9 +1647,7 @@ impl State {
                     args: items,
                     ack,
                 };
-                if let Some(task) = socket.incoming(incoming) {
-                    self.spawn.push(task);
-                }
+                socket.incoming(incoming);
             }
             SocketEvent::AckReceived { sid, id, data } => {
                 let args = match data.to_value() {
@@ -1698,9 +1699,8 @@ impl State {
                     };
                     store.save_session(now, reason, record);
                 }
-                if let Some(task) = socket.incoming(Incoming::Disconnect(reason)) {
-                    self.spawn.push(task);
-                }
+                socket.incoming(Incoming::Disconnect(reason));
+                socket.0.queue.close_channel();
             }
             SocketEvent::CloseConnection { reason, violation } => {
                 match &violation {

@@ -6,9 +6,10 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_channel::mpsc;
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketio_protocol::socket::DisconnectReason;
@@ -41,8 +42,6 @@ struct Handlers {
     any: Option<AnyHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
-    ready: bool,
-    queued: Vec<Incoming>,
 }
 
 pub(crate) struct SocketInner {
@@ -56,13 +55,15 @@ pub(crate) struct SocketInner {
     pub(crate) data: Mutex<Value>,
     pub(crate) connected: AtomicBool,
     pub(crate) last_rooms: Mutex<Vec<Str>>,
+    pub(crate) queue: mpsc::UnboundedSender<BoxTask>,
 }
 
 /// One client connected to one namespace: register handlers, emit, join rooms.
 ///
 /// Cheap to clone. Handlers registered before the connect handler's first `.await` see every
-/// event; each event runs its handler in its own task (events of one socket may be handled
-/// concurrently).
+/// event. The handlers of one socket *start* in the order the events arrived (each is polled
+/// once by the socket's runner); one that awaits continues in a task of its own, so a slow
+/// handler does not hold back the next events.
 ///
 /// ```no_run
 /// # fn io() -> socketio::Server { unimplemented!() }
@@ -110,8 +111,10 @@ impl Socket {
         recovered: bool,
         data: Value,
         server: Arc<Inner>,
+        queue: mpsc::UnboundedSender<BoxTask>,
     ) -> Socket {
         Socket(Arc::new(SocketInner {
+            queue,
             id,
             nsp,
             engine_sid,
@@ -446,94 +449,78 @@ impl Socket {
         lock(&self.0.data).clone()
     }
 
-    /// Hands an incoming event or the disconnect to the handlers: a task to spawn, or `None`
-    /// while the connect handler has not registered them yet.
-    pub(crate) fn incoming(&self, incoming: Incoming) -> Option<BoxTask> {
-        let mut handlers = lock(&self.0.handlers);
-        if !handlers.ready {
-            handlers.queued.push(incoming);
-            return None;
-        }
-        Some(self.task_for(&handlers, incoming))
+    /// Queues an incoming event or the disconnect for the socket's runner (see
+    /// [`runner`](Self::runner)).
+    pub(crate) fn incoming(&self, incoming: Incoming) {
+        let task = self.task_for(incoming);
+        let _ = self.0.queue.unbounded_send(task);
     }
 
-    fn task_for(&self, handlers: &Handlers, incoming: Incoming) -> BoxTask {
+    /// The task of one incoming item; the handler is looked up when it starts, so handlers
+    /// registered by the connect handler before its first `.await` are found.
+    fn task_for(&self, incoming: Incoming) -> BoxTask {
         let socket = self.clone();
         match incoming {
-            Incoming::Event { event, args, ack } => {
+            Incoming::Event { event, args, ack } => Box::pin(async move {
                 let ack = ack.map(|id| AckSender {
                     socket: socket.clone(),
                     id,
                 });
-                if let Some(handler) = handlers.events.get(&event).cloned() {
-                    Box::pin(async move { handler(socket, args, ack).await })
-                } else if let Some(handler) = handlers.any.clone() {
-                    Box::pin(async move { handler(socket, event, args, ack).await })
+                let (handler, any) = {
+                    let handlers = lock(&socket.0.handlers);
+                    (handlers.events.get(&event).cloned(), handlers.any.clone())
+                };
+                if let Some(handler) = handler {
+                    handler(socket, args, ack).await
+                } else if let Some(handler) = any {
+                    handler(socket, event, args, ack).await
                 } else {
                     tracing::debug!(%event, "no handler for event");
-                    Box::pin(async {})
                 }
-            }
-            Incoming::Disconnect(reason) => {
-                let all: Vec<DisconnectHandler> = handlers
-                    .disconnecting
-                    .iter()
-                    .chain(handlers.disconnect.iter())
-                    .cloned()
-                    .collect();
-                Box::pin(async move {
-                    for handler in all {
-                        handler(socket.clone(), reason).await;
-                    }
-                    // Break the handler cycles (handlers may hold clones of the socket).
-                    let mut handlers = lock(&socket.0.handlers);
-                    handlers.events.clear();
-                    handlers.any = None;
-                    handlers.disconnecting.clear();
-                    handlers.disconnect.clear();
-                })
-            }
+            }),
+            Incoming::Disconnect(reason) => Box::pin(async move {
+                let all: Vec<DisconnectHandler> = {
+                    let handlers = lock(&socket.0.handlers);
+                    handlers
+                        .disconnecting
+                        .iter()
+                        .chain(handlers.disconnect.iter())
+                        .cloned()
+                        .collect()
+                };
+                for handler in all {
+                    handler(socket.clone(), reason).await;
+                }
+                // Break the cycles (handlers may hold clones of the socket).
+                let mut handlers = lock(&socket.0.handlers);
+                handlers.events.clear();
+                handlers.any = None;
+                handlers.disconnecting.clear();
+                handlers.disconnect.clear();
+            }),
         }
     }
 
-    /// The connect handler's first poll is done: run what waited.
-    fn open_gate(&self) {
-        let tasks: Vec<BoxTask> = {
-            let mut handlers = lock(&self.0.handlers);
-            handlers.ready = true;
-            let queued = std::mem::take(&mut handlers.queued);
-            queued
-                .into_iter()
-                .map(|incoming| self.task_for(&handlers, incoming))
-                .collect()
-        };
-        for task in tasks {
-            self.0.server.spawn(task);
-        }
-    }
-
-    /// The connect handler as a task that opens the gate after its first poll.
-    pub(crate) fn connect_task(&self, handler: &crate::namespace::ConnectHandler) -> BoxTask {
-        Box::pin(Gate {
-            socket: Some(self.clone()),
-            inner: handler(self.clone()),
+    /// The socket's runner: starts the connect handler, then every incoming item, one at a
+    /// time and in arrival order. Each is polled once here (so handlers *start* in order, as
+    /// in the reference where they are called synchronously) and, if it has not finished,
+    /// continues in a task of its own. Ends after the disconnect item.
+    pub(crate) fn runner(
+        &self,
+        handler: &crate::namespace::ConnectHandler,
+        mut queue: mpsc::UnboundedReceiver<BoxTask>,
+    ) -> BoxTask {
+        let connect = handler(self.clone());
+        let server = self.0.server.clone();
+        Box::pin(async move {
+            let mut next = Some(connect);
+            while let Some(mut task) = next.take() {
+                if futures_util::poll!(task.as_mut()).is_pending() {
+                    server.spawn(task);
+                }
+                next = queue.next().await;
+            }
         })
-    }
-}
-
-struct Gate {
-    socket: Option<Socket>,
-    inner: BoxTask,
-}
-
-impl Future for Gate {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let result = self.inner.as_mut().poll(cx);
-        if let Some(socket) = self.socket.take() {
-            socket.open_gate();
-        }
-        result
     }
 }
 

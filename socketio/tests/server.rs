@@ -489,3 +489,31 @@ fn connect_timeout_closes_idle_sessions() {
         }
     });
 }
+
+#[test]
+fn handlers_start_in_arrival_order() {
+    let (io, rt) = build(Server::builder());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    io.ns("/", move |socket: Socket| {
+        let log = log.clone();
+        async move {
+            socket.on("n", move |_s: Socket, n: u32, _: Option<AckSender>| {
+                let log = log.clone();
+                async move { log.lock().unwrap().push(n) }
+            });
+        }
+    });
+    block_on(async {
+        let mut c = open_ws(&io, &rt, "", false);
+        assert!(c.text().await.starts_with("0{"));
+        // Events sent right behind the CONNECT reach the handler registered by the connect
+        // handler, in order.
+        c.send("40");
+        for n in 0..200 {
+            c.send(&format!(r#"42["n",{n}]"#));
+        }
+        sleep(300).await;
+        assert_eq!(*seen.lock().unwrap(), (0..200).collect::<Vec<u32>>());
+    });
+}
