@@ -103,6 +103,7 @@ impl PartialEq for Socket {
 }
 
 impl Socket {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: Str,
         nsp: Arc<str>,
