@@ -1,16 +1,24 @@
 //! Every bad Socket.IO input of PROTOCOL.md over a real WebSocket (a raw `ws` client:
 //! `tests/node/clients/badinput.js`), sent to the official socket.io 4.8 server and to the Rust
-//! server with the same test app: what the client sees (frames, whether and how the server closed)
-//! and the server-side disconnect reason must match the reference, case by case.
+//! server with the same test app, case by case: what the client sees (frames, whether and how the
+//! server closed) and the server-side disconnect reason must match the reference.
 
 mod interop_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use interop_support::{AppOptions, start};
+use interop_support::{App, AppOptions, start};
 use serde_json::{Value, json};
 use socketio_tests::interop::{RefServer, ScriptRun, run_client};
+
+/// Both runs of `badinput.js` and the reference server's disconnect reasons per case.
+struct Observed {
+    reference: ScriptRun,
+    reference_reasons: BTreeMap<String, Option<String>>,
+    ours: ScriptRun,
+    app: App,
+}
 
 fn cases(run: &ScriptRun) -> BTreeMap<String, Value> {
     run.lines
@@ -19,25 +27,14 @@ fn cases(run: &ScriptRun) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// The close codes a server may use to end a WebSocket "without a reason": engine.io closes with
-/// no status (the client reads 1005); 1000 says the same thing.
-fn same_close(reference: &Value, ours: &Value) -> bool {
-    let norm = |c: &Value| match c.as_u64() {
-        Some(1000 | 1005) => json!("normal"),
-        _ => c.clone(),
-    };
-    norm(reference) == norm(ours)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_gets_the_reference_close_and_reason() {
-    let app = start(AppOptions {
+async fn observe() -> Observed {
+    let options = AppOptions {
         connect_timeout: Some(Duration::from_millis(1000)),
         ..AppOptions::default()
-    })
-    .await;
+    };
+    let app = start(options).await;
     let url = app.url.clone();
-    let (reference, ours) = tokio::task::spawn_blocking(move || {
+    let (reference, reference_reasons, ours) = tokio::task::spawn_blocking(move || {
         let server = RefServer::start(&json!({"connectTimeout": 1000}));
         let ref_url = server.url();
         let reference = std::thread::spawn(move || {
@@ -45,7 +42,7 @@ async fn bad_input_gets_the_reference_close_and_reason() {
         });
         let ours = run_client("badinput.js", &[url], Duration::from_secs(25));
         let reference = reference.join().expect("reference run");
-        let reasons: BTreeMap<String, Option<String>> = cases(&reference)
+        let reasons = cases(&reference)
             .into_iter()
             .map(|(name, obs)| {
                 let reason = obs["sid"]
@@ -54,19 +51,51 @@ async fn bad_input_gets_the_reference_close_and_reason() {
                 (name, reason)
             })
             .collect();
-        ((reference, reasons), ours)
+        (reference, reasons, ours)
     })
     .await
-    .expect("the node runs");
-    let (reference, ref_reasons) = reference;
+    .expect("the node scripts run");
     reference.assert_success();
     ours.assert_success();
+    Observed {
+        reference,
+        reference_reasons,
+        ours,
+        app,
+    }
+}
 
-    let want = cases(&reference);
-    let got = cases(&ours);
+/// Close codes that both mean "closed without a reason": engine.io closes with no status (the
+/// client reads 1005); 1000 says the same.
+fn same_close(reference: &Value, ours: &Value) -> bool {
+    let norm = |c: &Value| match c.as_u64() {
+        Some(1000 | 1005) => json!("normal"),
+        _ => c.clone(),
+    };
+    norm(reference) == norm(ours)
+}
+
+#[track_caller]
+fn assert_no_failures(what: &str, failures: &[String], o: &Observed) {
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from the official server ({what}):\n  {}\n\nreference:\n{}\nours:\n{}",
+        failures.len(),
+        failures.join("\n  "),
+        o.reference,
+        o.ours
+    );
+}
+
+/// What the client sees: the frames after the open packet, whether the server closed the
+/// WebSocket, and the close code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_client_sees_the_reference_frames_and_close() {
+    let o = observe().await;
+    let got = cases(&o.ours);
     let mut failures = Vec::new();
-    for (name, expected) in &want {
-        let Some(actual) = got.get(name) else {
+    for (name, expected) in cases(&o.reference) {
+        let Some(actual) = got.get(&name) else {
             failures.push(format!("{name}: no observation"));
             continue;
         };
@@ -83,21 +112,26 @@ async fn bad_input_gets_the_reference_close_and_reason() {
                 actual["closed"], actual["code"], expected["closed"], expected["code"]
             ));
         }
-        let reason = match actual["sid"].as_str() {
-            Some(sid) => app.log.disconnect_reason(sid).await,
+    }
+    assert_no_failures("client side", &failures, &o);
+}
+
+/// The reason the server-side disconnect handler gets for each case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_server_side_disconnect_reason_matches_the_reference() {
+    let o = observe().await;
+    let got = cases(&o.ours);
+    let mut failures = Vec::new();
+    for (name, ref_reason) in &o.reference_reasons {
+        let reason = match got.get(name).and_then(|obs| obs["sid"].as_str()) {
+            Some(sid) => o.app.log.disconnect_reason(sid).await,
             None => None,
         };
-        let ref_reason = ref_reasons.get(name).cloned().flatten();
-        if reason != ref_reason {
+        if reason != *ref_reason {
             failures.push(format!(
                 "{name}: server-side disconnect reason {reason:?}, reference {ref_reason:?}"
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) differ from the official server:\n  {}\n\nreference:\n{reference}\nours:\n{ours}",
-        failures.len(),
-        failures.join("\n  ")
-    );
+    assert_no_failures("server-side reasons", &failures, &o);
 }

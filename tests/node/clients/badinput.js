@@ -7,7 +7,8 @@
 // <sid>], "closed": whether the SERVER closed the WebSocket, "code": its close code or null,
 // "sid": the socket id on "/" or null}.
 // After the bad frames it sends the probe 421["echo-ack","alive"]: a live connection answers
-// 431["alive"]. Observation ends at close, 300 ms after the probe's answer, or after 2.5 s.
+// 431["alive"]. Observation ends at close, 300 ms after the probe's answer, or after 2.5 s; a
+// connection the server kept is then closed normally by us (abruptly in the "abrupt-" cases).
 
 const WebSocket = require("ws");
 const c = require("./common");
@@ -48,6 +49,7 @@ const CASES = {
   "engine-client-ping": ["40", "2"],
   "engine-empty-frame": ["40", ""],
   "no-connect-timeout": [],
+  "abrupt-client-tcp-close": ["40"],
 };
 
 function runCase(name, frames) {
@@ -56,14 +58,26 @@ function runCase(name, frames) {
     const obs = { case: name, received: [], closed: false, code: null, sid: null };
     let opened = false;
     let finished = false;
+    // We end a connection the server kept with a normal close handshake (so the server-side
+    // reason is about that, "transport close"), except in the "abrupt-" cases: TCP dropped
+    // without a close frame.
     const finish = () => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      try {
+      if (name.startsWith("abrupt-") || ws.readyState !== WebSocket.OPEN) {
         ws.terminate();
-      } catch (_) {}
-      resolve(obs);
+        return resolve(obs);
+      }
+      ws.close(1000);
+      const hard = setTimeout(() => {
+        ws.terminate();
+        resolve(obs);
+      }, 500);
+      ws.once("close", () => {
+        clearTimeout(hard);
+        resolve(obs);
+      });
     };
     const timer = setTimeout(finish, name === "no-connect-timeout" ? 4000 : 2500);
     // Frames go out one by one; after a CONNECT we wait for the reply (or 500 ms), since the
