@@ -265,7 +265,8 @@ impl ServerBuilder {
     }
 
     /// How many messages may wait for the next polling GET of one session (1024); beyond it
-    /// the session is closed (`transport error`), see the crate docs on slow consumers.
+    /// its sockets leave with `transport error` and the session closes, see the crate docs on
+    /// slow consumers.
     ///
     /// ```
     /// let b = socketio::Server::builder().max_buffered_packets(256);
@@ -277,7 +278,8 @@ impl ServerBuilder {
     }
 
     /// How many frames may wait to be written to one WebSocket (128); beyond it the
-    /// connection is closed (`transport error`), see the crate docs on slow consumers.
+    /// connection is aborted and its sockets leave with `transport error`, see the crate docs
+    /// on slow consumers.
     ///
     /// ```
     /// let b = socketio::Server::builder().websocket_queue(64);

@@ -59,7 +59,9 @@
 //!   its sockets leave with `transport error` (recoverable: with connection state recovery
 //!   the session is kept for the recovery window).
 //! - over polling: `max_buffered_packets` messages (default 1024) waiting for its next GET;
-//!   beyond it the session is closed (`forced close`).
+//!   beyond it its sockets leave at once with `transport error` and the engine session is
+//!   closed (the close packet goes out on its next GET, or the session is dropped after the
+//!   polling close timeout, 30 s).
 //! - volatile emits are dropped instead for a WebSocket whose queue is not empty, or a
 //!   polling session whose buffer is full; they never cause a disconnect.
 //!

@@ -1521,6 +1521,12 @@ impl State {
                     Ok(()) => {}
                     Err(socketio_protocol::engine::server::Error::QueueFull) => {
                         tracing::warn!(sid = %engine_sid, "polling buffer full: closing the slow session");
+                        // Its sockets leave now (`transport error`); the engine session ends
+                        // at the next GET or after the polling close timeout.
+                        conn.core.handle_engine_closed(
+                            now,
+                            socketio_protocol::engine::CloseReason::TransportError,
+                        );
                         let _ = self.engine.close(now, engine_sid);
                         break;
                     }

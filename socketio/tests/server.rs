@@ -517,3 +517,37 @@ fn handlers_start_in_arrival_order() {
         assert_eq!(*seen.lock().unwrap(), (0..200).collect::<Vec<u32>>());
     });
 }
+
+#[test]
+fn slow_polling_consumer_is_disconnected() {
+    let (io, _rt) = build(Server::builder().max_buffered_packets(4));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason.to_string()) }
+            });
+        }
+    });
+    block_on(async {
+        let (_, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        let target = format!("/socket.io/?EIO=4&transport=polling&sid={}", &body[9..29]);
+        http(&io, "POST", &target, "40").await;
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert!(body.starts_with("40{"), "{body}");
+        // The client stops polling; volatile emits are dropped, others fill the buffer.
+        for _ in 0..10 {
+            io.volatile().emit("tick", &1).unwrap();
+        }
+        assert_eq!(io.fetch_sockets().len(), 1);
+        for i in 0..10 {
+            let _ = io.emit("data", &i);
+        }
+        sleep(100).await;
+        assert!(io.fetch_sockets().is_empty());
+        assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
+    });
+}
