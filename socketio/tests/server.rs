@@ -551,3 +551,42 @@ fn slow_polling_consumer_is_disconnected() {
         assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
     });
 }
+
+#[test]
+fn polling_upgrades_to_websocket() {
+    let (io, rt) = build(Server::builder());
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "echo",
+            |s: Socket, v: String, _: Option<AckSender>| async move {
+                s.emit("echo", &v).unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (_, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        assert!(body.contains(r#""upgrades":["websocket"]"#), "{body}");
+        let sid = body[9..29].to_owned();
+        let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        http(&io, "POST", &target, "40").await;
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert!(body.starts_with("40{"), "{body}");
+        // A GET is pending while the probe runs: it is answered with a noop.
+        let io2 = io.clone();
+        let held = target.clone();
+        let (tx, pending) = futures_channel::oneshot::channel();
+        rt.0.spawn_ok(async move {
+            let _ = tx.send(http(&io2, "GET", &held, "").await);
+        });
+        sleep(50).await;
+        let mut ws = open_ws(&io, &rt, &format!("&sid={sid}"), false);
+        ws.send("2probe");
+        assert_eq!(ws.text().await, "3probe");
+        assert_eq!(pending.await.unwrap(), (200, "6".to_owned()));
+        ws.send("5");
+        ws.send(r#"42["echo","over ws"]"#);
+        assert_eq!(ws.text().await, r#"42["echo","over ws"]"#);
+        // Polling is over for this session.
+        assert_eq!(http(&io, "GET", &target, "").await.0, 400);
+    });
+}
