@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! cargo run -p socketio-tokio --example axum
-//! # optional: serve the browser client from socket.io-client's dist/ folder
-//! SOCKETIO_CLIENT=node_modules/socket.io-client/dist/socket.io.min.js cargo run -p socketio-tokio --example axum
+//! # the page's client comes from tests/node (`npm ci --prefix tests/node`), or from
+//! SOCKETIO_CLIENT=path/to/socket.io.min.js cargo run -p socketio-tokio --example axum
 //! ```
 //! Then open <http://localhost:3000/>: the page connects, sends `chat` and prints the echo.
 
@@ -45,9 +45,21 @@ async fn main() -> std::io::Result<()> {
         );
     });
 
+    // The browser client: $SOCKETIO_CLIENT, else the pinned npm package of the interop tests.
+    let client = std::env::var("SOCKETIO_CLIENT").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/node/node_modules/socket.io-client/dist/socket.io.min.js"
+        )
+        .to_owned()
+    });
     let mut http = io.http();
-    if let Ok(file) = std::env::var("SOCKETIO_CLIENT") {
-        http = http.serve_client(ClientBundle::from_file(file)?);
+    match ClientBundle::from_file(&client) {
+        Ok(bundle) => http = http.serve_client(bundle),
+        Err(error) => eprintln!(
+            "no client bundle at {client} ({error}): run `npm ci --prefix tests/node` or set \
+             SOCKETIO_CLIENT; the page will not load the client"
+        ),
     }
 
     let app = Router::new()

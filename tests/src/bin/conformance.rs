@@ -34,6 +34,9 @@ struct Options {
     port: u16,
 }
 
+/// maxPayload of the conformance configuration, in bytes.
+const MAX_PAYLOAD: usize = 1_000_000;
+
 const USAGE: &str = "usage: conformance --level engine|socket [--eio3] [--msgpack] [--port 3000]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -72,7 +75,7 @@ fn base(options: &Options) -> ServerBuilder {
     let builder = Server::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
-        .max_http_buffer_size(1_000_000)
+        .max_http_buffer_size(MAX_PAYLOAD)
         .cors(Cors::new(CorsOrigin::Any))
         .allow_eio3(options.eio3);
     if options.msgpack {
@@ -216,7 +219,13 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match io.serve_with_shutdown(listener, shutdown).await {
+    // WebSocket messages are capped at maxPayload, as the reference server's `ws` does.
+    let http = io.http().websocket_config(
+        socketio_tokio::default_websocket_config()
+            .max_message_size(Some(MAX_PAYLOAD))
+            .max_frame_size(Some(MAX_PAYLOAD)),
+    );
+    match http.serve_with_shutdown(listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("serve: {error}");
