@@ -101,6 +101,12 @@ async function mainNamespace() {
   c.same(await answer, [{ double: 42 }, Buffer.from([21])], "server->client ack");
   c.out({ step: "server-ack" });
 
+  // Server -> client ack with a timeout that the client never answers (no "silent" listener).
+  const timeoutAnswer = c.once(socket, "answer-timeout");
+  socket.emit("ask-silent", 7);
+  c.same(await timeoutAnswer, [{ timedOut: true }], "server-side ack timeout");
+  c.out({ step: "server-ack-timeout" });
+
   // The server disconnects the socket: "io server disconnect", no reconnection.
   const kickedId = socket.id;
   const kicked = c.once(socket, "disconnect");

@@ -48,6 +48,11 @@ function setup(nsp) {
       );
       socket.emit("answer", ...answer);
     });
+    socket.on("ask-silent", (v) => {
+      socket.timeout(300).emit("silent", v, (err) => {
+        socket.emit("answer-timeout", { timedOut: !!err });
+      });
+    });
     socket.on("join", (room, ack) => {
       socket.join(room);
       ack && ack(room);

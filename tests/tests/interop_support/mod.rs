@@ -8,7 +8,8 @@
 //! - on connect: emit `welcome` `{nsp, id, auth}`;
 //! - `echo` (args…) → emit `echo-back` (args…); `echo-ack` (args…, ack) → ack(args…);
 //!   `no-ack` → nothing; `ask` (v) → emit `question` v with an ack, then emit `answer` with the
-//!   acked arguments;
+//!   acked arguments; `ask-silent` (v) → emit `silent` v with a 300 ms ack timeout (the client
+//!   never answers), then emit `answer-timeout` `{timedOut}`;
 //! - `join` / `leave` (room, ack) → ack(room); `to-room` {room, msg} → the namespace emits
 //!   `room-msg` msg to the room, then `sentinel` msg to everyone, then acks; `except-room`
 //!   {room, msg} → `except-msg` to everyone but the room; `broadcast` msg → `broadcast-msg` to
@@ -255,6 +256,19 @@ fn on_connect(socket: Socket, log: Log) {
                 "answer",
                 answer.unwrap_or_else(|_| vec![Value::from("error")]),
             );
+        },
+    );
+    socket.on(
+        "ask-silent",
+        |socket: Socket, v: Value, _: Option<AckSender>| async move {
+            let answer: Result<Value, _> = socket
+                .emit_with_ack("silent", &v)
+                .timeout(Duration::from_millis(300))
+                .await;
+            let timed_out = matches!(answer, Err(socketio_tokio::AckError::Timeout));
+            socket
+                .emit("answer-timeout", &json!({"timedOut": timed_out}))
+                .expect("emit");
         },
     );
     socket.on(
