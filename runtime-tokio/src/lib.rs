@@ -23,7 +23,10 @@
 //! Per connection, the HTTP side costs hyper's buffers while a request is in flight; an accepted
 //! WebSocket keeps a [`WEBSOCKET_READ_BUFFER`] read buffer and a [`WEBSOCKET_WRITE_BUFFER`] write
 //! buffer target (tungstenite's defaults are 128 KiB each), changeable with
-//! [`HttpServer::websocket_config`].
+//! [`HttpServer::websocket_config`]. tungstenite zero-fills its whole read buffer on every read,
+//! so that buffer is resident memory: measured on the conformance server (1000 idle WebSockets
+//! connected to `/`, server RSS delta, debug build), 19.7 KiB per connection with 4 KiB buffers
+//! against 144.4 KiB with tungstenite's 128 KiB defaults.
 //!
 //! Tracing: one `http` span per TCP connection (`remote`), one `websocket` span per accepted
 //! WebSocket (`remote`, `path`); events at `debug` for upgrades and connection errors, `info` when
