@@ -31,14 +31,15 @@ const MAX_TEXT: usize = 1000;
 /// The official client bundle: `$SOCKETIO_CLIENT_JS`, else the pinned npm package in
 /// `tests/node` (installed by `npm ci --prefix tests/node`).
 pub fn client_bundle_path() -> PathBuf {
-    std::env::var_os("SOCKETIO_CLIENT_JS").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("tests/node/node_modules/socket.io-client/dist/socket.io.min.js")
-        },
-        PathBuf::from,
-    )
+    if let Some(path) = std::env::var_os("SOCKETIO_CLIENT_JS") {
+        return PathBuf::from(path);
+    }
+    // The manifest dir is `runtime-tokio/` (the example) or `tests/` (the browser test).
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("tests/node/node_modules/socket.io-client/dist/socket.io.min.js")
 }
 
 /// Who is where: room → (socket id → nickname).
