@@ -326,5 +326,40 @@ async fn aborted_pending_get_closes_the_session() {
     // Well before the heartbeat could close it (300 + 200 ms), the session is gone.
     let reply = get(addr, &path).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-    assert_eq!(reply.json(), serde_json::json!({"code": 1, "message": "Session ID unknown"}));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"code": 1, "message": "Session ID unknown"})
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_answers_a_pending_poll() {
+    let io = conformance_server();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(io.serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    let (sid, _) = polling_open(addr, "/socket.io/").await;
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(post(addr, &path, "40").await.text(), "ok");
+    assert!(get(addr, &path).await.text().starts_with("40{"));
+    let pending = tokio::spawn(async move { get(addr, &path).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("server returns")
+        .unwrap()
+        .unwrap();
+    let reply = pending.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    // The held GET gets the close (`1`), maybe after the namespace disconnect.
+    assert!(
+        reply.text().split('\u{1e}').any(|p| p == "1" || p == "6"),
+        "{}",
+        reply.text()
+    );
 }
