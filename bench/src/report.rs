@@ -157,27 +157,49 @@ pub fn render(meta: &Meta, rust: &[Record], node: &NodeResults) -> String {
          its decoder always builds them (`JSON.parse` / msgpack decode), so its single encode \
          and decode timing is shown on both rows of each pair.\n",
     );
-    let direct: Vec<String> = CASES
-        .iter()
-        .filter_map(|(case, label)| {
-            let alt = find(rust, case, "common", "decode_read", "ours_serde_json")?;
-            let theirs = find(rust, case, "common", "decode_read", "socketioxide");
-            Some(format!(
-                "| {label} | {} | {} |\n",
+    // Informational contenders: our older tree paths, and serde_json off our validated text.
+    const ALTERNATIVES: [(&str, &str, &str); 3] = [
+        (
+            "encode_typed",
+            "ours_value",
+            "encode from typed args via the `Value` tree (`value::to_value` + encode)",
+        ),
+        (
+            "decode_read",
+            "ours_value",
+            "decode + read args via the `Value` tree (`json::parse` + `value::from_value`)",
+        ),
+        (
+            "decode_read",
+            "ours_serde_json",
+            "decode + `serde_json::from_slice` off the validated `Payload::Json` text",
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (op, who, label) in ALTERNATIVES {
+        for (case, case_label) in CASES {
+            let Some(alt) = find(rust, case, "common", op, who) else {
+                continue;
+            };
+            let ours = find(rust, case, "common", op, "ours");
+            let theirs = find(rust, case, "common", op, "socketioxide");
+            rows.push(format!(
+                "| {case_label} | {label} | {} | {} | {} |\n",
                 ns(Some(alt)),
+                ratio(Some(alt), ours, false),
                 ratio(theirs, Some(alt), true)
-            ))
-        })
-        .collect();
-    if !direct.is_empty() {
+            ));
+        }
+    }
+    if !rows.is_empty() {
         out.push_str(
-            "\nFor information (not our API path above): the same decode, then `serde_json` \
-             straight from the validated `Payload::Json` text into the typed arguments, with \
-             no `Value` tree in between (common parser, packets without binary).\n\n\
-             | case | ours, decode + serde_json ns/op | socketioxide ÷ this |\n\
-             | --- | ---: | ---: |\n",
+            "\nFor information (common parser, not the API path of the table above): the \
+             paths our rows used before the one-pass typed JSON paths, and serde_json. \
+             \"this ÷ ours\" is how much slower that path is than the row above.\n\n\
+             | case | path | ns/op | this ÷ ours | socketioxide ÷ this |\n\
+             | --- | --- | ---: | ---: | ---: |\n",
         );
-        direct.iter().for_each(|row| out.push_str(row));
+        rows.iter().for_each(|row| out.push_str(row));
     }
     out.push_str(END);
     out

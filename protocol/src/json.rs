@@ -133,7 +133,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// A lexer over text checked up front, if it is UTF-8 (else one that checks as it goes).
-    fn checked(text: &'a [u8]) -> Self {
+    pub(crate) fn checked(text: &'a [u8]) -> Self {
         Lexer {
             bytes: text,
             src: core::str::from_utf8(text).ok(),

@@ -303,6 +303,22 @@ fn decoding_edge_cases_match_the_value_path() {
     assert_eq!((name.as_str(), map.len()), ("chat", 2));
     let (map,): (BTreeMap<String, String>,) = payload.event_args().unwrap();
     assert_eq!(map["user"], "u");
+    // Binary packets (trees) borrow, with `from_value`'s result.
+    let items = vec![
+        Value::from("up"),
+        Value::Binary(Bytes::from_static(b"\x01\x02")),
+        Value::Array(vec![Value::from(7u64)]),
+    ];
+    let tree = Payload::Value(Value::Array(items.clone()));
+    type Bin = (serde_bytes::ByteBuf, Vec<u8>);
+    let expected: Bin =
+        socketio_protocol::value::from_value(Value::Array(items[1..].to_vec())).unwrap();
+    assert_eq!(tree.event_args::<Bin>().unwrap(), expected);
+    assert_eq!(
+        tree.event_args::<serde_bytes::ByteBuf>(),
+        socketio_protocol::value::from_value(Value::Array(items[1..].to_vec()))
+            .map_err(json::FromJsonError::Data)
+    );
 }
 
 fn arb_text_of<S: Strategy>(s: S) -> impl Strategy<Value = Vec<u8>>
@@ -341,6 +357,10 @@ proptest! {
         prop_assert_eq!(payload.event_args::<Args>(), slow_args::<Args>(&text));
         let tree = Payload::Value(json::parse(&text, 32).unwrap());
         prop_assert_eq!(tree.event_args::<Args>(), slow_args::<Args>(&text));
-        prop_assert_eq!(payload.deserialize::<(String, Args)>().ok(), tree.deserialize().ok());
+        prop_assert_eq!(payload.deserialize::<(String, Args)>(), slow::<(String, Args)>(&text));
+        prop_assert_eq!(tree.deserialize::<(String, Args)>(), slow::<(String, Args)>(&text));
+        prop_assert_eq!(tree.deserialize::<Value>(), slow::<Value>(&text));
+        prop_assert_eq!(tree.event_args::<Vec<Value>>(), slow_args::<Vec<Value>>(&text));
+        prop_assert_eq!(tree.event_args::<serde::de::IgnoredAny>(), slow_args(&text));
     }
 }

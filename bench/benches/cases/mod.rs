@@ -68,10 +68,14 @@ pub trait EventCase: 'static {
     type SxArgs: serde::Serialize + serde::de::DeserializeOwned + 'static;
     /// The whole event array (name first), as our `value::to_value` / `from_value` take it.
     type OurArray: serde::Serialize + serde::de::DeserializeOwned + 'static;
+    /// The arguments as our `Payload::event(name, &args)` takes them (a tuple or sequence is
+    /// the argument list, any other value is one argument).
+    type OurArgs: serde::Serialize + 'static;
     const CASE: &'static str;
     const EVENT: &'static str;
     fn sx_args() -> Self::SxArgs;
     fn our_array() -> Self::OurArray;
+    fn our_args() -> Self::OurArgs;
     /// The common parser's text message.
     fn wire_text() -> String;
     /// The common parser's binary messages.
@@ -85,6 +89,7 @@ pub struct CaseA;
 impl EventCase for CaseA {
     type SxArgs = Chat;
     type OurArray = (String, Chat);
+    type OurArgs = Chat;
     const CASE: &'static str = "a";
     const EVENT: &'static str = fixtures::CHAT_EVENT;
     fn sx_args() -> Chat {
@@ -92,6 +97,9 @@ impl EventCase for CaseA {
     }
     fn our_array() -> (String, Chat) {
         (Self::EVENT.into(), fixtures::chat())
+    }
+    fn our_args() -> Chat {
+        fixtures::chat()
     }
     fn wire_text() -> String {
         fixtures::CHAT_WIRE.into()
@@ -111,6 +119,7 @@ pub struct CaseB;
 impl EventCase for CaseB {
     type SxArgs = (UploadMeta, Bytes, Bytes);
     type OurArray = (String, UploadMeta, Bytes, Bytes);
+    type OurArgs = (UploadMeta, Bytes, Bytes);
     const CASE: &'static str = "b";
     const EVENT: &'static str = fixtures::UPLOAD_EVENT;
     fn sx_args() -> Self::SxArgs {
@@ -120,6 +129,9 @@ impl EventCase for CaseB {
     fn our_array() -> Self::OurArray {
         let [a, b] = fixtures::attachments();
         (Self::EVENT.into(), fixtures::upload_meta(), a, b)
+    }
+    fn our_args() -> Self::OurArgs {
+        Self::sx_args()
     }
     fn wire_text() -> String {
         fixtures::UPLOAD_WIRE.into()
@@ -139,6 +151,7 @@ pub struct CaseC;
 impl EventCase for CaseC {
     type SxArgs = Vec<Item>;
     type OurArray = (String, Vec<Item>);
+    type OurArgs = (Vec<Item>,);
     const CASE: &'static str = "c";
     const EVENT: &'static str = fixtures::ITEMS_EVENT;
     fn sx_args() -> Vec<Item> {
@@ -146,6 +159,9 @@ impl EventCase for CaseC {
     }
     fn our_array() -> (String, Vec<Item>) {
         (Self::EVENT.into(), fixtures::items())
+    }
+    fn our_args() -> (Vec<Item>,) {
+        (fixtures::items(),)
     }
     fn wire_text() -> String {
         fixtures::items_wire()
@@ -247,21 +263,29 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
     }
     // encode from typed args
     {
-        let ours = C::our_array();
+        let ours = C::our_args();
+        let ours_tree = C::our_array();
         let theirs = C::sx_args();
         ops.push(Op {
             case,
             codec: "common",
             op: "encode_typed",
             contenders: vec![
+                // `Payload::event`: JSON text in one pass (a `Value` only with binary).
                 Contender::new("ours", move || {
-                    let value = our_value::to_value(&ours).expect("to_value");
-                    let out = our_common::encode(&OurPacket::event("/", value), OurVersion::V5);
+                    let payload = Payload::event(C::EVENT, &ours).expect("Payload::event");
+                    let out = our_common::encode(&OurPacket::event("/", payload), OurVersion::V5);
                     out.text.len() + out.attachments.len()
                 }),
                 Contender::new("socketioxide", move || {
                     let value = CommonParser.encode_value(&theirs, Some(C::EVENT)).unwrap();
                     sx_encoded_len(CommonParser.encode(SxPacket::event("/", value)))
+                }),
+                // Informational: the tree path (`value::to_value` + encode).
+                Contender::new("ours_value", move || {
+                    let value = our_value::to_value(&ours_tree).expect("to_value");
+                    let out = our_common::encode(&OurPacket::event("/", value), OurVersion::V5);
+                    out.text.len() + out.attachments.len()
                 }),
             ],
         });
@@ -299,10 +323,16 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
         let sx_bins = bins.clone();
         let state = ParserState::default();
         let mut contenders = vec![
+            // `Payload::deserialize`: one pass over the validated text (name + arguments), or
+            // the borrowing `Value` deserializer for a binary packet.
             Contender::new("ours", move || {
                 let packet = our_common_decode(&mut decoder, &our_text, &our_bins);
-                let array: C::OurArray =
-                    our_value::from_value(our_data(packet)).expect("from_value");
+                let array: C::OurArray = packet
+                    .data
+                    .as_ref()
+                    .expect("data")
+                    .deserialize()
+                    .expect("Payload::deserialize");
                 C::our_weight(&array)
             }),
             Contender::new("socketioxide", move || {
@@ -312,9 +342,20 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 event + C::sx_weight(&args)
             }),
         ];
+        {
+            // Informational: the tree path (`json::parse` + `value::from_value`).
+            let our_text = OurStr::from(text.clone());
+            let our_bins = bins.clone();
+            let mut decoder = our_common::Decoder::new(OurVersion::V5, Limits::DEFAULT);
+            contenders.push(Contender::new("ours_value", move || {
+                let packet = our_common_decode(&mut decoder, &our_text, &our_bins);
+                let array: C::OurArray =
+                    our_value::from_value(our_data(packet)).expect("from_value");
+                C::our_weight(&array)
+            }));
+        }
         if bins.is_empty() {
-            // Not in the table (informational, printed by `compare`): the same decode, then
-            // serde_json straight from the validated `Payload::Json` text, with no `Value` tree.
+            // Informational: serde_json straight from the validated `Payload::Json` text.
             let our_text = OurStr::from(text);
             let mut decoder = our_common::Decoder::new(OurVersion::V5, Limits::DEFAULT);
             contenders.push(Contender::new("ours_serde_json", move || {
@@ -424,8 +465,12 @@ fn msgpack_ops<C: EventCase>(ops: &mut Vec<Op>) {
             contenders: vec![
                 Contender::new("ours", move || {
                     let packet = our_msgpack::decode(&ours, &Limits::DEFAULT).expect("our decode");
-                    let array: C::OurArray =
-                        our_value::from_value(our_data(packet)).expect("from_value");
+                    let array: C::OurArray = packet
+                        .data
+                        .as_ref()
+                        .expect("data")
+                        .deserialize()
+                        .expect("Payload::deserialize");
                     C::our_weight(&array)
                 }),
                 Contender::new("socketioxide", move || {
@@ -596,6 +641,19 @@ fn check_event_case<C: EventCase>(problems: &mut Vec<String>) {
             "({case}) our common encode differs from the fixture: {}",
             first_diff(&ours.text, &text)
         ));
+    }
+    // So does the one-pass path (`Payload::event`), and it reads back the same arguments.
+    let payload = Payload::event(C::EVENT, &C::our_args()).expect("Payload::event");
+    let fast = our_common::encode(&OurPacket::event("/", payload.clone()), OurVersion::V5);
+    if fast.text.as_str() != text || fast.attachments != bins {
+        problems.push(format!(
+            "({case}) our Payload::event encode differs from the fixture: {}",
+            first_diff(&fast.text, &text)
+        ));
+    }
+    match payload.deserialize::<C::OurArray>() {
+        Ok(array) if our_value::to_value(&array).ok() == Some(value.clone()) => {}
+        _ => problems.push(format!("({case}) our Payload::deserialize differs")),
     }
     // socketioxide's too.
     match CommonParser.encode(SxPacket::event(

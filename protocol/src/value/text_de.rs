@@ -36,7 +36,8 @@ struct State<'de> {
 impl<'de> State<'de> {
     fn new(text: &'de [u8], max_depth: usize) -> Self {
         State {
-            lex: Lexer::new(text),
+            // One UTF-8 check up front makes every string slice free.
+            lex: Lexer::checked(text),
             depth: 0,
             max_depth,
             keys: Vec::new(),
@@ -133,6 +134,7 @@ impl<'de> Deserializer<'de> for Text<'_, 'de> {
                 let out = visitor.visit_map(Entries {
                     state: &mut *state,
                     mark,
+                    seen: 0,
                 });
                 state.keys.truncate(mark);
                 let out = out?;
@@ -277,6 +279,8 @@ struct Entries<'s, 'de> {
     state: &'s mut State<'de>,
     /// Where this object's keys start in `state.keys`.
     mark: usize,
+    /// A one-word filter of the keys seen so far.
+    seen: u64,
 }
 
 impl<'de> MapAccess<'de> for Entries<'_, 'de> {
@@ -307,13 +311,19 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
         };
         let end = state.lex.pos;
         let raw = state.lex.slice(start, end);
-        if state.keys[self.mark..]
-            .iter()
-            .any(|&(s, e)| state.lex.slice(s, e) == raw)
+        // A cheap filter first: only a key whose (length, last byte) bit is already set can
+        // repeat an earlier one.
+        let last = raw.get(raw.len().saturating_sub(2)).copied().unwrap_or(0);
+        let bit = 1u64 << ((raw.len() + usize::from(last) * 7) % 64);
+        if self.seen & bit != 0
+            && state.keys[self.mark..]
+                .iter()
+                .any(|&(s, e)| state.lex.slice(s, e) == raw)
         {
             // `parse` merges repeated keys.
             return Err(state.fail());
         }
+        self.seen |= bit;
         state.keys.push((start, end));
         state.lex.expect(b':').map_err(|_| state.fail())?;
         seed.deserialize(KeyDeserializer {
@@ -411,6 +421,65 @@ impl<'de> Deserializer<'de> for Args<'_, 'de> {
     }
 }
 
+/// An event's arguments in a [`Value`] array: borrowed, read as `Value::Array(args)` would be.
+struct RefArgs<'de>(&'de [Value]);
+
+impl RefArgs<'_> {
+    /// The owned array, for the hints that are rare on an argument list.
+    fn owned(&self) -> Value {
+        Value::Array(self.0.to_vec())
+    }
+}
+
+impl<'de> Deserializer<'de> for RefArgs<'de> {
+    type Error = FromValueError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FromValueError> {
+        super::visit_array_ref(self.0, visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FromValueError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, FromValueError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, FromValueError> {
+        self.owned().deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FromValueError> {
+        self.owned().deserialize_byte_buf(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FromValueError> {
+        self.owned().deserialize_byte_buf(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, FromValueError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string unit unit_struct
+        seq tuple tuple_struct map struct identifier
+    }
+}
+
 /// `T` from JSON text: the fast path, then the slow one if needed.
 fn read<T: DeserializeOwned>(
     text: &[u8],
@@ -464,11 +533,11 @@ impl Payload {
     ///
     /// For [`Payload::Json`] this reads the text in one pass, with no [`Value`] tree, and gives
     /// exactly what `from_value::<T>(self.to_value()?)` gives. For [`Payload::Value`] it is
-    /// `from_value` on a copy.
+    /// the borrowing [`Value::deserialize_ref`] (same result as `from_value`, without a copy).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, FromJsonError> {
         match self {
             Payload::Json(text) => read(text, crate::socket::Limits::DEFAULT.max_depth, false),
-            Payload::Value(value) => from_value(value.clone()).map_err(FromJsonError::Data),
+            Payload::Value(value) => value.deserialize_ref().map_err(FromJsonError::Data),
         }
     }
 
@@ -488,6 +557,9 @@ impl Payload {
     pub fn event_args<T: DeserializeOwned>(&self) -> Result<T, FromJsonError> {
         match self {
             Payload::Json(text) => read(text, crate::socket::Limits::DEFAULT.max_depth, true),
+            Payload::Value(Value::Array(items)) if !items.is_empty() => {
+                T::deserialize(RefArgs(&items[1..])).map_err(FromJsonError::Data)
+            }
             Payload::Value(value) => from_args(value.clone()),
         }
     }
