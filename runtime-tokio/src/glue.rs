@@ -203,6 +203,18 @@ impl HttpServer {
                 return refusal;
             }
         };
+        let mut response = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(
+                header::SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+            );
+        for (name, value) in ticket.headers() {
+            response = response.header(name, value);
+        }
+        let response = response.body(Full::default()).expect("valid response");
         let io = self.inner.io.clone();
         let config = self.inner.websocket;
         let span = tracing::info_span!("websocket", ?remote, path = parts.uri.path());
@@ -225,16 +237,7 @@ impl HttpServer {
             }
             .instrument(span),
         );
-        Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::UPGRADE, "websocket")
-            .header(
-                header::SEC_WEBSOCKET_ACCEPT,
-                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-            )
-            .body(Full::default())
-            .expect("valid response")
+        response
     }
 }
 

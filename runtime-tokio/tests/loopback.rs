@@ -363,3 +363,31 @@ async fn graceful_shutdown_answers_a_pending_poll() {
         reply.text()
     );
 }
+
+#[tokio::test]
+async fn websocket_101_carries_the_ticket_headers() {
+    let addr = start(conformance_server().http()).await;
+    let request = Request::get("/socket.io/?EIO=4&transport=websocket")
+        .header("origin", "http://example.test")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(addr, request).await;
+    assert_eq!(reply.status, StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    let io = conformance_server();
+    let parts = Request::get("/socket.io/?EIO=4&transport=websocket")
+        .header("origin", "http://example.test")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    // Whatever extra headers the engine gives the ticket are on the 101.
+    let ticket = io.accept_websocket(&parts, None).unwrap();
+    for (name, value) in ticket.headers() {
+        assert_eq!(reply.headers.get(name), Some(value), "{name}");
+    }
+}
