@@ -102,8 +102,8 @@ async fn reconnection_after_the_server_drops_the_transport() {
 async fn rooms_and_broadcasts_to_many_clients() {
     let app = start(AppOptions::default()).await;
     let (ws, polling) = tokio::join!(
-        client("rooms.js", &[app.url.as_str(), "12", "websocket"]),
-        client("rooms.js", &[app.url.as_str(), "4", "polling"]),
+        client("rooms.js", &[app.url.as_str(), "12", "websocket", "ws-"]),
+        client("rooms.js", &[app.url.as_str(), "4", "polling", "polling-"]),
     );
     ws.assert_success();
     polling.assert_success();
@@ -135,10 +135,20 @@ async fn recovery(mode: &str) {
     run.assert_success();
     let reconnected = run.step("reconnected");
     assert_eq!(reconnected["recovered"], json!(true), "{run}");
+    assert_eq!(reconnected["sameId"], json!(true), "{run}");
     assert_eq!(
         reconnected["order"],
         json!(["msg:m1", "msg:m2", "msg:m3", "connect"]),
         "{run}"
+    );
+    // The server side saw the same socket come back recovered.
+    let recovered = app.log.all().into_iter().any(
+        |s| matches!(s, interop_support::Seen::Connect { recovered: true, nsp, .. } if nsp == "/"),
+    );
+    assert!(
+        recovered,
+        "no recovered connect in the server log: {:#?}",
+        app.log.all()
     );
 }
 
@@ -153,18 +163,25 @@ async fn connection_state_recovery_polling() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_state_recovery_upgrade() {
+    recovery("upgrade").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msgpack_parser() {
     let app = start(AppOptions {
         msgpack: true,
         ..AppOptions::default()
     })
     .await;
-    let (ws, polling) = tokio::join!(
+    let (ws, polling, upgrade) = tokio::join!(
         client("msgpack.js", &[app.url.as_str(), "websocket"]),
         client("msgpack.js", &[app.url.as_str(), "polling"]),
+        client("msgpack.js", &[app.url.as_str(), "upgrade"]),
     );
     ws.assert_success();
     polling.assert_success();
+    upgrade.assert_success();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,6 +66,11 @@ function setup(nsp) {
       n.emit("sentinel", msg);
       ack && ack();
     });
+    socket.on("poll-room", ({ room, ms }, ack) => {
+      n.to(room)
+        .timeout(ms)
+        .emit("poll", (err, answers) => ack({ complete: !err, answers }));
+    });
     socket.on("except-room", ({ room, msg }) => {
       n.except(room).emit("except-msg", msg);
       n.emit("sentinel", msg);

@@ -12,7 +12,9 @@
 //!   never answers), then emit `answer-timeout` `{timedOut}`;
 //! - `join` / `leave` (room, ack) → ack(room); `to-room` {room, msg} → the namespace emits
 //!   `room-msg` msg to the room, then `sentinel` msg to everyone, then acks; `except-room`
-//!   {room, msg} → `except-msg` to everyone but the room; `broadcast` msg → `broadcast-msg` to
+//!   {room, msg} → `except-msg` to everyone but the room; `poll-room` {room, ms} (ack) → the
+//!   namespace asks the room `poll` with acks and a timeout of `ms`, then acks
+//!   `{complete, answers}`; `broadcast` msg → `broadcast-msg` to
 //!   all but the sender; `volatile` msg → volatile `volatile-msg` to all (each followed by
 //!   `sentinel`);
 //! - `kick-me` → server-side namespace disconnect; `drop-me` → close the transport under the
@@ -256,6 +258,29 @@ fn on_connect(socket: Socket, log: Log) {
                 "answer",
                 answer.unwrap_or_else(|_| vec![Value::from("error")]),
             );
+        },
+    );
+    socket.on(
+        "poll-room",
+        |socket: Socket, q: serde_json::Value, ack: Option<AckSender>| async move {
+            let room = q["room"].as_str().unwrap_or_default().to_owned();
+            let ms = q["ms"].as_u64().unwrap_or(1000);
+            let result = socket
+                .server()
+                .of(socket.ns())
+                .to(room)
+                .timeout(Duration::from_millis(ms))
+                .emit_with_ack::<Value, _>("poll", &())
+                .await;
+            let (complete, answers) = match result {
+                Ok(all) => (true, all),
+                Err(socketio_tokio::BroadcastAckError::Timeout { partial }) => (false, partial),
+                Err(e) => panic!("broadcast with acks: {e}"),
+            };
+            if let Some(ack) = ack {
+                ack.send(&json!({"complete": complete, "answers": answers}))
+                    .ok();
+            }
         },
     );
     socket.on(
