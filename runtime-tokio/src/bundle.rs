@@ -36,7 +36,8 @@ struct BundleFile {
 /// The files are read once, when the bundle is made; a bundle is cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ClientBundle {
-    mount: String,
+    /// `None`: the Socket.IO server's own path.
+    mount: Option<String>,
     files: Vec<BundleFile>,
 }
 
@@ -99,10 +100,10 @@ impl ClientBundle {
         self
     }
 
-    /// Mounts the files under `path` (default `/socket.io`, the Socket.IO path); a trailing `/`
-    /// is optional.
+    /// Mounts the files under `path` instead of the Socket.IO server's path (the default, as
+    /// in the reference server); a trailing `/` is optional.
     pub fn at(mut self, path: &str) -> Self {
-        self.mount = normalize_mount(path);
+        self.mount = Some(normalize_mount(path));
         self
     }
 
@@ -113,7 +114,7 @@ impl ClientBundle {
 
     fn empty() -> Self {
         Self {
-            mount: "/socket.io/".to_owned(),
+            mount: None,
             files: Vec::new(),
         }
     }
@@ -135,22 +136,46 @@ impl ClientBundle {
         });
     }
 
-    /// Whether a request with this method and path asks for one of the files.
-    pub(crate) fn matches(&self, method: &Method, path: &str) -> bool {
-        self.find(method, path).is_some()
+    /// Whether a request with this method and path asks for one of the files; `handles` is the
+    /// Socket.IO server's path test, used when no [`at`](Self::at) path is set.
+    pub(crate) fn matches(
+        &self,
+        method: &Method,
+        path: &str,
+        handles: impl Fn(&str) -> bool,
+    ) -> bool {
+        self.find(method, path, handles).is_some()
     }
 
-    fn find(&self, method: &Method, path: &str) -> Option<&BundleFile> {
+    fn find(
+        &self,
+        method: &Method,
+        path: &str,
+        handles: impl Fn(&str) -> bool,
+    ) -> Option<&BundleFile> {
         if method != Method::GET && method != Method::HEAD {
             return None;
         }
-        let name = path.strip_prefix(self.mount.as_str())?;
+        let slash = path.rfind('/')?;
+        let (dir, name) = (&path[..=slash], &path[slash + 1..]);
+        let mounted = match &self.mount {
+            Some(mount) => dir == mount,
+            // The server's path is the shortest directory it handles.
+            None => handles(dir) && parent_dir(dir).is_none_or(|parent| !handles(parent)),
+        };
+        if !mounted {
+            return None;
+        }
         self.files.iter().find(|file| file.name == name)
     }
 
     /// The response for a request that [`matches`](Self::matches).
-    pub(crate) fn respond(&self, parts: &http::request::Parts) -> Response<Full<Bytes>> {
-        let Some(file) = self.find(&parts.method, parts.uri.path()) else {
+    pub(crate) fn respond(
+        &self,
+        parts: &http::request::Parts,
+        handles: impl Fn(&str) -> bool,
+    ) -> Response<Full<Bytes>> {
+        let Some(file) = self.find(&parts.method, parts.uri.path(), handles) else {
             return crate::glue::plain(StatusCode::NOT_FOUND, "Not Found");
         };
         let weak_match = |tag: &[u8]| {
@@ -180,6 +205,12 @@ impl ClientBundle {
             .body(Full::new(body))
             .expect("valid response")
     }
+}
+
+/// `/a/b/` → `/a/`; `/` → none.
+fn parent_dir(dir: &str) -> Option<&str> {
+    let trimmed = dir.strip_suffix('/')?;
+    trimmed.rfind('/').map(|slash| &dir[..=slash])
 }
 
 fn normalize_mount(path: &str) -> String {
@@ -212,10 +243,11 @@ mod tests {
     #[test]
     fn serves_under_mount_with_etag_and_304() {
         let bundle = ClientBundle::from_bytes("socket.io.min.js", "x=1").at("/io");
-        assert!(bundle.matches(&Method::GET, "/io/socket.io.min.js"));
-        assert!(!bundle.matches(&Method::POST, "/io/socket.io.min.js"));
-        assert!(!bundle.matches(&Method::GET, "/socket.io/socket.io.min.js"));
-        let response = bundle.respond(&get("/io/socket.io.min.js", None));
+        let never = |_: &str| false;
+        assert!(bundle.matches(&Method::GET, "/io/socket.io.min.js", never));
+        assert!(!bundle.matches(&Method::POST, "/io/socket.io.min.js", never));
+        assert!(!bundle.matches(&Method::GET, "/socket.io/socket.io.min.js", never));
+        let response = bundle.respond(&get("/io/socket.io.min.js", None), never);
         assert_eq!(response.status(), StatusCode::OK);
         let etag = response.headers()[header::ETAG]
             .to_str()
@@ -227,11 +259,25 @@ mod tests {
         );
         let weak = format!("W/{etag}");
         for tag in [etag.as_str(), weak.as_str()] {
-            let response = bundle.respond(&get("/io/socket.io.min.js", Some(tag)));
+            let response = bundle.respond(&get("/io/socket.io.min.js", Some(tag)), never);
             assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         }
-        let response = bundle.respond(&get("/io/socket.io.min.js", Some("\"other\"")));
+        let response = bundle.respond(&get("/io/socket.io.min.js", Some("\"other\"")), never);
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn follows_the_server_path_by_default() {
+        let bundle = ClientBundle::from_bytes("socket.io.js", "x=1");
+        let handles = |path: &str| path.starts_with("/chat/io/");
+        assert!(bundle.matches(&Method::GET, "/chat/io/socket.io.js", handles));
+        assert!(!bundle.matches(&Method::GET, "/chat/io/deeper/socket.io.js", handles));
+        assert!(!bundle.matches(&Method::GET, "/chat/socket.io.js", handles));
+        assert!(!bundle.matches(&Method::GET, "/socket.io/socket.io.js", handles));
+        let everything = |_: &str| true;
+        assert!(bundle.matches(&Method::GET, "/socket.io.js", everything));
+        assert_eq!(parent_dir("/a/b/"), Some("/a/"));
+        assert_eq!(parent_dir("/"), None);
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl HttpServer {
     pub(crate) fn route<B>(&self, request: &Request<B>) -> Route {
         let path = request.uri().path();
         match &self.inner.client {
-            Some(bundle) if bundle.matches(request.method(), path) => Route::Bundle,
+            Some(bundle)
+                if bundle.matches(request.method(), path, |dir| self.inner.io.handles(dir)) =>
+            {
+                Route::Bundle
+            }
             _ if self.inner.io.handles(path) => Route::SocketIo,
             _ => Route::Other,
         }
@@ -146,7 +150,7 @@ impl HttpServer {
     pub(crate) fn serve_bundle<B>(&self, request: Request<B>) -> Response<Full<Bytes>> {
         let (parts, _body) = request.into_parts();
         match &self.inner.client {
-            Some(bundle) => bundle.respond(&parts),
+            Some(bundle) => bundle.respond(&parts, |dir| self.inner.io.handles(dir)),
             None => plain(StatusCode::NOT_FOUND, "Not Found"),
         }
     }

@@ -63,3 +63,22 @@ async fn no_bundle_configured() {
     let reply = get(addr, "/socket.io/socket.io.js").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn bundle_follows_a_custom_server_path() {
+    let io = conformance_builder().path("/chat/io").build_tokio();
+    let addr = start(
+        io.http()
+            .serve_client(ClientBundle::from_bytes("socket.io.js", "/* js */")),
+    )
+    .await;
+    let reply = get(addr, "/chat/io/socket.io.js").await;
+    assert_eq!((reply.status, reply.text()), (StatusCode::OK, "/* js */"));
+    assert_eq!(
+        get(addr, "/socket.io/socket.io.js").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The Socket.IO server is still there.
+    let (sid, _) = polling_open(addr, "/chat/io/").await;
+    assert_eq!(sid.len(), 20);
+}
