@@ -1,7 +1,9 @@
 //! Every bad Socket.IO input of PROTOCOL.md over a real WebSocket (a raw `ws` client:
 //! `tests/node/clients/badinput.js`), sent to the official socket.io 4.8 server and to the Rust
 //! server with the same test app, case by case: what the client sees (frames, whether and how the
-//! server closed) and the server-side disconnect reason must match the reference.
+//! server closed) and the server-side disconnect reason must match the reference. Both servers
+//! run with connectTimeout 1 s, pingInterval 300 ms and pingTimeout 200 ms (so a client that
+//! stops answering pings gets `ping timeout`).
 
 mod interop_support;
 
@@ -30,12 +32,17 @@ fn cases(run: &ScriptRun) -> BTreeMap<String, Value> {
 async fn observe() -> Observed {
     let options = AppOptions {
         connect_timeout: Some(Duration::from_millis(1000)),
+        heartbeat: Some((Duration::from_millis(300), Duration::from_millis(200))),
         ..AppOptions::default()
     };
     let app = start(options).await;
     let url = app.url.clone();
     let (reference, reference_reasons, ours) = tokio::task::spawn_blocking(move || {
-        let server = RefServer::start(&json!({"connectTimeout": 1000}));
+        let server = RefServer::start(&json!({
+            "connectTimeout": 1000,
+            "pingInterval": 300,
+            "pingTimeout": 200,
+        }));
         let ref_url = server.url();
         let reference = std::thread::spawn(move || {
             run_client("badinput.js", &[ref_url], Duration::from_secs(25))

@@ -44,6 +44,8 @@ pub struct AppOptions {
     pub eio3: bool,
     /// `connectTimeout` (default 45 s).
     pub connect_timeout: Option<Duration>,
+    /// `pingInterval` and `pingTimeout` (default 25 s and 20 s).
+    pub heartbeat: Option<(Duration, Duration)>,
 }
 
 /// One connect or disconnect seen by the handlers.
@@ -131,6 +133,9 @@ pub async fn start(options: AppOptions) -> App {
     }
     if let Some(timeout) = options.connect_timeout {
         builder = builder.connect_timeout(timeout);
+    }
+    if let Some((interval, timeout)) = options.heartbeat {
+        builder = builder.ping_interval(interval).ping_timeout(timeout);
     }
     let io = builder.build_tokio();
     let log = Log::default();
