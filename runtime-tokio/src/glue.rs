@@ -23,12 +23,21 @@ pub const WEBSOCKET_READ_BUFFER: usize = 4 * 1024;
 /// Frames collect up to this size between flushes, so small packets still share one `write`.
 pub const WEBSOCKET_WRITE_BUFFER: usize = 4 * 1024;
 
-/// The tungstenite configuration used for every accepted WebSocket: [`WEBSOCKET_READ_BUFFER`] and
-/// [`WEBSOCKET_WRITE_BUFFER`], tungstenite's defaults otherwise.
+/// Largest WebSocket message (and frame) accepted by default: 1 000 000 bytes, the reference
+/// server's default `maxHttpBufferSize`, which it also applies to WebSocket messages. A server
+/// built with a larger `max_http_buffer_size` should raise it too, with
+/// [`HttpServer::websocket_config`].
+pub const WEBSOCKET_MAX_MESSAGE: usize = 1_000_000;
+
+/// The tungstenite configuration used for every accepted WebSocket: [`WEBSOCKET_READ_BUFFER`],
+/// [`WEBSOCKET_WRITE_BUFFER`], messages and frames up to [`WEBSOCKET_MAX_MESSAGE`], tungstenite's
+/// defaults otherwise.
 pub fn default_websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(WEBSOCKET_READ_BUFFER)
         .write_buffer_size(WEBSOCKET_WRITE_BUFFER)
+        .max_message_size(Some(WEBSOCKET_MAX_MESSAGE))
+        .max_frame_size(Some(WEBSOCKET_MAX_MESSAGE))
 }
 
 /// Where a request goes.

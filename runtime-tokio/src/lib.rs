@@ -44,7 +44,8 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 
 pub use bundle::ClientBundle;
 pub use glue::{
-    HttpServer, WEBSOCKET_READ_BUFFER, WEBSOCKET_WRITE_BUFFER, default_websocket_config,
+    HttpServer, WEBSOCKET_MAX_MESSAGE, WEBSOCKET_READ_BUFFER, WEBSOCKET_WRITE_BUFFER,
+    default_websocket_config,
 };
 pub use listen::SHUTDOWN_GRACE;
 pub use runtime::TokioRuntime;

@@ -391,3 +391,37 @@ async fn websocket_101_carries_the_ticket_headers() {
         assert_eq!(reply.headers.get(name), Some(value), "{name}");
     }
 }
+
+#[tokio::test]
+async fn websocket_message_over_max_payload_closes() {
+    let addr = start(conformance_server().http()).await;
+    let mut socket = ws_connect(addr, "/socket.io/?EIO=4&transport=websocket").await;
+    let _open = next_text(&mut socket).await;
+    socket.send(Message::text("40")).await.unwrap();
+    let _connected = next_text(&mut socket).await;
+    let _auth = next_text(&mut socket).await;
+    // Just under the limit: delivered.
+    let fits = format!(r#"42["message","{}"]"#, "x".repeat(999_000));
+    socket.send(Message::text(fits)).await.unwrap();
+    assert!(
+        next_text(&mut socket)
+            .await
+            .starts_with(r#"42["message-back","xxx"#)
+    );
+    // Over it: the connection ends.
+    let big = format!("4{}", "x".repeat(1_000_001));
+    let _ = socket.send(Message::text(big)).await;
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the oversized message did not end the connection"
+    );
+}
