@@ -6,6 +6,7 @@ use std::{future::Future, io, net::SocketAddr, pin::pin, time::Duration};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
+    io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream, ToSocketAddrs},
     sync::watch,
 };
@@ -75,8 +76,18 @@ impl HttpServer {
     }
 }
 
-/// One TCP connection: HTTP/1.1 with upgrades; on shutdown, finish the request in flight and
-/// close.
+impl HttpServer {
+    /// Serves one already accepted connection (a TLS stream, a Unix socket, …) until it
+    /// closes: HTTP/1.1 with upgrades, `remote` as the handshake address.
+    pub async fn serve_connection<IO>(self, io: IO, remote: Option<SocketAddr>)
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        serve_io(self, io, remote, std::future::pending()).await;
+    }
+}
+
+/// One TCP connection from the accept loop.
 async fn serve_connection(
     http: HttpServer,
     stream: TcpStream,
@@ -86,18 +97,32 @@ async fn serve_connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY");
     }
+    let stop = async move { drop(stopped.wait_for(|stop| *stop).await) };
+    serve_io(http, stream, Some(remote), stop).await;
+}
+
+/// HTTP/1.1 with upgrades on `io`; once `stop` completes, finish the request in flight and
+/// close.
+async fn serve_io<IO>(
+    http: HttpServer,
+    io: IO,
+    remote: Option<SocketAddr>,
+    stop: impl Future<Output = ()>,
+) where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let http = http.clone();
-        async move { Ok::<_, std::convert::Infallible>(http.handle(request, Some(remote)).await) }
+        async move { Ok::<_, std::convert::Infallible>(http.handle(request, remote).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut connection = pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = async { drop(stopped.wait_for(|stop| *stop).await) } => {
+        () = stop => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -425,3 +425,23 @@ async fn websocket_message_over_max_payload_closes() {
         "the oversized message did not end the connection"
     );
 }
+
+#[tokio::test]
+async fn serve_connection_on_an_in_memory_stream() {
+    let (client, server) = tokio::io::duplex(4096);
+    tokio::spawn(conformance_server().http().serve_connection(server, None));
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("/socket.io/?EIO=4&transport=polling")
+        .header("host", "memory")
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    use http_body_util::BodyExt;
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.starts_with(b"0{\"sid\":"));
+}
