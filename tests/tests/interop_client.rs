@@ -98,6 +98,36 @@ async fn reconnection_after_the_server_drops_the_transport() {
     }
 }
 
+/// `Server::shutdown` with clients connected: they see `transport close`, the server handlers
+/// `server shutting down` (as with the official `io.close()`, which over polling keeps the close
+/// packet for a client's next GET when none is pending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_shutdown_with_clients_connected() {
+    let (ws_app, polling_app) =
+        tokio::join!(start(AppOptions::default()), start(AppOptions::default()));
+    let (ws, polling) = tokio::join!(
+        client("shutdown.js", &[ws_app.url.as_str(), "websocket", "3"]),
+        client("shutdown.js", &[polling_app.url.as_str(), "polling", "6"]),
+    );
+    for (run, app) in [(&ws, &ws_app), (&polling, &polling_app)] {
+        run.assert_success();
+        let reasons = run.step("disconnected")["reasons"].as_array().unwrap();
+        assert!(
+            reasons.iter().all(|r| r == "transport close"),
+            "every client should see `transport close`\n{run}"
+        );
+        for id in run.step("connected")["ids"].as_array().unwrap() {
+            let id = id.as_str().unwrap();
+            let reason = app.log.disconnect_reason(id).await;
+            assert_eq!(
+                reason.as_deref(),
+                Some("server shutting down"),
+                "server-side reason of {id}\n{run}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_and_broadcasts_to_many_clients() {
     let app = start(AppOptions::default()).await;

@@ -84,6 +84,7 @@ function setup(nsp) {
       n.emit("sentinel", msg);
     });
     socket.on("kick-me", () => socket.disconnect());
+    socket.on("shutdown-server", () => io.close());
     socket.on("drop-me", () => socket.conn.close());
     socket.on("disconnect", (reason) => c.out({ disconnect: reason, nsp: n.name, id: socket.id }));
   });

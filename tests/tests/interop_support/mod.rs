@@ -17,6 +17,7 @@
 //!   `{complete, answers}`; `broadcast` msg → `broadcast-msg` to
 //!   all but the sender; `volatile` msg → volatile `volatile-msg` to all (each followed by
 //!   `sentinel`);
+//! - `shutdown-server` → shut the whole server down (`io.close()`);
 //! - `kick-me` → server-side namespace disconnect; `drop-me` → close the transport under the
 //!   socket (`socket.conn.close()`);
 //! - every connect and disconnect (with its reason) goes to the [`Log`].
@@ -358,6 +359,13 @@ fn on_connect(socket: Socket, log: Log) {
             let nsp = socket.server().of(socket.ns());
             nsp.volatile().emit("volatile-msg", &msg).expect("emit");
             nsp.emit("sentinel", &msg).expect("emit");
+        },
+    );
+    socket.on(
+        "shutdown-server",
+        |socket: Socket, _: (), _: Option<AckSender>| async move {
+            let io = socket.server();
+            tokio::spawn(async move { io.shutdown().await });
         },
     );
     socket.on(
