@@ -14,6 +14,12 @@ c.main(async () => {
   }
   await Promise.all(sockets.map((s) => c.connected(s)));
   c.out({ step: "connected", ids: sockets.map((s) => s.id) });
+  // Diagnostics: why a transport failed (HTTP status of a poll, WebSocket error…).
+  sockets.forEach((s, i) =>
+    s.io.engine.on("close", (reason, details) =>
+      c.out({ step: "engine-close", i, reason, description: details && String(details.description), context: details && details.context && { status: details.context.status, responseText: details.context.responseText } }),
+    ),
+  );
   const reasons = Promise.all(sockets.map((s) => c.once(s, "disconnect", 10000)));
   sockets[0].emit("shutdown-server");
   const got = (await reasons).map(([r]) => r);
