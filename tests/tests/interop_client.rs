@@ -132,8 +132,8 @@ async fn server_shutdown_with_clients_connected() {
 async fn rooms_and_broadcasts_to_many_clients() {
     let app = start(AppOptions::default()).await;
     let (ws, polling) = tokio::join!(
-        client("rooms.js", &[app.url.as_str(), "12", "websocket", "ws-"]),
-        client("rooms.js", &[app.url.as_str(), "4", "polling", "polling-"]),
+        client("rooms.js", &[app.url.as_str(), "40", "websocket", "ws-"]),
+        client("rooms.js", &[app.url.as_str(), "10", "polling", "polling-"]),
     );
     ws.assert_success();
     polling.assert_success();
