@@ -14,7 +14,7 @@ use tokio_tungstenite::{
 };
 use tracing::Instrument;
 
-use crate::{BoxError, ClientBundle, Server};
+use crate::{BoxError, ClientBundle, Endpoint, Server};
 
 /// Read buffer of each WebSocket connection: 4 KiB (tungstenite's default is 128 KiB). It is
 /// allocated once per connection and grows only while a larger frame is being read.
@@ -50,8 +50,8 @@ pub(crate) enum Route {
     Other,
 }
 
-struct Inner {
-    io: Server,
+struct Inner<E> {
+    io: E,
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
 }
@@ -70,12 +70,21 @@ struct Inner {
 ///     .await
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct HttpServer {
-    inner: Arc<Inner>,
+///
+/// Generic over the [`Endpoint`] it serves: the Socket.IO [`Server`] by default.
+pub struct HttpServer<E = Server> {
+    inner: Arc<Inner<E>>,
 }
 
-impl std::fmt::Debug for HttpServer {
+impl<E> Clone for HttpServer<E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for HttpServer<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpServer")
             .field("client", &self.inner.client)
@@ -84,10 +93,10 @@ impl std::fmt::Debug for HttpServer {
     }
 }
 
-impl HttpServer {
+impl<E: Endpoint> HttpServer<E> {
     /// Serves `io`, without a client bundle, with small WebSocket buffers
     /// ([`default_websocket_config`]).
-    pub fn new(io: Server) -> Self {
+    pub fn new(io: E) -> Self {
         Self {
             inner: Arc::new(Inner {
                 io,
@@ -107,12 +116,12 @@ impl HttpServer {
         self.with_inner(|inner| inner.websocket = config)
     }
 
-    /// The Socket.IO server behind this HTTP server.
-    pub fn io(&self) -> &Server {
+    /// The server behind this HTTP server.
+    pub fn io(&self) -> &E {
         &self.inner.io
     }
 
-    fn with_inner(self, change: impl FnOnce(&mut Inner)) -> Self {
+    fn with_inner(self, change: impl FnOnce(&mut Inner<E>)) -> Self {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             io: shared.io.clone(),
             client: shared.client.clone(),
@@ -224,7 +233,7 @@ impl HttpServer {
                 header::SEC_WEBSOCKET_ACCEPT,
                 HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
             );
-        for (name, value) in ticket.headers() {
+        for (name, value) in E::websocket_headers(&ticket) {
             response = response.header(name, value);
         }
         let response = response.body(Full::default()).expect("valid response");

@@ -33,6 +33,7 @@
 //! listening and shutting down, `warn` for accept failures.
 
 mod bundle;
+mod endpoint;
 mod glue;
 mod listen;
 mod runtime;
@@ -43,6 +44,7 @@ use std::{future::Future, io, sync::Arc};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 pub use bundle::ClientBundle;
+pub use endpoint::{Endpoint, UpgradedWebSocket};
 pub use glue::{
     HttpServer, WEBSOCKET_MAX_MESSAGE, WEBSOCKET_READ_BUFFER, WEBSOCKET_WRITE_BUFFER,
     default_websocket_config,
@@ -125,9 +127,9 @@ impl ServerExt for Server {
     }
 }
 
-impl HttpServer {
+impl<E: Endpoint> HttpServer<E> {
     /// The tower layer that mounts this server on another service (an axum `Router`).
-    pub fn layer(&self) -> SocketIoLayer {
+    pub fn layer(&self) -> SocketIoLayer<E> {
         SocketIoLayer::new(self.clone())
     }
 }

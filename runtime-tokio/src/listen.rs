@@ -12,13 +12,13 @@ use tokio::{
 };
 use tracing::Instrument;
 
-use crate::HttpServer;
+use crate::{Endpoint, HttpServer};
 
 /// How long [`HttpServer::serve_with_shutdown`] waits for open HTTP connections to finish after
 /// the Socket.IO server has shut down.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-impl HttpServer {
+impl<E: Endpoint> HttpServer<E> {
     /// Binds `addr` and serves until the process ends (see [`serve`](Self::serve)).
     pub async fn listen(self, addr: impl ToSocketAddrs) -> io::Result<()> {
         self.serve(TcpListener::bind(addr).await?).await
@@ -76,7 +76,7 @@ impl HttpServer {
     }
 }
 
-impl HttpServer {
+impl<E: Endpoint> HttpServer<E> {
     /// Serves one already accepted connection (a TLS stream, a Unix socket, …) until it
     /// closes: HTTP/1.1 with upgrades, `remote` as the handshake address.
     pub async fn serve_connection<IO>(self, io: IO, remote: Option<SocketAddr>)
@@ -88,8 +88,8 @@ impl HttpServer {
 }
 
 /// One TCP connection from the accept loop.
-async fn serve_connection(
-    http: HttpServer,
+async fn serve_connection<E: Endpoint>(
+    http: HttpServer<E>,
     stream: TcpStream,
     remote: SocketAddr,
     mut stopped: watch::Receiver<bool>,
@@ -103,8 +103,8 @@ async fn serve_connection(
 
 /// HTTP/1.1 with upgrades on `io`; once `stop` completes, finish the request in flight and
 /// close.
-async fn serve_io<IO>(
-    http: HttpServer,
+async fn serve_io<E: Endpoint, IO>(
+    http: HttpServer<E>,
     io: IO,
     remote: Option<SocketAddr>,
     stop: impl Future<Output = ()>,

@@ -15,7 +15,7 @@ use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{BoxError, HttpServer, glue::Route, glue::plain};
+use crate::{BoxError, Endpoint, HttpServer, Server, glue::Route, glue::plain};
 
 /// The peer address of a request, read by [`SocketIoService`] from the request extensions.
 ///
@@ -30,19 +30,19 @@ pub struct RemoteAddr(pub SocketAddr);
 ///
 /// With axum: `Router::new().route(…).layer(io.layer())`.
 #[derive(Clone, Debug)]
-pub struct SocketIoLayer {
-    http: HttpServer,
+pub struct SocketIoLayer<E = Server> {
+    http: HttpServer<E>,
 }
 
-impl SocketIoLayer {
+impl<E: Endpoint> SocketIoLayer<E> {
     /// The layer for `http`.
-    pub fn new(http: HttpServer) -> Self {
+    pub fn new(http: HttpServer<E>) -> Self {
         Self { http }
     }
 }
 
-impl<S> Layer<S> for SocketIoLayer {
-    type Service = SocketIoService<S>;
+impl<S, E: Endpoint> Layer<S> for SocketIoLayer<E> {
+    type Service = SocketIoService<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
         SocketIoService {
@@ -55,14 +55,14 @@ impl<S> Layer<S> for SocketIoLayer {
 /// The service made by [`SocketIoLayer`]: Socket.IO requests are answered here, the others go
 /// to `S`. The response body is `Either<Full<Bytes>, S's body>` (left: ours).
 #[derive(Clone, Debug)]
-pub struct SocketIoService<S = NotFound> {
-    http: HttpServer,
+pub struct SocketIoService<S = NotFound, E = Server> {
+    http: HttpServer<E>,
     inner: S,
 }
 
-impl SocketIoService<NotFound> {
+impl<E: Endpoint> SocketIoService<NotFound, E> {
     /// A service that answers Socket.IO and `404` for every other path.
-    pub fn new(http: HttpServer) -> Self {
+    pub fn new(http: HttpServer<E>) -> Self {
         Self {
             http,
             inner: NotFound,
@@ -70,8 +70,9 @@ impl SocketIoService<NotFound> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SocketIoService<S>
+impl<S, E, ReqBody, ResBody> Service<Request<ReqBody>> for SocketIoService<S, E>
 where
+    E: Endpoint,
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
