@@ -158,7 +158,12 @@ pub fn render(meta: &Meta, rust: &[Record], node: &NodeResults) -> String {
          and decode timing is shown on both rows of each pair.\n",
     );
     // Informational contenders: our older tree paths, and serde_json off our validated text.
-    const ALTERNATIVES: [(&str, &str, &str); 3] = [
+    const ALTERNATIVES: [(&str, &str, &str); 4] = [
+        (
+            "encode",
+            "ours_value",
+            "encode a prebuilt packet holding a `Value` tree (`value::to_value`)",
+        ),
         (
             "encode_typed",
             "ours_value",

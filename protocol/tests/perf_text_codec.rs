@@ -364,3 +364,31 @@ proptest! {
         prop_assert_eq!(tree.event_args::<serde::de::IgnoredAny>(), slow_args(&text));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The common encoder writes placeholders while writing: same text and buffers as
+    /// writing `attachments::split` of a copy.
+    #[test]
+    fn common_encode_with_binary_matches_split(value in arb_value(), id in any::<Option<u16>>()) {
+        use socketio_protocol::socket::parser::common;
+        use socketio_protocol::socket::{Packet, ProtocolVersion, attachments};
+        let mut packet = Packet::event("/nsp", value.clone());
+        packet.id = id.map(u64::from);
+        let encoded = common::encode(&packet, ProtocolVersion::V5);
+        let (header, buffers) = attachments::split(value);
+        let mut expected = if buffers.is_empty() {
+            String::from("2")
+        } else {
+            format!("5{}-", buffers.len())
+        };
+        expected.push_str("/nsp,");
+        if let Some(id) = id {
+            expected.push_str(&id.to_string());
+        }
+        expected.push_str(&json::to_string(&header));
+        prop_assert_eq!(encoded.text.as_str(), expected.as_str());
+        prop_assert_eq!(encoded.attachments, buffers);
+    }
+}

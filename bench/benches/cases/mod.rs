@@ -2,17 +2,23 @@
 //! the `codec` (divan) and `compare` (interleaved, JSON + Markdown) benches.
 //!
 //! Operations (the row names of `BENCHMARKS.md`):
-//! - `encode`: a packet already in memory -> wire bytes. Ours holds a `Payload::Value` tree
-//!   built from the serde type; socketioxide holds the `Value` its `encode_value` made from the
-//!   same serde type, which is *already serialized* JSON/msgpack, so its encode is mostly a copy.
-//! - `encode_typed`: serde type -> wire bytes, end to end (ours: `value::to_value` + encode;
-//!   socketioxide: `Parse::encode_value` + `Parse::encode`).
+//! - `encode`: a packet already in memory -> wire bytes. Common parser: ours holds what
+//!   `Payload::event` built (JSON text; a `Value` tree when there is binary); msgpack: a
+//!   `Payload::Value` tree from `value::to_value`. socketioxide holds the `Value` its
+//!   `encode_value` made from the same serde type, which is *already serialized* JSON/msgpack,
+//!   so its encode is mostly a copy.
+//! - `encode_typed`: serde type -> wire bytes, end to end (ours: `Payload::event` + encode for
+//!   the common parser, `value::to_value` + encode for msgpack; socketioxide:
+//!   `Parse::encode_value` + `Parse::encode`).
 //! - `decode`: wire bytes -> packet, each library's own decode. Ours validates the JSON (the
 //!   protocol closes the connection on bad JSON); socketioxide's common parser keeps the raw
 //!   text and defers all JSON work to the handler, and its msgpack parser only skims the data.
 //! - `decode_read`: decode, then read the event name and the arguments into typed structs
-//!   (ours: `json::parse` + `value::from_value`; socketioxide: `Parse::read_event` +
+//!   (ours: `Payload::deserialize`, one pass over the validated text, or the borrowing `Value`
+//!   deserializer for binary and msgpack packets; socketioxide: `Parse::read_event` +
 //!   `Parse::decode_value`), which is what an event handler needs.
+//! - `ours_value` / `ours_serde_json` contenders are informational (the tree paths our rows
+//!   used before, and serde_json off our validated text); `BENCHMARKS.md` lists them apart.
 
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -238,8 +244,13 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
 
     // encode (prebuilt packet)
     {
-        let our_value = our_value::to_value(&C::our_array()).expect("to_value");
-        let our_packet = OurPacket::event("/", our_value);
+        // What `Payload::event` built: JSON text (a `Value` tree only for binary).
+        let our_packet = OurPacket::event(
+            "/",
+            Payload::event(C::EVENT, &C::our_args()).expect("Payload::event"),
+        );
+        let our_tree_packet =
+            OurPacket::event("/", our_value::to_value(&C::our_array()).expect("to_value"));
         let sx_packet = SxPacket::event(
             "/",
             CommonParser
@@ -257,6 +268,11 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 }),
                 Contender::new("socketioxide", move || {
                     sx_encoded_len(CommonParser.encode(sx_packet.clone()))
+                }),
+                // Informational: a packet holding the `Value` tree (`value::to_value`).
+                Contender::new("ours_value", move || {
+                    let out = our_common::encode(&our_tree_packet, OurVersion::V5);
+                    out.text.len() + out.attachments.len()
                 }),
             ],
         });

@@ -109,22 +109,23 @@ pub struct Encoded {
 /// query string in the CONNECT namespace and a string in CONNECT_ERROR data as needed.
 pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     let _ = version;
-    let (data, attachments) = match &packet.data {
-        Some(Payload::Value(value)) if value.has_binary() => {
-            let (header, buffers) = attachments::split(value.clone());
-            (Some(PayloadText::Owned(header)), buffers)
-        }
-        Some(Payload::Value(value)) => (Some(PayloadText::Borrowed(value)), Vec::new()),
-        Some(Payload::Json(text)) => (Some(PayloadText::Raw(text)), Vec::new()),
-        None => (None, Vec::new()),
+    // Binary values are written as placeholders while the JSON is written (in the order
+    // `attachments::split` numbers them), so the tree is neither cloned nor rebuilt.
+    let count = match &packet.data {
+        Some(Payload::Value(value)) => count_binary(value),
+        _ => 0,
     };
-    let binary = !attachments.is_empty();
+    let binary = count > 0;
+    let mut attachments = Vec::with_capacity(count);
+    let hint = match &packet.data {
+        Some(Payload::Json(text)) => text.len(),
+        _ => 64,
+    };
     // Built as a `String` from `&str` pieces, so the result needs no UTF-8 check.
-    let mut out =
-        String::with_capacity(16 + packet.nsp.len() + data.as_ref().map_or(0, |d| d.hint()));
+    let mut out = String::with_capacity(16 + packet.nsp.len() + hint);
     out.push(char::from(b'0' + packet.kind.wire_type(binary)));
     if binary {
-        out.push_str(itoa::Buffer::new().format(attachments.len()));
+        out.push_str(itoa::Buffer::new().format(count));
         out.push('-');
     }
     if packet.nsp != "/" && !packet.nsp.is_empty() {
@@ -134,10 +135,10 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     if let Some(id) = packet.id {
         out.push_str(itoa::Buffer::new().format(id));
     }
-    match data {
-        Some(PayloadText::Raw(text)) => out.push_str(utf8_text(text)),
-        Some(PayloadText::Borrowed(value)) => json::write_string(value, &mut out),
-        Some(PayloadText::Owned(value)) => json::write_string(&value, &mut out),
+    match &packet.data {
+        Some(Payload::Json(text)) => out.push_str(utf8_text(text)),
+        Some(Payload::Value(value)) if binary => write_split(value, &mut out, &mut attachments),
+        Some(Payload::Value(value)) => json::write_string(value, &mut out),
         None => {}
     }
     Encoded {
@@ -146,18 +147,53 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     }
 }
 
-enum PayloadText<'a> {
-    Raw(&'a Bytes),
-    Borrowed(&'a Value),
-    Owned(Value),
+/// How many binary values `value` holds.
+fn count_binary(value: &Value) -> usize {
+    match value {
+        Value::Binary(_) => 1,
+        Value::Array(items) => items.iter().map(count_binary).sum(),
+        Value::Object(entries) => entries.iter().map(|(_, v)| count_binary(v)).sum(),
+        _ => 0,
+    }
 }
 
-impl PayloadText<'_> {
-    fn hint(&self) -> usize {
-        match self {
-            PayloadText::Raw(text) => text.len(),
-            _ => 64,
+/// Writes `value` as JSON with each binary value replaced by its placeholder, collecting the
+/// buffers: the same text and buffers as `json::write(&attachments::split(value.clone()))`.
+fn write_split(value: &Value, out: &mut String, buffers: &mut Vec<Bytes>) {
+    match value {
+        Value::Binary(bytes) => {
+            out.push_str("{\"");
+            out.push_str(attachments::PLACEHOLDER_KEY);
+            out.push_str("\":true,\"");
+            out.push_str(attachments::NUM_KEY);
+            out.push_str("\":");
+            out.push_str(itoa::Buffer::new().format(buffers.len()));
+            out.push('}');
+            buffers.push(bytes.clone());
         }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_split(item, out, buffers);
+            }
+            out.push(']');
+        }
+        Value::Object(entries) => {
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json::write_str_into(key, out);
+                out.push(':');
+                write_split(item, out, buffers);
+            }
+            out.push('}');
+        }
+        other => json::write_string(other, out),
     }
 }
 
