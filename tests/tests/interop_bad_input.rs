@@ -2,8 +2,9 @@
 //! `tests/node/clients/badinput.js`), sent to the official socket.io 4.8 server and to the Rust
 //! server with the same test app, case by case: what the client sees (frames, whether and how the
 //! server closed) and the server-side disconnect reason must match the reference. Both servers
-//! run with connectTimeout 1 s, pingInterval 300 ms and pingTimeout 200 ms (so a client that
-//! stops answering pings gets `ping timeout`).
+//! run with connectTimeout 1 s, pingInterval 1 s and pingTimeout 500 ms (so a client that stops
+//! answering pings gets `ping timeout`). The two tests take turns: the cases are timed, and four
+//! Node processes plus two servers at once on a small machine would make them flaky.
 
 mod interop_support;
 
@@ -29,10 +30,13 @@ fn cases(run: &ScriptRun) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// Held by each test while it runs (see the module docs).
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn observe() -> Observed {
     let options = AppOptions {
         connect_timeout: Some(Duration::from_millis(1000)),
-        heartbeat: Some((Duration::from_millis(300), Duration::from_millis(200))),
+        heartbeat: Some((Duration::from_millis(1000), Duration::from_millis(500))),
         ..AppOptions::default()
     };
     let app = start(options).await;
@@ -40,8 +44,8 @@ async fn observe() -> Observed {
     let (reference, reference_reasons, ours) = tokio::task::spawn_blocking(move || {
         let server = RefServer::start(&json!({
             "connectTimeout": 1000,
-            "pingInterval": 300,
-            "pingTimeout": 200,
+            "pingInterval": 1000,
+            "pingTimeout": 500,
         }));
         let ref_url = server.url();
         let reference = std::thread::spawn(move || {
@@ -98,6 +102,7 @@ fn assert_no_failures(what: &str, failures: &[String], o: &Observed) {
 /// WebSocket, and the close code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_client_sees_the_reference_frames_and_close() {
+    let _turn = TURN.lock().await;
     let o = observe().await;
     let got = cases(&o.ours);
     let mut failures = Vec::new();
@@ -126,6 +131,7 @@ async fn bad_input_client_sees_the_reference_frames_and_close() {
 /// The reason the server-side disconnect handler gets for each case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_server_side_disconnect_reason_matches_the_reference() {
+    let _turn = TURN.lock().await;
     let o = observe().await;
     let got = cases(&o.ours);
     let mut failures = Vec::new();

@@ -1,14 +1,15 @@
 "use strict";
 // Bad Socket.IO (and Engine.IO message-level) input over a raw WebSocket, one connection per case,
 // all cases concurrently. Run against the official server (ref-server.js) and the Rust server,
-// both with pingInterval 300 ms and pingTimeout 200 ms (pings are answered and not recorded);
+// both with pingInterval 1000 ms and pingTimeout 500 ms (pings are answered and not recorded);
 // the Rust test compares the observations. Usage: node badinput.js <url> [case-name-filter]
 //
 // Per case, prints {"case", "received": [frames after the open packet, the socket id replaced by
 // <sid>], "closed": whether the SERVER closed the WebSocket, "code": its close code or null,
 // "sid": the socket id on "/" or null}.
 // After the bad frames it sends the probe 421["echo-ack","alive"]: a live connection answers
-// 431["alive"]. Observation ends at close, 300 ms after the probe's answer, or after 2.5 s; a
+// 431["alive"]. Observation ends at close, 300 ms after the probe's answer, or after 3 s (5 s for
+// the connect-timeout and ping-timeout cases); a
 // connection the server kept is then closed normally by us (abruptly in the "abrupt-" cases).
 
 const WebSocket = require("ws");
@@ -81,8 +82,9 @@ function runCase(name, frames) {
         resolve(obs);
       });
     };
-    const timer = setTimeout(finish, name === "no-connect-timeout" ? 4000 : 2500);
-    // Frames go out one by one; after a CONNECT we wait for the reply (or 500 ms), since the
+    const slow = name === "no-connect-timeout" || name.startsWith("silent-");
+    const timer = setTimeout(finish, slow ? 5000 : 3000);
+    // Frames go out one by one; after a CONNECT we wait for the reply (or 2 s), since the
     // server joins the namespace asynchronously.
     const queue = frames.length ? [...frames, PROBE] : [];
     let waiting = null;
@@ -94,7 +96,7 @@ function runCase(name, frames) {
           waiting = setTimeout(() => {
             waiting = null;
             sendNext();
-          }, 500);
+          }, 2000);
           return;
         }
       }
