@@ -57,3 +57,72 @@ async fn client_bundle_through_the_layer() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.text(), "/* client */");
 }
+
+/// A server that tells each client the address its handshake saw.
+fn address_server() -> socketio_tokio::Server {
+    use socketio_tokio::Socket;
+    let io = conformance_builder().build_tokio();
+    io.ns("/", |socket: Socket| async move {
+        let address = socket
+            .handshake()
+            .address()
+            .map(|addr| addr.ip().to_string());
+        socket.emit("address", &address).unwrap();
+    });
+    io
+}
+
+async fn address_seen(addr: std::net::SocketAddr) -> String {
+    use futures_util::SinkExt;
+    let mut socket = ws_connect(addr, "/socket.io/?EIO=4&transport=websocket").await;
+    let _open = next_text(&mut socket).await;
+    socket
+        .send(socketio_tokio::tungstenite::Message::text("40"))
+        .await
+        .unwrap();
+    let _connected = next_text(&mut socket).await;
+    next_text(&mut socket).await
+}
+
+#[tokio::test]
+async fn standalone_server_passes_the_peer_address() {
+    let addr = start(address_server().http()).await;
+    assert_eq!(address_seen(addr).await, r#"42["address","127.0.0.1"]"#);
+}
+
+#[tokio::test]
+async fn remote_addr_extension_reaches_the_handshake() {
+    use socketio_tokio::RemoteAddr;
+    let io = address_server();
+    let app = Router::new()
+        .layer(io.layer())
+        .layer(axum::middleware::from_fn(
+            |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+                request
+                    .extensions_mut()
+                    .insert(RemoteAddr(([10, 1, 2, 3], 4000).into()));
+                next.run(request).await
+            },
+        ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    assert_eq!(address_seen(addr).await, r#"42["address","10.1.2.3"]"#);
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn axum_connect_info_reaches_the_handshake() {
+    let app = Router::new().layer(address_server().layer());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    assert_eq!(address_seen(addr).await, r#"42["address","127.0.0.1"]"#);
+}
