@@ -112,9 +112,18 @@ fn upgrade_request(path: &str) -> Request<Full<Bytes>> {
 async fn refused_websocket_upgrade_is_plain_400() {
     let addr = server().await;
     for (path, message) in [
-        ("/socket.io/?EIO=4&transport=websocket&sid=nope", "Session ID unknown"),
-        ("/socket.io/?EIO=9&transport=websocket", "Unsupported protocol version"),
-        ("/socket.io/?EIO=4&transport=websocket&refuse=1", "refused by the test"),
+        (
+            "/socket.io/?EIO=4&transport=websocket&sid=nope",
+            "Session ID unknown",
+        ),
+        (
+            "/socket.io/?EIO=9&transport=websocket",
+            "Unsupported protocol version",
+        ),
+        (
+            "/socket.io/?EIO=4&transport=websocket&refuse=1",
+            "refused by the test",
+        ),
     ] {
         let reply = send(addr, upgrade_request(path)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
