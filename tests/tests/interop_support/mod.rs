@@ -14,9 +14,8 @@
 //!   `room-msg` msg to the room, then `sentinel` msg to everyone, then acks; `except-room`
 //!   {room, msg} → `except-msg` to everyone but the room; `poll-room` {room, ms} (ack) → the
 //!   namespace asks the room `poll` with acks and a timeout of `ms`, then acks
-//!   `{complete, answers}`; `broadcast` msg → `broadcast-msg` to
-//!   all but the sender; `volatile` msg → volatile `volatile-msg` to all (each followed by
-//!   `sentinel`);
+//!   `{complete, answers}`; `broadcast` msg → `broadcast-msg` to all but the sender;
+//!   `volatile` msg → volatile `volatile-msg` to all (each followed by `sentinel`);
 //! - `shutdown-server` → shut the whole server down (`io.close()`);
 //! - `kick-me` → server-side namespace disconnect; `drop-me` → close the transport under the
 //!   socket (`socket.conn.close()`);
@@ -402,8 +401,8 @@ fn on_connect(socket: Socket, log: Log) {
 ///
 /// MISSING API: `socketio::Socket` has no way to close its engine transport. Until it has one,
 /// this closes the whole connection with `disconnect(true)`, which sends DISCONNECT first: the
-/// client then reports `io server disconnect` and does not reconnect, so the "dropped" step of
-/// `basic.js` fails loudly.
+/// client then reports `io server disconnect` and does not reconnect, so `reconnect.js` (the
+/// test `reconnection_after_the_server_drops_the_transport`) fails loudly.
 fn drop_transport(socket: &Socket) {
     socket.disconnect(true);
 }
