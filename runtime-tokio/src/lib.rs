@@ -14,11 +14,24 @@
 //! io.listen("0.0.0.0:3000").await
 //! # }
 //! ```
-//! Mounted on an axum router (see `examples/axum.rs`):
+//! Mounted on an axum router (see `examples/axum.rs`); requests off the Socket.IO path go to
+//! the router:
 //! ```ignore
 //! let app = axum::Router::new().route("/", get(index)).layer(io.layer());
 //! axum::serve(listener, app).await?;
 //! ```
+//!
+//! The pieces, for other setups:
+//! - [`HttpServer`]: the HTTP side of a server — [`listen`](HttpServer::listen),
+//!   [`serve`](HttpServer::serve), [`serve_with_shutdown`](HttpServer::serve_with_shutdown),
+//!   [`serve_connection`](HttpServer::serve_connection) (one accepted stream: TLS, Unix socket),
+//!   [`handle`](HttpServer::handle) (one request, for a hand-made hyper service),
+//!   [`layer`](HttpServer::layer); [`ServerExt`] has the same as shortcuts on [`Server`].
+//! - [`ClientBundle`]: the JavaScript client served under the Socket.IO path (`serveClient`).
+//! - [`SocketIoLayer`] / [`SocketIoService`]: tower; the handshake address comes from
+//!   [`RemoteAddr`] (or axum's `ConnectInfo` with the `axum` feature).
+//! - [`Endpoint`]: what `HttpServer` serves; [`Server`] implements it, and so can an
+//!   engine-level server.
 //!
 //! Per connection, the HTTP side costs hyper's buffers while a request is in flight; an accepted
 //! WebSocket keeps a [`WEBSOCKET_READ_BUFFER`] read buffer and a [`WEBSOCKET_WRITE_BUFFER`] write
