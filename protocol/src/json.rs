@@ -1028,22 +1028,26 @@ static ESCAPE: [u8; 256] = {
 /// control character, `"` or `\`), or `bytes.len()`. Eight bytes at a time where possible.
 #[inline]
 fn next_escape(bytes: &[u8], mut from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let word = u64::from_le_bytes(chunk);
-        // The lowest flagged byte is exact (borrows only propagate upwards).
+    /// The flags (high bit of each byte) of the bytes needing an escape; the lowest flag is
+    /// exact (borrows only propagate upwards), which is all that is used.
+    #[inline]
+    fn flags(word: u64) -> u64 {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
         let quote = word ^ (ONES * u64::from(b'"'));
         let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
         let backslash = word ^ (ONES * u64::from(b'\\'));
         let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
-        let flags = control | quote | backslash;
-        if flags != 0 {
-            return from + (flags.trailing_zeros() / 8) as usize;
+        control | quote | backslash
+    }
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let found = flags(u64::from_le_bytes(chunk));
+        if found != 0 {
+            return from + (found.trailing_zeros() / 8) as usize;
         }
         from += 8;
     }
@@ -1068,9 +1072,15 @@ pub fn write_str_into<W: JsonSink + ?Sized>(text: &str, out: &mut W) {
     let bytes = text.as_bytes();
     out.reserve_bytes(bytes.len() + 2);
     out.push_ascii(b'"');
+    let mut i = next_escape(bytes, 0);
+    if i == bytes.len() {
+        // The common case: nothing to escape.
+        out.push_text(text);
+        out.push_ascii(b'"');
+        return;
+    }
     let mut run = 0;
     loop {
-        let i = next_escape(bytes, run);
         // Escaped bytes are ASCII, so `run` and `i` are char boundaries.
         if let Some(plain) = text.get(run..i) {
             out.push_text(plain);
@@ -1088,6 +1098,7 @@ pub fn write_str_into<W: JsonSink + ?Sized>(text: &str, out: &mut W) {
             out.push_ascii(b'\\');
             out.push_ascii(escape);
         }
+        i = next_escape(bytes, run);
     }
     out.push_ascii(b'"');
 }
