@@ -24,6 +24,17 @@ impl<E: Endpoint> HttpServer<E> {
         self.serve(TcpListener::bind(addr).await?).await
     }
 
+    /// Binds `addr` and serves until `signal` completes, then shuts down gracefully (see
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown)).
+    pub async fn listen_with_shutdown(
+        self,
+        addr: impl ToSocketAddrs,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_with_shutdown(listener, signal).await
+    }
+
     /// Serves every connection accepted on `listener`, until the process ends.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
         self.serve_with_shutdown(listener, std::future::pending())
