@@ -97,12 +97,16 @@ impl Payload {
             out.push(']');
             return Ok(Payload::Json(Bytes::from(out.into_bytes())));
         }
-        let mut items = alloc::vec![Value::String(name.into())];
-        match to_value(args)? {
-            Value::Array(args) => items.extend(args),
-            Value::Null => {}
-            other => items.push(other),
-        }
+        let items = match to_value(args)? {
+            Value::Array(args) => {
+                let mut items = Vec::with_capacity(args.len() + 1);
+                items.push(Value::String(name.into()));
+                items.extend(args);
+                items
+            }
+            Value::Null => alloc::vec![Value::String(name.into())],
+            other => alloc::vec![Value::String(name.into()), other],
+        };
         Ok(Payload::from_tree(Value::Array(items)))
     }
 }

@@ -119,7 +119,7 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     let mut attachments = Vec::with_capacity(count);
     let hint = match &packet.data {
         Some(Payload::Json(text)) => text.len(),
-        _ => 64,
+        _ => 128,
     };
     // Built as a `String` from `&str` pieces, so the result needs no UTF-8 check.
     let mut out = String::with_capacity(16 + packet.nsp.len() + hint);
