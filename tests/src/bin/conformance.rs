@@ -763,10 +763,15 @@ mod engine_tests {
 
     use socketio_tokio::{HttpServer, tungstenite};
 
-    use super::{Level, Options, engine_server};
+    use super::{Level, Options, engine_server, socket_server};
 
     /// Starts the engine-level server on a loopback port, on its own runtime thread.
     fn start() -> SocketAddr {
+        start_level(Level::Engine)
+    }
+
+    /// Starts the server of `level` on a loopback port, on its own runtime thread.
+    fn start_level(level: Level) -> SocketAddr {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -776,16 +781,25 @@ mod engine_tests {
                 .unwrap();
             runtime.block_on(async move {
                 let options = Options {
-                    level: Level::Engine,
+                    level,
                     eio3: false,
                     msgpack: false,
                     port: 0,
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let _ = HttpServer::new(engine_server(&options))
-                    .serve(listener)
-                    .await;
+                let _ = match level {
+                    Level::Engine => {
+                        HttpServer::new(engine_server(&options))
+                            .serve(listener)
+                            .await
+                    }
+                    Level::Socket => {
+                        HttpServer::new(socket_server(&options))
+                            .serve(listener)
+                            .await
+                    }
+                };
             });
         });
         rx.recv().unwrap()
@@ -831,7 +845,11 @@ mod engine_tests {
     type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
 
     fn ws(addr: SocketAddr, query: &str) -> Ws {
-        let url = format!("ws://{addr}/engine.io/?EIO=4&transport=websocket{query}");
+        ws_at(addr, "/engine.io/", query)
+    }
+
+    fn ws_at(addr: SocketAddr, path: &str, query: &str) -> Ws {
+        let url = format!("ws://{addr}{path}?EIO=4&transport=websocket{query}");
         let (socket, _) = tungstenite::connect(url).unwrap();
         if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream
@@ -932,5 +950,60 @@ mod engine_tests {
             )
         });
         assert!(ended);
+    }
+
+    #[test]
+    fn socket_level_echoes_arguments_acks_and_attachments() {
+        let addr = start_level(Level::Socket);
+        let mut socket = ws_at(addr, "/socket.io/", "");
+        let _open = next(&mut socket);
+        let send = |socket: &mut Ws, text: &str| {
+            socket.send(tungstenite::Message::text(text)).unwrap();
+        };
+        send(&mut socket, r#"40{"token":"123"}"#);
+        assert!(next(&mut socket).to_text().unwrap().starts_with("40{"));
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"42["auth",{"token":"123"}]"#
+        );
+        send(&mut socket, r#"42["message",1,"2",{"3":[true]}]"#);
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"42["message-back",1,"2",{"3":[true]}]"#
+        );
+        send(
+            &mut socket,
+            r#"42456["message-with-ack",1,"2",{"3":[false]}]"#,
+        );
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"43456[1,"2",{"3":[false]}]"#
+        );
+        send(&mut socket, r#"42["message",[1,2]]"#);
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"42["message-back",[1,2]]"#
+        );
+        send(
+            &mut socket,
+            r#"452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+        );
+        socket
+            .send(tungstenite::Message::binary(vec![1u8, 2, 3]))
+            .unwrap();
+        socket
+            .send(tungstenite::Message::binary(vec![4u8, 5, 6]))
+            .unwrap();
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+        );
+        assert_eq!(next(&mut socket).into_data().as_ref(), &[1, 2, 3]);
+        assert_eq!(next(&mut socket).into_data().as_ref(), &[4, 5, 6]);
+        send(&mut socket, "40/random,");
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"44/random,{"message":"Invalid namespace"}"#
+        );
     }
 }
