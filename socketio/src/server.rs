@@ -1137,6 +1137,15 @@ impl Inner {
         });
     }
 
+    /// Closes engine session `engine_sid` (`forced close` for every socket on it).
+    pub(crate) fn close_transport(&self, engine_sid: &Str) {
+        self.with_state(NO_CTX, |st, now, inner| {
+            if st.engine.close(now, engine_sid).is_ok() {
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+
     /// The verdict of the middlewares on a pending namespace connection.
     fn connect_verdict(
         &self,

@@ -414,6 +414,25 @@ impl Socket {
             .disconnect_socket(&self.0.engine_sid, &self.0.id, close);
     }
 
+    /// Closes the underlying Engine.IO connection (the reference's `socket.conn.close()`)
+    /// without sending a Socket.IO DISCONNECT: every socket of this client, in every
+    /// namespace, leaves with `forced close`, and the client sees `transport close` and
+    /// reconnects by itself (unlike [`disconnect`](Self::disconnect), after which the
+    /// official client stays disconnected). `forced close` is recoverable: with connection
+    /// state recovery on, the session is kept for the recovery window.
+    ///
+    /// Over WebSocket the connection closes at once. Over polling with no GET pending, the
+    /// close packet waits for the client's next GET (at most the polling close timeout,
+    /// 30 s), and the sockets leave then.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().close_transport();
+    /// ```
+    pub fn close_transport(&self) {
+        self.0.server.close_transport(&self.0.engine_sid);
+    }
+
     /// The per-socket data (`socket.data`), read as `T` (`None` if unset or of another type).
     /// It is kept across a recovered reconnection and visible through `fetch_sockets`.
     ///

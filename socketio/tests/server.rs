@@ -590,3 +590,66 @@ fn polling_upgrades_to_websocket() {
         assert_eq!(http(&io, "GET", &target, "").await.0, 400);
     });
 }
+
+/// `Socket::close_transport`: no DISCONNECT goes out, the engine session closes, and every
+/// socket of the client (all namespaces) leaves with `forced close`.
+#[test]
+fn close_transport_closes_the_engine_session() {
+    let (io, rt) = build(Server::builder());
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    for nsp in ["/", "/custom"] {
+        let seen = reasons.clone();
+        io.ns(nsp, move |socket: Socket| {
+            let seen = seen.clone();
+            async move {
+                socket.on_disconnect(move |s: Socket, reason| {
+                    let seen = seen.clone();
+                    async move { seen.lock().unwrap().push(format!("{}:{reason}", s.ns())) }
+                });
+                socket.on(
+                    "drop",
+                    |s: Socket, _: (), _: Option<AckSender>| async move {
+                        s.close_transport();
+                    },
+                );
+            }
+        });
+    }
+    block_on(async {
+        // Over WebSocket: the connection closes at once, without `41`.
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        c.send("40/custom,");
+        c.expect_prefix("40/custom,").await;
+        c.send(r#"42["drop"]"#);
+        loop {
+            match c.next().await {
+                Some(tungstenite::Message::Close(_)) | None => break,
+                Some(tungstenite::Message::Text(t)) => {
+                    assert!(!t.starts_with("41"), "unexpected DISCONNECT {t}")
+                }
+                Some(_) => {}
+            }
+        }
+        sleep(200).await;
+        let mut got = std::mem::take(&mut *reasons.lock().unwrap());
+        got.sort();
+        assert_eq!(got, ["/:forced close", "/custom:forced close"]);
+
+        // Over polling with no GET pending: the close packet waits for the next GET.
+        let (_, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        let sid = body[9..29].to_owned();
+        let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(http(&io, "POST", &target, "40").await.0, 200);
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert!(body.starts_with("40{\"sid\""), "{body}");
+        assert_eq!(http(&io, "POST", &target, r#"42["drop"]"#).await.0, 200);
+        sleep(200).await;
+        let (status, body) = http(&io, "GET", &target, "").await;
+        assert_eq!(status, 200);
+        assert!(body.ends_with('1') && !body.contains("41"), "{body:?}");
+        sleep(200).await;
+        assert_eq!(*reasons.lock().unwrap(), ["/:forced close"]);
+        let (status, _) = http(&io, "GET", &target, "").await;
+        assert_eq!(status, 400);
+    });
+}

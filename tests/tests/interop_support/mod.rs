@@ -395,14 +395,9 @@ fn on_connect(socket: Socket, log: Log) {
     socket.emit("welcome", &welcome).expect("emit welcome");
 }
 
-/// Should close the transport under `socket` without a Socket.IO DISCONNECT, as the official
+/// Closes the transport under `socket` without a Socket.IO DISCONNECT, as the official
 /// `socket.conn.close()` does (server reason `forced close`, client `transport close`, and the
 /// client reconnects).
-///
-/// MISSING API: `socketio::Socket` has no way to close its engine transport. Until it has one,
-/// this closes the whole connection with `disconnect(true)`, which sends DISCONNECT first: the
-/// client then reports `io server disconnect` and does not reconnect, so `reconnect.js` (the
-/// test `reconnection_after_the_server_drops_the_transport`) fails loudly.
 fn drop_transport(socket: &Socket) {
-    socket.disconnect(true);
+    socket.close_transport();
 }
