@@ -4,9 +4,12 @@
 //!   when needed).
 //! - [`interop`]: runs the end-to-end client scripts (`tests/node/clients`) with time limits,
 //!   the official reference server, and installs Chromium for the browser test.
+//! - [`client_suite`]: the test app on the official server or on this project's, behind a TCP
+//!   proxy that can cut connections, for the Rust client and `sio` tests.
 //! - [`corpus`]: reads the cross-implementation codec corpus in `tests/data/corpus` and converts
 //!   its descriptions to protocol types.
 
+pub mod client_suite;
 pub mod corpus;
 pub mod interop;
 pub mod node;
