@@ -616,6 +616,12 @@ impl Server {
     /// Serves an accepted WebSocket until it closes: reads frames into the engine, writes the
     /// connection's queue (batched: flushed when the queue is empty).
     ///
+    /// As with the reference (`ws` `close` vs `error`), a WebSocket that ends — with a close
+    /// frame, or without one (the stream ends, or fails with `ConnectionClosed`,
+    /// `AlreadyClosed`, `ResetWithoutClosingHandshake` or a connection reset) — closes its
+    /// session with `transport close`; any other error (a protocol violation, an oversized
+    /// message, invalid UTF-8, another IO error) with `transport error`.
+    ///
     /// ```no_run
     /// # async fn f<S>(io: socketio::Server, ticket: socketio::WebSocketTicket, ws: S)
     /// # where S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
@@ -653,7 +659,7 @@ impl Server {
                     Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
                     Ok(tungstenite::Message::Close(_)) => return true,
                     Ok(_) => continue,
-                    Err(_) => return false,
+                    Err(error) => return ws_closed(&error),
                 };
                 inner.with_state(NO_CTX, |st, now, inner| {
                     let _ = st.engine.handle_frame(now, connection, frame);
@@ -676,11 +682,13 @@ impl Server {
                             }
                             Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
                         };
-                        if sink.feed(message).await.is_err() {
-                            return false;
+                        if let Err(error) = sink.feed(message).await {
+                            return ws_closed(&error);
                         }
-                        if queued.load(Ordering::Acquire) == 0 && sink.flush().await.is_err() {
-                            return false;
+                        if queued.load(Ordering::Acquire) == 0
+                            && let Err(error) = sink.flush().await
+                        {
+                            return ws_closed(&error);
                         }
                     }
                     WsOut::Close => {
@@ -761,6 +769,27 @@ impl Server {
         }
         *lock(&inner.registry) = Registry::default();
         tracing::info!("socket.io server shut down");
+    }
+}
+
+/// Whether a WebSocket error only means the peer is gone (`transport close`, as the
+/// reference's `ws` reports a TCP connection that ends, even without a close frame, or is
+/// reset) rather than a failure of the connection (`transport error`: a protocol violation,
+/// an oversized message, another IO error).
+fn ws_closed(error: &tungstenite::Error) -> bool {
+    use std::io::ErrorKind;
+    use tungstenite::error::ProtocolError;
+    match error {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => true,
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => true,
+        tungstenite::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        ),
+        _ => false,
     }
 }
 

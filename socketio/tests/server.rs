@@ -653,3 +653,137 @@ fn close_transport_closes_the_engine_session() {
         assert_eq!(status, 400);
     });
 }
+
+/// A WebSocket whose reads come from a channel of results (to inject errors); writes vanish.
+struct ErrWs(
+    futures_channel::mpsc::UnboundedReceiver<Result<tungstenite::Message, tungstenite::Error>>,
+);
+
+impl futures_core::Stream for ErrWs {
+    type Item = Result<tungstenite::Message, tungstenite::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        futures_util::StreamExt::poll_next_unpin(&mut self.0, cx)
+    }
+}
+
+impl futures_sink::Sink<tungstenite::Message> for ErrWs {
+    type Error = tungstenite::Error;
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn start_send(
+        self: std::pin::Pin<&mut Self>,
+        _: tungstenite::Message,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A WebSocket that ends without a close frame (stream end, reset, `ConnectionClosed`) is a
+/// `transport close`, as with the reference; a genuine protocol or IO error mid-stream is a
+/// `transport error`.
+#[test]
+fn websocket_end_without_close_frame_is_transport_close() {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    type Ending = Option<tungstenite::Error>;
+    let cases: Vec<(&str, Ending, &str)> = vec![
+        ("stream end", None, "transport close"),
+        (
+            "reset without closing handshake",
+            Some(tungstenite::Error::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake,
+            )),
+            "transport close",
+        ),
+        (
+            "connection reset",
+            Some(tungstenite::Error::Io(
+                std::io::ErrorKind::ConnectionReset.into(),
+            )),
+            "transport close",
+        ),
+        (
+            "connection closed",
+            Some(tungstenite::Error::ConnectionClosed),
+            "transport close",
+        ),
+        (
+            "protocol error",
+            Some(tungstenite::Error::Protocol(
+                ProtocolError::NonZeroReservedBits,
+            )),
+            "transport error",
+        ),
+        (
+            "message too long",
+            Some(tungstenite::Error::Capacity(
+                CapacityError::MessageTooLong {
+                    size: 2,
+                    max_size: 1,
+                },
+            )),
+            "transport error",
+        ),
+        (
+            "other io error",
+            Some(tungstenite::Error::Io(
+                std::io::ErrorKind::InvalidData.into(),
+            )),
+            "transport error",
+        ),
+    ];
+    for (what, ending, expected) in cases {
+        let (io, rt) = build(Server::builder());
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let seen = reasons.clone();
+        io.ns("/", move |socket: Socket| {
+            let seen = seen.clone();
+            async move {
+                socket.on_disconnect(move |_s: Socket, reason| {
+                    let seen = seen.clone();
+                    async move { seen.lock().unwrap().push(reason.to_string()) }
+                });
+            }
+        });
+        let ticket = io
+            .accept_websocket(&parts("/socket.io/?EIO=4&transport=websocket"), None)
+            .expect("accepted");
+        let (tx, rx) = futures_channel::mpsc::unbounded();
+        let io2 = io.clone();
+        rt.0.spawn_ok(async move { io2.serve_websocket(ticket, ErrWs(rx)).await });
+        tx.unbounded_send(Ok(tungstenite::Message::text("40")))
+            .unwrap();
+        block_on(async {
+            sleep(100).await;
+            match ending {
+                None => drop(tx),
+                Some(error) => tx.unbounded_send(Err(error)).unwrap(),
+            }
+            for _ in 0..100 {
+                if !reasons.lock().unwrap().is_empty() {
+                    break;
+                }
+                sleep(10).await;
+            }
+        });
+        assert_eq!(*reasons.lock().unwrap(), [expected], "{what}");
+    }
+}

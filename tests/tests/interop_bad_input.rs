@@ -128,6 +128,22 @@ async fn bad_input_client_sees_the_reference_frames_and_close() {
     assert_no_failures("client side", &failures, &o);
 }
 
+/// The server-side reason we give where the reference gives `ref_reason`.
+///
+/// One documented deviation: the reference server closes the connection on a *Socket.IO-level*
+/// protocol violation (bad packet, reserved event name, namespace not joined, duplicate CONNECT,
+/// …) with `conn.close()`, so its handlers see `forced close`. This project's specification
+/// says "every protocol violation closes the connection with `parse error`", and that wins:
+/// for those cases we expect `parse error`. The client sees the same thing from both servers
+/// (checked by the other test). Engine-level garbage (`engine-*` cases) is `parse error` in
+/// both, and every other reason must match exactly.
+fn expected_reason(name: &str, ref_reason: &Option<String>) -> Option<String> {
+    match ref_reason.as_deref() {
+        Some("forced close") if !name.starts_with("engine-") => Some("parse error".to_owned()),
+        _ => ref_reason.clone(),
+    }
+}
+
 /// The reason the server-side disconnect handler gets for each case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_server_side_disconnect_reason_matches_the_reference() {
@@ -140,9 +156,10 @@ async fn bad_input_server_side_disconnect_reason_matches_the_reference() {
             Some(sid) => o.app.log.disconnect_reason(sid).await,
             None => None,
         };
+        let ref_reason = &expected_reason(name, ref_reason);
         if reason != *ref_reason {
             failures.push(format!(
-                "{name}: server-side disconnect reason {reason:?}, reference {ref_reason:?}"
+                "{name}: server-side disconnect reason {reason:?}, expected {ref_reason:?}"
             ));
         }
     }
