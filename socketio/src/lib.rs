@@ -70,6 +70,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+pub mod client;
 mod config;
 mod error;
 mod handshake;
@@ -79,6 +80,7 @@ mod runtime;
 mod server;
 mod socket;
 
+pub use client::{Client, ClientBuilder, ClientSocket};
 pub use config::{
     AllowRequest, Cors, CorsOrigin, Parser, RecoveryConfig, ServerBuilder, TransportKind,
 };

@@ -1,0 +1,610 @@
+//! The driver: the manager under one lock, transmits turned into tasks, the timer task, the
+//! handler runner.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{SinkExt, StreamExt};
+use socketio_protocol::engine::Frame;
+use socketio_protocol::engine::client::{Method, RequestId, Transmit};
+use socketio_protocol::socket::DisconnectReason;
+use socketio_protocol::socket::client::{AckId, ClientManager, Event, SocketId};
+use socketio_protocol::{Instant, Str, Value};
+
+use super::socket::{AckSender, Client, ClientSocket};
+use super::{ConnectFailed, Connector};
+use crate::namespace::lock;
+use crate::{AckError, BoxTask, Runtime};
+
+/// The auth function, erased.
+pub(crate) type AuthFn = Arc<dyn Fn() -> Option<Value> + Send + Sync>;
+
+/// Where the auth payload comes from.
+#[derive(Clone)]
+pub(crate) enum AuthSource {
+    None,
+    Value(Value),
+    Fn(AuthFn),
+}
+
+impl AuthSource {
+    pub(crate) fn get(&self) -> Option<Value> {
+        match self {
+            AuthSource::None => None,
+            AuthSource::Value(value) => Some(value.clone()),
+            AuthSource::Fn(f) => f(),
+        }
+    }
+}
+
+/// Scheme, host and headers of every request.
+pub(crate) struct Origin {
+    pub(crate) secure: bool,
+    pub(crate) authority: String,
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+pub(crate) type EventHandler =
+    Arc<dyn Fn(ClientSocket, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
+pub(crate) type AnyHandler =
+    Arc<dyn Fn(ClientSocket, String, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
+pub(crate) type SocketHandler = Arc<dyn Fn(ClientSocket) -> BoxTask + Send + Sync>;
+pub(crate) type ErrorHandler =
+    Arc<dyn Fn(ClientSocket, String, Option<Value>) -> BoxTask + Send + Sync>;
+pub(crate) type DisconnectHandler =
+    Arc<dyn Fn(ClientSocket, DisconnectReason) -> BoxTask + Send + Sync>;
+pub(crate) type CountHandler = Arc<dyn Fn(u32) -> BoxTask + Send + Sync>;
+pub(crate) type UnitHandler = Arc<dyn Fn() -> BoxTask + Send + Sync>;
+
+/// The handlers of one namespace.
+#[derive(Default)]
+pub(crate) struct SocketHandlers {
+    pub(crate) events: HashMap<String, EventHandler>,
+    pub(crate) any: Option<AnyHandler>,
+    pub(crate) connect: Vec<SocketHandler>,
+    pub(crate) connect_error: Vec<ErrorHandler>,
+    pub(crate) disconnect: Vec<DisconnectHandler>,
+}
+
+/// The manager-level handlers.
+#[derive(Default)]
+pub(crate) struct ManagerHandlers {
+    pub(crate) reconnect_attempt: Vec<CountHandler>,
+    pub(crate) reconnect: Vec<CountHandler>,
+    pub(crate) reconnect_error: Vec<UnitHandler>,
+    pub(crate) reconnect_failed: Vec<UnitHandler>,
+}
+
+/// One namespace of the client.
+pub(crate) struct SocketShared {
+    pub(crate) nsp: String,
+    pub(crate) handlers: Mutex<SocketHandlers>,
+    pub(crate) connected: AtomicBool,
+    pub(crate) recovered: AtomicBool,
+}
+
+/// Per-namespace state under the client's lock.
+pub(crate) struct SocketEntry {
+    pub(crate) shared: Arc<SocketShared>,
+    pub(crate) id: Option<SocketId>,
+    pub(crate) sid: Option<String>,
+    pub(crate) waiters: Vec<oneshot::Sender<Result<(), ConnectFailed>>>,
+}
+
+/// What goes to a WebSocket's writer.
+enum WsOut {
+    Frame(Frame),
+    Close,
+}
+
+/// Everything behind the client's lock.
+pub(crate) struct State {
+    pub(crate) manager: ClientManager,
+    pub(crate) sockets: Vec<SocketEntry>,
+    pub(crate) acks: HashMap<AckId, oneshot::Sender<Result<Vec<Value>, AckError>>>,
+    ws: HashMap<RequestId, mpsc::UnboundedSender<WsOut>>,
+    armed: Option<Instant>,
+    spawns: Vec<BoxTask>,
+}
+
+impl State {
+    pub(crate) fn entry_by_id(&self, id: SocketId) -> Option<&SocketEntry> {
+        self.sockets.iter().find(|e| e.id == Some(id))
+    }
+
+    pub(crate) fn entry_by_nsp(&mut self, nsp: &str) -> Option<&mut SocketEntry> {
+        self.sockets.iter_mut().find(|e| e.shared.nsp == nsp)
+    }
+}
+
+/// The client's shared core.
+pub(crate) struct Shared {
+    pub(crate) runtime: Arc<dyn Runtime>,
+    connector: Arc<dyn Connector>,
+    epoch: std::time::Instant,
+    origin: Origin,
+    pub(crate) auth: AuthSource,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) state: Mutex<State>,
+    timer_wake: mpsc::UnboundedSender<()>,
+    runner: mpsc::UnboundedSender<BoxTask>,
+    pub(crate) manager_handlers: Mutex<ManagerHandlers>,
+}
+
+impl Shared {
+    pub(crate) fn start(
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        manager: ClientManager,
+        origin: Origin,
+        auth: AuthSource,
+        namespaces: Vec<String>,
+    ) -> Arc<Shared> {
+        let (timer_wake, wake_rx) = mpsc::unbounded();
+        let (runner, runner_rx) = mpsc::unbounded();
+        let shared = Arc::new(Shared {
+            epoch: runtime.now(),
+            runtime,
+            connector,
+            origin,
+            auth,
+            namespaces,
+            state: Mutex::new(State {
+                manager,
+                sockets: Vec::new(),
+                acks: HashMap::new(),
+                ws: HashMap::new(),
+                armed: None,
+                spawns: Vec::new(),
+            }),
+            timer_wake,
+            runner,
+            manager_handlers: Mutex::new(ManagerHandlers::default()),
+        });
+        shared
+            .runtime
+            .spawn(Box::pin(timer_loop(Arc::downgrade(&shared), wake_rx)));
+        let rt = shared.runtime.clone();
+        shared.runtime.spawn(Box::pin(run_handlers(rt, runner_rx)));
+        shared
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
+    }
+
+    /// Locks, runs `f`, drains the manager (transmits, events, timer), unlocks, spawns.
+    pub(crate) fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut State, Instant) -> R) -> R {
+        let now = self.now();
+        let (result, spawns) = {
+            let mut st = lock(&self.state);
+            let result = f(&mut st, now);
+            self.pump(&mut st, now);
+            (result, std::mem::take(&mut st.spawns))
+        };
+        for task in spawns {
+            self.runtime.spawn(task);
+        }
+        result
+    }
+
+    fn pump(self: &Arc<Self>, st: &mut State, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(transmit) = st.manager.poll_transmit() {
+                progressed = true;
+                self.transmit(st, transmit);
+            }
+            while let Some(event) = st.manager.poll_event() {
+                progressed = true;
+                self.event(st, now, event);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let deadline = st.manager.poll_timeout();
+        if deadline.is_some() && (st.armed.is_none() || deadline < st.armed) {
+            st.armed = deadline;
+            let _ = self.timer_wake.unbounded_send(());
+        }
+    }
+
+    fn uri(&self, websocket: bool, path_and_query: &str) -> String {
+        let scheme = match (websocket, self.origin.secure) {
+            (false, false) => "http",
+            (false, true) => "https",
+            (true, false) => "ws",
+            (true, true) => "wss",
+        };
+        format!("{scheme}://{}{path_and_query}", self.origin.authority)
+    }
+
+    fn transmit(self: &Arc<Self>, st: &mut State, transmit: Transmit) {
+        match transmit {
+            Transmit::Http {
+                id,
+                method,
+                path_and_query,
+                body,
+                content_type,
+            } => {
+                let mut request = http::Request::new(body);
+                *request.method_mut() = match method {
+                    Method::Post => http::Method::POST,
+                    _ => http::Method::GET,
+                };
+                match self.uri(false, &path_and_query).parse() {
+                    Ok(uri) => *request.uri_mut() = uri,
+                    Err(_) => {
+                        st.manager.handle_http_error(self.now(), id);
+                        return;
+                    }
+                }
+                let headers = request.headers_mut();
+                for (name, value) in &self.origin.headers {
+                    headers.append(name.clone(), value.clone());
+                }
+                if let Some(content_type) = content_type {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(content_type),
+                    );
+                }
+                let response = self.connector.http(request);
+                let shared = self.clone();
+                st.spawns.push(Box::pin(async move {
+                    let result = response.await;
+                    shared.with_state(|st, now| match result {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            st.manager
+                                .handle_http_response(now, id, status, response.into_body());
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "polling request failed");
+                            st.manager.handle_http_error(now, id);
+                        }
+                    });
+                }));
+            }
+            Transmit::OpenWebSocket { id, path_and_query } => {
+                let mut request = http::Request::new(());
+                match self.uri(true, &path_and_query).parse() {
+                    Ok(uri) => *request.uri_mut() = uri,
+                    Err(_) => {
+                        st.manager.handle_ws_closed(self.now(), id);
+                        return;
+                    }
+                }
+                let headers = request.headers_mut();
+                for (name, value) in &self.origin.headers {
+                    headers.append(name.clone(), value.clone());
+                }
+                let dial = self.connector.websocket(request);
+                let shared = self.clone();
+                st.spawns.push(Box::pin(
+                    async move { shared.run_websocket(id, dial).await },
+                ));
+            }
+            Transmit::WsFrame { id, frame } => {
+                if let Some(tx) = st.ws.get(&id) {
+                    let _ = tx.unbounded_send(WsOut::Frame(frame));
+                }
+            }
+            Transmit::CloseWebSocket { id } => {
+                if let Some(tx) = st.ws.remove(&id) {
+                    let _ = tx.unbounded_send(WsOut::Close);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn run_websocket(
+        self: Arc<Self>,
+        id: RequestId,
+        dial: super::BoxFuture<Result<super::BoxWebSocket, super::ConnectorError>>,
+    ) {
+        let ws = match dial.await {
+            Ok(ws) => ws,
+            Err(error) => {
+                tracing::debug!(%error, "websocket dial failed");
+                self.with_state(|st, now| st.manager.handle_ws_closed(now, id));
+                return;
+            }
+        };
+        let (tx, mut rx) = mpsc::unbounded();
+        self.with_state(|st, now| {
+            st.ws.insert(id, tx);
+            st.manager.handle_ws_opened(now, id);
+        });
+        let (mut sink, mut stream) = ws.split();
+        let reader = async {
+            while let Some(message) = stream.next().await {
+                let frame = match message {
+                    Ok(tungstenite::Message::Text(text)) => {
+                        match Str::from_utf8(Bytes::from(text)) {
+                            Ok(text) => Frame::Text(text),
+                            Err(_) => return,
+                        }
+                    }
+                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
+                    Ok(tungstenite::Message::Close(_)) | Err(_) => return,
+                    Ok(_) => continue,
+                };
+                self.with_state(|st, now| st.manager.handle_ws_frame(now, id, frame));
+            }
+        };
+        let writer = async {
+            while let Some(first) = rx.next().await {
+                let mut next = Some(first);
+                while let Some(out) = next.take() {
+                    match out {
+                        WsOut::Frame(frame) => {
+                            if let Some(message) = to_message(frame)
+                                && sink.feed(message).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                        WsOut::Close => {
+                            let _ = sink.send(tungstenite::Message::Close(None)).await;
+                            let _ = sink.close().await;
+                            return;
+                        }
+                    }
+                    // Batch: flush once the queue is empty.
+                    next = rx.try_recv().ok();
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let reader = std::pin::pin!(reader);
+        let writer = std::pin::pin!(writer);
+        futures_util::future::select(reader, writer).await;
+        self.with_state(|st, now| {
+            st.ws.remove(&id);
+            st.manager.handle_ws_closed(now, id);
+        });
+    }
+
+    fn queue(&self, task: BoxTask) {
+        let _ = self.runner.unbounded_send(task);
+    }
+
+    fn socket_handle(self: &Arc<Self>, shared: &Arc<SocketShared>) -> ClientSocket {
+        ClientSocket {
+            client: Client(self.clone()),
+            inner: shared.clone(),
+        }
+    }
+
+    fn event(self: &Arc<Self>, st: &mut State, now: Instant, event: Event) {
+        match event {
+            Event::Connect {
+                socket,
+                sid,
+                recovered,
+                ..
+            } => {
+                let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
+                    return;
+                };
+                entry.sid = Some(sid.as_str().to_owned());
+                entry.shared.connected.store(true, Ordering::Release);
+                entry.shared.recovered.store(recovered, Ordering::Release);
+                for waiter in entry.waiters.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+                let handle = self.socket_handle(&entry.shared);
+                let handlers = lock(&entry.shared.handlers).connect.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler(handle.clone()).await;
+                    }
+                }));
+            }
+            Event::ConnectError {
+                socket,
+                message,
+                data,
+                ..
+            } => {
+                let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
+                    return;
+                };
+                let failure = ConnectFailed {
+                    message: message.clone(),
+                    data: data.clone(),
+                };
+                for waiter in entry.waiters.drain(..) {
+                    let _ = waiter.send(Err(failure.clone()));
+                }
+                let handle = self.socket_handle(&entry.shared);
+                let handlers = lock(&entry.shared.handlers).connect_error.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler(handle.clone(), message.clone(), data.clone()).await;
+                    }
+                }));
+            }
+            Event::Event {
+                socket, data, ack, ..
+            } => {
+                let Some(entry) = st.entry_by_id(socket) else {
+                    return;
+                };
+                let items = match data.to_value() {
+                    Ok(Value::Array(items)) if !items.is_empty() => items,
+                    _ => return,
+                };
+                let mut items = items.into_iter();
+                let name = match items.next() {
+                    Some(Value::String(name)) => name,
+                    Some(other) => match socketio_protocol::value::from_value::<f64>(other) {
+                        Ok(n) => n.to_string(),
+                        Err(_) => return,
+                    },
+                    None => return,
+                };
+                let args: Vec<Value> = items.collect();
+                let handle = self.socket_handle(&entry.shared);
+                let ack = ack.map(|id| AckSender {
+                    socket: handle.clone(),
+                    id,
+                });
+                let handlers = lock(&entry.shared.handlers);
+                if let Some(handler) = handlers.events.get(&name).cloned() {
+                    self.queue(Box::pin(async move { handler(handle, args, ack).await }));
+                } else if let Some(handler) = handlers.any.clone() {
+                    self.queue(Box::pin(
+                        async move { handler(handle, name, args, ack).await },
+                    ));
+                } else {
+                    tracing::debug!(event = %name, "no handler for event");
+                }
+            }
+            Event::Ack { id, data, .. } => {
+                if let Some(tx) = st.acks.remove(&id) {
+                    let args = match data.to_value() {
+                        Ok(Value::Array(items)) => Ok(items),
+                        Ok(other) => Ok(vec![other]),
+                        Err(error) => Err(AckError::Decode(error.to_string())),
+                    };
+                    let _ = tx.send(args);
+                }
+            }
+            Event::AckTimeout { id, .. } => {
+                if let Some(tx) = st.acks.remove(&id) {
+                    let _ = tx.send(Err(AckError::Timeout));
+                }
+            }
+            Event::AckDisconnected { id, .. } => {
+                if let Some(tx) = st.acks.remove(&id) {
+                    let _ = tx.send(Err(AckError::Disconnected));
+                }
+            }
+            Event::Disconnect { socket, reason, .. } => {
+                let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
+                    return;
+                };
+                entry.sid = None;
+                entry.shared.connected.store(false, Ordering::Release);
+                let handle = self.socket_handle(&entry.shared);
+                let handlers = lock(&entry.shared.handlers).disconnect.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler(handle.clone(), reason).await;
+                    }
+                }));
+            }
+            Event::ReconnectAttempt(n) => {
+                if matches!(self.auth, AuthSource::Fn(_)) {
+                    let active: Vec<(SocketId, String)> = st
+                        .sockets
+                        .iter()
+                        .filter_map(|e| Some((e.id?, e.shared.nsp.clone())))
+                        .filter(|(id, _)| st.manager.is_active(*id))
+                        .collect();
+                    for (_, nsp) in active {
+                        if let Some(auth) = self.auth.get() {
+                            let _ = st.manager.open_socket(now, &nsp, Some(auth));
+                        }
+                    }
+                }
+                let handlers = lock(&self.manager_handlers).reconnect_attempt.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler(n).await;
+                    }
+                }));
+            }
+            Event::Reconnect(n) => {
+                let handlers = lock(&self.manager_handlers).reconnect.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler(n).await;
+                    }
+                }));
+            }
+            Event::ReconnectError => {
+                let handlers = lock(&self.manager_handlers).reconnect_error.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler().await;
+                    }
+                }));
+            }
+            Event::ReconnectFailed => {
+                let handlers = lock(&self.manager_handlers).reconnect_failed.clone();
+                self.queue(Box::pin(async move {
+                    for handler in handlers {
+                        handler().await;
+                    }
+                }));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn to_message(frame: Frame) -> Option<tungstenite::Message> {
+    match frame {
+        Frame::Text(text) => tungstenite::Utf8Bytes::try_from(text.into_bytes())
+            .ok()
+            .map(tungstenite::Message::Text),
+        Frame::Binary(bytes) => Some(tungstenite::Message::Binary(bytes)),
+    }
+}
+
+/// Sleeps until the manager's next deadline, then feeds `handle_timeout`; woken when an
+/// earlier deadline appears. Ends when the client is gone.
+async fn timer_loop(shared: Weak<Shared>, mut wake: mpsc::UnboundedReceiver<()>) {
+    loop {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let now = strong.now();
+        let deadline = {
+            let mut st = lock(&strong.state);
+            let deadline = st.manager.poll_timeout();
+            st.armed = deadline;
+            deadline
+        };
+        match deadline {
+            Some(deadline) if deadline <= now => {
+                strong.with_state(|st, now| st.manager.handle_timeout(now));
+            }
+            Some(deadline) => {
+                let sleep = strong.runtime.sleep(deadline - now);
+                drop(strong);
+                let woken = futures_util::future::select(sleep, wake.next()).await;
+                if let futures_util::future::Either::Right((None, _)) = woken {
+                    return;
+                }
+            }
+            None => {
+                drop(strong);
+                if wake.next().await.is_none() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Starts every handler task in order, polling each once; one that awaits continues in a
+/// task of its own.
+async fn run_handlers(runtime: Arc<dyn Runtime>, mut queue: mpsc::UnboundedReceiver<BoxTask>) {
+    while let Some(mut task) = queue.next().await {
+        if futures_util::poll!(task.as_mut()).is_pending() {
+            runtime.spawn(task);
+        }
+    }
+}

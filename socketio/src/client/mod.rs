@@ -1,0 +1,180 @@
+//! The async Socket.IO client, generic over a [`Runtime`](crate::Runtime) and a [`Connector`].
+//!
+//! The protocol logic is the sans-IO [`ClientManager`](socketio_protocol::socket::client::ClientManager)
+//! (reconnection with backoff, namespaces multiplexed on one connection, send buffer, acks,
+//! retries, connection state recovery). This module drives it: one `Mutex` guards the manager;
+//! every input (an HTTP response, a WebSocket frame, an API call, the timer) locks it, feeds
+//! the manager, drains its outputs and unlocks. Transmits become tasks: HTTP requests and
+//! WebSocket dials go through the [`Connector`] (supplied by a runtime crate, e.g.
+//! `socketio_tokio::TokioConnector`), and their results are fed back. One timer task sleeps
+//! until the manager's next deadline. Handlers never run under the lock: they go through one
+//! runner task per client that *starts* them in arrival order (polling each once) and lets
+//! the ones that await continue in tasks of their own.
+//!
+//! ```no_run
+//! # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+//! # fn connector() -> std::sync::Arc<dyn socketio::client::Connector> { unimplemented!() }
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use socketio::client::{AckSender, Client, ClientSocket};
+//! use std::time::Duration;
+//!
+//! let client = Client::builder("http://localhost:3000")
+//!     .auth(&serde_json::json!({ "token": "abc" }))
+//!     .build(runtime(), connector())?;
+//! let socket = client.socket("/");
+//! socket.on("chat", |_socket: ClientSocket, text: String, ack: Option<AckSender>| async move {
+//!     println!("chat: {text}");
+//!     if let Some(ack) = ack { ack.send(&"thanks").ok(); }
+//! });
+//! socket.on_disconnect(|_socket: ClientSocket, reason| async move {
+//!     println!("disconnected: {reason}");
+//! });
+//! client.connect();
+//! socket.wait_connected().await?;
+//! socket.emit("chat", "hello")?;
+//! let sum: i64 = socket.emit_with_ack("add", &(1, 2)).timeout(Duration::from_secs(5)).await?;
+//! client.disconnect();
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod driver;
+mod socket;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use socketio_protocol::Value;
+
+pub use builder::ClientBuilder;
+pub use socket::{AckRequest, AckSender, Client, ClientSocket, Volatile};
+
+/// A boxed, sendable future, as the [`Connector`] methods return them.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A WebSocket as the client uses it: a stream and sink of tungstenite messages.
+///
+/// Implemented for every type with those bounds (`tokio_tungstenite::WebSocketStream`,
+/// in-memory channel pairs in tests, ...).
+pub trait WebSocketConnection:
+    futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+    + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> WebSocketConnection for T where
+    T: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+        + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
+        + Send
+        + Unpin
+{
+}
+
+/// A boxed [`WebSocketConnection`], as [`Connector::websocket`] returns it.
+pub type BoxWebSocket = Box<dyn WebSocketConnection>;
+
+/// How the client reaches the server: HTTP requests (polling) and WebSocket dials. Runtime
+/// crates supply one (`socketio_tokio::TokioConnector`); tests can join a client to an
+/// in-process [`Server`](crate::Server).
+///
+/// Requests carry an absolute URI (`http://host:port/socket.io/?EIO=4&…` for HTTP,
+/// `ws://…` or `wss://…` for WebSocket) and the client's extra headers.
+///
+/// ```
+/// use bytes::Bytes;
+/// use socketio::client::{BoxFuture, BoxWebSocket, Connector, ConnectorError};
+///
+/// /// A connector that cannot reach anything.
+/// struct Offline;
+///
+/// impl Connector for Offline {
+///     fn http(&self, _: http::Request<Bytes>) -> BoxFuture<Result<http::Response<Bytes>, ConnectorError>> {
+///         Box::pin(async { Err(ConnectorError::new("offline")) })
+///     }
+///     fn websocket(&self, _: http::Request<()>) -> BoxFuture<Result<BoxWebSocket, ConnectorError>> {
+///         Box::pin(async { Err(ConnectorError::new("offline")) })
+///     }
+/// }
+/// ```
+pub trait Connector: Send + Sync + 'static {
+    /// Sends one HTTP request (a polling GET or POST) and reads the whole response body.
+    fn http(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> BoxFuture<Result<http::Response<Bytes>, ConnectorError>>;
+
+    /// Opens a WebSocket (the request's URI has a `ws` or `wss` scheme).
+    fn websocket(
+        &self,
+        request: http::Request<()>,
+    ) -> BoxFuture<Result<BoxWebSocket, ConnectorError>>;
+}
+
+/// Why a [`Connector`] could not complete a request or a dial.
+///
+/// ```
+/// let error = socketio::client::ConnectorError::new("connection refused");
+/// assert_eq!(error.to_string(), "connection refused");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectorError(Box<dyn std::error::Error + Send + Sync>);
+
+impl ConnectorError {
+    /// An error from a message or another error.
+    ///
+    /// ```
+    /// let error = socketio::client::ConnectorError::new(std::io::Error::other("reset"));
+    /// # let _ = error;
+    /// ```
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ConnectorError(error.into())
+    }
+}
+
+/// Why [`ClientBuilder::build`] refused the options.
+///
+/// ```
+/// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+/// # fn connector() -> std::sync::Arc<dyn socketio::client::Connector> { unimplemented!() }
+/// # fn f() {
+/// let result = socketio::client::Client::builder("ftp://nope").build(runtime(), connector());
+/// assert!(matches!(result, Err(socketio::client::BuildError::InvalidUrl(_))));
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The URL is not an absolute `http`, `https`, `ws` or `wss` URL.
+    #[error("invalid url: {0}")]
+    InvalidUrl(String),
+    /// A header name or value is invalid.
+    #[error("invalid header: {0}")]
+    InvalidHeader(String),
+    /// The auth payload is not an object (or could not be serialized).
+    #[error("invalid auth payload: {0}")]
+    InvalidAuth(String),
+    /// The manager refused the configuration (no transports, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A namespace refused the connection, or the first connection attempt failed
+/// (`connect_error`): the message and the data the server attached.
+///
+/// ```
+/// let error = socketio::client::ConnectFailed { message: "not authorized".into(), data: None };
+/// assert_eq!(error.to_string(), "connect_error: not authorized");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("connect_error: {message}")]
+pub struct ConnectFailed {
+    /// The error message (`err.message`): the server's, or the engine's reason (`timeout`,
+    /// `transport error`, ...) when the connection itself failed.
+    pub message: String,
+    /// The data the server attached (`err.data`).
+    pub data: Option<Value>,
+}
