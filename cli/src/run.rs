@@ -1,52 +1,405 @@
 //! Running `listen` and `emit` on the client library.
 
-use crate::Output;
-use crate::args::{Cli, Command, ConnectArgs};
-use crate::exit::Failure;
-use crate::values::{parse_auth, parse_json_arg};
-use socketio_protocol::Value;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The parsed, checked inputs of a command.
-struct Prepared {
-    auth: Option<Value>,
-    args: Vec<Value>,
+use socketio_protocol::Value;
+use socketio_tokio::client::{AckSender, Client, ClientSocket, Connector};
+use socketio_tokio::{AckError, TokioRuntime, TransportKind};
+use tokio::sync::mpsc;
+
+use crate::Output;
+use crate::args::{Cli, Command, ConnectArgs, EmitArgs, ListenArgs, Transport};
+use crate::exit::Failure;
+use crate::values::{ack_line, event_line, parse_auth, parse_json_arg};
+
+/// What the client's handlers report to the command.
+enum Note {
+    Connected {
+        id: Option<String>,
+        recovered: bool,
+    },
+    Refused {
+        message: String,
+        data: Option<Value>,
+    },
+    Disconnected(String, bool),
+    Event(String, Vec<Value>),
+    Attempt(u32),
+    AttemptFailed,
+    Reconnected(u32),
+    GaveUp,
 }
 
-fn prepare(connect: &ConnectArgs, args: &[String]) -> Result<Prepared, Failure> {
-    let auth = connect
-        .auth
-        .as_deref()
-        .map(parse_auth)
-        .transpose()
-        .map_err(Failure::Usage)?;
-    let args = args
-        .iter()
+pub(crate) async fn run(cli: Cli, output: &mut Output) -> Result<(), Failure> {
+    match cli.command {
+        Command::Listen(listen) => run_listen(listen, output).await,
+        Command::Emit(emit) => run_emit(emit, output).await,
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Vec<Value>, Failure> {
+    args.iter()
         .map(|a| parse_json_arg(a))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::Usage)?;
+        .map_err(Failure::Usage)
+}
+
+/// Builds the client and registers the reporting handlers on the namespace's socket.
+fn start(
+    connect: &ConnectArgs,
+) -> Result<(Client, ClientSocket, mpsc::UnboundedReceiver<Note>), Failure> {
     if !connect.namespace.starts_with('/') {
         return Err(Failure::Usage(format!(
             "--namespace must start with '/', got {:?}",
             connect.namespace
         )));
     }
-    Ok(Prepared { auth, args })
+    let auth = connect
+        .auth
+        .as_deref()
+        .map(parse_auth)
+        .transpose()
+        .map_err(Failure::Usage)?;
+    let mut builder = Client::builder(connect.url.clone())
+        .path(connect.path.clone())
+        .timeout(connect.timeout());
+    builder = match connect.transport {
+        Transport::Polling => builder.transports([TransportKind::Polling]),
+        Transport::Websocket => builder.transports([TransportKind::WebSocket]),
+        Transport::Both => builder.transports([TransportKind::Polling, TransportKind::WebSocket]),
+    };
+    if connect.msgpack {
+        builder = builder.msgpack();
+    }
+    if let Some(auth) = &auth {
+        builder = builder.auth(auth);
+    }
+    if connect.no_reconnect {
+        builder = builder.reconnection(false);
+    }
+    if let Some(n) = connect.reconnect_attempts {
+        builder = builder.reconnection_attempts(n);
+    }
+    let client = builder
+        .build(Arc::new(TokioRuntime::new()), connector(connect)?)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let socket = client.socket(&connect.namespace);
+    let (tx, rx) = mpsc::unbounded_channel();
+    {
+        let tx = tx.clone();
+        socket.on_connect(move |s: ClientSocket| {
+            let _ = tx.send(Note::Connected {
+                id: s.id(),
+                recovered: s.recovered(),
+            });
+            async {}
+        });
+    }
+    {
+        let tx = tx.clone();
+        socket.on_connect_error(move |_s, message, data| {
+            let _ = tx.send(Note::Refused { message, data });
+            async {}
+        });
+    }
+    {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_s, reason| {
+            let _ = tx.send(Note::Disconnected(
+                reason.to_string(),
+                reason.allows_reconnect(),
+            ));
+            async {}
+        });
+    }
+    {
+        let tx = tx.clone();
+        socket.on_any(
+            move |_s, event: String, args: Vec<Value>, _ack: Option<AckSender>| {
+                let _ = tx.send(Note::Event(event, args));
+                async {}
+            },
+        );
+    }
+    {
+        let tx = tx.clone();
+        client.on_reconnect_attempt(move |n| {
+            let _ = tx.send(Note::Attempt(n));
+            async {}
+        });
+    }
+    {
+        let tx = tx.clone();
+        client.on_reconnect_error(move || {
+            let _ = tx.send(Note::AttemptFailed);
+            async {}
+        });
+    }
+    {
+        let tx = tx.clone();
+        client.on_reconnect(move |n| {
+            let _ = tx.send(Note::Reconnected(n));
+            async {}
+        });
+    }
+    client.on_reconnect_failed(move || {
+        let _ = tx.send(Note::GaveUp);
+        async {}
+    });
+    socket.connect();
+    Ok((client, socket, rx))
 }
 
-pub(crate) async fn run(cli: Cli, output: &mut Output) -> Result<(), Failure> {
-    match cli.command {
-        Command::Listen(listen) => {
-            let _prepared = prepare(&listen.connect, &[])?;
-            let _ = output;
-            Err(Failure::Other(
-                "the client library is not wired in yet".into(),
-            ))
+/// The transport connector of the tokio runtime crate, with `--ca` as an extra root.
+fn connector(connect: &ConnectArgs) -> Result<Arc<dyn Connector>, Failure> {
+    if let Some(ca) = &connect.ca {
+        return Err(Failure::Usage(format!(
+            "--ca {}: custom root certificates are not supported by the client library yet",
+            ca.display()
+        )));
+    }
+    Err(Failure::Other(
+        "the tokio client connector is not available yet".into(),
+    ))
+}
+
+/// Progress lines on stderr; a refusal or giving up ends the command.
+fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> {
+    match note {
+        Note::Connected { id, recovered } => output.note(&format!(
+            "connected to {nsp} as {}{}",
+            id.as_deref().unwrap_or("?"),
+            if *recovered { " (recovered)" } else { "" }
+        )),
+        Note::Refused { message, data } => {
+            // `data: None` is a failed attempt (the server is unreachable, a timeout): the
+            // client keeps trying; data from the server is a middleware refusal: final.
+            if data.is_some() || !is_engine_reason(message) {
+                return Err(Failure::Refused {
+                    nsp: nsp.to_owned(),
+                    message: message.clone(),
+                    data: data.clone(),
+                });
+            }
+            output.note(&format!("connect_error: {message}"));
         }
-        Command::Emit(emit) => {
-            let _prepared = prepare(&emit.connect, &emit.args)?;
-            Err(Failure::Other(
-                "the client library is not wired in yet".into(),
-            ))
+        Note::Disconnected(reason, reconnects) => output.note(&format!(
+            "disconnected: {reason}{}",
+            if *reconnects { " (reconnecting)" } else { "" }
+        )),
+        Note::Attempt(n) => output.note(&format!("reconnecting (attempt {n})")),
+        Note::AttemptFailed => output.note("reconnection attempt failed"),
+        Note::Reconnected(n) => output.note(&format!("reconnected after {n} attempt(s)")),
+        Note::GaveUp => return Err(Failure::Connect("gave up reconnecting".into())),
+        Note::Event(..) => {}
+    }
+    Ok(())
+}
+
+/// Engine-level reasons a connection attempt fails with (no server refusal).
+fn is_engine_reason(message: &str) -> bool {
+    matches!(
+        message,
+        "timeout"
+            | "transport error"
+            | "transport close"
+            | "xhr poll error"
+            | "websocket error"
+            | "parse error"
+            | "ping timeout"
+    ) || message.starts_with("transport")
+        || message.contains("error")
+}
+
+async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure> {
+    let (client, _socket, mut rx) = start(&args.connect)?;
+    let nsp = args.connect.namespace.clone();
+    let wait = args.wait.map(Duration::from_millis);
+    let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    let connect_deadline = tokio::time::Instant::now() + args.connect.timeout();
+    let mut connected_once = false;
+    let mut printed = 0u64;
+    let result = loop {
+        if args.count.is_some_and(|n| printed >= n) {
+            break Ok(());
         }
+        let until = match (deadline, connected_once) {
+            (Some(d), true) => Some(d),
+            (Some(d), false) => Some(d.min(connect_deadline)),
+            (None, true) => None,
+            (None, false) => Some(connect_deadline),
+        };
+        let note = match until {
+            Some(until) => match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(note) => note,
+                Err(_) if !connected_once && until == connect_deadline => {
+                    break Err(Failure::Timeout(format!(
+                        "not connected to {nsp} within {} ms",
+                        args.connect.timeout
+                    )));
+                }
+                Err(_) => {
+                    break Err(Failure::Timeout(format!(
+                        "--wait {} ms passed after {printed} event(s)",
+                        args.wait.unwrap_or_default()
+                    )));
+                }
+            },
+            None => tokio::select! {
+                note = rx.recv() => note,
+                _ = tokio::signal::ctrl_c() => break Ok(()),
+            },
+        };
+        let Some(note) = note else {
+            break Err(Failure::Other("the client stopped".into()));
+        };
+        if let Note::Connected { .. } = note {
+            connected_once = true;
+        }
+        if let Err(failure) = progress(&note, &nsp, output) {
+            break Err(failure);
+        }
+        match note {
+            Note::Event(event, event_args) => {
+                printed += 1;
+                if !output.line(&event_line(&nsp, &event, &event_args)) {
+                    break Ok(());
+                }
+            }
+            Note::Disconnected(reason, false) => {
+                break Err(Failure::Connect(format!("disconnected: {reason}")));
+            }
+            Note::Disconnected(reason, true) if args.connect.no_reconnect => {
+                break Err(Failure::Connect(format!("disconnected: {reason}")));
+            }
+            _ => {}
+        }
+    };
+    client.disconnect();
+    result
+}
+
+async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
+    let values = parse_args(&args.args)?;
+    let (client, socket, mut rx) = start(&args.connect)?;
+    let nsp = args.connect.namespace.clone();
+    let timeout = args.connect.timeout();
+    // Wait for the connection.
+    let connected = tokio::time::timeout(timeout, async {
+        loop {
+            let Some(note) = rx.recv().await else {
+                return Err(Failure::Other("the client stopped".into()));
+            };
+            progress(&note, &nsp, output)?;
+            match note {
+                Note::Connected { .. } => return Ok(()),
+                Note::Disconnected(reason, _) => {
+                    return Err(Failure::Connect(format!("disconnected: {reason}")));
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    let result = match connected {
+        Err(_) => Err(Failure::Timeout(format!(
+            "not connected to {nsp} within {} ms",
+            args.connect.timeout
+        ))),
+        Ok(Err(failure)) => Err(failure),
+        Ok(Ok(())) if args.ack => {
+            match emit_with_ack(&socket, &args.event, values, timeout).await {
+                Ok(reply) => {
+                    output.line(&ack_line(&reply));
+                    Ok(())
+                }
+                Err(AckError::Timeout) => Err(Failure::Timeout(format!(
+                    "no ack for {:?} within {} ms",
+                    args.event, args.connect.timeout
+                ))),
+                Err(e) => Err(Failure::Other(format!("emit {:?}: {e}", args.event))),
+            }
+        }
+        Ok(Ok(())) => match emit(&socket, &args.event, values) {
+            Ok(()) => {
+                // Give the packet a moment to be written before closing.
+                flush_then_close(&client).await;
+                Ok(())
+            }
+            Err(e) => Err(Failure::Other(format!("emit {:?}: {e}", args.event))),
+        },
+    };
+    client.disconnect();
+    result
+}
+
+async fn flush_then_close(_client: &Client) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Emits `args` spread as separate arguments.
+///
+/// MISSING API: the client has no emit of a runtime-sized argument list (only tuples are
+/// spread), so this spreads up to 8 arguments by hand.
+fn emit(socket: &ClientSocket, event: &str, args: Vec<Value>) -> Result<(), Failure> {
+    let e = |r: Result<(), socketio_tokio::EmitError>| r.map_err(|e| Failure::Other(e.to_string()));
+    let mut it = args.into_iter();
+    let a: Vec<Value> = it.by_ref().collect();
+    match a.as_slice() {
+        [] => e(socket.emit(event, &())),
+        [a] => e(socket.emit(event, &(a,))),
+        [a, b] => e(socket.emit(event, &(a, b))),
+        [a, b, c] => e(socket.emit(event, &(a, b, c))),
+        [a, b, c, d] => e(socket.emit(event, &(a, b, c, d))),
+        [a, b, c, d, f] => e(socket.emit(event, &(a, b, c, d, f))),
+        [a, b, c, d, f, g] => e(socket.emit(event, &(a, b, c, d, f, g))),
+        [a, b, c, d, f, g, h] => e(socket.emit(event, &(a, b, c, d, f, g, h))),
+        [a, b, c, d, f, g, h, i] => e(socket.emit(event, &(a, b, c, d, f, g, h, i))),
+        _ => Err(Failure::Usage("at most 8 event arguments".into())),
+    }
+}
+
+/// Emits `args` spread, waits for the ack, returns its arguments.
+///
+/// MISSING API: the ack's raw argument list. `AckRequest<R>` reads `R` from the one argument
+/// when there is one (so `ack([1,2])` and `ack(1,2)` look the same as `Vec<Value>`); this reads
+/// `AckArgs` that keeps the list when several arguments came and wraps a single one.
+async fn emit_with_ack(
+    socket: &ClientSocket,
+    event: &str,
+    args: Vec<Value>,
+    timeout: Duration,
+) -> Result<Vec<Value>, AckError> {
+    macro_rules! ack {
+        ($data:expr) => {
+            socket
+                .emit_with_ack::<Value, _>(event, $data)
+                .timeout(timeout)
+                .await
+                .map(ack_args)
+        };
+    }
+    match args.as_slice() {
+        [] => ack!(&()),
+        [a] => ack!(&(a,)),
+        [a, b] => ack!(&(a, b)),
+        [a, b, c] => ack!(&(a, b, c)),
+        [a, b, c, d] => ack!(&(a, b, c, d)),
+        [a, b, c, d, f] => ack!(&(a, b, c, d, f)),
+        [a, b, c, d, f, g] => ack!(&(a, b, c, d, f, g)),
+        [a, b, c, d, f, g, h] => ack!(&(a, b, c, d, f, g, h)),
+        [a, b, c, d, f, g, h, i] => ack!(&(a, b, c, d, f, g, h, i)),
+        _ => Err(AckError::Decode("at most 8 event arguments".into())),
+    }
+}
+
+/// The ack's arguments from what `AckRequest<Value>` gives: `Null` for none, the argument for
+/// one, the list for several. Ambiguous for a single array argument (see [`emit_with_ack`]).
+fn ack_args(value: Value) -> Vec<Value> {
+    match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        other => vec![other],
     }
 }
