@@ -8,6 +8,13 @@
 //! - [`validate_event`] checks that the text is an array and hands back its first item, which
 //!   is what the event rule of the socket layer looks at.
 //!
+//! Typed values go to and from JSON text in one pass, with no [`Value`] tree in between:
+//! [`to_payload`] / [`event_payload`] / [`to_text`] (a serde `Serializer` writing exactly what
+//! [`write()`] writes for `to_value(x)`) and [`from_slice`] / [`from_event_args`] (a serde
+//! `Deserializer` giving exactly what `from_value(parse(text))` gives); see also
+//! [`Payload::deserialize`](crate::socket::Payload::deserialize) and
+//! [`Payload::event_args`](crate::socket::Payload::event_args).
+//!
 //! For any input, `validate(text, d)` and `parse(text, d).map(drop)` give the same result, error
 //! kind included. None of them recurses, so no input and no `max_depth` can exhaust the stack
 //! while reading (dropping or writing a [`Value`] is recursive, so keep `max_depth` modest).
@@ -25,7 +32,7 @@
 //!   stay exact; every other number is an `f64` (`-0` is `-0.0`). A number that overflows `f64`
 //!   (`1e400`) is refused with [`JsonError::NumberOutOfRange`]: `JSON.stringify` never writes
 //!   one, and a decoded [`Value`] holds only finite floats.
-//! - **Binary.** JSON has no binary type; [`write`] writes [`Value::Binary`] the way Node writes
+//! - **Binary.** JSON has no binary type; [`write()`] writes [`Value::Binary`] the way Node writes
 //!   a `Buffer` (`Buffer.prototype.toJSON`): `{"type":"Buffer","data":[1,2,3]}`. The common
 //!   parser replaces binary with placeholders before writing, so this is only a fallback.
 //! - **Non-finite floats** are written as `null`, as `JSON.stringify` does.
@@ -925,12 +932,12 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
     write_into(value, out);
 }
 
-/// [`write`] into a `String` (no UTF-8 check needed on the result).
+/// [`write()`] into a `String` (no UTF-8 check needed on the result).
 pub fn write_string(value: &Value, out: &mut String) {
     write_into(value, out);
 }
 
-/// [`write`] into any [`JsonSink`].
+/// [`write()`] into any [`JsonSink`].
 pub fn write_into<W: JsonSink + ?Sized>(value: &Value, out: &mut W) {
     match value {
         Value::Null => out.push_text("null"),
@@ -974,14 +981,14 @@ pub fn write_into<W: JsonSink + ?Sized>(value: &Value, out: &mut W) {
     }
 }
 
-/// `value` as compact JSON (see [`write`]).
+/// `value` as compact JSON (see [`write()`]).
 pub fn to_vec(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     write(value, &mut out);
     out
 }
 
-/// `value` as compact JSON text (see [`write`]).
+/// `value` as compact JSON text (see [`write()`]).
 pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
     write_string(value, &mut out);

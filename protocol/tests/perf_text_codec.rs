@@ -392,3 +392,51 @@ proptest! {
         prop_assert_eq!(encoded.attachments, buffers);
     }
 }
+
+/// Byte soup made of JSON tokens, so that inputs are often almost valid (and often valid).
+fn arb_token_soup() -> impl Strategy<Value = Vec<u8>> {
+    let tokens: Vec<&'static [u8]> = vec![
+        b"[",
+        b"]",
+        b"[\"ev\",",
+        b"{",
+        b"}",
+        b",",
+        b":",
+        b"\"a\"",
+        b"\"k\":",
+        b"\"w\":",
+        b"\"h\":",
+        b"\"Rect\":",
+        b"\"Pair\"",
+        b"\"Empty\"",
+        b"\"\\ud800\"",
+        b"\"\\u0061\":",
+        b"\"",
+        b"1",
+        b"-",
+        b"0",
+        b".",
+        b"e",
+        b"1e400",
+        b"2.0",
+        b"true",
+        b"null",
+        b" ",
+        b"\"\\n\\\"\"",
+        b"\xc3\xa9",
+        b"\xff",
+        b"255",
+        b"99999999999999999999",
+    ];
+    prop::collection::vec(prop::sample::select(tokens), 0..40).prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn from_slice_matches_value_path_on_token_soup(text in arb_token_soup()) {
+        check_all(&text);
+    }
+}

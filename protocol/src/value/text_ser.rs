@@ -43,11 +43,11 @@ impl Payload {
     /// (so the common encoder only copies it). With binary (`serialize_bytes`, which must
     /// become attachments) it is `Payload::Value(to_value(value)?)`. (A map with a repeated
     /// key also goes through `to_value`, which merges the keys, and is then written as text.) Errors are those of
-    /// [`to_value`](crate::value::to_value).
+    /// [`to_value`].
     ///
     /// This is the fast path for the **common parser**. The msgpack encoder parses
     /// `Payload::Json` back into a [`Value`] (where an integral float such as `3.0` comes back
-    /// as the integer `3`), so for msgpack use [`to_value`](crate::value::to_value).
+    /// as the integer `3`), so for msgpack use [`to_value`].
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Payload, ToValueError> {
         let mut out = String::new();
         match write(value, &mut out) {
