@@ -51,6 +51,8 @@ mod glue;
 mod listen;
 mod runtime;
 mod service;
+#[path = "client.rs"]
+mod tokio_client;
 
 use std::{future::Future, io, sync::Arc};
 
@@ -66,6 +68,7 @@ pub use listen::SHUTDOWN_GRACE;
 pub use runtime::TokioRuntime;
 pub use service::{NotFound, RemoteAddr, SocketIoLayer, SocketIoService};
 pub use socketio::*;
+pub use tokio_client::{ClientBuilderExt, TokioConnector, TokioConnectorBuilder};
 /// tungstenite (the WebSocket message type of [`Server::serve_websocket`]).
 pub use tokio_tungstenite::tungstenite;
 /// The WebSocket configuration type of [`HttpServer::websocket_config`].
