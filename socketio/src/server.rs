@@ -499,10 +499,12 @@ impl Server {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let inner = &self.0;
-        if inner.shut_down.load(Ordering::Acquire) {
+        let (parts, body) = request.into_parts();
+        // While shutting down, sessions still open get their answers (a polling client's close
+        // packet waits for its next GET); only new handshakes are refused.
+        if inner.shut_down.load(Ordering::Acquire) && !has_sid(&parts) {
             return plain(503, "server shutting down");
         }
-        let (parts, body) = request.into_parts();
         let head = head_from_parts(&parts);
         let body = if head.method == Method::Post {
             match read_body(body, inner.config.engine.max_payload + 1).await {
@@ -720,9 +722,15 @@ impl Server {
     }
 
     /// Shuts down gracefully: every socket leaves with `server shutting down` (recoverable:
-    /// with recovery on, its session is kept), every session and WebSocket closes, held polls
-    /// are answered, new requests get `503`, the timer task ends; then waits (at most
-    /// `shutdown_timeout`) for the handler tasks and WebSocket loops to finish.
+    /// with recovery on, its session is kept) and every engine session closes (`forced
+    /// close`), as the reference's `io.close()`: WebSockets get their close at once, held
+    /// polls are answered with the close packet, and a polling client with no GET pending gets
+    /// it on its next request (so it sees `transport close`). Meanwhile requests for existing
+    /// sessions are still served; new handshakes and WebSockets get `503`.
+    ///
+    /// Waits (at most `shutdown_timeout`) until every session is gone, then closes whatever
+    /// is left at once, ends the timer task and waits (within the same deadline) for the
+    /// handler tasks and WebSocket loops to finish.
     ///
     /// ```no_run
     /// # async fn f(io: socketio::Server) {
@@ -744,7 +752,11 @@ impl Server {
                 }
             }
             st.pump(inner, now, NO_CTX);
-            st.engine.close_all(now);
+            // (Each core asked for its engine session's close; make sure none is left open.)
+            let sids: Vec<Str> = st.conns.keys().cloned().collect();
+            for sid in sids {
+                let _ = st.engine.close(now, &sid);
+            }
             st.pump(inner, now, NO_CTX);
             for (_, waiting) in st.broadcasts.drain() {
                 if let Some(tx) = waiting.tx {
@@ -752,6 +764,17 @@ impl Server {
                 }
             }
             st.acks.clear();
+        });
+        let deadline = inner.runtime.now() + inner.config.shutdown_timeout;
+        // The engine sessions close as their clients come back (polling) or at once.
+        while inner.with_state(NO_CTX, |st, _, _| st.engine.session_count() > 0)
+            && inner.runtime.now() < deadline
+        {
+            inner.runtime.sleep(Duration::from_millis(5)).await;
+        }
+        inner.with_state(NO_CTX, |st, now, inner| {
+            st.engine.close_all(now);
+            st.pump(inner, now, NO_CTX);
             st.requests.clear();
             for (_, writer) in st.writers.drain() {
                 let _ = writer.tx.unbounded_send(WsOut::Close);
@@ -759,7 +782,6 @@ impl Server {
         });
         // Stop the timer task.
         lock(&inner.wake).take();
-        let deadline = inner.runtime.now() + inner.config.shutdown_timeout;
         while (inner.tasks.load(Ordering::Acquire) > 0
             || inner.websockets.load(Ordering::Acquire) > 0
             || inner.timer_running.load(Ordering::Acquire))
@@ -770,6 +792,14 @@ impl Server {
         *lock(&inner.registry) = Registry::default();
         tracing::info!("socket.io server shut down");
     }
+}
+
+/// Whether the request names a session (`sid` in its query).
+fn has_sid(parts: &http::request::Parts) -> bool {
+    parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")))
 }
 
 /// Whether a WebSocket error only means the peer is gone (`transport close`, as the

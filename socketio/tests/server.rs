@@ -787,3 +787,62 @@ fn websocket_end_without_close_frame_is_transport_close() {
         assert_eq!(*reasons.lock().unwrap(), [expected], "{what}");
     }
 }
+
+/// Shutdown with a polling client whose GET is not pending: the close packet waits for its
+/// next GET (as with the reference), new handshakes get `503`, and `shutdown()` returns once
+/// the session is gone.
+#[test]
+fn shutdown_keeps_the_close_for_the_next_poll() {
+    let (io, rt) = build(Server::builder().shutdown_timeout(Duration::from_secs(10)));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason.to_string()) }
+            });
+        }
+    });
+    block_on(async {
+        let (_, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        let sid = body[9..29].to_owned();
+        let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(http(&io, "POST", &target, "40").await.0, 200);
+        let (_, body) = http(&io, "GET", &target, "").await;
+        assert!(body.starts_with("40{\"sid\""), "{body}");
+
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (io2, done2) = (io.clone(), done.clone());
+        let started = std::time::Instant::now();
+        rt.0.spawn_ok(async move {
+            io2.shutdown().await;
+            done2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        sleep(200).await;
+        assert_eq!(*reasons.lock().unwrap(), ["server shutting down"]);
+        assert!(
+            !done.load(std::sync::atomic::Ordering::SeqCst),
+            "waits for the session"
+        );
+        // New handshakes are refused; the existing session gets its close packet.
+        let (status, _) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        assert_eq!(status, 503);
+        let (status, body) = http(&io, "GET", &target, "").await;
+        assert_eq!((status, body.as_str()), (200, "6\u{1e}1"));
+        for _ in 0..200 {
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            sleep(10).await;
+        }
+        assert!(
+            done.load(std::sync::atomic::Ordering::SeqCst),
+            "shutdown finished"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let (status, _) = http(&io, "GET", &target, "").await;
+        assert_eq!(status, 400);
+    });
+}
