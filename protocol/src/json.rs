@@ -231,11 +231,7 @@ impl<'a> Lexer<'a> {
             if flags != 0 {
                 let skip = (flags.trailing_zeros() / 8) as usize;
                 // Only the bytes before the flagged one count.
-                let before = if skip == 0 {
-                    0
-                } else {
-                    word & (u64::MAX >> (64 - 8 * skip))
-                };
+                let before = word & (1u64 << (8 * skip)).wrapping_sub(1);
                 self.pos += skip;
                 return (high | before) & HIGH == 0;
             }
