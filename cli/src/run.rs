@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use socketio_protocol::Value;
 use socketio_tokio::client::{AckSender, Client, ClientSocket, Connector};
-use socketio_tokio::{AckError, TokioRuntime, TransportKind};
+use socketio_tokio::{AckError, TokioConnector, TokioRuntime, TransportKind};
 use tokio::sync::mpsc;
 
 use crate::Output;
@@ -153,15 +153,43 @@ fn start(
 
 /// The transport connector of the tokio runtime crate, with `--ca` as an extra root.
 fn connector(connect: &ConnectArgs) -> Result<Arc<dyn Connector>, Failure> {
+    let mut builder = TokioConnector::builder();
     if let Some(ca) = &connect.ca {
-        return Err(Failure::Usage(format!(
-            "--ca {}: custom root certificates are not supported by the client library yet",
-            ca.display()
-        )));
+        let pem = std::fs::read_to_string(ca)
+            .map_err(|e| Failure::Usage(format!("--ca {}: {e}", ca.display())))?;
+        let certs = pem_certificates(&pem)
+            .map_err(|e| Failure::Usage(format!("--ca {}: {e}", ca.display())))?;
+        for der in certs {
+            builder = builder
+                .add_root_certificate(der)
+                .map_err(|e| Failure::Usage(format!("--ca {}: {e}", ca.display())))?;
+        }
     }
-    Err(Failure::Other(
-        "the tokio client connector is not available yet".into(),
-    ))
+    Ok(Arc::new(builder.build()))
+}
+
+/// The DER bytes of every `CERTIFICATE` block of a PEM file.
+pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    use base64::Engine as _;
+    let mut certs = Vec::new();
+    let mut body: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        if line == "-----BEGIN CERTIFICATE-----" {
+            body = Some(String::new());
+        } else if line == "-----END CERTIFICATE-----" {
+            let b64 = body.take().ok_or("END without BEGIN")?;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|e| format!("bad base64 in a certificate: {e}"))?;
+            certs.push(der);
+        } else if let Some(b) = body.as_mut() {
+            b.push_str(line);
+        }
+    }
+    if certs.is_empty() {
+        return Err("no PEM CERTIFICATE block found".into());
+    }
+    Ok(certs)
 }
 
 /// Progress lines on stderr; a refusal or giving up ends the command.
@@ -401,5 +429,21 @@ fn ack_args(value: Value) -> Vec<Value> {
         Value::Null => Vec::new(),
         Value::Array(items) => items,
         other => vec![other],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks() {
+        let pem = "junk\n-----BEGIN CERTIFICATE-----\nAQID\nBA==\n-----END CERTIFICATE-----\n\
+                   -----BEGIN CERTIFICATE-----\nBQ==\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            pem_certificates(pem).unwrap(),
+            vec![vec![1, 2, 3, 4], vec![5]]
+        );
+        assert!(pem_certificates("nothing").is_err());
     }
 }

@@ -1,0 +1,391 @@
+//! The Rust client (`socketio::client` on tokio) against the official socket.io 4.8 server
+//! (`tests/node/servers/reference.js`) and against this project's server (socketio-tokio,
+//! in-process): one suite, parameterised by [`ServerKind`], over each transport, with the
+//! default parser and with msgpack. The servers run behind the cutting proxy of
+//! `socketio_tests::client_suite`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value as Json, json};
+use socketio_tests::client_suite::{ServerKind, ServerOptions, TestServer};
+use socketio_tokio::client::{AckSender, Client, ClientBuilder, ClientSocket, Connector};
+use socketio_tokio::{TokioRuntime, TransportKind, Value};
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(8);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Polling,
+    WebSocket,
+    Both,
+}
+
+/// The tokio connector of socketio-tokio.
+fn connector() -> Arc<dyn Connector> {
+    Arc::new(socketio_tokio::TokioConnector::new())
+}
+
+fn builder(url: &str, mode: Mode, msgpack: bool) -> ClientBuilder {
+    let mut b = Client::builder(url)
+        .reconnection_delay(Duration::from_millis(100))
+        .reconnection_delay_max(Duration::from_millis(300))
+        .randomization_factor(0.0)
+        .timeout(Duration::from_secs(5));
+    b = match mode {
+        Mode::Polling => b.transports([TransportKind::Polling]),
+        Mode::WebSocket => b.transports([TransportKind::WebSocket]),
+        Mode::Both => b.transports([TransportKind::Polling, TransportKind::WebSocket]),
+    };
+    if msgpack { b.msgpack() } else { b }
+}
+
+fn build(b: ClientBuilder) -> Client {
+    b.build(Arc::new(TokioRuntime::new()), connector())
+        .expect("client options")
+}
+
+/// Every event a socket received, in order.
+struct Events(mpsc::UnboundedReceiver<(String, Vec<Value>)>);
+
+impl Events {
+    fn attach(socket: &ClientSocket) -> Events {
+        let (tx, rx) = mpsc::unbounded_channel();
+        socket.on_any(
+            move |_s, event: String, args: Vec<Value>, _ack: Option<AckSender>| {
+                let _ = tx.send((event, args));
+                async {}
+            },
+        );
+        Events(rx)
+    }
+
+    /// The arguments of the next `event` (others are skipped), as JSON (binary as `$bin`).
+    async fn next(&mut self, event: &str) -> Vec<Value> {
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some((name, args)) = self.0.recv().await {
+                if name == event {
+                    return Some(args);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(args)) => args,
+            _ => panic!("no {event:?} event within {WAIT:?}"),
+        }
+    }
+}
+
+fn to_json(v: &Value) -> Json {
+    serde_json::to_value(v).expect("value as JSON")
+}
+
+fn server_options(msgpack: bool) -> ServerOptions {
+    ServerOptions {
+        msgpack,
+        ..ServerOptions::default()
+    }
+}
+
+async fn connected(socket: &ClientSocket) {
+    tokio::time::timeout(WAIT, socket.wait_connected())
+        .await
+        .expect("connected in time")
+        .expect("connected");
+}
+
+/// Every API point once: auth, typed and raw events, binary, acks both ways, refusal with data,
+/// unknown namespace, server-side and client-side disconnects, the transport in use.
+async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
+    let server = TestServer::start(kind, server_options(msgpack)).await;
+    let client = build(builder(&server.url(), mode, msgpack).auth(&json!({"token": "t1"})));
+    let socket = client.socket("/");
+    let mut events = Events::attach(&socket);
+    // The server asks (emit with ack): the client answers through its handler.
+    socket.on(
+        "question",
+        |_s: ClientSocket, v: Value, ack: Option<AckSender>| async move {
+            if let Some(ack) = ack {
+                ack.send(&("answer-to", v)).expect("ack");
+            }
+        },
+    );
+    let (disc_tx, mut disc_rx) = mpsc::unbounded_channel();
+    socket.on_disconnect(move |_s, reason| {
+        let _ = disc_tx.send(reason.to_string());
+        async {}
+    });
+    client.connect();
+    connected(&socket).await;
+    let id = socket.id().expect("an id once connected");
+    assert!(!socket.recovered());
+    let auth = events.next("auth").await;
+    assert_eq!(to_json(&auth[0]), json!({"token": "t1"}));
+    let connects = server.wait_connects(1, WAIT).await;
+    assert_eq!(connects[0]["id"], json!(id), "{connects:?}");
+
+    // Transport in use.
+    let transport = client.transport();
+    match mode {
+        Mode::Polling => assert_eq!(transport, Some("polling")),
+        Mode::WebSocket => assert_eq!(transport, Some("websocket")),
+        Mode::Both => assert!(transport.is_some()),
+    }
+
+    // Events with several arguments, binary included.
+    let bin = Bytes::from_static(&[1, 2, 3, 255]);
+    socket
+        .emit("echo", &(1, "two", json!({"three": [3]}), bin.clone()))
+        .expect("emit");
+    let back = events.next("echo-back").await;
+    assert_eq!(back.len(), 4, "{back:?}");
+    assert_eq!(to_json(&back[0]), json!(1));
+    assert_eq!(to_json(&back[1]), json!("two"));
+    assert_eq!(to_json(&back[2]), json!({"three": [3]}));
+    assert_eq!(back[3], Value::Binary(bin.clone()));
+
+    // An ack with typed arguments.
+    let (a, b): (i64, String) = socket
+        .emit_with_ack("echo-ack", &(7, "x"))
+        .timeout(WAIT)
+        .await
+        .expect("ack");
+    assert_eq!((a, b.as_str()), (7, "x"));
+    let raw: Bytes = socket
+        .emit_with_ack("echo-ack", &(bin.clone(),))
+        .timeout(WAIT)
+        .await
+        .expect("binary ack");
+    assert_eq!(raw, bin);
+
+    // The server's emit with ack, answered by the client's handler.
+    socket.emit("ask", &"q1").expect("emit");
+    let answer = events.next("answer").await;
+    assert_eq!(
+        answer.iter().map(to_json).collect::<Vec<_>>(),
+        vec![json!("answer-to"), json!("q1")]
+    );
+
+    // A second namespace on the same connection, refused with data.
+    let refused = build(builder(&server.url(), mode, msgpack).auth(&json!({"token": "bad"})));
+    let r = refused.socket("/custom");
+    r.connect();
+    let error = tokio::time::timeout(WAIT, r.wait_connected())
+        .await
+        .expect("refusal in time")
+        .expect_err("refused");
+    assert_eq!(error.message, "unauthorized");
+    assert_eq!(
+        error.data.as_ref().map(to_json),
+        Some(json!({"reason": "bad token"}))
+    );
+    refused.disconnect();
+
+    // An unknown namespace.
+    let unknown = client.socket("/nope");
+    unknown.connect();
+    let error = tokio::time::timeout(WAIT, unknown.wait_connected())
+        .await
+        .expect("refusal in time")
+        .expect_err("unknown namespace");
+    assert_eq!(error.message, "Invalid namespace");
+
+    // /custom on the same client.
+    let custom = client.socket("/custom");
+    let mut custom_events = Events::attach(&custom);
+    custom.connect();
+    connected(&custom).await;
+    assert_eq!(
+        to_json(&custom_events.next("auth").await[0]),
+        json!({"token": "t1"})
+    );
+
+    // Server-side disconnect of `/`: no reconnection.
+    socket.emit("kick", &()).expect("emit");
+    let reason = tokio::time::timeout(WAIT, disc_rx.recv())
+        .await
+        .expect("disconnect");
+    assert_eq!(reason.as_deref(), Some("io server disconnect"));
+    assert_eq!(
+        server.disconnect_reason(&id, WAIT).await.as_deref(),
+        Some("server namespace disconnect")
+    );
+    assert!(!socket.connected());
+
+    // Client-side disconnect of /custom.
+    let custom_id = custom.id().expect("id");
+    custom.disconnect();
+    assert_eq!(
+        server.disconnect_reason(&custom_id, WAIT).await.as_deref(),
+        Some("client namespace disconnect")
+    );
+    client.disconnect();
+}
+
+/// The server restarts (all sessions lost): the client reconnects by itself with a new id and
+/// emits work again.
+async fn restart(kind: ServerKind, mode: Mode, msgpack: bool) {
+    let mut server = TestServer::start(kind, server_options(msgpack)).await;
+    let client = build(builder(&server.url(), mode, msgpack));
+    let socket = client.socket("/");
+    let mut events = Events::attach(&socket);
+    let (tx, mut reconnects) = mpsc::unbounded_channel();
+    client.on_reconnect(move |n| {
+        let _ = tx.send(n);
+        async {}
+    });
+    client.connect();
+    connected(&socket).await;
+    events.next("auth").await;
+    let first = socket.id().expect("id");
+    server.restart().await;
+    let attempts = tokio::time::timeout(Duration::from_secs(15), reconnects.recv())
+        .await
+        .expect("reconnected in time")
+        .expect("reconnect");
+    assert!(attempts >= 1);
+    events.next("auth").await;
+    let second = socket.id().expect("id");
+    assert_ne!(first, second);
+    let echoed: String = socket
+        .emit_with_ack("echo-ack", &("after restart",))
+        .timeout(WAIT)
+        .await
+        .expect("ack after restart");
+    assert_eq!(echoed, "after restart");
+    client.disconnect();
+}
+
+/// `retries`: every emit is acked and re-sent after drops; all of them reach the server.
+async fn retries(kind: ServerKind, mode: Mode, msgpack: bool) {
+    let server = TestServer::start(kind, server_options(msgpack)).await;
+    let client = build(
+        builder(&server.url(), mode, msgpack)
+            .retries(10)
+            .ack_timeout(Duration::from_millis(700)),
+    );
+    let socket = client.socket("/");
+    client.connect();
+    connected(&socket).await;
+    for i in 0..6 {
+        socket.emit("store", &format!("m{i}")).expect("emit");
+        if i % 2 == 1 {
+            server.cut(false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The last one with an ack: it is sent after every earlier one (one at a time).
+    let last: String = socket
+        .emit_with_ack("store", &"m-last")
+        .timeout(Duration::from_secs(15))
+        .await
+        .expect("the last store is acked");
+    assert_eq!(last, "m-last");
+    let stored: Vec<String> = socket
+        .emit_with_ack("stored", &())
+        .timeout(WAIT)
+        .await
+        .expect("stored");
+    for i in 0..6 {
+        assert!(stored.contains(&format!("m{i}")), "m{i} lost: {stored:?}");
+    }
+    client.disconnect();
+}
+
+/// Connection state recovery after a network cut: the events the server emitted meanwhile
+/// arrive on reconnection, the same id, `recovered` true.
+async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
+    let server = TestServer::start(
+        kind,
+        ServerOptions {
+            msgpack,
+            recovery: true,
+            // A short heartbeat: a polling session whose GET was not in flight at the cut is
+            // noticed by the ping timeout.
+            heartbeat: Some((400, 400)),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let client = build(builder(&server.url(), mode, msgpack));
+    let socket = client.socket("/");
+    let mut events = Events::attach(&socket);
+    client.connect();
+    connected(&socket).await;
+    events.next("auth").await;
+    // One event with an offset first.
+    socket.emit("ticks", &1).expect("emit");
+    assert_eq!(to_json(&events.next("tick").await[0]), json!(0));
+    let id = socket.id().expect("id");
+
+    server.cut(true);
+    let reason = server.disconnect_reason(&id, WAIT).await;
+    assert!(
+        matches!(
+            reason.as_deref(),
+            Some("transport close" | "transport error" | "ping timeout")
+        ),
+        "{reason:?}"
+    );
+    // Another client (not through the proxy) makes the namespace emit ticks 0..3.
+    let helper = build(builder(&server.direct_url(), Mode::WebSocket, msgpack));
+    let hs = helper.default_socket();
+    helper.connect();
+    connected(&hs).await;
+    hs.emit("ticks", &3).expect("emit");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.unblock();
+
+    for expected in 0..3 {
+        let tick = events.next("tick").await;
+        assert_eq!(to_json(&tick[0]), json!(expected));
+    }
+    assert!(socket.connected());
+    assert!(socket.recovered(), "recovered");
+    assert_eq!(socket.id().as_deref(), Some(id.as_str()));
+    helper.disconnect();
+    client.disconnect();
+}
+
+macro_rules! suite {
+    ($($name:ident: $scenario:ident($kind:ident, $mode:ident, $msgpack:expr);)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $scenario(ServerKind::$kind, Mode::$mode, $msgpack).await;
+        }
+    )*};
+}
+
+suite! {
+    node_api_polling_json: api(Node, Polling, false);
+    node_api_websocket_json: api(Node, WebSocket, false);
+    node_api_upgrade_json: api(Node, Both, false);
+    node_api_polling_msgpack: api(Node, Polling, true);
+    node_api_websocket_msgpack: api(Node, WebSocket, true);
+    node_api_upgrade_msgpack: api(Node, Both, true);
+    rust_api_polling_json: api(Rust, Polling, false);
+    rust_api_websocket_json: api(Rust, WebSocket, false);
+    rust_api_upgrade_json: api(Rust, Both, false);
+    rust_api_polling_msgpack: api(Rust, Polling, true);
+    rust_api_websocket_msgpack: api(Rust, WebSocket, true);
+    rust_api_upgrade_msgpack: api(Rust, Both, true);
+
+    node_restart_websocket: restart(Node, WebSocket, false);
+    node_restart_polling_msgpack: restart(Node, Polling, true);
+    rust_restart_websocket: restart(Rust, WebSocket, false);
+    rust_restart_polling_msgpack: restart(Rust, Polling, true);
+
+    node_retries_websocket: retries(Node, WebSocket, false);
+    node_retries_polling_msgpack: retries(Node, Polling, true);
+    rust_retries_websocket: retries(Rust, WebSocket, false);
+    rust_retries_polling_msgpack: retries(Rust, Polling, true);
+
+    node_recovery_websocket: recovery(Node, WebSocket, false);
+    node_recovery_polling_msgpack: recovery(Node, Polling, true);
+    rust_recovery_websocket: recovery(Rust, WebSocket, false);
+    rust_recovery_polling_msgpack: recovery(Rust, Polling, true);
+}
