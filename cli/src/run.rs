@@ -225,19 +225,39 @@ fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> 
     Ok(())
 }
 
-/// Engine-level reasons a connection attempt fails with (no server refusal).
+/// The reasons a connection attempt fails with when the server did not refuse (the engine's
+/// close reasons and `timeout`), as opposed to a middleware's `connect_error` message.
 fn is_engine_reason(message: &str) -> bool {
     matches!(
         message,
         "timeout"
             | "transport error"
             | "transport close"
-            | "xhr poll error"
-            | "websocket error"
             | "parse error"
             | "ping timeout"
-    ) || message.starts_with("transport")
-        || message.contains("error")
+            | "forced close"
+            | "server shutting down"
+            | "forced server close"
+    )
+}
+
+/// The failure when no connection came within `--timeout`: a connection failure (code 3) if
+/// attempts failed, else a timeout (code 4).
+fn not_connected(nsp: &str, timeout_ms: u64, last_error: Option<&str>) -> Failure {
+    match last_error {
+        Some(error) => Failure::Connect(format!(
+            "cannot connect to {nsp} within {timeout_ms} ms (last error: {error})"
+        )),
+        None => Failure::Timeout(format!("not connected to {nsp} within {timeout_ms} ms")),
+    }
+}
+
+fn attempt_error(note: &Note) -> Option<String> {
+    match note {
+        Note::Refused { message, .. } => Some(message.clone()),
+        Note::AttemptFailed => Some("reconnection attempt failed".into()),
+        _ => None,
+    }
 }
 
 async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure> {
@@ -247,6 +267,7 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     let connect_deadline = tokio::time::Instant::now() + args.connect.timeout();
     let mut connected_once = false;
+    let mut last_error: Option<String> = None;
     let mut printed = 0u64;
     let result = loop {
         if args.count.is_some_and(|n| printed >= n) {
@@ -262,10 +283,11 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
             Some(until) => match tokio::time::timeout_at(until, rx.recv()).await {
                 Ok(note) => note,
                 Err(_) if !connected_once && until == connect_deadline => {
-                    break Err(Failure::Timeout(format!(
-                        "not connected to {nsp} within {} ms",
-                        args.connect.timeout
-                    )));
+                    break Err(not_connected(
+                        &nsp,
+                        args.connect.timeout,
+                        last_error.as_deref(),
+                    ));
                 }
                 Err(_) => {
                     break Err(Failure::Timeout(format!(
@@ -284,6 +306,9 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
         };
         if let Note::Connected { .. } = note {
             connected_once = true;
+        }
+        if let Some(error) = attempt_error(&note) {
+            last_error = Some(error);
         }
         if let Err(failure) = progress(&note, &nsp, output) {
             break Err(failure);
@@ -314,11 +339,15 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
     let nsp = args.connect.namespace.clone();
     let timeout = args.connect.timeout();
     // Wait for the connection.
+    let mut last_error: Option<String> = None;
     let connected = tokio::time::timeout(timeout, async {
         loop {
             let Some(note) = rx.recv().await else {
                 return Err(Failure::Other("the client stopped".into()));
             };
+            if let Some(error) = attempt_error(&note) {
+                last_error = Some(error);
+            }
             progress(&note, &nsp, output)?;
             match note {
                 Note::Connected { .. } => return Ok(()),
@@ -331,10 +360,11 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
     })
     .await;
     let result = match connected {
-        Err(_) => Err(Failure::Timeout(format!(
-            "not connected to {nsp} within {} ms",
-            args.connect.timeout
-        ))),
+        Err(_) => Err(not_connected(
+            &nsp,
+            args.connect.timeout,
+            last_error.as_deref(),
+        )),
         Ok(Err(failure)) => Err(failure),
         Ok(Ok(())) if args.ack => {
             match emit_with_ack(&socket, &args.event, values, timeout).await {
