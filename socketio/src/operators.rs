@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socketio_protocol::Str;
 use socketio_protocol::rooms::BroadcastOptions;
+use socketio_protocol::{Str, Value};
 
 use crate::args::{event_value, from_args, to_args};
 use crate::server::Inner;
@@ -150,6 +150,23 @@ impl BroadcastOperator {
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<usize, EmitError> {
         let value = event_value(event, to_args(data)?)?;
+        Ok(self
+            .server
+            .broadcast(&self.nsp, &self.opts, value, self.volatile))
+    }
+
+    /// Emits with a dynamic argument list to every selected socket: each item of `args` is
+    /// one argument (where [`emit`](Self::emit) would send a `Vec` as a single array
+    /// argument). Returns how many sockets it was queued for.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::Value;
+    /// let args = vec![Value::from("title"), Value::from(3i64)];
+    /// let reached = io().to("lobby").emit_args("news", args).unwrap();
+    /// ```
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<usize, EmitError> {
+        let value = event_value(event, args)?;
         Ok(self
             .server
             .broadcast(&self.nsp, &self.opts, value, self.volatile))

@@ -474,6 +474,18 @@ impl Server {
         path.starts_with(&self.0.config.engine.path_prefix())
     }
 
+    /// The largest message or POST body accepted, in bytes: the builder's
+    /// `max_http_buffer_size` (default 1 000 000), announced to clients as `maxPayload`.
+    /// Runtime crates use it to bound WebSocket messages and frames.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let limit = io().max_payload();
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.0.config.engine.max_payload
+    }
+
     /// Answers a non-upgrade HTTP request of this server: polling GET/POST, handshake,
     /// CORS preflight, or an Engine.IO error. Reads the body itself (at most
     /// `max_http_buffer_size + 1` bytes) and sets `Content-Length`. A held poll completes

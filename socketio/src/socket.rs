@@ -295,6 +295,23 @@ impl Socket {
             .emit_to_socket(&self.0.nsp, &self.0.id, value, false)
     }
 
+    /// Sends event `event` with a dynamic argument list: each item of `args` is one argument
+    /// (where [`emit`](Self::emit) would send a `Vec` as a single array argument). An empty
+    /// list sends the event without arguments.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// use socketio::Value;
+    /// let args = vec![Value::from(1i64), Value::from("two")];
+    /// socket().emit_args("pair", args).unwrap(); // 42["pair",1,"two"]
+    /// ```
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        let value = event_value(event, args)?;
+        self.0
+            .server
+            .emit_to_socket(&self.0.nsp, &self.0.id, value, false)
+    }
+
     /// Sends event `event` and waits for the client's acknowledgement, read as `R`; set a
     /// deadline with [`AckRequest::timeout`] (none by default).
     ///
@@ -568,6 +585,21 @@ impl AckSender {
     /// ```
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
         let args = to_args(data)?;
+        let inner = &self.socket.0;
+        inner
+            .server
+            .ack(&inner.engine_sid, &inner.id, self.id, Value::Array(args))
+    }
+
+    /// Sends the acknowledgement with a dynamic argument list: each item of `args` is one
+    /// argument (where [`send`](Self::send) would send a `Vec` as a single array argument).
+    ///
+    /// ```no_run
+    /// # fn ack() -> socketio::AckSender { unimplemented!() }
+    /// use socketio::Value;
+    /// ack().send_args(vec![Value::from("ok"), Value::from(1i64)]).unwrap(); // 43<id>["ok",1]
+    /// ```
+    pub fn send_args(self, args: Vec<Value>) -> Result<(), EmitError> {
         let inner = &self.socket.0;
         inner
             .server

@@ -846,3 +846,42 @@ fn shutdown_keeps_the_close_for_the_next_poll() {
         assert_eq!(status, 400);
     });
 }
+
+/// `emit_args` / `BroadcastOperator::emit_args` / `AckSender::send_args` spread a dynamic
+/// argument list (where `emit(&vec)` sends one array argument); `max_payload` follows the
+/// builder.
+#[test]
+fn dynamic_argument_lists_are_spread() {
+    use socketio::Value;
+    let (io, rt) = build(Server::builder().max_http_buffer_size(4096));
+    assert_eq!(io.max_payload(), 4096);
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "go",
+            |s: Socket, _: (), ack: Option<AckSender>| async move {
+                let args = vec![Value::from(1i64), Value::from("two")];
+                s.emit("one", &args).unwrap();
+                s.emit_args("spread", args.clone()).unwrap();
+                s.emit_args("none", Vec::new()).unwrap();
+                s.server()
+                    .to(s.id().to_owned())
+                    .emit_args("room", args.clone())
+                    .unwrap();
+                assert!(matches!(
+                    s.emit_args("connect", Vec::new()),
+                    Err(socketio::EmitError::ReservedName(_))
+                ));
+                ack.unwrap().send_args(args).unwrap();
+            },
+        );
+    });
+    block_on(async {
+        let (mut c, _) = connect(&io, &rt, "/", "").await;
+        c.send(r#"425["go"]"#);
+        assert_eq!(c.text().await, r#"42["one",[1,"two"]]"#);
+        assert_eq!(c.text().await, r#"42["spread",1,"two"]"#);
+        assert_eq!(c.text().await, r#"42["none"]"#);
+        assert_eq!(c.text().await, r#"42["room",1,"two"]"#);
+        assert_eq!(c.text().await, r#"435[1,"two"]"#);
+    });
+}
