@@ -87,69 +87,16 @@ fn base(options: &Options) -> ServerBuilder {
     }
 }
 
-/// Runs `$body` with `$tuple` bound to `$args` spread as a tuple (so `emit` and `ack.send` send
-/// them as separate arguments, not as one array). Up to 8 arguments; more go as one array.
-// TODO: replace with a `Vec<Value>` argument-list API of `socketio` once there is one.
-macro_rules! with_spread {
-    ($args:expr, |$tuple:ident| $body:expr) => {{
-        let args: Vec<Value> = $args;
-        let mut it = args.clone().into_iter();
-        let mut n = || it.next().expect("length checked");
-        match args.len() {
-            0 => {
-                let $tuple = ();
-                $body
-            }
-            1 => {
-                let $tuple = (n(),);
-                $body
-            }
-            2 => {
-                let $tuple = (n(), n());
-                $body
-            }
-            3 => {
-                let $tuple = (n(), n(), n());
-                $body
-            }
-            4 => {
-                let $tuple = (n(), n(), n(), n());
-                $body
-            }
-            5 => {
-                let $tuple = (n(), n(), n(), n(), n());
-                $body
-            }
-            6 => {
-                let $tuple = (n(), n(), n(), n(), n(), n());
-                $body
-            }
-            7 => {
-                let $tuple = (n(), n(), n(), n(), n(), n(), n());
-                $body
-            }
-            8 => {
-                let $tuple = (n(), n(), n(), n(), n(), n(), n(), n());
-                $body
-            }
-            _ => {
-                let $tuple = args;
-                $body
-            }
-        }
-    }};
-}
-
 /// Sends `args` back under `event` as the same argument list.
 fn emit_same(socket: &Socket, event: &str, args: Vec<Value>) {
-    if let Err(error) = with_spread!(args, |tuple| socket.emit(event, &tuple)) {
+    if let Err(error) = socket.emit_args(event, args) {
         eprintln!("emit {event}: {error}");
     }
 }
 
 /// Acks with the same argument list.
 fn ack_same(ack: AckSender, args: Vec<Value>) {
-    if let Err(error) = with_spread!(args, |tuple| ack.send(&tuple)) {
+    if let Err(error) = ack.send_args(args) {
         eprintln!("ack: {error}");
     }
 }

@@ -191,30 +191,12 @@ fn install(io: &Server, log: &Log) {
 
 /// Emits `event` with `args` spread as separate arguments.
 fn emit_args(socket: &Socket, event: &str, args: Vec<Value>) {
-    let mut it = args.into_iter();
-    let result = match (it.next(), it.next(), it.next(), it.next(), it.next()) {
-        (None, ..) => socket.emit(event, &()),
-        (Some(a), None, ..) => socket.emit(event, &(a,)),
-        (Some(a), Some(b), None, ..) => socket.emit(event, &(a, b)),
-        (Some(a), Some(b), Some(c), None, _) => socket.emit(event, &(a, b, c)),
-        (Some(a), Some(b), Some(c), Some(d), None) => socket.emit(event, &(a, b, c, d)),
-        _ => panic!("the test app spreads at most 4 arguments"),
-    };
-    result.expect("emit");
+    socket.emit_args(event, args).expect("emit");
 }
 
 /// Acks with `args` spread as separate arguments.
 fn ack_args(ack: AckSender, args: Vec<Value>) {
-    let mut it = args.into_iter();
-    let result = match (it.next(), it.next(), it.next(), it.next(), it.next()) {
-        (None, ..) => ack.send(&()),
-        (Some(a), None, ..) => ack.send(&(a,)),
-        (Some(a), Some(b), None, ..) => ack.send(&(a, b)),
-        (Some(a), Some(b), Some(c), None, _) => ack.send(&(a, b, c)),
-        (Some(a), Some(b), Some(c), Some(d), None) => ack.send(&(a, b, c, d)),
-        _ => panic!("the test app spreads at most 4 arguments"),
-    };
-    result.expect("ack");
+    ack.send_args(args).expect("ack");
 }
 
 #[derive(serde::Deserialize)]
