@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value as Json, json};
-use socketio_tests::client_suite::{ServerKind, ServerOptions, TestServer};
+use socketio_tests::client_suite::{ServerKind, ServerOptions, TestServer, TlsFiles};
 use socketio_tokio::client::{AckSender, Client, ClientBuilder, ClientSocket, Connector};
 use socketio_tokio::{TokioRuntime, TransportKind, Value};
 use tokio::sync::mpsc;
@@ -173,8 +173,10 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
     // A second namespace on the same connection, refused with data.
     let refused = build(builder(&server.url(), mode, msgpack).auth(&json!({"token": "bad"})));
     let r = refused.socket("/custom");
+    // The waiter first: `wait_connected` reports only a refusal that comes after it is called.
+    let wait = r.wait_connected();
     r.connect();
-    let error = tokio::time::timeout(WAIT, r.wait_connected())
+    let error = tokio::time::timeout(WAIT, wait)
         .await
         .expect("refusal in time")
         .expect_err("refused");
@@ -187,8 +189,9 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
 
     // An unknown namespace.
     let unknown = client.socket("/nope");
+    let wait = unknown.wait_connected();
     unknown.connect();
-    let error = tokio::time::timeout(WAIT, unknown.wait_connected())
+    let error = tokio::time::timeout(WAIT, wait)
         .await
         .expect("refusal in time")
         .expect_err("unknown namespace");
@@ -349,6 +352,83 @@ async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
     assert_eq!(socket.id().as_deref(), Some(id.as_str()));
     helper.disconnect();
     client.disconnect();
+}
+
+/// HTTPS against the official server with a certificate made now, trusted as an extra root.
+async fn tls(mode: Mode, msgpack: bool) {
+    let (files, der) = test_certificate();
+    let server = TestServer::start(
+        ServerKind::Node,
+        ServerOptions {
+            msgpack,
+            tls: Some(files),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let connector = socketio_tokio::TokioConnector::builder()
+        .add_root_certificate(der)
+        .expect("a root certificate")
+        .build();
+    let client = builder(&server.url(), mode, msgpack)
+        .auth(&json!({"tls": true}))
+        .build(Arc::new(TokioRuntime::new()), Arc::new(connector))
+        .expect("client options");
+    let socket = client.socket("/");
+    let mut events = Events::attach(&socket);
+    client.connect();
+    connected(&socket).await;
+    assert_eq!(to_json(&events.next("auth").await[0]), json!({"tls": true}));
+    let bin = Bytes::from_static(&[0, 1, 2]);
+    let back: (String, Bytes) = socket
+        .emit_with_ack("echo-ack", &("secure", bin.clone()))
+        .timeout(WAIT)
+        .await
+        .expect("ack over TLS");
+    assert_eq!(back, ("secure".to_owned(), bin));
+    client.disconnect();
+
+    // The default roots do not trust it.
+    let untrusted = build(builder(&server.url(), mode, msgpack).reconnection(false));
+    let socket = untrusted.default_socket();
+    let wait = socket.wait_connected();
+    untrusted.connect();
+    let refused = tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("an answer in time");
+    assert!(refused.is_err(), "connected with an untrusted certificate");
+    untrusted.disconnect();
+}
+
+/// A self-signed certificate for `localhost` in a fresh temporary directory; returns the
+/// server's files and the certificate's DER.
+fn test_certificate() -> (TlsFiles, Vec<u8>) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("test certificate");
+    let dir = std::env::temp_dir().join(format!(
+        "socketio-tls-client-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    (TlsFiles { cert, key }, certified.cert.der().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_tls_polling_json() {
+    tls(Mode::Polling, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_tls_upgrade_msgpack() {
+    tls(Mode::Both, true).await;
 }
 
 macro_rules! suite {
