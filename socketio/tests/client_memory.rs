@@ -485,12 +485,12 @@ fn disconnect_reasons_server_and_client() {
             rx.next().await.unwrap(),
             DisconnectReason::IoClientDisconnect
         );
-        assert!(
-            socket
-                .emit_with_ack::<i64, _>("add", &(1, 1))
-                .await
-                .is_err()
-        );
+        // A disconnected socket buffers (as the reference does): the ack times out.
+        let reply = socket
+            .emit_with_ack::<i64, _>("add", &(1, 1))
+            .timeout(Duration::from_millis(100))
+            .await;
+        assert_eq!(reply, Err(AckError::Timeout));
     });
 }
 
