@@ -1,0 +1,79 @@
+//! The `sio` binary itself (stdout/stderr, exit codes) against an in-process socketio-tokio
+//! server. The full matrix against the official server is in `tests/tests/cli_node.rs`.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use socketio_tokio::{AckSender, Server, ServerBuilderExt, ServerExt, Socket};
+
+async fn sio(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sio"))
+                .args(&args)
+                .output()
+                .expect("run sio")
+        }),
+    )
+    .await
+    .expect("sio finishes")
+    .expect("join")
+}
+
+async fn server() -> String {
+    let io = Server::builder().build_tokio();
+    io.ns("/", |socket: Socket| async move {
+        socket.on(
+            "add",
+            |_s: Socket, (a, b): (i64, i64), ack: Option<AckSender>| async move {
+                if let Some(ack) = ack {
+                    ack.send(&(a + b, "sum")).ok();
+                }
+            },
+        );
+        let auth = socket.handshake().auth_value().clone();
+        socket
+            .emit("hello", &(auth, bytes::Bytes::from_static(&[1, 2, 3])))
+            .ok();
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(io.serve(listener));
+    url
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_and_emit() {
+    let url = server().await;
+    let out = sio(&["listen", &url, "--auth", r#"{"t":1}"#, "--count", "1"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"nsp\":\"/\",\"event\":\"hello\",\"args\":[{\"t\":1},{\"$bin\":\"AQID\"}]}\n"
+    );
+    let out = sio(&["emit", &url, "add", "2", "-5", "--ack"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "[-3,\"sum\"]\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_and_help() {
+    let out = sio(&["emit"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let out = sio(&["emit", "http://127.0.0.1:1", "x", "{bad"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not valid JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sio(&["--help"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("{\"$bin\":\"<base64>\"}"));
+}
