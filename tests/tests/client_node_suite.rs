@@ -354,6 +354,102 @@ async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
     client.disconnect();
 }
 
+/// The life cycle: `auth_fn` recomputed per connection, `on_connect`, a volatile emit, leaving
+/// and re-joining a namespace, `reconnection_attempts` ending in `reconnect_failed` while the
+/// server is down, and a manual `connect` once it is back.
+async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
+    let mut server = TestServer::start(kind, server_options(msgpack)).await;
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let auth_counter = Arc::clone(&counter);
+    let client = build(
+        builder(&server.url(), mode, msgpack)
+            .auth_fn(move || {
+                let n = auth_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                json!({ "n": n })
+            })
+            .reconnection_attempts(3),
+    );
+    let socket = client.default_socket();
+    assert_eq!(socket.ns(), "/");
+    let mut events = Events::attach(&socket);
+    let (connect_tx, mut connects) = mpsc::unbounded_channel();
+    socket.on_connect(move |s: ClientSocket| {
+        let _ = connect_tx.send(s.id());
+        async {}
+    });
+    let (attempt_tx, mut attempts) = mpsc::unbounded_channel();
+    client.on_reconnect_attempt(move |n| {
+        let _ = attempt_tx.send(n);
+        async {}
+    });
+    let (failed_tx, mut failed) = mpsc::unbounded_channel();
+    client.on_reconnect_failed(move || {
+        let _ = failed_tx.send(());
+        async {}
+    });
+    client.connect();
+    let first = tokio::time::timeout(WAIT, connects.recv())
+        .await
+        .expect("on_connect")
+        .flatten()
+        .expect("an id");
+    assert!(client.is_open());
+    let n1 = to_json(&events.next("auth").await[0])["n"]
+        .as_u64()
+        .unwrap();
+
+    socket
+        .volatile()
+        .emit("echo", &"volatile")
+        .expect("volatile emit");
+    assert_eq!(
+        to_json(&events.next("echo-back").await[0]),
+        json!("volatile")
+    );
+
+    // Leave and join again: a new socket id, a fresh auth.
+    socket.disconnect();
+    assert_eq!(
+        server.disconnect_reason(&first, WAIT).await.as_deref(),
+        Some("client namespace disconnect")
+    );
+    socket.connect();
+    let second = tokio::time::timeout(WAIT, connects.recv())
+        .await
+        .expect("on_connect again")
+        .flatten()
+        .expect("an id");
+    assert_ne!(first, second);
+    let n2 = to_json(&events.next("auth").await[0])["n"]
+        .as_u64()
+        .unwrap();
+    assert!(n2 > n1, "auth_fn runs again: {n1} then {n2}");
+
+    // The server goes away: 3 attempts, then reconnect_failed.
+    server.stop().await;
+    tokio::time::timeout(Duration::from_secs(10), failed.recv())
+        .await
+        .expect("reconnect_failed in time");
+    let mut seen = Vec::new();
+    while let Ok(n) = attempts.try_recv() {
+        seen.push(n);
+    }
+    assert_eq!(seen, vec![1, 2, 3]);
+    assert!(!socket.connected());
+
+    // Back: a manual connect works.
+    server.resume().await;
+    client.connect();
+    tokio::time::timeout(WAIT, connects.recv())
+        .await
+        .expect("on_connect after resume");
+    let n3 = to_json(&events.next("auth").await[0])["n"]
+        .as_u64()
+        .unwrap();
+    assert!(n3 > n2);
+    client.disconnect();
+}
+
 /// HTTPS against the official server with a certificate made now, trusted as an extra root.
 async fn tls(mode: Mode, msgpack: bool) {
     let (files, der) = test_certificate();
@@ -453,6 +549,11 @@ suite! {
     rust_api_polling_msgpack: api(Rust, Polling, true);
     rust_api_websocket_msgpack: api(Rust, WebSocket, true);
     rust_api_upgrade_msgpack: api(Rust, Both, true);
+
+    node_lifecycle_websocket: lifecycle(Node, WebSocket, false);
+    node_lifecycle_polling_msgpack: lifecycle(Node, Polling, true);
+    rust_lifecycle_websocket: lifecycle(Rust, WebSocket, false);
+    rust_lifecycle_upgrade_msgpack: lifecycle(Rust, Both, true);
 
     node_restart_websocket: restart(Node, WebSocket, false);
     node_restart_polling_msgpack: restart(Node, Polling, true);
