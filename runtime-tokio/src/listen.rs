@@ -72,10 +72,26 @@ impl<E: Endpoint> HttpServer<E> {
                 () = &mut signal => break,
             }
         }
+        tracing::info!(%local, "socket.io shutting down");
+        // Keep accepting while the sessions close: a polling client may need one more request,
+        // on a new connection, to receive its close packet (as with the reference server).
+        let io = self.io().clone();
+        let mut shutdown = pin!(io.shutdown());
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    if let Ok((stream, remote)) = accepted {
+                        let span = tracing::info_span!("http", %remote);
+                        tokio::spawn(
+                            serve_connection(self.clone(), stream, remote, stopped.clone()).instrument(span),
+                        );
+                    }
+                }
+            }
+        }
         drop(listener);
         drop(stopped);
-        tracing::info!(%local, "socket.io shutting down");
-        self.io().shutdown().await;
         let _ = stop.send(true);
         if tokio::time::timeout(SHUTDOWN_GRACE, stop.closed())
             .await

@@ -365,6 +365,42 @@ async fn graceful_shutdown_answers_a_pending_poll() {
 }
 
 #[tokio::test]
+async fn graceful_shutdown_delivers_the_close_to_a_later_poll() {
+    let io = conformance_server();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(io.serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    let (sid, _) = polling_open(addr, "/socket.io/").await;
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(post(addr, &path, "40").await.text(), "ok");
+    assert!(get(addr, &path).await.text().starts_with("40{"));
+
+    // No GET is pending when the shutdown starts: the close waits for the next poll, which
+    // arrives on a new connection while the listener is still accepting.
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !server.is_finished(),
+        "shutdown waits for the session to close"
+    );
+    let reply = get(addr, &path).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.text().split('\u{1e}').any(|p| p == "1"),
+        "{}",
+        reply.text()
+    );
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("server returns")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn websocket_101_carries_the_ticket_headers() {
     let addr = start(conformance_server().http()).await;
     let request = Request::get("/socket.io/?EIO=4&transport=websocket")
