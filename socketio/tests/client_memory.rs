@@ -429,6 +429,31 @@ fn connect_error_carries_message_and_data() {
 }
 
 #[test]
+fn wait_connected_after_the_refusal_still_sees_it() {
+    let s = setup(Server::builder());
+    s.io.ns("/", |_socket: Socket| async move {})
+        .with(|_handshake: Handshake| async move {
+            Err(ConnectError::new("not authorized").with_data(&json!({"code": 7})))
+        });
+    let client = s.client(url().transports([TransportKind::WebSocket]));
+    let socket = client.default_socket();
+    let (tx, mut rx) = channel::<String>();
+    socket.on_connect_error(move |_s, message, _data| {
+        let tx = tx.clone();
+        async move {
+            tx.unbounded_send(message).unwrap();
+        }
+    });
+    client.connect();
+    block_on(async {
+        // The refusal has arrived before anyone waits for the connection.
+        assert_eq!(rx.next().await.unwrap(), "not authorized");
+        let error = socket.wait_connected().await.unwrap_err();
+        assert_eq!(error.message, "not authorized");
+    });
+}
+
+#[test]
 fn ack_timeout_and_default_ack_timeout() {
     let s = echo_server(Server::builder());
     let client = s.client(

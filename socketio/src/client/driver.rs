@@ -92,6 +92,9 @@ pub(crate) struct SocketEntry {
     pub(crate) id: Option<SocketId>,
     pub(crate) sid: Option<String>,
     pub(crate) waiters: Vec<oneshot::Sender<Result<(), ConnectFailed>>>,
+    /// The refusal of the latest connection attempt, kept so that a `wait_connected` that
+    /// starts after the refusal arrived still sees it (cleared by the next attempt).
+    pub(crate) last_failure: Option<ConnectFailed>,
 }
 
 /// What goes to a WebSocket's writer.
@@ -397,6 +400,7 @@ impl Shared {
                     return;
                 };
                 entry.sid = Some(sid.as_str().to_owned());
+                entry.last_failure = None;
                 entry.shared.connected.store(true, Ordering::Release);
                 entry.shared.recovered.store(recovered, Ordering::Release);
                 for waiter in entry.waiters.drain(..) {
@@ -426,6 +430,7 @@ impl Shared {
                 for waiter in entry.waiters.drain(..) {
                     let _ = waiter.send(Err(failure.clone()));
                 }
+                entry.last_failure = Some(failure);
                 let handle = self.socket_handle(&entry.shared);
                 let handlers = lock(&entry.shared.handlers).connect_error.clone();
                 self.queue(Box::pin(async move {

@@ -104,6 +104,7 @@ impl Client {
                     id: None,
                     sid: None,
                     waiters: Vec::new(),
+                    last_failure: None,
                 });
                 shared
             }
@@ -341,6 +342,7 @@ impl ClientSocket {
             Ok(id) => {
                 if let Some(entry) = st.entry_by_nsp(&nsp) {
                     entry.id = Some(id);
+                    entry.last_failure = None;
                 }
             }
             Err(error) => tracing::warn!(%error, nsp, "cannot open the namespace"),
@@ -384,7 +386,13 @@ impl ClientSocket {
             } else {
                 let (tx, rx) = oneshot::channel();
                 if let Some(entry) = st.entry_by_nsp(&self.inner.nsp) {
-                    entry.waiters.push(tx);
+                    match entry.last_failure.clone() {
+                        // The latest attempt was already refused: answer at once.
+                        Some(failure) => {
+                            let _ = tx.send(Err(failure));
+                        }
+                        None => entry.waiters.push(tx),
+                    }
                 }
                 Some(rx)
             }
