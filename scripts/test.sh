@@ -25,4 +25,4 @@ echo "==> no_std build of the protocol core"
 cargo build -p socketio-protocol --no-default-features --locked
 
 echo "==> cargo test (workspace)"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
