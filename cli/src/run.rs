@@ -392,8 +392,19 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
     result
 }
 
-async fn flush_then_close(_client: &Client) {
-    tokio::time::sleep(Duration::from_millis(100)).await;
+/// Lets an emitted packet go out before the process ends.
+///
+/// MISSING API: the client has no way to wait until queued packets are written (a flush, or an
+/// awaitable close), so this waits a moment, disconnects, and waits (at most 1 s) for the
+/// connection to report closed.
+async fn flush_then_close(client: &Client) {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client.disconnect();
+    let start = tokio::time::Instant::now();
+    while client.is_open() && start.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 /// Emits `args` spread as separate arguments.

@@ -22,26 +22,44 @@ async fn sio(args: &[&str]) -> Output {
     .expect("join")
 }
 
+type Notes = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 async fn server() -> String {
+    server_with_notes().await.0
+}
+
+async fn server_with_notes() -> (String, Notes) {
+    let notes = Notes::default();
     let io = Server::builder().build_tokio();
-    io.ns("/", |socket: Socket| async move {
-        socket.on(
-            "add",
-            |_s: Socket, (a, b): (i64, i64), ack: Option<AckSender>| async move {
-                if let Some(ack) = ack {
-                    ack.send(&(a + b, "sum")).ok();
-                }
-            },
-        );
-        let auth = socket.handshake().auth_value().clone();
-        socket
-            .emit("hello", &(auth, bytes::Bytes::from_static(&[1, 2, 3])))
-            .ok();
+    let seen = notes.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on(
+                "note",
+                move |_s: Socket, text: String, _: Option<AckSender>| {
+                    seen.lock().unwrap().push(text);
+                    async {}
+                },
+            );
+            socket.on(
+                "add",
+                |_s: Socket, (a, b): (i64, i64), ack: Option<AckSender>| async move {
+                    if let Some(ack) = ack {
+                        ack.send(&(a + b, "sum")).ok();
+                    }
+                },
+            );
+            let auth = socket.handshake().auth_value().clone();
+            socket
+                .emit("hello", &(auth, bytes::Bytes::from_static(&[1, 2, 3])))
+                .ok();
+        }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(io.serve(listener));
-    url
+    (url, notes)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -76,4 +94,27 @@ async fn usage_and_help() {
     let out = sio(&["--help"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("{\"$bin\":\"<base64>\"}"));
+}
+
+/// An emit without an ack reaches the server before the process exits, over each transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_without_ack_is_delivered() {
+    let (url, notes) = server_with_notes().await;
+    for transport in ["polling", "websocket", "both"] {
+        let out = sio(&[
+            "emit",
+            &url,
+            "note",
+            &format!("\"{transport}\""),
+            "--transport",
+            transport,
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = notes.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["both", "polling", "websocket"]);
 }
