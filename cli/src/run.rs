@@ -260,6 +260,10 @@ fn attempt_error(note: &Note) -> Option<String> {
     }
 }
 
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
 async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure> {
     let (client, _socket, mut rx) = start(&args.connect)?;
     let nsp = args.connect.namespace.clone();
@@ -279,27 +283,20 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
             (None, true) => None,
             (None, false) => Some(connect_deadline),
         };
-        let note = match until {
-            Some(until) => match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(note) => note,
-                Err(_) if !connected_once && until == connect_deadline => {
-                    break Err(not_connected(
-                        &nsp,
-                        args.connect.timeout,
-                        last_error.as_deref(),
-                    ));
+        // Ctrl-C ends a listen normally (exit 0), in every state.
+        let timer = tokio::time::sleep_until(until.unwrap_or_else(far_future));
+        let note = tokio::select! {
+            note = rx.recv() => note,
+            () = timer, if until.is_some() => {
+                if !connected_once && until == Some(connect_deadline) {
+                    break Err(not_connected(&nsp, args.connect.timeout, last_error.as_deref()));
                 }
-                Err(_) => {
-                    break Err(Failure::Timeout(format!(
-                        "--wait {} ms passed after {printed} event(s)",
-                        args.wait.unwrap_or_default()
-                    )));
-                }
-            },
-            None => tokio::select! {
-                note = rx.recv() => note,
-                _ = tokio::signal::ctrl_c() => break Ok(()),
-            },
+                break Err(Failure::Timeout(format!(
+                    "--wait {} ms passed after {printed} event(s)",
+                    args.wait.unwrap_or_default()
+                )));
+            }
+            _ = tokio::signal::ctrl_c() => break Ok(()),
         };
         let Some(note) = note else {
             break Err(Failure::Other("the client stopped".into()));

@@ -118,3 +118,32 @@ async fn emit_without_ack_is_delivered() {
     seen.sort();
     assert_eq!(seen, ["both", "polling", "websocket"]);
 }
+
+/// Ctrl-C (SIGINT) ends `sio listen` normally, with the events printed so far.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_ends_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let url = server().await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sio"))
+            .args(["listen", &url, "--wait", "15000"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sio");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("a line");
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+        (first, child.wait_with_output().expect("wait"))
+    })
+    .await
+    .expect("join");
+    let (first, output) = out;
+    assert!(first.contains("\"event\":\"hello\""), "{first}");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
