@@ -4,51 +4,20 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use socketio::http::{default_websocket_config, is_websocket_upgrade, plain};
 use tokio_tungstenite::{
     WebSocketStream,
-    tungstenite::{handshake::derive_accept_key, protocol::Role, protocol::WebSocketConfig},
+    tungstenite::{protocol::Role, protocol::WebSocketConfig},
 };
 use tracing::Instrument;
 
 use crate::{BoxError, ClientBundle, Endpoint, Server};
 
-/// Read buffer of each WebSocket connection: 4 KiB (tungstenite's default is 128 KiB). It is
-/// allocated once per connection and grows only while a larger frame is being read.
-pub const WEBSOCKET_READ_BUFFER: usize = 4 * 1024;
-/// Write buffer target of each WebSocket connection: 4 KiB (tungstenite's default is 128 KiB).
-/// Frames collect up to this size between flushes, so small packets still share one `write`.
-pub const WEBSOCKET_WRITE_BUFFER: usize = 4 * 1024;
-
-/// Largest WebSocket message (and frame) accepted by default: 1 000 000 bytes, the reference
-/// server's default `maxHttpBufferSize`, which it also applies to WebSocket messages. A server
-/// built with a larger `max_http_buffer_size` should raise it too, with
-/// [`HttpServer::websocket_config`].
-pub const WEBSOCKET_MAX_MESSAGE: usize = 1_000_000;
-
-/// The tungstenite configuration used for every accepted WebSocket: [`WEBSOCKET_READ_BUFFER`],
-/// [`WEBSOCKET_WRITE_BUFFER`], messages and frames up to [`WEBSOCKET_MAX_MESSAGE`], tungstenite's
-/// defaults otherwise.
-pub fn default_websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(WEBSOCKET_READ_BUFFER)
-        .write_buffer_size(WEBSOCKET_WRITE_BUFFER)
-        .max_message_size(Some(WEBSOCKET_MAX_MESSAGE))
-        .max_frame_size(Some(WEBSOCKET_MAX_MESSAGE))
-}
-
-/// Where a request goes.
-pub(crate) enum Route {
-    /// A client bundle file.
-    Bundle,
-    /// Engine.IO / Socket.IO: polling or a WebSocket upgrade.
-    SocketIo,
-    /// Not ours: 404 standalone, the inner service under tower.
-    Other,
-}
+pub(crate) use socketio::http::Route;
 
 struct Inner<E> {
     io: E,
@@ -134,16 +103,12 @@ impl<E: Endpoint> HttpServer<E> {
     }
 
     pub(crate) fn route<B>(&self, request: &Request<B>) -> Route {
-        let path = request.uri().path();
-        match &self.inner.client {
-            Some(bundle)
-                if bundle.matches(request.method(), path, |dir| self.inner.io.handles(dir)) =>
-            {
-                Route::Bundle
-            }
-            _ if self.inner.io.handles(path) => Route::SocketIo,
-            _ => Route::Other,
-        }
+        socketio::http::route(
+            request.method(),
+            request.uri().path(),
+            self.inner.client.as_ref(),
+            |path| self.inner.io.handles(path),
+        )
     }
 
     /// Answers a request: a client bundle file, an Engine.IO polling request, a WebSocket upgrade
@@ -196,21 +161,16 @@ impl<E: Endpoint> HttpServer<E> {
         mut request: Request<B>,
         remote: Option<SocketAddr>,
     ) -> Response<Full<Bytes>> {
-        let headers = request.headers();
-        let version_ok = headers
-            .get(header::SEC_WEBSOCKET_VERSION)
-            .is_some_and(|version| version.as_bytes() == b"13");
-        let Some(key) = headers
-            .get(header::SEC_WEBSOCKET_KEY)
-            .filter(|_| version_ok)
-        else {
-            tracing::debug!(
-                ?remote,
-                "websocket upgrade without a valid key or version 13"
-            );
-            return plain(StatusCode::BAD_REQUEST, "Bad request");
+        let accept = match socketio::http::websocket_accept(request.headers()) {
+            Ok(accept) => accept,
+            Err(refusal) => {
+                tracing::debug!(
+                    ?remote,
+                    "websocket upgrade without a valid key or version 13"
+                );
+                return refusal;
+            }
         };
-        let accept = derive_accept_key(key.as_bytes());
         let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
             tracing::warn!(
                 "websocket upgrade on a connection that cannot upgrade (no hyper OnUpgrade)"
@@ -225,18 +185,7 @@ impl<E: Endpoint> HttpServer<E> {
                 return refusal;
             }
         };
-        let mut response = Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::UPGRADE, "websocket")
-            .header(
-                header::SEC_WEBSOCKET_ACCEPT,
-                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-            );
-        for (name, value) in E::websocket_headers(&ticket) {
-            response = response.header(name, value);
-        }
-        let response = response.body(Full::default()).expect("valid response");
+        let response = socketio::http::switching_protocols(accept, E::websocket_headers(&ticket));
         let io = self.inner.io.clone();
         let config = self.inner.websocket;
         let span = tracing::info_span!("websocket", ?remote, path = parts.uri.path());
@@ -261,29 +210,4 @@ impl<E: Endpoint> HttpServer<E> {
         );
         response
     }
-}
-
-/// Whether the request asks for a WebSocket: `GET` with `Upgrade: websocket` and a `Connection`
-/// header listing `upgrade`.
-pub(crate) fn is_websocket_upgrade(method: &Method, headers: &HeaderMap) -> bool {
-    let upgrade = headers
-        .get_all(header::UPGRADE)
-        .iter()
-        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    let connection = headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
-    });
-    method == Method::GET && upgrade && connection
-}
-
-/// A `text/plain` response.
-pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from_static(text.as_bytes())))
-        .expect("valid response")
 }

@@ -45,7 +45,6 @@
 //! WebSocket (`remote`, `path`); events at `debug` for upgrades and connection errors, `info` when
 //! listening and shutting down, `warn` for accept failures.
 
-mod bundle;
 mod endpoint;
 mod glue;
 mod listen;
@@ -58,15 +57,14 @@ use std::{future::Future, io, sync::Arc};
 
 use tokio::net::{TcpListener, ToSocketAddrs};
 
-pub use bundle::ClientBundle;
 pub use endpoint::{Endpoint, UpgradedWebSocket};
-pub use glue::{
-    HttpServer, WEBSOCKET_MAX_MESSAGE, WEBSOCKET_READ_BUFFER, WEBSOCKET_WRITE_BUFFER,
-    default_websocket_config,
-};
+pub use glue::HttpServer;
 pub use listen::SHUTDOWN_GRACE;
 pub use runtime::TokioRuntime;
 pub use service::{NotFound, RemoteAddr, SocketIoLayer, SocketIoService};
+pub use socketio::http::{
+    WEBSOCKET_MAX_MESSAGE, WEBSOCKET_READ_BUFFER, WEBSOCKET_WRITE_BUFFER, default_websocket_config,
+};
 pub use socketio::*;
 pub use tokio_client::{ClientBuilderExt, TokioConnector, TokioConnectorBuilder};
 /// tungstenite (the WebSocket message type of [`Server::serve_websocket`]).

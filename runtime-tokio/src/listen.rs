@@ -14,9 +14,7 @@ use tracing::Instrument;
 
 use crate::{Endpoint, HttpServer};
 
-/// How long [`HttpServer::serve_with_shutdown`] waits for open HTTP connections to finish after
-/// the Socket.IO server has shut down.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub use socketio::http::SHUTDOWN_GRACE;
 
 impl<E: Endpoint> HttpServer<E> {
     /// Binds `addr` and serves until the process ends (see [`serve`](Self::serve)).

@@ -15,7 +15,7 @@ use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{BoxError, Endpoint, HttpServer, Server, glue::Route, glue::plain};
+use crate::{BoxError, Endpoint, HttpServer, Server, glue::Route, http::plain};
 
 /// The peer address of a request, read by [`SocketIoService`] from the request extensions.
 ///

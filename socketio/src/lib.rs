@@ -74,6 +74,7 @@ pub mod client;
 mod config;
 mod error;
 mod handshake;
+pub mod http;
 mod namespace;
 mod operators;
 mod runtime;
@@ -86,6 +87,7 @@ pub use config::{
 };
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError};
 pub use handshake::Handshake;
+pub use http::ClientBundle;
 pub use namespace::{DynamicNamespace, Namespace};
 pub use operators::BroadcastOperator;
 pub use runtime::{BoxTask, Runtime};

@@ -474,6 +474,11 @@ impl Server {
         path.starts_with(&self.0.config.engine.path_prefix())
     }
 
+    /// The runtime this server was built with (for the HTTP glue's own tasks).
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.0.runtime.clone()
+    }
+
     /// The largest message or POST body accepted, in bytes: the builder's
     /// `max_http_buffer_size` (default 1 000 000), announced to clients as `maxPayload`.
     /// Runtime crates use it to bound WebSocket messages and frames.

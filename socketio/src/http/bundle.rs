@@ -138,12 +138,7 @@ impl ClientBundle {
 
     /// Whether a request with this method and path asks for one of the files; `handles` is the
     /// Socket.IO server's path test, used when no [`at`](Self::at) path is set.
-    pub(crate) fn matches(
-        &self,
-        method: &Method,
-        path: &str,
-        handles: impl Fn(&str) -> bool,
-    ) -> bool {
+    pub fn matches(&self, method: &Method, path: &str, handles: impl Fn(&str) -> bool) -> bool {
         self.find(method, path, handles).is_some()
     }
 
@@ -169,14 +164,14 @@ impl ClientBundle {
         self.files.iter().find(|file| file.name == name)
     }
 
-    /// The response for a request that [`matches`](Self::matches).
-    pub(crate) fn respond(
+    /// The response for a request that [`matches`](Self::matches) (`404` for any other).
+    pub fn respond(
         &self,
         parts: &http::request::Parts,
         handles: impl Fn(&str) -> bool,
     ) -> Response<Full<Bytes>> {
         let Some(file) = self.find(&parts.method, parts.uri.path(), handles) else {
-            return crate::glue::plain(StatusCode::NOT_FOUND, "Not Found");
+            return super::plain(StatusCode::NOT_FOUND, "Not Found");
         };
         let weak_match = |tag: &[u8]| {
             tag == file.etag.as_bytes() || tag.strip_prefix(b"W/") == Some(file.etag.as_bytes())
