@@ -404,70 +404,25 @@ async fn flush_then_close(client: &Client) {
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
-/// Emits `args` spread as separate arguments.
-///
-/// MISSING API: the client has no emit of a runtime-sized argument list (only tuples are
-/// spread), so this spreads up to 8 arguments by hand.
+/// Emits `args`, each item as its own argument.
 fn emit(socket: &ClientSocket, event: &str, args: Vec<Value>) -> Result<(), Failure> {
-    let e = |r: Result<(), socketio_tokio::EmitError>| r.map_err(|e| Failure::Other(e.to_string()));
-    let mut it = args.into_iter();
-    let a: Vec<Value> = it.by_ref().collect();
-    match a.as_slice() {
-        [] => e(socket.emit(event, &())),
-        [a] => e(socket.emit(event, &(a,))),
-        [a, b] => e(socket.emit(event, &(a, b))),
-        [a, b, c] => e(socket.emit(event, &(a, b, c))),
-        [a, b, c, d] => e(socket.emit(event, &(a, b, c, d))),
-        [a, b, c, d, f] => e(socket.emit(event, &(a, b, c, d, f))),
-        [a, b, c, d, f, g] => e(socket.emit(event, &(a, b, c, d, f, g))),
-        [a, b, c, d, f, g, h] => e(socket.emit(event, &(a, b, c, d, f, g, h))),
-        [a, b, c, d, f, g, h, i] => e(socket.emit(event, &(a, b, c, d, f, g, h, i))),
-        _ => Err(Failure::Usage("at most 8 event arguments".into())),
-    }
+    socket
+        .emit_args(event, args)
+        .map_err(|e| Failure::Other(e.to_string()))
 }
 
-/// Emits `args` spread, waits for the ack, returns its arguments.
-///
-/// MISSING API: the ack's raw argument list. `AckRequest<R>` reads `R` from the one argument
-/// when there is one (so `ack([1,2])` and `ack(1,2)` look the same as `Vec<Value>`); this reads
-/// `AckArgs` that keeps the list when several arguments came and wraps a single one.
+/// Emits `args`, waits for the ack and returns its arguments exactly as the server sent them
+/// (`ack([1,2])` gives `[[1,2]]`, `ack(1,2)` gives `[1,2]`).
 async fn emit_with_ack(
     socket: &ClientSocket,
     event: &str,
     args: Vec<Value>,
     timeout: Duration,
 ) -> Result<Vec<Value>, AckError> {
-    macro_rules! ack {
-        ($data:expr) => {
-            socket
-                .emit_with_ack::<Value, _>(event, $data)
-                .timeout(timeout)
-                .await
-                .map(ack_args)
-        };
-    }
-    match args.as_slice() {
-        [] => ack!(&()),
-        [a] => ack!(&(a,)),
-        [a, b] => ack!(&(a, b)),
-        [a, b, c] => ack!(&(a, b, c)),
-        [a, b, c, d] => ack!(&(a, b, c, d)),
-        [a, b, c, d, f] => ack!(&(a, b, c, d, f)),
-        [a, b, c, d, f, g] => ack!(&(a, b, c, d, f, g)),
-        [a, b, c, d, f, g, h] => ack!(&(a, b, c, d, f, g, h)),
-        [a, b, c, d, f, g, h, i] => ack!(&(a, b, c, d, f, g, h, i)),
-        _ => Err(AckError::Decode("at most 8 event arguments".into())),
-    }
-}
-
-/// The ack's arguments from what `AckRequest<Value>` gives: `Null` for none, the argument for
-/// one, the list for several. Ambiguous for a single array argument (see [`emit_with_ack`]).
-fn ack_args(value: Value) -> Vec<Value> {
-    match value {
-        Value::Null => Vec::new(),
-        Value::Array(items) => items,
-        other => vec![other],
-    }
+    socket
+        .emit_with_ack_args(event, args)
+        .timeout(timeout)
+        .await
 }
 
 #[cfg(test)]

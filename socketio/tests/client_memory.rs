@@ -454,6 +454,39 @@ fn wait_connected_after_the_refusal_still_sees_it() {
 }
 
 #[test]
+fn argument_lists_go_out_and_come_back_exactly() {
+    let s = setup(Server::builder());
+    s.io.ns("/", |socket: Socket| async move {
+        // Acks with the received arguments, each wrapped in an array: `[a]`, `[b]`, ...
+        socket.on_any(
+            |_s: Socket, _event: String, args: Vec<Value>, ack: Option<socketio::AckSender>| async move {
+                if let Some(ack) = ack {
+                    let wrapped = args.into_iter().map(|a| Value::Array(vec![a])).collect();
+                    ack.send_args(wrapped).ok();
+                }
+            },
+        );
+    });
+    let client = s.client(url().transports([TransportKind::WebSocket]));
+    let socket = client.default_socket();
+    client.connect();
+    block_on(async {
+        socket.wait_connected().await.unwrap();
+        for args in [
+            vec![],
+            vec![Value::from(1i64)],
+            vec![Value::Array(vec![1i64.into(), 2i64.into()])],
+            vec![Value::Null, "x".into(), Value::from(2.5)],
+        ] {
+            let reply = socket.emit_with_ack_args("e", args.clone()).await.unwrap();
+            let expected: Vec<Value> = args.into_iter().map(|a| Value::Array(vec![a])).collect();
+            assert_eq!(reply, expected);
+        }
+        client.disconnect();
+    });
+}
+
+#[test]
 fn ack_timeout_and_default_ack_timeout() {
     let s = echo_server(Server::builder());
     let client = s.client(

@@ -152,6 +152,18 @@ async fn listen_and_emit(transport: &str, msgpack: bool) {
         "{run}"
     );
 
+    // One array argument stays one argument; no argument is an empty list.
+    for (arg, expected) in [(Some("[1,2]"), "[[1,2]]\n"), (None, "[]\n")] {
+        let mut emit = vec!["emit"];
+        emit.extend(common(&url, transport, msgpack));
+        emit.push("echo-ack");
+        emit.extend(arg);
+        emit.push("--ack");
+        let run = sio(&emit).await;
+        assert_eq!(run.code, 0, "{run}");
+        assert_eq!(run.out, expected, "{run}");
+    }
+
     // A namespace, and binary printed by listen.
     let mut listen = vec!["listen"];
     listen.extend(common(&url, transport, msgpack));

@@ -568,6 +568,39 @@ impl ClientSocket {
             socket: self.clone(),
             value: to_args(data).and_then(|args| event_value(event, args)),
             timeout: None,
+            raw_args: false,
+            _reply: PhantomData,
+        }
+    }
+
+    /// Sends event `event` with an argument list known only at run time: each item is its own
+    /// argument (a tuple does the same for a fixed count).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::client::ClientSocket { unimplemented!() }
+    /// use socketio::Value;
+    /// socket().emit_args("move", vec![Value::from(1i64), Value::from("up")]).ok();
+    /// ```
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.send_value(event_value(event, args)?, EmitOptions::default())
+            .map(|_| ())
+    }
+
+    /// Like [`emit_args`](Self::emit_args), and waits for the acknowledgement, whose arguments
+    /// come back exactly as sent: `ack([1, 2])` gives `[[1, 2]]`, `ack(1, 2)` gives `[1, 2]`,
+    /// `ack()` gives `[]`.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: socketio::client::ClientSocket) {
+    /// let reply = socket.emit_with_ack_args("sum", vec![1i64.into(), 2i64.into()]).await;
+    /// # }
+    /// ```
+    pub fn emit_with_ack_args(&self, event: &str, args: Vec<Value>) -> AckRequest<Vec<Value>> {
+        AckRequest {
+            socket: self.clone(),
+            value: event_value(event, args),
+            timeout: None,
+            raw_args: true,
             _reply: PhantomData,
         }
     }
@@ -684,6 +717,9 @@ pub struct AckRequest<R> {
     socket: ClientSocket,
     value: Result<Value, EmitError>,
     timeout: Option<Duration>,
+    /// Read the reply as the whole argument list (`emit_with_ack_args`), not by the
+    /// one-argument-or-tuple convention.
+    raw_args: bool,
     _reply: PhantomData<fn() -> R>,
 }
 
@@ -740,6 +776,10 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
                 Ok::<_, EmitError>(())
             })?;
             let args = rx.await.map_err(|_| AckError::Disconnected)??;
+            if self.raw_args {
+                return socketio_protocol::value::from_value(Value::Array(args))
+                    .map_err(|e| AckError::Decode(e.0));
+            }
             from_args(args).map_err(AckError::Decode)
         })
     }
