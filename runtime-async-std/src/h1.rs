@@ -174,3 +174,87 @@ pub(crate) async fn write_response<IO: AsyncWrite + Unpin>(
 fn invalid(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
+
+/// Writes a client request (origin-form URI, `Host` already set) with its body.
+pub(crate) async fn write_request<IO: AsyncWrite + Unpin>(
+    io: &mut IO,
+    parts: &Parts,
+    body: &[u8],
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.uri.to_string().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if !body.is_empty() || parts.method == http::Method::POST {
+        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    io.write_all(&out).await?;
+    io.flush().await
+}
+
+/// Reads a response to a request without upgrade: the head, then a `Content-Length` body (or
+/// up to the end of the stream). The flag: whether the connection may carry another request.
+pub(crate) async fn read_response<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+) -> io::Result<(Response<Bytes>, bool)> {
+    let mut buf = Vec::new();
+    loop {
+        let mut chunk = [0; 4096];
+        let read = io.read(&mut chunk).await?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..read]);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        let len = match response.parse(&buf).map_err(invalid)? {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial if buf.len() >= MAX_HEAD => {
+                return Err(invalid("response head too large"));
+            }
+            httparse::Status::Partial => continue,
+        };
+        let mut builder = Response::builder().status(response.code.unwrap_or(500));
+        for h in response.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(invalid)?;
+            builder = builder.header(name, HeaderValue::from_bytes(h.value).map_err(invalid)?);
+        }
+        let head = builder.body(()).map_err(invalid)?;
+        if head.headers().contains_key(header::TRANSFER_ENCODING) {
+            return Err(invalid("chunked responses are not supported"));
+        }
+        let mut body = buf.split_off(len);
+        let length = head
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.trim().parse::<usize>().ok());
+        let reusable = match length {
+            Some(length) => {
+                let start = body.len().min(length);
+                body.resize(length, 0);
+                io.read_exact(&mut body[start..]).await?;
+                !head
+                    .headers()
+                    .get(header::CONNECTION)
+                    .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+            }
+            None => {
+                io.read_to_end(&mut body).await?;
+                false
+            }
+        };
+        let (parts, ()) = head.into_parts();
+        return Ok((Response::from_parts(parts, Bytes::from(body)), reusable));
+    }
+}

@@ -19,10 +19,13 @@
 //! # }
 //! ```
 
+#[path = "client.rs"]
+mod async_io_client;
 mod glue;
 mod h1;
 mod runtime;
 
+pub use async_io_client::{AsyncIoConnector, AsyncIoConnectorBuilder, ClientBuilderExt};
 pub use async_tungstenite::tungstenite;
 pub use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub use glue::HttpServer;

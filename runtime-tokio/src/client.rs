@@ -15,7 +15,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, RootCertStore, pki_types};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{TokioRuntime, default_websocket_config};
@@ -114,21 +113,7 @@ impl TokioConnector {
     ) -> Result<http::Response<Bytes>, ConnectorError> {
         let (mut parts, body) = request.into_parts();
         let uri = parts.uri.clone();
-        let authority = uri
-            .authority()
-            .ok_or_else(|| ConnectorError::new("no authority"))?
-            .clone();
-        let key = format!("{}://{}", uri.scheme_str().unwrap_or("http"), authority);
-        parts.uri = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .parse()
-            .map_err(ConnectorError::new)?;
-        parts.headers.insert(
-            http::header::HOST,
-            http::HeaderValue::from_str(authority.as_str()).map_err(ConnectorError::new)?,
-        );
+        let key = socketio::client::origin_form(&mut parts)?;
         let request = http::Request::from_parts(parts, Full::new(body));
         let mut sender = loop {
             let idle = self
@@ -182,13 +167,7 @@ impl TokioConnector {
         request: http::Request<()>,
     ) -> Result<BoxWebSocket, ConnectorError> {
         let uri = request.uri().clone();
-        let mut handshake = uri
-            .clone()
-            .into_client_request()
-            .map_err(ConnectorError::new)?;
-        for (name, value) in request.headers() {
-            handshake.headers_mut().append(name.clone(), value.clone());
-        }
+        let handshake = socketio::client::websocket_handshake(&request)?;
         let io = self.dial(&uri).await.map_err(ConnectorError::new)?;
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(handshake, io, Some(self.0.websocket))

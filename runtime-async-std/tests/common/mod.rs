@@ -83,8 +83,8 @@ pub async fn start(executor: Executor, http: HttpServer) -> SocketAddr {
 }
 
 /// `future`, or a panic after [`WAIT`].
-pub async fn timeout<T>(future: impl Future<Output = T>) -> T {
-    future::or(future, async {
+pub async fn timeout<T>(future: impl std::future::IntoFuture<Output = T>) -> T {
+    future::or(future.into_future(), async {
         async_io::Timer::after(WAIT).await;
         panic!("timed out");
     })

@@ -135,6 +135,54 @@ impl ConnectorError {
     }
 }
 
+/// Turns the absolute URI of a [`Connector::http`] request into origin form (path and query)
+/// with a `Host` header, for writing on a connection; returns the `scheme://authority` key of
+/// the connection it may reuse.
+///
+/// ```
+/// let request = http::Request::get("http://example.com:3000/socket.io/?EIO=4").body(()).unwrap();
+/// let (mut parts, _) = request.into_parts();
+/// let key = socketio::client::origin_form(&mut parts).unwrap();
+/// assert_eq!(key, "http://example.com:3000");
+/// assert_eq!(parts.uri, "/socket.io/?EIO=4");
+/// assert_eq!(parts.headers["host"], "example.com:3000");
+/// ```
+pub fn origin_form(parts: &mut http::request::Parts) -> Result<String, ConnectorError> {
+    let uri = parts.uri.clone();
+    let authority = uri
+        .authority()
+        .ok_or_else(|| ConnectorError::new("no authority"))?;
+    let key = format!("{}://{}", uri.scheme_str().unwrap_or("http"), authority);
+    parts.uri = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .parse()
+        .map_err(ConnectorError::new)?;
+    parts.headers.insert(
+        http::header::HOST,
+        http::HeaderValue::from_str(authority.as_str()).map_err(ConnectorError::new)?,
+    );
+    Ok(key)
+}
+
+/// The WebSocket handshake request for a [`Connector::websocket`] request: tungstenite's
+/// client request for its URI (key, version, `Host`) plus the client's extra headers.
+pub fn websocket_handshake(
+    request: &http::Request<()>,
+) -> Result<http::Request<()>, ConnectorError> {
+    use tungstenite::client::IntoClientRequest;
+    let mut handshake = request
+        .uri()
+        .clone()
+        .into_client_request()
+        .map_err(ConnectorError::new)?;
+    for (name, value) in request.headers() {
+        handshake.headers_mut().append(name.clone(), value.clone());
+    }
+    Ok(handshake)
+}
+
 /// Why [`ClientBuilder::build`] refused the options.
 ///
 /// ```
