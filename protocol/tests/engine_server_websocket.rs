@@ -454,6 +454,25 @@ fn session_close_during_probe_closes_the_probe() {
     );
 }
 
+#[test]
+fn session_close_during_probe_without_a_pending_get_closes_at_once() {
+    let mut server = server(Config::default());
+    polling_with_probe(&mut server);
+    frame(&mut server, t(30), 7, "2probe");
+    let _ = transmits(&mut server);
+    server.handle_timeout(t(130));
+    assert_eq!(response_to(&mut server, 2).body_text(), "6");
+    // No GET is held, and the client may already be on the probe: the session ends now
+    // rather than waiting for a GET that may never come.
+    server.close(t(140), SID1).unwrap();
+    assert_eq!(transmits(&mut server), vec![close_ws(7)]);
+    assert_eq!(
+        events(&mut server),
+        vec![closed(SID1, CloseReason::ForcedClose)]
+    );
+    assert!(!server.contains(SID1));
+}
+
 /// A polling response with the standard headers and an empty body.
 fn response_at(
     _server: &mut socketio_protocol::engine::server::Server,

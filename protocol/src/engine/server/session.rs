@@ -481,9 +481,12 @@ impl Session {
         if !self.is_open() {
             return;
         }
+        // With a probe in flight the client may already have switched to the WebSocket (its
+        // `5` crossing this close): no GET may ever come, so close now instead of waiting.
+        let probing = self.probe.is_some();
         self.abort_probe(out);
         match &self.active {
-            Active::Polling { get: None, .. } => {
+            Active::Polling { get: None, .. } if !probing => {
                 // Wait for the next GET to carry the close packet, at most the safety timeout.
                 // The heartbeat keeps running (no ping goes out, and no pong is taken), so a
                 // silent client still ends with `ping timeout` if that comes first.
