@@ -401,7 +401,8 @@ async fn flush_then_close(client: &Client) {
     while client.is_open() && start.elapsed() < Duration::from_secs(1) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The writer tasks may still hold the last frames; give them time to reach the socket.
+    tokio::time::sleep(Duration::from_millis(250)).await;
 }
 
 /// Emits `args`, each item as its own argument.

@@ -113,8 +113,15 @@ async fn emit_without_ack_is_delivered() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert_eq!(text(&out.stdout), "");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut seen = notes.lock().unwrap().clone();
+    // The server handles what arrived on its own tasks: wait (bounded) for all three.
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        seen = notes.lock().unwrap().clone();
+        if seen.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     seen.sort();
     assert_eq!(seen, ["both", "polling", "websocket"]);
 }
