@@ -319,3 +319,12 @@ fn application_payloads_are_written_compactly_in_key_order() {
         "2/chat,3[\"msg\",{\"z\":1,\"a\":[1,0.5,1e+21,0]}]"
     );
 }
+
+#[test]
+fn application_json_payload_that_is_not_utf8_does_not_panic() {
+    let packet = Packet::event("/", Payload::Json(Bytes::from_static(b"[\"a\xff\"]")));
+    assert_eq!(
+        &*encode(&packet, ProtocolVersion::V5).text,
+        "2[\"a\u{fffd}\"]"
+    );
+}

@@ -136,7 +136,7 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
         out.push_str(itoa::Buffer::new().format(id));
     }
     match &packet.data {
-        Some(Payload::Json(text)) => out.push_str(utf8_text(text)),
+        Some(Payload::Json(text)) => out.push_str(&utf8_text(text)),
         Some(Payload::Value(value)) if binary => write_split(value, &mut out, &mut attachments),
         Some(Payload::Value(value)) => json::write_string(value, &mut out),
         None => {}
@@ -197,12 +197,11 @@ fn write_split(value: &Value, out: &mut String, buffers: &mut Vec<Bytes>) {
     }
 }
 
-/// The text of a [`Payload::Json`] (validated JSON, hence UTF-8).
-fn utf8_text(text: &Bytes) -> &str {
-    match core::str::from_utf8(text) {
-        Ok(text) => text,
-        Err(_) => unreachable!("Payload::Json holds validated JSON text"),
-    }
+/// The text of a [`Payload::Json`]. Decoders only store validated JSON there, but the variant
+/// is public: bytes an application put there that are not UTF-8 are written with U+FFFD
+/// rather than panicking.
+fn utf8_text(text: &Bytes) -> alloc::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(text)
 }
 
 /// The binary packet whose attachments are still arriving.
