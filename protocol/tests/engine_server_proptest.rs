@@ -90,6 +90,7 @@ struct Model {
     closing: bool,
     websocket: Option<ConnectionId>,
     probe: Option<ConnectionId>,
+    closed_probe: Option<ConnectionId>,
     held_get: Option<RequestId>,
     next_id: u64,
     sent_by_client: Vec<String>,
@@ -110,6 +111,7 @@ impl Model {
             closing: false,
             websocket: None,
             probe: None,
+            closed_probe: None,
             held_get: None,
             next_id: 100,
             sent_by_client: Vec::new(),
@@ -182,7 +184,9 @@ impl Model {
                     self.on_packet(packet);
                 }
                 Transmit::CloseWebSocket { connection } if Some(connection) == self.probe => {
-                    self.probe = None;
+                    // An upgrade that completes during a server close is reported after the
+                    // close of its WebSocket: remember which probe that was.
+                    self.closed_probe = self.probe.take();
                 }
                 _ => {}
             }
@@ -202,7 +206,12 @@ impl Model {
                     self.open = false;
                 }
                 Event::Upgraded { connection, .. } => {
-                    assert_eq!(Some(connection), self.probe);
+                    assert!(
+                        Some(connection) == self.probe
+                            || (Some(connection) == self.closed_probe && self.closing),
+                        "upgraded on {connection:?}, probe {:?}",
+                        self.probe
+                    );
                     self.websocket = Some(connection);
                     self.probe = None;
                 }

@@ -455,21 +455,22 @@ fn session_close_during_probe_closes_the_probe() {
 }
 
 #[test]
-fn session_close_during_probe_without_a_pending_get_closes_at_once() {
+fn session_close_during_probe_without_a_pending_get_waits_for_the_upgrade() {
     let mut server = server(Config::default());
     polling_with_probe(&mut server);
     frame(&mut server, t(30), 7, "2probe");
     let _ = transmits(&mut server);
     server.handle_timeout(t(130));
     assert_eq!(response_to(&mut server, 2).body_text(), "6");
-    // No GET is held, and the client may already be on the probe: the session ends now
-    // rather than waiting for a GET that may never come.
+    // No GET is held and the probe is still running: as the reference, the probe may finish
+    // (the client may already be on it), and the session ends on the new transport.
     server.close(t(140), SID1).unwrap();
+    assert!(transmits(&mut server).is_empty());
+    assert!(events(&mut server).is_empty());
+    frame(&mut server, t(150), 7, "5");
     assert_eq!(transmits(&mut server), vec![close_ws(7)]);
-    assert_eq!(
-        events(&mut server),
-        vec![closed(SID1, CloseReason::ForcedClose)]
-    );
+    let events = events(&mut server);
+    assert_eq!(events.last(), Some(&closed(SID1, CloseReason::ForcedClose)));
     assert!(!server.contains(SID1));
 }
 

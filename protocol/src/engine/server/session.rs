@@ -481,18 +481,20 @@ impl Session {
         if !self.is_open() {
             return;
         }
-        // With a probe in flight the client may already have switched to the WebSocket (its
-        // `5` crossing this close): no GET may ever come, so close now instead of waiting.
-        let probing = self.probe.is_some();
-        self.abort_probe(out);
         match &self.active {
-            Active::Polling { get: None, .. } if !probing => {
+            // A probe in flight is left to finish, as the reference does: the client may
+            // already be on it (its `5` crossing this close), and then it sends no more GETs.
+            // A completed upgrade closes the new transport at once (see `complete_upgrade`).
+            Active::Polling { get: None, .. } => {
                 // Wait for the next GET to carry the close packet, at most the safety timeout.
                 // The heartbeat keeps running (no ping goes out, and no pong is taken), so a
                 // silent client still ends with `ping timeout` if that comes first.
                 self.closing = Some(now + config.polling_close_timeout);
             }
-            _ => self.close(CloseReason::ForcedClose, Farewell::Close, out),
+            _ => {
+                self.abort_probe(out);
+                self.close(CloseReason::ForcedClose, Farewell::Close, out)
+            }
         }
     }
 
@@ -648,6 +650,10 @@ impl Session {
                 connection,
                 frame: packet.encode_frame(self.version),
             });
+        }
+        // A close that waited for this upgrade ends the session on the new transport.
+        if self.closing.take().is_some() {
+            self.close(CloseReason::ForcedClose, Farewell::Close, out);
         }
     }
 }
