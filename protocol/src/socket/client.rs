@@ -329,6 +329,10 @@ pub enum Event {
         message: String,
         /// The error data the server attached.
         data: Option<Value>,
+        /// True when the server refused the socket (a `CONNECT_ERROR` packet, or a v2 server
+        /// answering); false when the connection itself failed and `message` is the engine's
+        /// close reason (`transport error`, `timeout`, ...).
+        refused: bool,
     },
     /// An event from the server: `data` is the array `[name, ...args]`.
     Event {
@@ -442,6 +446,8 @@ struct SocketState {
     /// Subscribed to the manager (the reference's `active`): reconnected when the engine opens.
     active: bool,
     connected: bool,
+    /// Whether the latest CONNECT recovered the previous session.
+    recovered: bool,
     sid: Option<Str>,
     pid: Option<String>,
     last_offset: Option<String>,
@@ -575,6 +581,14 @@ impl ClientManager {
         matches!(self.conn, Conn::Open { .. })
     }
 
+    /// Whether an engine is still alive: one opening or open, or a retired one still
+    /// flushing its last packets and its close. False once [`close`](Self::close) has
+    /// finished on the wire (the caller may still have transports writing what was
+    /// transmitted).
+    pub fn has_live_engines(&self) -> bool {
+        self.engine().is_some() || !self.draining.is_empty()
+    }
+
     /// Whether a reconnection is planned or in progress.
     pub fn is_reconnecting(&self) -> bool {
         self.reconnecting
@@ -596,6 +610,13 @@ impl ClientManager {
     /// Whether the socket is active: it (re)joins its namespace whenever the connection opens.
     pub fn is_active(&self, socket: SocketId) -> bool {
         self.sockets.get(socket.0).is_some_and(|s| s.active)
+    }
+
+    /// Whether the socket's latest connection recovered its previous session (same `pid`):
+    /// true from its CONNECT on, so while the events the server replayed ahead of it are
+    /// handled too.
+    pub fn is_recovered(&self, socket: SocketId) -> bool {
+        self.sockets.get(socket.0).is_some_and(|s| s.recovered)
     }
 
     /// The socket id the server gave, while connected.
@@ -731,6 +752,7 @@ impl ClientManager {
                     auth,
                     active: false,
                     connected: false,
+                    recovered: false,
                     sid: None,
                     pid: None,
                     last_offset: None,
@@ -875,12 +897,17 @@ impl ClientManager {
     /// Leaves the namespace (`io client disconnect`): sends DISCONNECT if connected and makes
     /// the socket inactive; closes the connection if no active socket remains.
     pub fn disconnect(&mut self, now: Instant, socket: SocketId) {
+        self.leave(now, socket, true);
+    }
+
+    /// Leaves a namespace; `announce` sends its `DISCONNECT` packet first.
+    fn leave(&mut self, now: Instant, socket: SocketId, announce: bool) {
         let index = socket.0;
         let Some(state) = self.sockets.get(index) else {
             return;
         };
         let connected = state.connected;
-        if connected {
+        if connected && announce {
             let packet = Packet::new(PacketKind::Disconnect, state.nsp.as_str().to_owned_cow());
             if let Err(SendFailure::Broken) = self.send_packet(&packet) {
                 self.fail_connection(now);
@@ -895,9 +922,20 @@ impl ClientManager {
 
     /// Disconnects every socket and closes the connection; no reconnection follows.
     pub fn close(&mut self, now: Instant) {
+        self.close_with(now, true);
+    }
+
+    /// Closes the connection without the namespaces' `DISCONNECT` packets (the server sees
+    /// `transport close`); what was queued before is still written first. The sockets end
+    /// with `io client disconnect`; no reconnection follows.
+    pub fn close_transport(&mut self, now: Instant) {
+        self.close_with(now, false);
+    }
+
+    fn close_with(&mut self, now: Instant, announce: bool) {
         for index in 0..self.sockets.len() {
             if self.sockets[index].active || self.sockets[index].connected {
-                self.disconnect(now, SocketId(index));
+                self.leave(now, SocketId(index), announce);
             }
         }
         self.close_manager();
@@ -1054,6 +1092,7 @@ impl ClientManager {
                     nsp: socket.nsp.clone(),
                     message: String::from(message),
                     data: None,
+                    refused: false,
                 });
             }
         }
@@ -1222,6 +1261,7 @@ impl ClientManager {
                             nsp,
                             message: String::from(V2_SERVER_MESSAGE),
                             data: None,
+                            refused: true,
                         });
                     }
                 }
@@ -1280,6 +1320,7 @@ impl ClientManager {
                     nsp,
                     message,
                     data,
+                    refused: true,
                 });
             }
         }
@@ -1289,6 +1330,7 @@ impl ClientManager {
     fn on_connect(&mut self, now: Instant, index: usize, sid: Str, pid: Option<String>) {
         let state = &mut self.sockets[index];
         let recovered = pid.is_some() && pid == state.pid;
+        state.recovered = recovered;
         state.pid = pid;
         state.sid = Some(sid.clone());
         state.connected = true;

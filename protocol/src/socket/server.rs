@@ -550,6 +550,13 @@ impl ServerConnection {
         self.transmits.pop_front()
     }
 
+    /// Whether engine messages wait to be polled. A caller that writes encoded messages to
+    /// the engine itself (a broadcast, bypassing [`send_encoded`](Self::send_encoded)) must
+    /// drain these first to keep the order.
+    pub fn has_transmits(&self) -> bool {
+        !self.transmits.is_empty()
+    }
+
     /// The next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -18,6 +18,41 @@ use super::session::{
     Active, ConnectionState, Outputs, PostBody, RequestState, Session, SidKey, sid_key,
 };
 use crate::engine::{CloseReason, Data, Frame, OpenPacket, Packet, ProtocolVersion};
+
+/// One message for many sessions ([`Server::send_prepared`]): the data, and its WebSocket
+/// frame for each protocol version, encoded on first use and then shared (a cheap clone).
+#[derive(Debug, Clone)]
+pub struct PreparedMessage {
+    data: Data,
+    v4: core::cell::OnceCell<Frame>,
+    v3: core::cell::OnceCell<Frame>,
+}
+
+impl PreparedMessage {
+    /// A message with `data`.
+    pub fn new(data: Data) -> Self {
+        PreparedMessage {
+            data,
+            v4: core::cell::OnceCell::new(),
+            v3: core::cell::OnceCell::new(),
+        }
+    }
+
+    /// The message's data.
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// Its WebSocket frame for `version`, encoded once.
+    pub fn frame(&self, version: ProtocolVersion) -> Frame {
+        let cell = match version {
+            ProtocolVersion::V4 => &self.v4,
+            ProtocolVersion::V3 => &self.v3,
+        };
+        cell.get_or_init(|| Packet::Message(self.data.clone()).encode_frame(version))
+            .clone()
+    }
+}
 use crate::{Instant, Str};
 
 /// Work for the runtime, drained with [`Server::poll_transmit`].
@@ -563,6 +598,14 @@ impl Server {
     /// [`Error::QueueFull`] and the message is not queued (the caller chooses to drop it,
     /// retry later or close the session).
     pub fn send(&mut self, sid: &str, data: Data) -> Result<(), Error> {
+        let (session, out) = self.writable_session(sid)?;
+        session.push(Packet::Message(data), out);
+        Ok(())
+    }
+
+    /// The open session `sid` if it can take one more message (see [`send`](Self::send)),
+    /// with the outputs to push it to.
+    fn writable_session(&mut self, sid: &str) -> Result<(&mut Session, &mut Outputs), Error> {
         let session = sid_key(sid)
             .and_then(|key| self.sessions.get_mut(&key))
             .ok_or(Error::UnknownSession)?;
@@ -574,7 +617,24 @@ impl Server {
         {
             return Err(Error::QueueFull);
         }
-        session.push(Packet::Message(data), &mut self.out);
+        Ok((session, &mut self.out))
+    }
+
+    /// [`send`](Self::send) for a message going to many sessions (a broadcast): its
+    /// WebSocket frame is encoded once per protocol version and shared by every WebSocket
+    /// session it goes to, instead of being encoded (and allocated) for each.
+    ///
+    /// ```
+    /// use socketio_protocol::engine::Data;
+    /// use socketio_protocol::engine::server::{Config, PreparedMessage, Server};
+    /// let mut server = Server::new(Config::default(), || [7; 15]);
+    /// let message = PreparedMessage::new(Data::Text("2[\"tick\"]".into()));
+    /// // No such session: the same error as `send`.
+    /// assert!(server.send_prepared("nope", &message).is_err());
+    /// ```
+    pub fn send_prepared(&mut self, sid: &str, message: &PreparedMessage) -> Result<(), Error> {
+        let (session, out) = self.writable_session(sid)?;
+        session.push_prepared(message, out);
         Ok(())
     }
 
@@ -855,4 +915,35 @@ impl Server {
 /// A duration in whole milliseconds, saturating.
 fn millis(duration: core::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod prepared_tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_message_encodes_each_version_once_and_shares_it() {
+        let message = PreparedMessage::new(Data::Text(Str::from("2[\"tick\",1]")));
+        let (a, b) = (
+            message.frame(ProtocolVersion::V4),
+            message.frame(ProtocolVersion::V4),
+        );
+        let expected = Packet::Message(message.data().clone()).encode_frame(ProtocolVersion::V4);
+        assert_eq!(a, expected);
+        match (&a, &b) {
+            (Frame::Text(a), Frame::Text(b)) => {
+                assert_eq!(
+                    a.as_bytes().as_ptr(),
+                    b.as_bytes().as_ptr(),
+                    "shared, not copied"
+                )
+            }
+            _ => panic!("a text message has a text frame"),
+        }
+        let binary = PreparedMessage::new(Data::Binary(Bytes::from_static(&[1, 2])));
+        assert_eq!(
+            binary.frame(ProtocolVersion::V3),
+            Packet::Message(binary.data().clone()).encode_frame(ProtocolVersion::V3)
+        );
+    }
 }

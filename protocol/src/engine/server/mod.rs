@@ -71,7 +71,7 @@ pub use cors::{Cors, CorsOrigin};
 pub use http::{
     ConnectionId, ErrorCode, Header, Method, RequestHead, RequestId, Response, TransportId,
 };
-pub use machine::{Error, Event, Handshake, Server, Transmit};
+pub use machine::{Error, Event, Handshake, PreparedMessage, Server, Transmit};
 
 #[cfg(doc)]
 use crate::engine::CloseReason;

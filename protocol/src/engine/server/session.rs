@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use super::config::{Config, TransportKind};
 use super::http::{ConnectionId, Header, RequestId, Response};
-use super::machine::{Event, Transmit};
+use super::machine::{Event, PreparedMessage, Transmit};
 use crate::engine::{CloseReason, DecodeError, Frame, Packet, ProtocolVersion, payload};
 use crate::{Instant, Str};
 
@@ -251,6 +251,20 @@ impl Session {
                 self.buffer.push_back(packet);
                 self.flush(out);
             }
+        }
+    }
+
+    /// [`push`](Self::push) for a message sent to many sessions: on a WebSocket the frame
+    /// encoded once for this session's version is shared, not re-encoded.
+    pub fn push_prepared(&mut self, message: &PreparedMessage, out: &mut Outputs) {
+        match &self.active {
+            Active::WebSocket(connection) => {
+                out.transmits.push_back(Transmit::Frame {
+                    connection: *connection,
+                    frame: message.frame(self.version),
+                });
+            }
+            Active::Polling { .. } => self.push(Packet::Message(message.data().clone()), out),
         }
     }
 
