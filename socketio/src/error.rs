@@ -16,6 +16,11 @@ pub enum EmitError {
     /// The socket is disconnected (or the server shut down).
     #[error("socket disconnected")]
     Disconnected,
+    /// The client's send buffer is full (packets waiting for the connection, beyond
+    /// `ClientBuilder::max_send_buffer`, or the engine's write buffer): the packet was not
+    /// queued. Retry later, or raise the limit.
+    #[error("send buffer full")]
+    BufferFull,
 }
 
 /// Why an acknowledgement did not arrive or could not be read.

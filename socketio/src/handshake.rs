@@ -20,7 +20,7 @@ pub(crate) struct HttpHandshake {
 impl HttpHandshake {
     pub(crate) fn new(parts: Option<&http::request::Parts>, address: Option<SocketAddr>) -> Self {
         let (headers, uri) = match parts {
-            Some(parts) => (parts.headers.clone(), parts.uri.clone()),
+            Some(parts) => (owned_headers(&parts.headers), owned_uri(&parts.uri)),
             None => (http::HeaderMap::new(), http::Uri::default()),
         };
         let eio = if query_param(uri.query().unwrap_or(""), "EIO").as_deref() == Some("3") {
@@ -36,6 +36,28 @@ impl HttpHandshake {
             eio,
         }
     }
+}
+
+/// A copy of `headers` that owns its bytes. hyper's header values are slices of its read
+/// buffer (8 KiB); a plain clone kept for the session's lifetime would pin that buffer for
+/// every connection (a fifth of an idle WebSocket connection's memory).
+fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut owned = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // Both were valid when parsed, so the copies are too; anything else keeps the clone.
+        let name =
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        let mut copy =
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name, copy);
+    }
+    owned
+}
+
+/// A copy of `uri` that owns its bytes (see [`owned_headers`]).
+fn owned_uri(uri: &http::Uri) -> http::Uri {
+    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
 }
 
 /// What a client presented when it asked to join a namespace: the handshake request (headers,
@@ -203,5 +225,25 @@ fn hex(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod owned_copy_tests {
+    use super::*;
+
+    #[test]
+    fn the_owned_copies_keep_every_header_and_the_uri() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-token", http::HeaderValue::from_static("a"));
+        headers.append("x-token", http::HeaderValue::from_static("b"));
+        let mut secret = http::HeaderValue::from_static("s3cret");
+        secret.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, secret);
+        let copy = owned_headers(&headers);
+        assert_eq!(copy, headers);
+        assert!(copy[http::header::AUTHORIZATION].is_sensitive());
+        let uri: http::Uri = "/socket.io/?EIO=4&transport=websocket&t=x".parse().unwrap();
+        assert_eq!(owned_uri(&uri), uri);
     }
 }

@@ -72,7 +72,10 @@
 mod args;
 pub mod client;
 mod config;
+mod endpoint;
+pub mod engine;
 mod error;
+mod fasthash;
 mod handshake;
 pub mod http;
 mod namespace;
@@ -85,6 +88,7 @@ pub use client::{Client, ClientBuilder, ClientSocket};
 pub use config::{
     AllowRequest, Cors, CorsOrigin, Parser, RecoveryConfig, ServerBuilder, TransportKind,
 };
+pub use endpoint::{BoxError, Endpoint};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError};
 pub use handshake::Handshake;
 pub use http::ClientBundle;

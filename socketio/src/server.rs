@@ -19,8 +19,8 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use socketio_protocol::engine::server::{
-    ConnectionId, Event as EngineEvent, Method, RequestHead, RequestId, Response, Server as Engine,
-    Transmit,
+    ConnectionId, Event as EngineEvent, Method, PreparedMessage, RequestHead, RequestId, Response,
+    Server as Engine, Transmit,
 };
 use socketio_protocol::engine::{Data, Frame};
 use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
@@ -34,6 +34,7 @@ use socketio_protocol::socket::{Packet, Payload, ProtocolVersion};
 use socketio_protocol::{Instant, Str, Value};
 
 use crate::config::Config;
+use crate::fasthash::IdMap;
 use crate::handshake::HttpHandshake;
 use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
 use crate::socket::Incoming;
@@ -111,6 +112,11 @@ struct Conn {
     armed: Option<Instant>,
     /// Namespaces accepted but whose `Connected` event is not handled yet.
     accepting: HashMap<String, Accepting>,
+    /// Accepted sockets whose connection handler has not run yet (its synchronous part).
+    /// While any is pending, the core's packets wait: the client must not see its CONNECT
+    /// before the handler has joined its rooms, or a broadcast made as soon as it sees it
+    /// would miss it (the reference runs the handler in the same tick as the CONNECT).
+    held: u32,
 }
 
 struct Accepting {
@@ -128,7 +134,7 @@ struct SocketEntry {
 #[derive(Default)]
 struct NsState {
     rooms: RoomIndex,
-    sockets: HashMap<Str, SocketEntry>,
+    sockets: IdMap<Str, SocketEntry>,
     recovery: Option<RecoveryStore>,
     next_ack: u64,
 }
@@ -163,15 +169,15 @@ const NO_CTX: RequestCtx<'static> = RequestCtx {
 
 pub(crate) struct State {
     engine: Engine,
-    conns: HashMap<Str, Conn>,
+    conns: IdMap<Str, Conn>,
     conn_timers: BTreeSet<(Instant, Str)>,
     dirty: Vec<Str>,
     nsps: HashMap<String, NsState>,
     requests: HashMap<RequestId, oneshot::Sender<Response>>,
     bodies: HashMap<RequestId, Bytes>,
-    writers: HashMap<ConnectionId, Writer>,
+    writers: IdMap<ConnectionId, Writer>,
     ws_verdicts: HashMap<ConnectionId, Verdict>,
-    acks: HashMap<(Str, u64), AckTarget>,
+    acks: IdMap<(Str, u64), AckTarget>,
     broadcasts: HashMap<(String, u64), BroadcastWait>,
     broadcast_timers: BTreeSet<(Instant, String, u64)>,
     timer_target: Option<Instant>,
@@ -183,7 +189,7 @@ pub(crate) struct State {
 /// Session, socket and recovery ids: 15 bytes from the operating system's CSPRNG (as the
 /// reference's `crypto.randomBytes`), so ids cannot be guessed. Should the OS source ever fail,
 /// the bytes come from SipHash keyed by the OS (`RandomState`) over a counter instead.
-fn id_generator() -> impl FnMut() -> [u8; 15] + Send + 'static {
+pub(crate) fn id_generator() -> impl FnMut() -> [u8; 15] + Send + 'static {
     use std::hash::{BuildHasher, Hasher};
     let keys = std::collections::hash_map::RandomState::new();
     let mut counter: u64 = 0;
@@ -228,15 +234,15 @@ impl Server {
             config,
             state: Mutex::new(State {
                 engine,
-                conns: HashMap::new(),
+                conns: IdMap::default(),
                 conn_timers: BTreeSet::new(),
                 dirty: Vec::new(),
                 nsps: HashMap::new(),
                 requests: HashMap::new(),
                 bodies: HashMap::new(),
-                writers: HashMap::new(),
+                writers: IdMap::default(),
                 ws_verdicts: HashMap::new(),
-                acks: HashMap::new(),
+                acks: IdMap::default(),
                 broadcasts: HashMap::new(),
                 broadcast_timers: BTreeSet::new(),
                 timer_target: None,
@@ -812,7 +818,7 @@ impl Server {
 }
 
 /// Whether the request names a session (`sid` in its query).
-fn has_sid(parts: &http::request::Parts) -> bool {
+pub(crate) fn has_sid(parts: &http::request::Parts) -> bool {
     parts
         .uri
         .query()
@@ -823,7 +829,7 @@ fn has_sid(parts: &http::request::Parts) -> bool {
 /// reference's `ws` reports a TCP connection that ends, even without a close frame, or is
 /// reset) rather than a failure of the connection (`transport error`: a protocol violation,
 /// an oversized message, another IO error).
-fn ws_closed(error: &tungstenite::Error) -> bool {
+pub(crate) fn ws_closed(error: &tungstenite::Error) -> bool {
     use std::io::ErrorKind;
     use tungstenite::error::ProtocolError;
     match error {
@@ -1214,6 +1220,18 @@ impl Inner {
     }
 
     /// Closes engine session `engine_sid` (`forced close` for every socket on it).
+    /// A connection handler ran its synchronous part: the connection's packets (its CONNECT
+    /// first) may go once no other handler is pending.
+    pub(crate) fn release_held(&self, engine_sid: &Str) {
+        self.with_state(NO_CTX, |st, now, inner| {
+            if let Some(conn) = st.conns.get_mut(engine_sid) {
+                conn.held = conn.held.saturating_sub(1);
+                st.dirty.push(engine_sid.clone());
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+
     pub(crate) fn close_transport(&self, engine_sid: &Str) {
         self.with_state(NO_CTX, |st, now, inner| {
             if st.engine.close(now, engine_sid).is_ok() {
@@ -1358,6 +1376,12 @@ impl State {
                     .collect()
             }
         };
+        // A plain emit goes straight to the engine with its WebSocket frame encoded once for
+        // every recipient (the connection core would only queue it unchanged).
+        let prepared: Vec<PreparedMessage> = match (ack_id, volatile) {
+            (None, false) => frames.iter().cloned().map(PreparedMessage::new).collect(),
+            _ => Vec::new(),
+        };
         let mut count = 0;
         for sid in targets {
             let Some(entry) = ns.sockets.get(sid) else {
@@ -1366,6 +1390,34 @@ impl State {
             let Some(conn) = self.conns.get_mut(&entry.engine_sid) else {
                 continue;
             };
+            // Packets the core still holds for this connection go first, through it.
+            if !prepared.is_empty() && !conn.core.has_transmits() && !conn.core.is_closed() {
+                let mut sent = true;
+                for message in &prepared {
+                    match self.engine.send_prepared(&entry.engine_sid, message) {
+                        Ok(()) => {}
+                        Err(socketio_protocol::engine::server::Error::QueueFull) => {
+                            tracing::warn!(sid = %entry.engine_sid, "polling buffer full: closing the slow session");
+                            conn.core.handle_engine_closed(
+                                now,
+                                socketio_protocol::engine::CloseReason::TransportError,
+                            );
+                            let _ = self.engine.close(now, &entry.engine_sid);
+                            self.dirty.push(entry.engine_sid.clone());
+                            sent = false;
+                            break;
+                        }
+                        Err(_) => {
+                            sent = false;
+                            break;
+                        }
+                    }
+                }
+                if sent {
+                    count += 1;
+                }
+                continue;
+            }
             if volatile {
                 let busy = conn.websocket.is_some_and(|c| {
                     self.writers
@@ -1433,7 +1485,10 @@ impl State {
             None => conn.core.accept_connect(nsp),
         };
         if result.is_ok() {
-            conn.accepting.insert(nsp.to_owned(), accepting);
+            // One hold per pending handler; a repeated accept replaces the pending one.
+            if conn.accepting.insert(nsp.to_owned(), accepting).is_none() {
+                conn.held += 1;
+            }
         }
         self.dirty.push(engine_sid.clone());
     }
@@ -1567,6 +1622,7 @@ impl State {
                         websocket,
                         armed: None,
                         accepting: HashMap::new(),
+                        held: 0,
                     },
                 );
                 self.dirty.push(handshake.sid);
@@ -1606,7 +1662,9 @@ impl State {
                 return;
             };
             let mut moved = false;
-            while let Some(data) = conn.core.poll_transmit() {
+            while conn.held == 0
+                && let Some(data) = conn.core.poll_transmit()
+            {
                 moved = true;
                 match self.engine.send(engine_sid, data) {
                     Ok(()) => {}
@@ -1916,7 +1974,7 @@ fn normalize(name: String) -> String {
     }
 }
 
-fn head_from_parts(parts: &http::request::Parts) -> RequestHead {
+pub(crate) fn head_from_parts(parts: &http::request::Parts) -> RequestHead {
     let method = Method::parse(parts.method.as_str());
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
@@ -1940,7 +1998,7 @@ fn head_from_parts(parts: &http::request::Parts) -> RequestHead {
     head
 }
 
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, ()>
+pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, ()>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -1960,7 +2018,7 @@ where
     Ok(out.freeze())
 }
 
-fn to_http(response: Response) -> http::Response<Full<Bytes>> {
+pub(crate) fn to_http(response: Response) -> http::Response<Full<Bytes>> {
     let mut builder = http::Response::builder().status(response.status);
     for (name, value) in &response.headers {
         if let Ok(value) = http::HeaderValue::from_str(value) {
@@ -1973,7 +2031,7 @@ fn to_http(response: Response) -> http::Response<Full<Bytes>> {
         .unwrap_or_else(|_| plain(500, ""))
 }
 
-fn plain(status: u16, body: &'static str) -> http::Response<Full<Bytes>> {
+pub(crate) fn plain(status: u16, body: &'static str) -> http::Response<Full<Bytes>> {
     let mut response = http::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
     response.headers_mut().insert(
@@ -1984,7 +2042,7 @@ fn plain(status: u16, body: &'static str) -> http::Response<Full<Bytes>> {
 }
 
 /// A lower-case static header name for `HeaderName::from_static`.
-fn static_lower(name: &'static str) -> Option<&'static str> {
+pub(crate) fn static_lower(name: &'static str) -> Option<&'static str> {
     const NAMES: [&str; 6] = [
         "access-control-allow-origin",
         "access-control-allow-credentials",

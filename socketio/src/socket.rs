@@ -549,13 +549,20 @@ impl Socket {
     ) -> BoxTask {
         let connect = handler(self.clone());
         let server = self.0.server.clone();
+        let engine_sid = self.0.engine_sid.clone();
         Box::pin(async move {
-            let mut next = Some(connect);
-            while let Some(mut task) = next.take() {
+            let mut connect = connect;
+            // The handler's synchronous part (joins, handlers, first emits) runs before the
+            // client sees its CONNECT.
+            let pending = futures_util::poll!(connect.as_mut()).is_pending();
+            server.release_held(&engine_sid);
+            if pending {
+                server.spawn(connect);
+            }
+            while let Some(mut task) = queue.next().await {
                 if futures_util::poll!(task.as_mut()).is_pending() {
                     server.spawn(task);
                 }
-                next = queue.next().await;
             }
         })
     }

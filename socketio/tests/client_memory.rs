@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 use socketio::client::{
-    AckSender, BoxFuture, BoxWebSocket, Client, ClientBuilder, ClientSocket, Connector,
-    ConnectorError,
+    AckSender, BoxFuture, BoxWebSocket, Client, ClientBuilder, ClientSocket, ConnectFailedKind,
+    Connector, ConnectorError,
 };
 use socketio::{
     AckError, ConnectError, DisconnectReason, Handshake, RecoveryConfig, Runtime, Server,
@@ -410,15 +410,17 @@ fn connect_error_carries_message_and_data() {
     let client = s.client(url().transports([TransportKind::WebSocket]));
     let socket = client.default_socket();
     let (tx, mut rx) = channel::<(String, Option<Value>)>();
-    socket.on_connect_error(move |_s, message, data| {
+    socket.on_connect_error(move |_s, error| {
         let tx = tx.clone();
         async move {
-            tx.unbounded_send((message, data)).unwrap();
+            assert_eq!(error.kind, ConnectFailedKind::Refused);
+            tx.unbounded_send((error.message, error.data)).unwrap();
         }
     });
     client.connect();
     block_on(async {
         let error = socket.wait_connected().await.unwrap_err();
+        assert_eq!(error.kind, ConnectFailedKind::Refused);
         assert_eq!(error.message, "not authorized");
         let data: serde_json::Value = socketio::from_value(error.data.unwrap()).unwrap();
         assert_eq!(data, json!({"code": 7}));
@@ -438,10 +440,10 @@ fn wait_connected_after_the_refusal_still_sees_it() {
     let client = s.client(url().transports([TransportKind::WebSocket]));
     let socket = client.default_socket();
     let (tx, mut rx) = channel::<String>();
-    socket.on_connect_error(move |_s, message, _data| {
+    socket.on_connect_error(move |_s, error| {
         let tx = tx.clone();
         async move {
-            tx.unbounded_send(message).unwrap();
+            tx.unbounded_send(error.message).unwrap();
         }
     });
     client.connect();
@@ -770,4 +772,241 @@ fn buffered_emits_flush_on_connect_and_volatile_ones_are_dropped() {
         assert_eq!(rx.next().await.unwrap(), "live");
         client.disconnect();
     });
+}
+
+/// Wraps [`MemConnector`] with slow writes: every POST is answered 100 ms late and every
+/// WebSocket takes 100 ms to close, and both are recorded, so a test can tell whether
+/// [`Client::close`] waited for them.
+struct SlowWrites {
+    inner: Arc<MemConnector>,
+    posts_started: AtomicUsize,
+    posts_answered: Arc<AtomicUsize>,
+    websockets_closed: Arc<AtomicUsize>,
+}
+
+/// A WebSocket whose close takes 100 ms and is counted once done.
+struct SlowClose {
+    inner: BoxWebSocket,
+    delay: Option<futures_timer::Delay>,
+    closed: Arc<AtomicUsize>,
+    counted: bool,
+}
+
+impl futures_core::Stream for SlowClose {
+    type Item = Result<Message, tungstenite::Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+impl futures_sink::Sink<Message> for SlowClose {
+    type Error = tungstenite::Error;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.inner).poll_ready(cx)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        Pin::new(&mut self.inner).start_send(item)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let delay = self
+            .delay
+            .get_or_insert_with(|| futures_timer::Delay::new(Duration::from_millis(100)));
+        if Pin::new(delay).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let result = Pin::new(&mut self.inner).poll_close(cx);
+        if result.is_ready() && !self.counted {
+            self.counted = true;
+            self.closed.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+impl Connector for SlowWrites {
+    fn http(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> BoxFuture<Result<http::Response<Bytes>, ConnectorError>> {
+        let post = request.method() == http::Method::POST;
+        if post {
+            self.posts_started.fetch_add(1, Ordering::SeqCst);
+        }
+        let answered = self.posts_answered.clone();
+        let response = self.inner.http(request);
+        Box::pin(async move {
+            let response = response.await;
+            if post {
+                sleep(100).await;
+                answered.fetch_add(1, Ordering::SeqCst);
+            }
+            response
+        })
+    }
+
+    fn websocket(
+        &self,
+        request: http::Request<()>,
+    ) -> BoxFuture<Result<BoxWebSocket, ConnectorError>> {
+        let closed = self.websockets_closed.clone();
+        let dial = self.inner.websocket(request);
+        Box::pin(async move {
+            let inner = dial.await?;
+            Ok(Box::new(SlowClose {
+                inner,
+                delay: None,
+                closed,
+                counted: false,
+            }) as BoxWebSocket)
+        })
+    }
+}
+
+/// `close` returns only once every emit before it reached the server: the last POST
+/// answered (polling), the WebSocket closed after its frames (WebSocket).
+fn close_waits_for_the_writes(transport: TransportKind) {
+    let s = setup(Server::builder());
+    let (tx, mut rx) = channel::<i64>();
+    s.io.ns("/", move |socket: Socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on(
+                "n",
+                move |_s: Socket, n: i64, _: Option<socketio::AckSender>| {
+                    let tx = tx.clone();
+                    async move {
+                        tx.unbounded_send(n).unwrap();
+                    }
+                },
+            );
+        }
+    });
+    let slow = Arc::new(SlowWrites {
+        inner: s.connector.clone(),
+        posts_started: AtomicUsize::new(0),
+        posts_answered: Arc::new(AtomicUsize::new(0)),
+        websockets_closed: Arc::new(AtomicUsize::new(0)),
+    });
+    let client = url()
+        .transports([transport])
+        .build(s.rt.clone(), slow.clone())
+        .unwrap();
+    let socket = client.default_socket();
+    client.connect();
+    block_on(async {
+        socket.wait_connected().await.unwrap();
+        for n in 0..50 {
+            socket.emit("n", &n).unwrap();
+        }
+        client.close(Duration::from_secs(10)).await.unwrap();
+        match transport {
+            TransportKind::Polling => {
+                let started = slow.posts_started.load(Ordering::SeqCst);
+                assert!(started >= 1);
+                assert_eq!(slow.posts_answered.load(Ordering::SeqCst), started);
+            }
+            _ => assert_eq!(slow.websockets_closed.load(Ordering::SeqCst), 1),
+        }
+        assert!(!client.is_open());
+        let mut seen = Vec::new();
+        while seen.len() < 50 {
+            seen.push(rx.next().await.unwrap());
+        }
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn close_waits_for_the_writes_over_polling() {
+    close_waits_for_the_writes(TransportKind::Polling);
+}
+
+#[test]
+fn close_waits_for_the_writes_over_websocket() {
+    close_waits_for_the_writes(TransportKind::WebSocket);
+}
+
+/// Answers no POST once `hang` is set (a server that stopped answering).
+struct HangingPosts {
+    inner: Arc<MemConnector>,
+    hang: std::sync::atomic::AtomicBool,
+}
+
+impl Connector for HangingPosts {
+    fn http(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> BoxFuture<Result<http::Response<Bytes>, ConnectorError>> {
+        if request.method() == http::Method::POST && self.hang.load(Ordering::Acquire) {
+            return Box::pin(futures_util::future::pending());
+        }
+        self.inner.http(request)
+    }
+
+    fn websocket(
+        &self,
+        request: http::Request<()>,
+    ) -> BoxFuture<Result<BoxWebSocket, ConnectorError>> {
+        self.inner.websocket(request)
+    }
+}
+
+#[test]
+fn close_gives_up_after_its_limit() {
+    let s = setup(Server::builder());
+    s.io.ns("/", |_socket: Socket| async move {});
+    let connector = Arc::new(HangingPosts {
+        inner: s.connector.clone(),
+        hang: Default::default(),
+    });
+    let client = url()
+        .transports([TransportKind::Polling])
+        .build(s.rt.clone(), connector.clone())
+        .unwrap();
+    let socket = client.default_socket();
+    client.connect();
+    block_on(async {
+        socket.wait_connected().await.unwrap();
+        connector.hang.store(true, Ordering::Release);
+        socket.emit("x", &1).unwrap();
+        let error = client.close(Duration::from_millis(200)).await.unwrap_err();
+        assert_eq!(error.0, Duration::from_millis(200));
+        assert!(!client.is_open());
+    });
+}
+
+/// A failed connection attempt is reported as such, not as a refusal.
+#[test]
+fn an_unreachable_server_is_a_connection_failure() {
+    let s = setup(Server::builder());
+    s.connector.offline.store(true, Ordering::Release);
+    let client = s.client(
+        url()
+            .transports([TransportKind::Polling])
+            .reconnection(false),
+    );
+    let socket = client.default_socket();
+    client.connect();
+    block_on(async {
+        let error = socket.wait_connected().await.unwrap_err();
+        assert_eq!(error.kind, ConnectFailedKind::Connection, "{error:?}");
+        assert_eq!(error.detail.as_deref(), Some("offline"), "{error:?}");
+    });
+}
+
+/// Emits made while offline wait in the send buffer; past its limit they are refused with
+/// `BufferFull`, not reported as a disconnection.
+#[test]
+fn a_full_send_buffer_is_reported_as_such() {
+    let s = setup(Server::builder());
+    s.connector.offline.store(true, Ordering::Release);
+    let client = s.client(url().max_send_buffer(2));
+    let socket = client.default_socket();
+    client.connect();
+    socket.emit("a", &1).unwrap();
+    socket.emit("b", &2).unwrap();
+    assert_eq!(socket.emit("c", &3), Err(socketio::EmitError::BufferFull));
 }

@@ -2,7 +2,6 @@
 //! handler runner.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -15,7 +14,7 @@ use socketio_protocol::socket::client::{AckId, ClientManager, Event, SocketId};
 use socketio_protocol::{Instant, Str, Value};
 
 use super::socket::{AckSender, Client, ClientSocket};
-use super::{ConnectFailed, Connector};
+use super::{ConnectFailed, ConnectFailedKind, Connector};
 use crate::namespace::lock;
 use crate::{AckError, BoxTask, Runtime};
 
@@ -52,8 +51,7 @@ pub(crate) type EventHandler =
 pub(crate) type AnyHandler =
     Arc<dyn Fn(ClientSocket, String, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
 pub(crate) type SocketHandler = Arc<dyn Fn(ClientSocket) -> BoxTask + Send + Sync>;
-pub(crate) type ErrorHandler =
-    Arc<dyn Fn(ClientSocket, String, Option<Value>) -> BoxTask + Send + Sync>;
+pub(crate) type ErrorHandler = Arc<dyn Fn(ClientSocket, ConnectFailed) -> BoxTask + Send + Sync>;
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(ClientSocket, DisconnectReason) -> BoxTask + Send + Sync>;
 pub(crate) type CountHandler = Arc<dyn Fn(u32) -> BoxTask + Send + Sync>;
@@ -82,15 +80,12 @@ pub(crate) struct ManagerHandlers {
 pub(crate) struct SocketShared {
     pub(crate) nsp: String,
     pub(crate) handlers: Mutex<SocketHandlers>,
-    pub(crate) connected: AtomicBool,
-    pub(crate) recovered: AtomicBool,
 }
 
 /// Per-namespace state under the client's lock.
 pub(crate) struct SocketEntry {
     pub(crate) shared: Arc<SocketShared>,
     pub(crate) id: Option<SocketId>,
-    pub(crate) sid: Option<String>,
     pub(crate) waiters: Vec<oneshot::Sender<Result<(), ConnectFailed>>>,
     /// The refusal of the latest connection attempt, kept so that a `wait_connected` that
     /// starts after the refusal arrived still sees it (cleared by the next attempt).
@@ -111,11 +106,43 @@ pub(crate) struct State {
     ws: HashMap<RequestId, mpsc::UnboundedSender<WsOut>>,
     armed: Option<Instant>,
     spawns: Vec<BoxTask>,
+    /// Transport tasks that write: POST requests and WebSocket connections. A polling GET
+    /// only reads, so it is not counted.
+    writers: usize,
+    /// [`Client::close`] calls waiting until no engine is alive and no writer is left.
+    flushed_waiters: Vec<oneshot::Sender<()>>,
+    /// What the connector said about the latest failed request or dial, for the next
+    /// connection failure's [`ConnectFailed::detail`].
+    last_transport_error: Option<String>,
 }
 
 impl State {
     pub(crate) fn entry_by_id(&self, id: SocketId) -> Option<&SocketEntry> {
         self.sockets.iter().find(|e| e.id == Some(id))
+    }
+
+    /// Nothing left to write: no engine alive and no writing transport task.
+    pub(crate) fn is_flushed(&self) -> bool {
+        self.writers == 0 && !self.manager.has_live_engines()
+    }
+
+    /// A receiver completed once [`is_flushed`](Self::is_flushed) holds (at once if it does).
+    pub(crate) fn wait_flushed(&mut self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.is_flushed() {
+            let _ = tx.send(());
+        } else {
+            self.flushed_waiters.push(tx);
+        }
+        rx
+    }
+
+    /// The manager's id of the socket of namespace `nsp`, once it was opened.
+    pub(crate) fn socket_id(&self, nsp: &str) -> Option<SocketId> {
+        self.sockets
+            .iter()
+            .find(|e| e.shared.nsp == nsp)
+            .and_then(|e| e.id)
     }
 
     pub(crate) fn entry_by_nsp(&mut self, nsp: &str) -> Option<&mut SocketEntry> {
@@ -162,6 +189,9 @@ impl Shared {
                 ws: HashMap::new(),
                 armed: None,
                 spawns: Vec::new(),
+                writers: 0,
+                flushed_waiters: Vec::new(),
+                last_transport_error: None,
             }),
             timer_wake,
             runner,
@@ -186,6 +216,11 @@ impl Shared {
             let mut st = lock(&self.state);
             let result = f(&mut st, now);
             self.pump(&mut st, now);
+            if !st.flushed_waiters.is_empty() && st.is_flushed() {
+                for waiter in st.flushed_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
             (result, std::mem::take(&mut st.spawns))
         };
         for task in spawns {
@@ -259,17 +294,31 @@ impl Shared {
                 }
                 let response = self.connector.http(request);
                 let shared = self.clone();
+                let writes = method == Method::Post;
+                if writes {
+                    st.writers += 1;
+                }
                 st.spawns.push(Box::pin(async move {
                     let result = response.await;
-                    shared.with_state(|st, now| match result {
-                        Ok(response) => {
-                            let status = response.status().as_u16();
-                            st.manager
-                                .handle_http_response(now, id, status, response.into_body());
+                    shared.with_state(|st, now| {
+                        if writes {
+                            st.writers -= 1;
                         }
-                        Err(error) => {
-                            tracing::debug!(%error, "polling request failed");
-                            st.manager.handle_http_error(now, id);
+                        match result {
+                            Ok(response) => {
+                                let status = response.status().as_u16();
+                                st.manager.handle_http_response(
+                                    now,
+                                    id,
+                                    status,
+                                    response.into_body(),
+                                );
+                            }
+                            Err(error) => {
+                                tracing::debug!(%error, "polling request failed");
+                                st.last_transport_error = Some(error.to_string());
+                                st.manager.handle_http_error(now, id);
+                            }
                         }
                     });
                 }));
@@ -289,6 +338,7 @@ impl Shared {
                 }
                 let dial = self.connector.websocket(request);
                 let shared = self.clone();
+                st.writers += 1;
                 st.spawns.push(Box::pin(
                     async move { shared.run_websocket(id, dial).await },
                 ));
@@ -316,7 +366,11 @@ impl Shared {
             Ok(ws) => ws,
             Err(error) => {
                 tracing::debug!(%error, "websocket dial failed");
-                self.with_state(|st, now| st.manager.handle_ws_closed(now, id));
+                self.with_state(|st, now| {
+                    st.writers -= 1;
+                    st.last_transport_error = Some(error.to_string());
+                    st.manager.handle_ws_closed(now, id);
+                });
                 return;
             }
         };
@@ -372,6 +426,7 @@ impl Shared {
         let writer = std::pin::pin!(writer);
         futures_util::future::select(reader, writer).await;
         self.with_state(|st, now| {
+            st.writers -= 1;
             st.ws.remove(&id);
             st.manager.handle_ws_closed(now, id);
         });
@@ -390,19 +445,12 @@ impl Shared {
 
     fn event(self: &Arc<Self>, st: &mut State, now: Instant, event: Event) {
         match event {
-            Event::Connect {
-                socket,
-                sid,
-                recovered,
-                ..
-            } => {
+            Event::Connect { socket, .. } => {
                 let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
                     return;
                 };
-                entry.sid = Some(sid.as_str().to_owned());
                 entry.last_failure = None;
-                entry.shared.connected.store(true, Ordering::Release);
-                entry.shared.recovered.store(recovered, Ordering::Release);
+                st.last_transport_error = None;
                 for waiter in entry.waiters.drain(..) {
                     let _ = waiter.send(Ok(()));
                 }
@@ -418,24 +466,36 @@ impl Shared {
                 socket,
                 message,
                 data,
+                refused,
                 ..
             } => {
+                let detail = if refused {
+                    None
+                } else {
+                    st.last_transport_error.clone()
+                };
                 let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
                     return;
                 };
                 let failure = ConnectFailed {
-                    message: message.clone(),
-                    data: data.clone(),
+                    message,
+                    data,
+                    kind: if refused {
+                        ConnectFailedKind::Refused
+                    } else {
+                        ConnectFailedKind::Connection
+                    },
+                    detail,
                 };
                 for waiter in entry.waiters.drain(..) {
                     let _ = waiter.send(Err(failure.clone()));
                 }
-                entry.last_failure = Some(failure);
+                entry.last_failure = Some(failure.clone());
                 let handle = self.socket_handle(&entry.shared);
                 let handlers = lock(&entry.shared.handlers).connect_error.clone();
                 self.queue(Box::pin(async move {
                     for handler in handlers {
-                        handler(handle.clone(), message.clone(), data.clone()).await;
+                        handler(handle.clone(), failure.clone()).await;
                     }
                 }));
             }
@@ -499,8 +559,6 @@ impl Shared {
                 let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
                     return;
                 };
-                entry.sid = None;
-                entry.shared.connected.store(false, Ordering::Release);
                 let handle = self.socket_handle(&entry.shared);
                 let handlers = lock(&entry.shared.handlers).disconnect.clone();
                 self.queue(Box::pin(async move {

@@ -38,6 +38,7 @@
 //! ```
 
 mod builder;
+pub mod connect;
 mod driver;
 mod socket;
 
@@ -210,11 +211,17 @@ pub enum BuildError {
     Config(String),
 }
 
-/// A namespace refused the connection, or the first connection attempt failed
-/// (`connect_error`): the message and the data the server attached.
+/// A namespace refused the connection, or a connection attempt failed (`connect_error`):
+/// the message, the data the server attached, and which of the two it was.
 ///
 /// ```
-/// let error = socketio::client::ConnectFailed { message: "not authorized".into(), data: None };
+/// use socketio::client::{ConnectFailed, ConnectFailedKind};
+/// let error = ConnectFailed {
+///     message: "not authorized".into(),
+///     data: None,
+///     kind: ConnectFailedKind::Refused,
+///     detail: None,
+/// };
 /// assert_eq!(error.to_string(), "connect_error: not authorized");
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -225,4 +232,34 @@ pub struct ConnectFailed {
     pub message: String,
     /// The data the server attached (`err.data`).
     pub data: Option<Value>,
+    /// Whether the server refused or the connection failed.
+    pub kind: ConnectFailedKind,
+    /// For a [`ConnectFailedKind::Connection`]: what the [`Connector`] reported about the
+    /// latest failed request or dial (`connection refused`, a TLS certificate refusal, ...),
+    /// when it reported something.
+    pub detail: Option<String>,
 }
+
+/// What a [`ConnectFailed`] was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailedKind {
+    /// The server refused the namespace (a `CONNECT_ERROR` packet from its middleware, or a
+    /// Socket.IO v2 server). The client does not retry this namespace.
+    Refused,
+    /// The connection attempt failed (unreachable, `timeout`, `transport error`, ...); the
+    /// client retries as its reconnection options say.
+    Connection,
+    /// The client was closed or dropped before the namespace connected.
+    Closed,
+}
+
+/// [`Client::close`] gave up before everything was written (the server stopped answering).
+///
+/// ```
+/// let error = socketio::client::CloseTimeout(std::time::Duration::from_secs(2));
+/// assert_eq!(error.to_string(), "close not flushed within 2s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("close not flushed within {0:?}")]
+pub struct CloseTimeout(pub std::time::Duration);

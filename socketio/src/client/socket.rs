@@ -3,7 +3,6 @@
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use super::driver::{
     AnyHandler, AuthSource, CountHandler, DisconnectHandler, ErrorHandler, EventHandler, Origin,
     Shared, SocketEntry, SocketHandler, SocketHandlers, UnitHandler,
 };
-use super::{BuildError, ClientBuilder, ConnectFailed, Connector};
+use super::{BuildError, ClientBuilder, CloseTimeout, ConnectFailed, ConnectFailedKind, Connector};
 use crate::args::{event_value, from_args, to_args};
 use crate::namespace::lock;
 use crate::{AckError, EmitError, Runtime};
@@ -96,13 +95,10 @@ impl Client {
                 let shared = Arc::new(super::driver::SocketShared {
                     nsp: nsp.to_owned(),
                     handlers: Mutex::new(SocketHandlers::default()),
-                    connected: AtomicBool::new(false),
-                    recovered: AtomicBool::new(false),
                 });
                 st.sockets.push(SocketEntry {
                     shared: shared.clone(),
                     id: None,
-                    sid: None,
                     waiters: Vec::new(),
                     last_failure: None,
                 });
@@ -148,6 +144,63 @@ impl Client {
     /// ```
     pub fn disconnect(&self) {
         self.0.with_state(|st, now| st.manager.close(now));
+    }
+
+    /// [`disconnect`](Self::disconnect), then waits until it has reached the wire: every
+    /// packet emitted before (events, acks, the namespaces' `DISCONNECT`) written and the
+    /// Engine.IO close sent: the last polling `POST` answered, the WebSocket close frame
+    /// written. Call it before a program ends, so that nothing emitted is lost.
+    ///
+    /// Gives up after `limit` (a server that stopped answering) with [`CloseTimeout`]; the
+    /// connection is closed either way, only the last writes may not have gone out.
+    ///
+    /// ```no_run
+    /// # async fn f(client: socketio::client::Client) {
+    /// client.socket("/").emit("bye", "see you").ok();
+    /// if let Err(error) = client.close(std::time::Duration::from_secs(2)).await {
+    ///     eprintln!("{error}");
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Like the official client's `disconnect()`, this sends each namespace's `DISCONNECT`
+    /// right after what was emitted before. The official Node server handles an event one
+    /// tick after reading it and drops it if that `DISCONNECT` was read in the same tick; to
+    /// end a program right after an emit without an ack, use
+    /// [`close_transport`](Self::close_transport), or wait for an ack.
+    pub async fn close(&self, limit: Duration) -> Result<(), CloseTimeout> {
+        self.close_then_flush(limit, true).await
+    }
+
+    /// Like [`close`](Self::close), but ends the Engine.IO connection without leaving the
+    /// namespaces first: the server sees `transport close` (as if the network dropped), after
+    /// everything emitted before has been written. Every server then handles those events,
+    /// the official Node server included (see [`close`](Self::close)).
+    ///
+    /// ```no_run
+    /// # async fn f(client: socketio::client::Client) {
+    /// client.socket("/").emit("log", "job done").ok();
+    /// client.close_transport(std::time::Duration::from_secs(2)).await.ok();
+    /// # }
+    /// ```
+    pub async fn close_transport(&self, limit: Duration) -> Result<(), CloseTimeout> {
+        self.close_then_flush(limit, false).await
+    }
+
+    async fn close_then_flush(&self, limit: Duration, announce: bool) -> Result<(), CloseTimeout> {
+        let flushed = self.0.with_state(|st, now| {
+            if announce {
+                st.manager.close(now);
+            } else {
+                st.manager.close_transport(now);
+            }
+            st.wait_flushed()
+        });
+        let timer = self.0.runtime.sleep(limit);
+        match futures_util::future::select(flushed, timer).await {
+            futures_util::future::Either::Left(_) => Ok(()),
+            futures_util::future::Either::Right(_) => Err(CloseTimeout(limit)),
+        }
     }
 
     /// True while the Engine.IO connection is open.
@@ -291,9 +344,9 @@ impl ClientSocket {
     /// println!("{:?}", socket().id());
     /// ```
     pub fn id(&self) -> Option<String> {
-        let mut st = lock(&self.client.0.state);
-        st.entry_by_nsp(&self.inner.nsp)
-            .and_then(|entry| entry.sid.clone())
+        let st = lock(&self.client.0.state);
+        let id = st.socket_id(&self.inner.nsp)?;
+        st.manager.sid(id).map(|sid| sid.as_str().to_owned())
     }
 
     /// True while the socket is connected to its namespace.
@@ -303,7 +356,9 @@ impl ClientSocket {
     /// if socket().connected() { /* ... */ }
     /// ```
     pub fn connected(&self) -> bool {
-        self.inner.connected.load(Ordering::Acquire)
+        let st = lock(&self.client.0.state);
+        st.socket_id(&self.inner.nsp)
+            .is_some_and(|id| st.manager.is_connected(id))
     }
 
     /// True if the last connection recovered the previous session (connection state
@@ -314,7 +369,9 @@ impl ClientSocket {
     /// if socket().recovered() { /* nothing was lost */ }
     /// ```
     pub fn recovered(&self) -> bool {
-        self.inner.recovered.load(Ordering::Acquire)
+        let st = lock(&self.client.0.state);
+        st.socket_id(&self.inner.nsp)
+            .is_some_and(|id| st.manager.is_recovered(id))
     }
 
     /// The client this socket belongs to.
@@ -381,7 +438,10 @@ impl ClientSocket {
     ) -> impl Future<Output = Result<(), ConnectFailed>> + Send + 'static {
         let rx = {
             let mut st = lock(&self.client.0.state);
-            if self.connected() {
+            let connected = st
+                .socket_id(&self.inner.nsp)
+                .is_some_and(|id| st.manager.is_connected(id));
+            if connected {
                 None
             } else {
                 let (tx, rx) = oneshot::channel();
@@ -404,6 +464,8 @@ impl ClientSocket {
                     Err(ConnectFailed {
                         message: "client closed".to_owned(),
                         data: None,
+                        kind: ConnectFailedKind::Closed,
+                        detail: None,
                     })
                 }),
             }
@@ -487,22 +549,28 @@ impl ClientSocket {
         lock(&self.inner.handlers).connect.push(erased);
     }
 
-    /// Runs on `connect_error`: the server refused the namespace (message and data from its
-    /// middleware; the socket is not reconnected), or a connection attempt failed (data
-    /// `None`).
+    /// Runs on `connect_error`: the server refused the namespace
+    /// ([`ConnectFailedKind::Refused`], with the message and data of its middleware; the
+    /// socket is not reconnected), or a connection attempt failed
+    /// ([`ConnectFailedKind::Connection`]; the client keeps trying as its reconnection options
+    /// say).
     ///
     /// ```no_run
     /// # fn socket() -> socketio::client::ClientSocket { unimplemented!() }
-    /// socket().on_connect_error(|_s, message, data| async move {
-    ///     println!("refused: {message} {data:?}");
+    /// use socketio::client::ConnectFailedKind;
+    /// socket().on_connect_error(|_s, error| async move {
+    ///     match error.kind {
+    ///         ConnectFailedKind::Refused => println!("refused: {} {:?}", error.message, error.data),
+    ///         _ => println!("attempt failed: {}", error.message),
+    ///     }
     /// });
     /// ```
     pub fn on_connect_error<F, Fut>(&self, handler: F)
     where
-        F: Fn(ClientSocket, String, Option<Value>) -> Fut + Send + Sync + 'static,
+        F: Fn(ClientSocket, ConnectFailed) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let erased: ErrorHandler = Arc::new(move |s, m, d| Box::pin(handler(s, m, d)));
+        let erased: ErrorHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
         lock(&self.inner.handlers).connect_error.push(erased);
     }
 
@@ -637,6 +705,9 @@ fn map_emit_error(error: ManagerEmitError) -> EmitError {
     match error {
         ManagerEmitError::ReservedEvent => EmitError::ReservedName(error.to_string()),
         ManagerEmitError::InvalidEvent => EmitError::Serialize(error.to_string()),
+        ManagerEmitError::SendBufferFull | ManagerEmitError::EngineBufferFull => {
+            EmitError::BufferFull
+        }
         _ => EmitError::Disconnected,
     }
 }

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 use http_body_util::Full;
 use tungstenite::{handshake::derive_accept_key, protocol::WebSocketConfig};
 
-pub use bundle::ClientBundle;
+pub use bundle::{ClientBundle, content_type};
 
 /// Read buffer of each WebSocket connection: 4 KiB (tungstenite's default is 128 KiB). It is
 /// allocated once per connection and grows only while a larger frame is being read.

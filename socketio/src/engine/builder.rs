@@ -1,0 +1,300 @@
+//! [`EngineBuilder`]: the options of an [`EngineServer`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketio_protocol::Str;
+use socketio_protocol::engine::server::{Config as CoreConfig, SessionCookie};
+
+use super::{EngineServer, Message};
+use crate::{AllowRequest, Cors, Runtime, TransportKind};
+
+/// Every option of an [`EngineServer`].
+#[derive(Clone)]
+pub(crate) struct EngineConfig {
+    pub(crate) core: CoreConfig,
+    pub(crate) allow_request: Option<AllowRequest>,
+    pub(crate) websocket_queue: usize,
+    pub(crate) incoming_queue: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            core: CoreConfig::default(),
+            allow_request: None,
+            websocket_queue: 128,
+            incoming_queue: 1024,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("core", &self.core)
+            .field("allow_request", &self.allow_request.is_some())
+            .field("websocket_queue", &self.websocket_queue)
+            .field("incoming_queue", &self.incoming_queue)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+/// Builds an [`EngineServer`]; every option starts at the reference default of the `engine.io`
+/// package (path `/engine.io`).
+///
+/// ```
+/// use std::time::Duration;
+/// use socketio::engine::EngineServer;
+/// use socketio::{Cors, CorsOrigin, TransportKind};
+///
+/// let builder = EngineServer::builder()
+///     .path("/engine.io")
+///     .ping_interval(Duration::from_millis(300))
+///     .ping_timeout(Duration::from_millis(200))
+///     .max_http_buffer_size(1_000_000)
+///     .transports([TransportKind::Polling, TransportKind::WebSocket])
+///     .cors(Cors::new(CorsOrigin::Any))
+///     .allow_eio3(true);
+/// // `builder.build(runtime)` with the runtime of your choice.
+/// # let _ = builder;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct EngineBuilder {
+    pub(crate) config: EngineConfig,
+}
+
+impl EngineBuilder {
+    /// A builder with the reference defaults.
+    ///
+    /// ```
+    /// let builder = socketio::engine::EngineBuilder::new();
+    /// # let _ = builder;
+    /// ```
+    pub fn new() -> Self {
+        EngineBuilder::default()
+    }
+
+    /// The request path prefix (`/engine.io`); requests match on `path + "/"`.
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().path("/realtime");
+    /// # let _ = b;
+    /// ```
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.core.path = Str::from(path.into());
+        self
+    }
+
+    /// Time between server pings (`pingInterval`, 25 s); in Engine.IO v3, the client's ping
+    /// period.
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder()
+    ///     .ping_interval(std::time::Duration::from_secs(10));
+    /// # let _ = b;
+    /// ```
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.core.ping_interval = interval;
+        self
+    }
+
+    /// Time allowed for the heartbeat answer (`pingTimeout`, 20 s).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder()
+    ///     .ping_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.core.ping_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a transport upgrade to finish (`upgradeTimeout`, 10 s).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder()
+    ///     .upgrade_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config.core.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Largest accepted POST body or WebSocket message in bytes (`maxHttpBufferSize`, 1e6),
+    /// announced to clients as `maxPayload`.
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().max_http_buffer_size(64 * 1024);
+    /// # let _ = b;
+    /// ```
+    pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.core.max_payload = bytes;
+        self
+    }
+
+    /// The enabled transports (`["polling", "websocket"]`).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder()
+    ///     .transports([socketio::TransportKind::WebSocket]);
+    /// # let _ = b;
+    /// ```
+    pub fn transports(mut self, transports: impl IntoIterator<Item = TransportKind>) -> Self {
+        self.config.core.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Whether polling sessions may upgrade to WebSocket (`allowUpgrades`, on).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().allow_upgrades(false);
+    /// # let _ = b;
+    /// ```
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.core.allow_upgrades = allow;
+        self
+    }
+
+    /// Whether Engine.IO v3 clients are accepted (`allowEIO3`, off).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().allow_eio3(true);
+    /// # let _ = b;
+    /// ```
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.core.allow_eio3 = allow;
+        self
+    }
+
+    /// CORS headers for polling responses and preflights (`cors`, off).
+    ///
+    /// ```
+    /// use socketio::{Cors, CorsOrigin};
+    /// let b = socketio::engine::EngineServer::builder().cors(Cors::new(CorsOrigin::Any));
+    /// # let _ = b;
+    /// ```
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.core.cors = Some(cors);
+        self
+    }
+
+    /// The handshake check (`allowRequest`): called for every new session with the request
+    /// head and the peer address; `Err(message)` refuses it (`403 {"code":4,…}` over polling, a
+    /// plain `400` for a WebSocket).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().allow_request(|parts, _remote| {
+    ///     match parts.headers.get("x-token") {
+    ///         Some(_) => Ok(()),
+    ///         None => Err("token required".to_owned()),
+    ///     }
+    /// });
+    /// # let _ = b;
+    /// ```
+    pub fn allow_request(
+        mut self,
+        check: impl Fn(&http::request::Parts, Option<SocketAddr>) -> Result<(), String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.config.allow_request = Some(Arc::new(check));
+        self
+    }
+
+    /// A message sent to every session right after the open packet (`initialPacket`, none).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().initial_packet("welcome");
+    /// # let _ = b;
+    /// ```
+    pub fn initial_packet(mut self, message: impl Into<Message>) -> Self {
+        self.config.core.initial_packet = Some(message.into().into());
+        self
+    }
+
+    /// The cookie carrying the session id, set on the polling handshake response (`cookie`,
+    /// none).
+    ///
+    /// ```
+    /// use socketio::engine::SessionCookie;
+    /// let b = socketio::engine::EngineServer::builder().cookie(SessionCookie::default());
+    /// # let _ = b;
+    /// ```
+    pub fn cookie(mut self, cookie: SessionCookie) -> Self {
+        self.config.core.cookie = Some(cookie);
+        self
+    }
+
+    /// How many messages may wait for the next polling GET of one session (1024); beyond it
+    /// [`EngineSocket::send`](super::EngineSocket::send) fails with
+    /// [`SendError::QueueFull`](super::SendError::QueueFull).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().max_buffered_packets(256);
+    /// # let _ = b;
+    /// ```
+    pub fn max_buffered_packets(mut self, packets: usize) -> Self {
+        self.config.core.max_buffered_packets = packets.max(1);
+        self
+    }
+
+    /// How many frames may wait to be written to one WebSocket (128); beyond it the client is
+    /// a slow consumer: the connection is aborted and the session closes with
+    /// `transport error`.
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().websocket_queue(64);
+    /// # let _ = b;
+    /// ```
+    pub fn websocket_queue(mut self, frames: usize) -> Self {
+        self.config.websocket_queue = frames.max(1);
+        self
+    }
+
+    /// How many received messages may wait for [`EngineSocket::recv`](super::EngineSocket::recv)
+    /// on one session (1024); beyond it the application is not keeping up and the session is
+    /// closed (`forced close`).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().incoming_queue(4096);
+    /// # let _ = b;
+    /// ```
+    pub fn incoming_queue(mut self, messages: usize) -> Self {
+        self.config.incoming_queue = messages.max(1);
+        self
+    }
+
+    /// How long [`EngineServer::shutdown`] waits for sessions, connection handlers and
+    /// WebSockets to end (5 s).
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder()
+    ///     .shutdown_timeout(std::time::Duration::from_secs(1));
+    /// # let _ = b;
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Builds the server on `runtime` (starts its timer task).
+    ///
+    /// ```no_run
+    /// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+    /// let engine = socketio::engine::EngineServer::builder().build(runtime());
+    /// # let _ = engine;
+    /// ```
+    pub fn build(self, runtime: Arc<dyn Runtime>) -> EngineServer {
+        EngineServer::from_config(self.config, runtime)
+    }
+}

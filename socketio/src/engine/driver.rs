@@ -1,0 +1,977 @@
+//! [`EngineServer`]: the handle, the locked state every entry point drives, and the timer task.
+//!
+//! The structure of [`Server`](crate::Server)'s driver, without the Socket.IO layer: one
+//! `Mutex<State>` holds the sans-IO engine core (every session); every entry point (an HTTP
+//! request, a WebSocket frame, an API call, the timer) locks it, feeds the core, drains its
+//! outputs ([`State::pump`]) and unlocks. Responses go to oneshot channels, frames to
+//! per-WebSocket queues, messages to per-session queues read by [`EngineSocket::recv`];
+//! connection handlers are spawned after the lock is released.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use socketio_protocol::engine::server::{
+    ConnectionId, Error as CoreError, Event, Method, RequestId, Response, Server as Core, Transmit,
+    TransportId,
+};
+use socketio_protocol::engine::{CloseReason, Data, Frame};
+use socketio_protocol::{Instant, Str};
+
+use super::builder::EngineConfig;
+use super::{EngineBuilder, EngineSocket, Message, SendError};
+use crate::namespace::lock;
+use crate::server::{
+    has_sid, head_from_parts, id_generator, plain, read_body, static_lower, to_http, ws_closed,
+};
+use crate::{BoxTask, Endpoint, Runtime};
+
+type Handler = Arc<dyn Fn(EngineSocket) -> BoxTask + Send + Sync>;
+
+/// An Engine.IO server without the Socket.IO layer, on any [`Runtime`]: the counterpart of the
+/// `engine.io` package's `Server`. Each client session is an [`EngineSocket`], handed to the
+/// [`on_connection`](Self::on_connection) handler when it opens. A cheap clonable handle.
+///
+/// A runtime crate serves it over HTTP like the Socket.IO server, through [`Endpoint`]
+/// (`socketio_tokio::HttpServer::new(engine)`, `socketio_async_std::HttpServer::new(engine)`).
+///
+/// ```no_run
+/// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+/// use std::time::Duration;
+/// use socketio::engine::{EngineServer, EngineSocket};
+///
+/// let engine = EngineServer::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .build(runtime());
+/// // An echo server: every message goes back as it came.
+/// engine.on_connection(|socket: EngineSocket| async move {
+///     while let Some(message) = socket.recv().await {
+///         if socket.send(message).is_err() {
+///             break;
+///         }
+///     }
+///     let reason = socket.closed().await;
+///     tracing::info!(id = socket.id(), %reason, "closed");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct EngineServer(Arc<Inner>);
+
+impl std::fmt::Debug for EngineServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineServer")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    self_ref: Weak<Inner>,
+    runtime: Arc<dyn Runtime>,
+    config: EngineConfig,
+    prefix: String,
+    epoch: std::time::Instant,
+    state: Mutex<State>,
+    handler: Mutex<Option<Handler>>,
+    wake: Mutex<Option<mpsc::Sender<()>>>,
+    next_id: AtomicU64,
+    /// Connection handler tasks still running.
+    tasks: Arc<AtomicUsize>,
+    /// WebSockets being served.
+    websockets: AtomicUsize,
+    timer_running: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+/// A WebSocket's outgoing queue: frames or the close, counted for the bound.
+enum WsOut {
+    Frame(Frame),
+    Close,
+}
+
+struct Writer {
+    tx: mpsc::UnboundedSender<WsOut>,
+    queued: Arc<AtomicUsize>,
+    abort: Option<oneshot::Sender<()>>,
+}
+
+/// An open session: the application's handle and the sending end of its message queue
+/// (none when no connection handler took the session: its messages are dropped).
+struct Session {
+    socket: EngineSocket,
+    incoming: Option<mpsc::UnboundedSender<Message>>,
+}
+
+/// The engine's answer to a WebSocket upgrade: extra `101` headers, or a refusal.
+type Verdict = Result<Vec<(&'static str, Str)>, Response>;
+
+/// The request being handled, for the handshake hook and the socket's request info.
+#[derive(Clone, Copy)]
+struct RequestCtx<'a> {
+    parts: Option<&'a http::request::Parts>,
+    remote: Option<SocketAddr>,
+}
+
+const NO_CTX: RequestCtx<'static> = RequestCtx {
+    parts: None,
+    remote: None,
+};
+
+struct State {
+    core: Core,
+    sessions: HashMap<Str, Session>,
+    requests: HashMap<RequestId, oneshot::Sender<Response>>,
+    bodies: HashMap<RequestId, Bytes>,
+    writers: HashMap<ConnectionId, Writer>,
+    verdicts: HashMap<ConnectionId, Verdict>,
+    timer_target: Option<Instant>,
+    /// Handlers to spawn once the lock is released.
+    spawn: Vec<BoxTask>,
+}
+
+impl Drop for State {
+    // A server dropped with sessions still open: their sockets see a forced close.
+    fn drop(&mut self) {
+        for session in self.sessions.values() {
+            session.socket.set_closed(CloseReason::ForcedClose);
+        }
+    }
+}
+
+impl EngineServer {
+    /// A builder with the reference defaults (see [`EngineBuilder`]).
+    ///
+    /// ```
+    /// let builder = socketio::engine::EngineServer::builder().path("/engine.io");
+    /// # let _ = builder;
+    /// ```
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::new()
+    }
+
+    pub(crate) fn from_config(mut config: EngineConfig, runtime: Arc<dyn Runtime>) -> Self {
+        config.core.verify_handshakes = config.allow_request.is_some();
+        let core = Core::new(config.core.clone(), id_generator());
+        let (wake_tx, wake_rx) = mpsc::channel(1);
+        let inner = Arc::new_cyclic(|self_ref| Inner {
+            self_ref: self_ref.clone(),
+            epoch: runtime.now(),
+            runtime,
+            prefix: config.core.path_prefix(),
+            config,
+            state: Mutex::new(State {
+                core,
+                sessions: HashMap::new(),
+                requests: HashMap::new(),
+                bodies: HashMap::new(),
+                writers: HashMap::new(),
+                verdicts: HashMap::new(),
+                timer_target: None,
+                spawn: Vec::new(),
+            }),
+            handler: Mutex::new(None),
+            wake: Mutex::new(Some(wake_tx)),
+            next_id: AtomicU64::new(1),
+            tasks: Arc::new(AtomicUsize::new(0)),
+            websockets: AtomicUsize::new(0),
+            timer_running: AtomicBool::new(true),
+            shut_down: AtomicBool::new(false),
+        });
+        inner
+            .runtime
+            .spawn(Box::pin(timer_task(inner.clone(), wake_rx)));
+        EngineServer(inner)
+    }
+
+    /// Sets the `connection` handler: it runs (as a task of its own) for every session that
+    /// opens from now on, with its [`EngineSocket`]. Set it before serving: a session that
+    /// opens without a handler is still served, but its messages are dropped. A new call
+    /// replaces the handler for later sessions.
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// use socketio::engine::EngineSocket;
+    /// engine().on_connection(|socket: EngineSocket| async move {
+    ///     socket.send("welcome").ok();
+    /// });
+    /// ```
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(EngineSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |socket| Box::pin(handler(socket)));
+        *lock(&self.0.handler) = Some(handler);
+    }
+
+    /// The open sessions.
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// for socket in engine().sockets() {
+    ///     socket.send("broadcast").ok();
+    /// }
+    /// ```
+    pub fn sockets(&self) -> Vec<EngineSocket> {
+        let state = lock(&self.0.state);
+        state.sessions.values().map(|s| s.socket.clone()).collect()
+    }
+
+    /// The open session `id`, if any.
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// if let Some(socket) = engine().socket("AAAAAAAAAAAAAAAAAAAA") { socket.close(); }
+    /// ```
+    pub fn socket(&self, id: &str) -> Option<EngineSocket> {
+        let state = lock(&self.0.state);
+        state
+            .sessions
+            .get(&Str::from(id.to_owned()))
+            .map(|s| s.socket.clone())
+    }
+
+    /// How many sessions are open (`clientsCount`).
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// println!("{} clients", engine().client_count());
+    /// ```
+    pub fn client_count(&self) -> usize {
+        lock(&self.0.state).sessions.len()
+    }
+
+    /// Whether a request path belongs to this server (it starts with `path + "/"`).
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// assert!(engine().handles("/engine.io/"));
+    /// ```
+    pub fn handles(&self, path: &str) -> bool {
+        path.starts_with(self.0.prefix.as_str())
+    }
+
+    /// The runtime this server was built with.
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.0.runtime.clone()
+    }
+
+    /// The largest message or POST body accepted, in bytes (`maxPayload`).
+    ///
+    /// ```no_run
+    /// # fn engine() -> socketio::engine::EngineServer { unimplemented!() }
+    /// let limit = engine().max_payload();
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.0.config.core.max_payload
+    }
+
+    /// Answers a non-upgrade HTTP request of this server: polling GET/POST, handshake, CORS
+    /// preflight, or an Engine.IO error. Reads the body itself (at most `maxPayload + 1`
+    /// bytes). A held poll completes when there is something to send; dropping this future
+    /// before it completes aborts the request (`transport error` for the session).
+    ///
+    /// ```no_run
+    /// # async fn f(engine: socketio::engine::EngineServer) {
+    /// let request = http::Request::get("/engine.io/?EIO=4&transport=polling")
+    ///     .body(http_body_util::Empty::<bytes::Bytes>::new())
+    ///     .unwrap();
+    /// let response = engine.handle_http(request, None).await;
+    /// assert_eq!(response.status(), 200);
+    /// # }
+    /// ```
+    pub async fn handle_http<B>(
+        &self,
+        request: http::Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> http::Response<Full<Bytes>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let inner = &self.0;
+        let (parts, body) = request.into_parts();
+        // While shutting down, open sessions still get their answers (a polling client's
+        // close packet waits for its next GET); only new handshakes are refused.
+        if inner.shut_down.load(Ordering::Acquire) && !has_sid(&parts) {
+            return plain(503, "server shutting down");
+        }
+        let head = head_from_parts(&parts);
+        let body = if head.method == Method::Post {
+            match read_body(body, inner.config.core.max_payload + 1).await {
+                Ok(body) => body,
+                Err(()) => return plain(400, "body read error"),
+            }
+        } else {
+            drop(body);
+            Bytes::new()
+        };
+        let id = RequestId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        let ctx = RequestCtx {
+            parts: Some(&parts),
+            remote,
+        };
+        inner.with_state(ctx, |st, now, inner| {
+            st.requests.insert(id, tx);
+            st.bodies.insert(id, body);
+            if let Err(error) = st.core.handle_request(now, id, head) {
+                tracing::warn!(%error, "engine refused a request");
+                st.requests.remove(&id);
+                st.bodies.remove(&id);
+            }
+            st.pump(inner, now, ctx);
+        });
+        let mut guard = AbortGuard {
+            inner: inner.clone(),
+            id,
+            armed: true,
+        };
+        let response = rx.await;
+        guard.armed = false;
+        match response {
+            Ok(response) => to_http(response),
+            Err(_) => plain(400, ""),
+        }
+    }
+
+    /// The engine's verdict on a WebSocket upgrade request of this server. On `Ok`, answer
+    /// `101 Switching Protocols` (adding [`EngineTicket::headers`]) and pass the socket to
+    /// [`serve_websocket`](Self::serve_websocket); on `Err`, write that response.
+    ///
+    /// ```no_run
+    /// # fn f(engine: socketio::engine::EngineServer, parts: http::request::Parts) {
+    /// match engine.accept_websocket(&parts, None) {
+    ///     Ok(ticket) => { /* 101, then engine.serve_websocket(ticket, ws).await */ }
+    ///     Err(response) => { /* write response */ }
+    /// }
+    /// # }
+    /// ```
+    #[allow(clippy::result_large_err)] // the refusal is the response to write
+    pub fn accept_websocket(
+        &self,
+        request: &http::request::Parts,
+        remote: Option<SocketAddr>,
+    ) -> Result<EngineTicket, http::Response<Full<Bytes>>> {
+        let inner = &self.0;
+        if inner.shut_down.load(Ordering::Acquire) {
+            return Err(plain(503, "server shutting down"));
+        }
+        let connection = ConnectionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mpsc::unbounded();
+        let (abort_tx, abort_rx) = oneshot::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let ctx = RequestCtx {
+            parts: Some(request),
+            remote,
+        };
+        let head = head_from_parts(request);
+        let verdict = inner.with_state(ctx, |st, now, inner| {
+            st.writers.insert(
+                connection,
+                Writer {
+                    tx,
+                    queued: queued.clone(),
+                    abort: Some(abort_tx),
+                },
+            );
+            if let Err(error) = st.core.handle_websocket(now, connection, head) {
+                tracing::warn!(%error, "engine refused a websocket");
+            }
+            st.pump(inner, now, ctx);
+            let verdict = st.verdicts.remove(&connection);
+            if !matches!(verdict, Some(Ok(_))) {
+                st.writers.remove(&connection);
+            }
+            verdict
+        });
+        match verdict {
+            Some(Ok(headers)) => Ok(EngineTicket {
+                server: Some(self.clone()),
+                connection,
+                headers: headers
+                    .into_iter()
+                    .filter_map(|(name, value)| {
+                        Some((
+                            http::HeaderName::from_static(static_lower(name)?),
+                            http::HeaderValue::from_str(&value).ok()?,
+                        ))
+                    })
+                    .collect(),
+                rx: Some(rx),
+                queued,
+                abort: Some(abort_rx),
+            }),
+            Some(Err(response)) => Err(to_http(response)),
+            None => Err(plain(400, "Bad request")),
+        }
+    }
+
+    /// Serves an accepted WebSocket until it closes: reads frames into the engine, writes the
+    /// connection's queue (flushed when the queue is empty). A WebSocket that ends (with or
+    /// without a close frame, or reset) closes its session with `transport close`; any other
+    /// error (a protocol violation, an oversized message) with `transport error`.
+    ///
+    /// ```no_run
+    /// # async fn f<S>(engine: socketio::engine::EngineServer, ticket: socketio::engine::EngineTicket, ws: S)
+    /// # where S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+    /// #   + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error> + Send + Unpin + 'static {
+    /// engine.serve_websocket(ticket, ws).await;
+    /// # }
+    /// ```
+    pub async fn serve_websocket<S>(&self, mut ticket: EngineTicket, socket: S)
+    where
+        S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+            + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        let inner = self.0.clone();
+        ticket.server = None;
+        let connection = ticket.connection;
+        let (Some(mut rx), Some(abort)) = (ticket.rx.take(), ticket.abort.take()) else {
+            return;
+        };
+        let queued = ticket.queued.clone();
+        inner.websockets.fetch_add(1, Ordering::AcqRel);
+        let _count = Decrement(inner.clone());
+        let (mut sink, mut stream) = socket.split();
+        let reader = async {
+            while let Some(message) = stream.next().await {
+                let frame = match message {
+                    Ok(tungstenite::Message::Text(text)) => {
+                        match Str::from_utf8(Bytes::from(text)) {
+                            Ok(text) => Frame::Text(text),
+                            Err(_) => return false,
+                        }
+                    }
+                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
+                    Ok(tungstenite::Message::Close(_)) => return true,
+                    Ok(_) => continue,
+                    Err(error) => return ws_closed(&error),
+                };
+                inner.with_state(NO_CTX, |st, now, inner| {
+                    let _ = st.core.handle_frame(now, connection, frame);
+                    st.pump(inner, now, NO_CTX);
+                });
+            }
+            true
+        };
+        let writer = async {
+            while let Some(out) = rx.next().await {
+                queued.fetch_sub(1, Ordering::AcqRel);
+                match out {
+                    WsOut::Frame(frame) => {
+                        let message = match frame {
+                            Frame::Text(text) => {
+                                match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                                    Ok(text) => tungstenite::Message::Text(text),
+                                    Err(_) => continue,
+                                }
+                            }
+                            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+                        };
+                        if let Err(error) = sink.feed(message).await {
+                            return ws_closed(&error);
+                        }
+                        if queued.load(Ordering::Acquire) == 0
+                            && let Err(error) = sink.flush().await
+                        {
+                            return ws_closed(&error);
+                        }
+                    }
+                    WsOut::Close => {
+                        let _ = sink.send(tungstenite::Message::Close(None)).await;
+                        return true;
+                    }
+                }
+            }
+            let _ = sink.flush().await;
+            true
+        };
+        let reader = std::pin::pin!(reader);
+        let writer = std::pin::pin!(writer);
+        let io = futures_util::future::select(reader, writer);
+        let clean = match futures_util::future::select(io, abort).await {
+            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
+            futures_util::future::Either::Right(_) => false,
+        };
+        inner.with_state(NO_CTX, |st, now, inner| {
+            let _ = if clean {
+                st.core.handle_websocket_closed(now, connection)
+            } else {
+                st.core.handle_websocket_error(now, connection)
+            };
+            st.writers.remove(&connection);
+            st.pump(inner, now, NO_CTX);
+        });
+        tracing::debug!(connection = connection.0, clean, "engine websocket ended");
+    }
+
+    /// Shuts down gracefully: every session closes (`forced close`) — WebSockets at once, held
+    /// polls answered with the close packet, a polling client with no GET pending gets it on
+    /// its next request — while new handshakes and WebSockets get `503`. Waits (at most
+    /// [`EngineBuilder::shutdown_timeout`]) for the sessions to end, closes whatever is left,
+    /// stops the timer and waits (within the same deadline) for the connection handlers and
+    /// WebSocket loops to finish.
+    ///
+    /// ```no_run
+    /// # async fn f(engine: socketio::engine::EngineServer) {
+    /// engine.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) {
+        let inner = &self.0;
+        if inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::info!("engine.io server shutting down");
+        inner.with_state(NO_CTX, |st, now, inner| {
+            let sids: Vec<Str> = st.sessions.keys().cloned().collect();
+            for sid in sids {
+                let _ = st.core.close(now, &sid);
+            }
+            st.pump(inner, now, NO_CTX);
+        });
+        let deadline = inner.runtime.now() + inner.config.shutdown_timeout;
+        while inner.with_state(NO_CTX, |st, _, _| st.core.session_count() > 0)
+            && inner.runtime.now() < deadline
+        {
+            inner.runtime.sleep(Duration::from_millis(5)).await;
+        }
+        inner.with_state(NO_CTX, |st, now, inner| {
+            st.core.close_all(now);
+            st.pump(inner, now, NO_CTX);
+            st.requests.clear();
+            for (_, writer) in st.writers.drain() {
+                let _ = writer.tx.unbounded_send(WsOut::Close);
+            }
+        });
+        // Stop the timer task.
+        lock(&inner.wake).take();
+        while (inner.tasks.load(Ordering::Acquire) > 0
+            || inner.websockets.load(Ordering::Acquire) > 0
+            || inner.timer_running.load(Ordering::Acquire))
+            && inner.runtime.now() < deadline
+        {
+            inner.runtime.sleep(Duration::from_millis(5)).await;
+        }
+        tracing::info!("engine.io server shut down");
+    }
+}
+
+impl Endpoint for EngineServer {
+    type Ticket = EngineTicket;
+
+    fn handles(&self, path: &str) -> bool {
+        EngineServer::handles(self, path)
+    }
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        EngineServer::runtime(self)
+    }
+
+    fn max_payload(&self) -> usize {
+        EngineServer::max_payload(self)
+    }
+
+    fn handle_http<B>(
+        &self,
+        request: http::Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> impl Future<Output = http::Response<Full<Bytes>>> + Send
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<crate::BoxError>,
+    {
+        EngineServer::handle_http(self, request, remote)
+    }
+
+    fn accept_websocket(
+        &self,
+        request: &http::request::Parts,
+        remote: Option<SocketAddr>,
+    ) -> Result<EngineTicket, http::Response<Full<Bytes>>> {
+        EngineServer::accept_websocket(self, request, remote)
+    }
+
+    fn websocket_headers(ticket: &EngineTicket) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        ticket.headers().to_vec()
+    }
+
+    fn serve_websocket<S>(&self, ticket: EngineTicket, socket: S) -> impl Future<Output = ()> + Send
+    where
+        S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+            + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        EngineServer::serve_websocket(self, ticket, socket)
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        EngineServer::shutdown(self)
+    }
+}
+
+/// The engine's acceptance of a WebSocket upgrade, to pass to
+/// [`EngineServer::serve_websocket`] after answering `101`. Dropping it unused tells the engine
+/// the WebSocket failed.
+///
+/// ```no_run
+/// # fn f(ticket: socketio::engine::EngineTicket) {
+/// for (name, value) in ticket.headers() {
+///     println!("{name}: {value:?}");
+/// }
+/// # }
+/// ```
+pub struct EngineTicket {
+    server: Option<EngineServer>,
+    connection: ConnectionId,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    rx: Option<mpsc::UnboundedReceiver<WsOut>>,
+    queued: Arc<AtomicUsize>,
+    abort: Option<oneshot::Receiver<()>>,
+}
+
+impl std::fmt::Debug for EngineTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineTicket")
+            .field("connection", &self.connection.0)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl EngineTicket {
+    /// Extra headers for the `101` response (CORS).
+    ///
+    /// ```no_run
+    /// # fn f(ticket: socketio::engine::EngineTicket) {
+    /// let extra = ticket.headers().len();
+    /// # }
+    /// ```
+    pub fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        &self.headers
+    }
+}
+
+impl Drop for EngineTicket {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let connection = self.connection;
+            server.0.with_state(NO_CTX, |st, now, inner| {
+                st.writers.remove(&connection);
+                let _ = st.core.handle_websocket_error(now, connection);
+                st.pump(inner, now, NO_CTX);
+            });
+        }
+    }
+}
+
+/// Decrements the WebSocket count when a WebSocket loop ends.
+struct Decrement(Arc<Inner>);
+
+impl Drop for Decrement {
+    fn drop(&mut self) {
+        self.0.websockets.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Aborts a polling request whose future was dropped before its answer.
+struct AbortGuard {
+    inner: Arc<Inner>,
+    id: RequestId,
+    armed: bool,
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let id = self.id;
+        self.inner.with_state(NO_CTX, |st, now, inner| {
+            st.bodies.remove(&id);
+            if st.requests.remove(&id).is_some() {
+                let _ = st.core.handle_request_aborted(now, id);
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+}
+
+async fn timer_task(inner: Arc<Inner>, mut wake: mpsc::Receiver<()>) {
+    loop {
+        let target = inner.with_state(NO_CTX, |st, now, inner| {
+            if st.core.poll_timeout().is_some_and(|at| at <= now) {
+                st.core.handle_timeout(now);
+            }
+            st.pump(inner, now, NO_CTX);
+            let next = st.core.poll_timeout();
+            st.timer_target = next;
+            next
+        });
+        if inner.shut_down.load(Ordering::Acquire) && lock(&inner.wake).is_none() {
+            break;
+        }
+        let woken = match target {
+            None => wake.next().await.is_some(),
+            Some(at) => {
+                let wait = at.saturating_duration_since(inner.now());
+                let sleep = inner.runtime.sleep(wait);
+                match futures_util::future::select(sleep, wake.next()).await {
+                    futures_util::future::Either::Left(_) => true,
+                    futures_util::future::Either::Right((woken, _)) => woken.is_some(),
+                }
+            }
+        };
+        if !woken {
+            break;
+        }
+    }
+    inner.timer_running.store(false, Ordering::Release);
+}
+
+impl Inner {
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
+    }
+
+    /// Spawns a connection handler, counted for shutdown.
+    fn spawn(&self, task: BoxTask) {
+        let tasks = self.tasks.clone();
+        tasks.fetch_add(1, Ordering::AcqRel);
+        self.runtime.spawn(Box::pin(async move {
+            let _count = TaskCount(tasks);
+            task.await;
+        }));
+    }
+
+    /// Locks the state, runs `f`, wakes the timer if its deadline moved earlier, unlocks,
+    /// spawns the queued handlers.
+    fn with_state<R>(
+        &self,
+        _ctx: RequestCtx<'_>,
+        f: impl FnOnce(&mut State, Instant, &Inner) -> R,
+    ) -> R {
+        let (result, spawn, wake) = {
+            let mut st = lock(&self.state);
+            let now = self.now();
+            let result = f(&mut st, now, self);
+            let next = st.core.poll_timeout();
+            let wake = match (next, st.timer_target) {
+                (Some(next), Some(target)) => next < target,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if wake {
+                st.timer_target = next;
+            }
+            (result, std::mem::take(&mut st.spawn), wake)
+        };
+        if wake && let Some(tx) = lock(&self.wake).as_mut() {
+            let _ = tx.try_send(());
+        }
+        for task in spawn {
+            self.spawn(task);
+        }
+        result
+    }
+
+    /// [`EngineSocket::send`].
+    pub(crate) fn send(&self, sid: &Str, data: Data) -> Result<(), SendError> {
+        self.with_state(NO_CTX, |st, now, inner| {
+            let result = st.core.send(sid, data).map_err(|error| match error {
+                CoreError::QueueFull => SendError::QueueFull,
+                _ => SendError::Closed,
+            });
+            st.pump(inner, now, NO_CTX);
+            result
+        })
+    }
+
+    /// [`EngineSocket::close`].
+    pub(crate) fn close_session(&self, sid: &Str) {
+        self.with_state(NO_CTX, |st, now, inner| {
+            if st.core.close(now, sid).is_ok() {
+                st.pump(inner, now, NO_CTX);
+            }
+        });
+    }
+}
+
+/// Decrements the handler task count when a handler ends.
+struct TaskCount(Arc<AtomicUsize>);
+
+impl Drop for TaskCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl State {
+    /// Drains the core until nothing moves: transmits to their requests and WebSockets,
+    /// events to the sessions.
+    fn pump(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>) {
+        loop {
+            let mut moved = false;
+            while let Some(transmit) = self.core.poll_transmit() {
+                moved = true;
+                self.on_transmit(now, inner, transmit);
+            }
+            while let Some(event) = self.core.poll_event() {
+                moved = true;
+                self.on_event(inner, now, ctx, event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn on_transmit(&mut self, now: Instant, inner: &Inner, transmit: Transmit) {
+        match transmit {
+            Transmit::Response { request, response } => {
+                self.bodies.remove(&request);
+                if let Some(tx) = self.requests.remove(&request) {
+                    let _ = tx.send(response);
+                }
+            }
+            Transmit::ReadBody { request, .. } => {
+                let body = self.bodies.remove(&request).unwrap_or_default();
+                let _ = self.core.handle_request_body(now, request, body);
+            }
+            Transmit::Abort { request } => {
+                self.bodies.remove(&request);
+                self.requests.remove(&request);
+            }
+            Transmit::AcceptWebSocket {
+                connection,
+                headers,
+            } => {
+                self.verdicts.insert(connection, Ok(headers));
+            }
+            Transmit::RefuseWebSocket {
+                connection,
+                response,
+            } => {
+                self.verdicts.insert(connection, Err(response));
+            }
+            Transmit::Frame { connection, frame } => {
+                self.write_frame(now, inner, connection, frame)
+            }
+            Transmit::CloseWebSocket { connection } => {
+                if let Some(writer) = self.writers.remove(&connection) {
+                    writer.queued.fetch_add(1, Ordering::AcqRel);
+                    let _ = writer.tx.unbounded_send(WsOut::Close);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues a frame for a WebSocket; a full queue is a slow consumer: the connection is
+    /// aborted and its session closed (`transport error`).
+    fn write_frame(&mut self, now: Instant, inner: &Inner, connection: ConnectionId, frame: Frame) {
+        let Some(writer) = self.writers.get_mut(&connection) else {
+            return;
+        };
+        let capacity = inner.config.websocket_queue;
+        if writer.queued.load(Ordering::Acquire) >= capacity {
+            tracing::warn!(
+                connection = connection.0,
+                capacity,
+                "websocket queue full: closing the slow connection"
+            );
+            if let Some(abort) = writer.abort.take() {
+                let _ = abort.send(());
+            }
+            self.writers.remove(&connection);
+            let _ = self.core.handle_websocket_error(now, connection);
+            return;
+        }
+        writer.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = writer.tx.unbounded_send(WsOut::Frame(frame));
+    }
+
+    fn on_event(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>, event: Event) {
+        match event {
+            Event::HandshakeRequest { transport, .. } => {
+                let verdict = match (&inner.config.allow_request, ctx.parts) {
+                    (Some(check), Some(parts)) => check(parts, ctx.remote),
+                    _ => Ok(()),
+                };
+                let _ = match verdict {
+                    Ok(()) => self.core.accept_handshake(now, transport),
+                    Err(message) => self.core.refuse_handshake(now, transport, Some(&message)),
+                };
+            }
+            Event::Opened(handshake) => {
+                tracing::debug!(sid = %handshake.sid, "engine.io session opened");
+                let (tx, rx) = mpsc::unbounded();
+                let socket = EngineSocket::new(
+                    handshake.sid.clone(),
+                    handshake.protocol,
+                    matches!(handshake.transport, TransportId::WebSocket(_)),
+                    ctx.parts,
+                    ctx.remote,
+                    inner.self_ref.clone(),
+                    rx,
+                );
+                let incoming = match lock(&inner.handler).clone() {
+                    Some(handler) => {
+                        self.spawn.push(handler(socket.clone()));
+                        Some(tx)
+                    }
+                    None => {
+                        tracing::debug!(
+                            "no connection handler: the session's messages are dropped"
+                        );
+                        None
+                    }
+                };
+                self.sessions
+                    .insert(handshake.sid, Session { socket, incoming });
+            }
+            Event::Message { sid, data } => {
+                let Some(session) = self.sessions.get(&sid) else {
+                    return;
+                };
+                let Some(incoming) = &session.incoming else {
+                    return;
+                };
+                let queued = &session.socket.0.queued;
+                if queued.load(Ordering::Acquire) >= inner.config.incoming_queue {
+                    tracing::warn!(%sid, "incoming queue full: closing the session");
+                    let _ = self.core.close(now, &sid);
+                    return;
+                }
+                queued.fetch_add(1, Ordering::AcqRel);
+                let _ = incoming.unbounded_send(Message::from(data));
+            }
+            Event::Upgraded { sid, .. } => {
+                tracing::debug!(%sid, "engine.io session upgraded to websocket");
+                if let Some(session) = self.sessions.get(&sid) {
+                    session.socket.set_websocket();
+                }
+            }
+            Event::Closed { sid, reason } => {
+                tracing::debug!(%sid, %reason, "engine.io session closed");
+                if let Some(session) = self.sessions.remove(&sid) {
+                    session.socket.set_closed(reason);
+                }
+            }
+            _ => {}
+        }
+    }
+}
