@@ -1,47 +1,54 @@
 //! The client's connector on async-net: HTTP/1.1 ([`crate::h1`]) and WebSocket
 //! (async-tungstenite) over TCP or TLS (futures-rustls, `https://` / `wss://`).
 
-use std::{
-    collections::HashMap,
-    io,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use async_net::TcpStream;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use rustls::{RootCertStore, pki_types};
 use socketio::client::{
     BoxFuture, BoxWebSocket, BuildError, Client, ClientBuilder, Connector, ConnectorError,
+    connect::{ConnectionPool, ConnectorOptions, Target},
     origin_form,
 };
 
-use crate::{AsyncIoRuntime, default_websocket_config, h1};
+use crate::{AsyncIoRuntime, h1};
 
 /// A byte stream: TCP or TLS over TCP.
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// Idle HTTP/1.1 connections, by `scheme://authority`.
-type Pool = Mutex<HashMap<String, Vec<Box<dyn Io>>>>;
-
 struct Inner {
     tls: TlsConnector,
     websocket: WebSocketConfig,
-    pool: Pool,
+    pool: ConnectionPool<Box<dyn Io>>,
 }
 
 /// The [`Connector`] on async-net: polling requests over HTTP/1.1 (keep-alive connections
 /// reused), WebSockets with async-tungstenite (4 KiB buffers, like the server), TLS with
 /// futures-rustls and the Mozilla roots (`webpki-roots`) plus any added root.
+///
+/// ```no_run
+/// use socketio_async_std::{AsyncIoConnector, AsyncIoRuntime, Client, ClientBuilderExt};
+/// let connector = AsyncIoConnector::builder()
+///     .add_root_certificate(std::fs::read("ca.der").unwrap())
+///     .unwrap()
+///     .build();
+/// let client = Client::builder("https://localhost:3443")
+///     .connect_async_io(AsyncIoRuntime::smol(), connector)
+///     .unwrap();
+/// # let _ = client;
+/// ```
 #[derive(Clone)]
 pub struct AsyncIoConnector(Arc<Inner>);
 
 impl std::fmt::Debug for AsyncIoConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncIoConnector").finish_non_exhaustive()
+        f.debug_struct("AsyncIoConnector")
+            .field("pool", &self.0.pool)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,29 +66,30 @@ impl AsyncIoConnector {
 
     /// Options: extra root certificates, WebSocket configuration.
     pub fn builder() -> AsyncIoConnectorBuilder {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         AsyncIoConnectorBuilder {
-            roots,
-            websocket: default_websocket_config(),
+            options: ConnectorOptions::new(),
         }
     }
 
-    async fn dial(&self, uri: &http::Uri) -> io::Result<Box<dyn Io>> {
-        let secure = matches!(uri.scheme_str(), Some("https") | Some("wss"));
-        let host = uri
-            .host()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-        let tcp = TcpStream::connect((host, port)).await?;
+    async fn dial(&self, target: &Target) -> Result<Box<dyn Io>, ConnectorError> {
+        let server_name = match target.secure {
+            true => Some(target.server_name()?),
+            false => None,
+        };
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(ConnectorError::new)?;
         let _ = tcp.set_nodelay(true);
-        if !secure {
-            return Ok(Box::new(tcp));
+        match server_name {
+            None => Ok(Box::new(tcp)),
+            Some(name) => Ok(Box::new(
+                self.0
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(ConnectorError::new)?,
+            )),
         }
-        let name = pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(Box::new(self.0.tls.connect(name, tcp).await?))
     }
 
     async fn request(
@@ -89,32 +97,24 @@ impl AsyncIoConnector {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, ConnectorError> {
         let (mut parts, body) = request.into_parts();
-        let uri = parts.uri.clone();
+        let target = Target::from_uri(&parts.uri)?;
         let key = origin_form(&mut parts)?;
         // An idle connection may have been closed by the server: then once more on a new one.
         loop {
-            let idle = self
-                .0
-                .pool
-                .lock()
-                .ok()
-                .and_then(|mut p| p.get_mut(&key)?.pop());
+            let idle = self.0.pool.take(&key);
             let reused = idle.is_some();
             let mut io = match idle {
                 Some(io) => io,
-                None => self.dial(&uri).await.map_err(ConnectorError::new)?,
+                None => self.dial(&target).await?,
             };
             let exchange = async {
                 h1::write_request(&mut io, &parts, &body).await?;
-                h1::read_response(&mut io).await
+                h1::read_response(&mut io, parts.method == http::Method::HEAD).await
             };
             match exchange.await {
                 Ok((response, reusable)) => {
-                    if reusable && let Ok(mut pool) = self.0.pool.lock() {
-                        let idle = pool.entry(key).or_default();
-                        if idle.len() < 4 {
-                            idle.push(io);
-                        }
+                    if reusable {
+                        self.0.pool.put(key, io);
                     }
                     return Ok(response);
                 }
@@ -128,9 +128,9 @@ impl AsyncIoConnector {
         self,
         request: http::Request<()>,
     ) -> Result<BoxWebSocket, ConnectorError> {
-        let uri = request.uri().clone();
+        let target = Target::from_uri(request.uri())?;
         let handshake = socketio::client::websocket_handshake(&request)?;
-        let io = self.dial(&uri).await.map_err(ConnectorError::new)?;
+        let io = self.dial(&target).await?;
         let (ws, _) =
             async_tungstenite::client_async_with_config(handshake, io, Some(self.0.websocket))
                 .await
@@ -156,46 +156,44 @@ impl Connector for AsyncIoConnector {
 }
 
 /// Options of an [`AsyncIoConnector`].
+///
+/// ```
+/// let connector = socketio_async_std::AsyncIoConnector::builder()
+///     .websocket_config(socketio_async_std::default_websocket_config())
+///     .build();
+/// # let _ = connector;
+/// ```
+#[derive(Debug)]
 pub struct AsyncIoConnectorBuilder {
-    roots: RootCertStore,
-    websocket: WebSocketConfig,
-}
-
-impl std::fmt::Debug for AsyncIoConnectorBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncIoConnectorBuilder")
-            .field("roots", &self.roots.len())
-            .finish_non_exhaustive()
-    }
+    options: ConnectorOptions,
 }
 
 impl AsyncIoConnectorBuilder {
     /// Trusts another root certificate (DER), e.g. a test or private CA.
     pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Result<Self, ConnectorError> {
-        self.roots
-            .add(pki_types::CertificateDer::from(der.into()))
-            .map_err(ConnectorError::new)?;
+        self.options.add_root_certificate(der)?;
         Ok(self)
     }
 
-    /// The WebSocket configuration (default: [`default_websocket_config`], 4 KiB buffers).
+    /// Accepts any server certificate without verifying it (tests against a self-signed
+    /// server only: the server is no longer authenticated).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.options.danger_accept_invalid_certs(accept);
+        self
+    }
+
+    /// The WebSocket configuration (default: [`crate::default_websocket_config`], 4 KiB buffers).
     pub fn websocket_config(mut self, config: WebSocketConfig) -> Self {
-        self.websocket = config;
+        self.options.set_websocket_config(config);
         self
     }
 
     /// The connector.
     pub fn build(self) -> AsyncIoConnector {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default protocol versions")
-            .with_root_certificates(self.roots)
-            .with_no_client_auth();
         AsyncIoConnector(Arc::new(Inner {
-            tls: TlsConnector::from(Arc::new(config)),
-            websocket: self.websocket,
-            pool: Mutex::new(HashMap::new()),
+            tls: TlsConnector::from(self.options.tls_config()),
+            websocket: self.options.websocket_config(),
+            pool: ConnectionPool::new(),
         }))
     }
 }

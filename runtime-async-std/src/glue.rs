@@ -12,7 +12,7 @@ use futures_lite::{AsyncRead, AsyncWrite, future};
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use socketio::{
-    ClientBundle, Runtime, Server,
+    ClientBundle, Endpoint, Runtime, Server,
     http::{
         Route, SHUTDOWN_GRACE, default_websocket_config, is_websocket_upgrade, plain,
         switching_protocols, websocket_accept,
@@ -22,23 +22,34 @@ use tracing::Instrument;
 
 use crate::h1;
 
-struct Inner {
-    io: Server,
+struct Inner<E> {
+    io: E,
     runtime: Arc<dyn Runtime>,
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
+    limits: h1::Limits,
 }
 
 /// The HTTP side of a Socket.IO [`Server`] on async-net: serves it standalone
 /// ([`listen`](Self::listen), [`serve`](Self::serve)) or on one accepted stream
 /// ([`serve_connection`](Self::serve_connection)), with an optional [`ClientBundle`].
 /// Connections are spawned on the server's runtime. Cheap to clone.
-#[derive(Clone)]
-pub struct HttpServer {
-    inner: Arc<Inner>,
+///
+/// Generic over the [`Endpoint`] it serves: the Socket.IO [`Server`] by default, or the
+/// Engine.IO-only [`EngineServer`](socketio::engine::EngineServer).
+pub struct HttpServer<E = Server> {
+    inner: Arc<Inner<E>>,
 }
 
-impl std::fmt::Debug for HttpServer {
+impl<E> Clone for HttpServer<E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for HttpServer<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpServer")
             .field("client", &self.inner.client)
@@ -55,16 +66,17 @@ struct Stop {
     _done: async_channel::Sender<()>,
 }
 
-impl HttpServer {
+impl<E: Endpoint> HttpServer<E> {
     /// Serves `io`, without a client bundle, with small WebSocket buffers
     /// ([`default_websocket_config`]).
-    pub fn new(io: Server) -> Self {
+    pub fn new(io: E) -> Self {
         Self {
             inner: Arc::new(Inner {
                 runtime: io.runtime(),
                 io,
                 client: None,
                 websocket: default_websocket_config(),
+                limits: h1::Limits::default(),
             }),
         }
     }
@@ -79,17 +91,49 @@ impl HttpServer {
         self.with_inner(|inner| inner.websocket = config)
     }
 
+    /// How long a client may take to send a request head (60 s, Node's `headersTimeout`);
+    /// past it the connection gets `408` and is closed. An idle keep-alive connection is
+    /// closed silently after the same time.
+    ///
+    /// ```
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let http = socketio_async_std::HttpServer::new(io())
+    ///     .headers_timeout(std::time::Duration::from_secs(10));
+    /// # let _ = http;
+    /// # }
+    /// ```
+    pub fn headers_timeout(self, timeout: Duration) -> Self {
+        self.with_inner(|inner| inner.limits.headers_timeout = timeout)
+    }
+
+    /// How long a client may take to send a request body after its head (300 s, Node's
+    /// `requestTimeout`); past it the connection gets `408` and is closed.
+    ///
+    /// ```
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let http = socketio_async_std::HttpServer::new(io())
+    ///     .request_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = http;
+    /// # }
+    /// ```
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.with_inner(|inner| inner.limits.request_timeout = timeout)
+    }
+
     /// The server behind this HTTP server.
-    pub fn io(&self) -> &Server {
+    pub fn io(&self) -> &E {
         &self.inner.io
     }
 
-    fn with_inner(self, change: impl FnOnce(&mut Inner)) -> Self {
+    fn with_inner(self, change: impl FnOnce(&mut Inner<E>)) -> Self {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             io: shared.io.clone(),
             runtime: shared.runtime.clone(),
             client: shared.client.clone(),
             websocket: shared.websocket,
+            limits: shared.limits,
         });
         change(&mut inner);
         Self {
@@ -194,7 +238,8 @@ impl HttpServer {
         let stopped = || stop.as_ref().is_some_and(|stop| stop.stopped.is_closed());
         let mut buf = Vec::new();
         loop {
-            let head = future::or(h1::read_head(&mut io, &mut buf), async {
+            let limits = self.inner.limits;
+            let head = future::or(h1::read_head_with(&mut io, &mut buf, &limits), async {
                 match &stop {
                     Some(stop) => drop(stop.stopped.recv().await),
                     None => future::pending().await,
@@ -223,14 +268,10 @@ impl HttpServer {
             }
             let keep_alive = h1::keep_alive(&parts);
             let limit = self.inner.io.max_payload() + 1;
-            let (body, whole) = match h1::read_body(&mut io, &mut buf, &parts, limit).await {
-                Ok(Some(body)) => body,
-                Ok(None) => {
-                    let response =
-                        plain(StatusCode::NOT_IMPLEMENTED, "Chunked bodies not supported");
-                    drop(h1::write_response(&mut io, response, false, false).await);
-                    return;
-                }
+            let read = h1::read_body_with(&mut io, &mut buf, &parts, limit, &limits).await;
+            let (body, whole) = match read {
+                Ok(body) => body,
+                // Refused and answered by h1 (bad framing, expectation, timeout).
                 Err(error) => {
                     tracing::debug!(%error, "request body");
                     return;
@@ -254,6 +295,11 @@ impl HttpServer {
                 return;
             }
             if !keep_alive {
+                if !whole {
+                    // Unread input (a body past the limit): closing at once would make the
+                    // kernel reset the connection and destroy the answer (413) in flight.
+                    h1::linger(&mut io).await;
+                }
                 return;
             }
         }
@@ -272,7 +318,7 @@ impl HttpServer {
     {
         let verdict = websocket_accept(&parts.headers).and_then(|accept| {
             let ticket = self.inner.io.accept_websocket(&parts, remote)?;
-            let response = switching_protocols(accept, ticket.headers().iter().cloned());
+            let response = switching_protocols(accept, E::websocket_headers(&ticket));
             Ok((ticket, response))
         });
         let (ticket, response) = match verdict {

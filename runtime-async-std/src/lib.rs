@@ -4,10 +4,13 @@
 //! async-std and smol; tokio is nowhere in its dependency tree.
 //!
 //! async-std is discontinued upstream (RUSTSEC-2025-0052); only its spawner is used, behind the
-//! `async-std` feature. The `smol` feature gives [`AsyncIoRuntime::smol`].
+//! `async-std` feature. The `smol` feature gives `AsyncIoRuntime::smol()`.
 //!
 //! This crate is thin glue. Everything of Socket.IO and Engine.IO lives in `socketio` (the async
 //! layer) and `socketio-protocol` (the sans-IO core); both are re-exported here.
+//!
+//! `examples/smol.rs` embeds the server and the client in one plain smol program (an event
+//! acknowledged each way, then a clean shutdown): `cargo run -p socketio-async-std --example smol`.
 //!
 //! ```no_run
 //! use socketio_async_std::{AsyncIoRuntime, HttpServer, Server};

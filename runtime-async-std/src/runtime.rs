@@ -7,8 +7,8 @@ use socketio::BoxTask;
 type Spawner = Arc<dyn Fn(BoxTask) + Send + Sync>;
 
 /// Runs the `socketio` drivers on async-io: timers are [`async_io::Timer`]s, tasks go to the
-/// executor given at construction — [`smol`](Self::smol), [`async_std`](Self::async_std) or any
-/// other through [`new`](Self::new).
+/// executor given at construction — `smol()` (feature `smol`), `async_std()` (feature
+/// `async-std`) or any other through [`new`](Self::new).
 #[derive(Clone)]
 pub struct AsyncIoRuntime {
     spawner: Spawner,

@@ -8,13 +8,26 @@
 //!
 //! `CHAT_ADDR` changes the address (default `127.0.0.1:3000`); `SOCKETIO_CLIENT_JS` points at
 //! another `socket.io.min.js` (default: `tests/node/node_modules/socket.io-client/dist/`).
-//! The application itself is in `examples/chat/app.rs`, shared with the browser test
-//! (`tests/tests/interop_chat.rs`).
+//! The application itself is in `examples/chat/app.rs`, runtime-neutral and shared with the
+//! browser test (`tests/tests/interop_chat.rs`); this file is its tokio wiring, under axum.
 
 #[path = "chat/app.rs"]
 mod app;
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use axum::Router;
+use socketio_tokio::{HttpServer, Server, ServerBuilderExt};
+
+/// The whole app as an axum router: Socket.IO with the chat handlers, the official client bundle
+/// under `/socket.io/` and the page at `/`, through socketio-tokio's tower layer.
+fn router(bundle: &Path) -> std::io::Result<Router> {
+    let io = Server::builder().build_tokio();
+    app::install(&io);
+    let http = HttpServer::new(io).serve_client(app::files(bundle)?);
+    Ok(Router::new().layer(http.layer()))
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,7 +53,14 @@ async fn main() -> ExitCode {
         "chat: open http://{addr}/ in two browser windows (client bundle: {})",
         bundle.display()
     );
-    match app::serve(listener, &bundle).await {
+    let router = match router(&bundle) {
+        Ok(router) => router,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", bundle.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match axum::serve(listener, router).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

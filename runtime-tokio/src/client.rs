@@ -1,35 +1,31 @@
 //! The client's connector on tokio: HTTP/1.1 (hyper) and WebSocket (tokio-tungstenite) over
 //! TCP or TLS (rustls, `https://` / `wss://`).
 
-use std::collections::HashMap;
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use socketio::client::BuildError;
+use socketio::client::connect::{ConnectionPool, ConnectorOptions, Target};
 use socketio::client::{BoxFuture, BoxWebSocket, Client, ClientBuilder, Connector, ConnectorError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{self, RootCertStore, pki_types};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::{TokioRuntime, default_websocket_config};
+use crate::TokioRuntime;
 
 /// A byte stream: TCP or TLS over TCP.
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// Idle HTTP/1.1 connections, by `scheme://authority`.
-type Pool = Mutex<HashMap<String, Vec<SendRequest<Full<Bytes>>>>>;
-
 struct Inner {
     tls: TlsConnector,
     websocket: WebSocketConfig,
-    pool: Pool,
+    /// Idle HTTP/1.1 connections (hyper senders), by `scheme://authority`.
+    pool: ConnectionPool<SendRequest<Full<Bytes>>>,
 }
 
 /// The [`Connector`] for tokio: polling requests over HTTP/1.1 (hyper, keep-alive
@@ -81,30 +77,30 @@ impl TokioConnector {
     /// # let _ = connector;
     /// ```
     pub fn builder() -> TokioConnectorBuilder {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         TokioConnectorBuilder {
-            roots,
-            websocket: default_websocket_config(),
+            options: ConnectorOptions::new(),
         }
     }
 
-    async fn dial(&self, uri: &http::Uri) -> io::Result<Box<dyn Io>> {
-        let secure = matches!(uri.scheme_str(), Some("https") | Some("wss"));
-        let host = uri
-            .host()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-        let tcp = TcpStream::connect((host, port)).await?;
+    async fn dial(&self, target: &Target) -> Result<Box<dyn Io>, ConnectorError> {
+        let server_name = match target.secure {
+            true => Some(target.server_name()?),
+            false => None,
+        };
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(ConnectorError::new)?;
         let _ = tcp.set_nodelay(true);
-        if !secure {
-            return Ok(Box::new(tcp));
+        match server_name {
+            None => Ok(Box::new(tcp)),
+            Some(name) => Ok(Box::new(
+                self.0
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(ConnectorError::new)?,
+            )),
         }
-        let name = pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let tls = self.0.tls.connect(name, tcp).await?;
-        Ok(Box::new(tls))
     }
 
     async fn request(
@@ -112,24 +108,18 @@ impl TokioConnector {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, ConnectorError> {
         let (mut parts, body) = request.into_parts();
-        let uri = parts.uri.clone();
+        let target = Target::from_uri(&parts.uri)?;
         let key = socketio::client::origin_form(&mut parts)?;
         let request = http::Request::from_parts(parts, Full::new(body));
         let mut sender = loop {
-            let idle = self
-                .0
-                .pool
-                .lock()
-                .ok()
-                .and_then(|mut p| p.get_mut(&key)?.pop());
-            match idle {
+            match self.0.pool.take(&key) {
                 Some(mut sender) => {
                     if sender.ready().await.is_ok() {
                         break sender;
                     }
                 }
                 None => {
-                    let io = self.dial(&uri).await.map_err(ConnectorError::new)?;
+                    let io = self.dial(&target).await?;
                     let (sender, connection) =
                         hyper::client::conn::http1::handshake(TokioIo::new(io))
                             .await
@@ -153,12 +143,7 @@ impl TokioConnector {
             .await
             .map_err(ConnectorError::new)?
             .to_bytes();
-        if let Ok(mut pool) = self.0.pool.lock() {
-            let idle = pool.entry(key).or_default();
-            if idle.len() < 4 {
-                idle.push(sender);
-            }
-        }
+        self.0.pool.put(key, sender);
         Ok(http::Response::from_parts(parts, body))
     }
 
@@ -166,9 +151,9 @@ impl TokioConnector {
         self,
         request: http::Request<()>,
     ) -> Result<BoxWebSocket, ConnectorError> {
-        let uri = request.uri().clone();
+        let target = Target::from_uri(request.uri())?;
         let handshake = socketio::client::websocket_handshake(&request)?;
-        let io = self.dial(&uri).await.map_err(ConnectorError::new)?;
+        let io = self.dial(&target).await?;
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(handshake, io, Some(self.0.websocket))
                 .await
@@ -201,17 +186,9 @@ impl Connector for TokioConnector {
 ///     .build();
 /// # let _ = connector;
 /// ```
+#[derive(Debug)]
 pub struct TokioConnectorBuilder {
-    roots: RootCertStore,
-    websocket: WebSocketConfig,
-}
-
-impl std::fmt::Debug for TokioConnectorBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioConnectorBuilder")
-            .field("roots", &self.roots.len())
-            .finish_non_exhaustive()
-    }
+    options: ConnectorOptions,
 }
 
 impl TokioConnectorBuilder {
@@ -224,13 +201,25 @@ impl TokioConnectorBuilder {
     /// # let _ = builder;
     /// ```
     pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Result<Self, ConnectorError> {
-        self.roots
-            .add(pki_types::CertificateDer::from(der.into()))
-            .map_err(ConnectorError::new)?;
+        self.options.add_root_certificate(der)?;
         Ok(self)
     }
 
-    /// The WebSocket configuration (default: [`default_websocket_config`], 4 KiB buffers).
+    /// Accepts any server certificate without verifying it (tests against a self-signed
+    /// server only: the server is no longer authenticated).
+    ///
+    /// ```
+    /// let connector = socketio_tokio::TokioConnector::builder()
+    ///     .danger_accept_invalid_certs(true)
+    ///     .build();
+    /// # let _ = connector;
+    /// ```
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.options.danger_accept_invalid_certs(accept);
+        self
+    }
+
+    /// The WebSocket configuration (default: [`crate::default_websocket_config`], 4 KiB buffers).
     ///
     /// ```
     /// let builder = socketio_tokio::TokioConnector::builder()
@@ -238,7 +227,7 @@ impl TokioConnectorBuilder {
     /// # let _ = builder;
     /// ```
     pub fn websocket_config(mut self, config: WebSocketConfig) -> Self {
-        self.websocket = config;
+        self.options.set_websocket_config(config);
         self
     }
 
@@ -249,16 +238,10 @@ impl TokioConnectorBuilder {
     /// # let _ = connector;
     /// ```
     pub fn build(self) -> TokioConnector {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default protocol versions")
-            .with_root_certificates(self.roots)
-            .with_no_client_auth();
         TokioConnector(Arc::new(Inner {
-            tls: TlsConnector::from(Arc::new(config)),
-            websocket: self.websocket,
-            pool: Mutex::new(HashMap::new()),
+            tls: TlsConnector::from(self.options.tls_config()),
+            websocket: self.options.websocket_config(),
+            pool: ConnectionPool::new(),
         }))
     }
 }

@@ -40,7 +40,8 @@ struct Inner<E> {
 /// # }
 /// ```
 ///
-/// Generic over the [`Endpoint`] it serves: the Socket.IO [`Server`] by default.
+/// Generic over the [`Endpoint`] it serves: the Socket.IO [`Server`] by default, or the
+/// Engine.IO-only [`EngineServer`](crate::engine::EngineServer).
 pub struct HttpServer<E = Server> {
     inner: Arc<Inner<E>>,
 }

@@ -30,8 +30,8 @@
 //! - [`ClientBundle`]: the JavaScript client served under the Socket.IO path (`serveClient`).
 //! - [`SocketIoLayer`] / [`SocketIoService`]: tower; the handshake address comes from
 //!   [`RemoteAddr`] (or axum's `ConnectInfo` with the `axum` feature).
-//! - [`Endpoint`]: what `HttpServer` serves; [`Server`] implements it, and so can an
-//!   engine-level server.
+//! - [`Endpoint`]: what `HttpServer` serves; [`Server`] implements it, and so does the
+//!   Engine.IO-only [`engine::EngineServer`].
 //!
 //! Per connection, the HTTP side costs hyper's buffers while a request is in flight; an accepted
 //! WebSocket keeps a [`WEBSOCKET_READ_BUFFER`] read buffer and a [`WEBSOCKET_WRITE_BUFFER`] write
@@ -71,9 +71,6 @@ pub use tokio_client::{ClientBuilderExt, TokioConnector, TokioConnectorBuilder};
 pub use tokio_tungstenite::tungstenite;
 /// The WebSocket configuration type of [`HttpServer::websocket_config`].
 pub use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-/// A boxed error, as `http_body` bodies report them.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Builds a [`Server`] that runs on tokio.
 pub trait ServerBuilderExt {

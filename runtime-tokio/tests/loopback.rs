@@ -481,3 +481,27 @@ async fn serve_connection_on_an_in_memory_stream() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(body.starts_with(b"0{\"sid\":"));
 }
+
+/// A socket that has its CONNECT is already in the rooms its connection handler joins (as in
+/// the reference, where the handler runs in the same tick): a broadcast made as soon as the
+/// client sees the CONNECT reaches it, even when the handler is slow to get there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_socket_is_already_in_the_rooms_its_handler_joined() {
+    let io = conformance_builder().build_tokio();
+    io.ns("/", |socket: Socket| async move {
+        // Synchronous work before the join: without the hold, the client would see its
+        // CONNECT during it.
+        // (`block_in_place`: the worker's other tasks, the writers, move on meanwhile.)
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+        socket.join("lobby");
+    });
+    let addr = start(io.clone().http()).await;
+    let mut client = ws_connect(addr, "/socket.io/?EIO=4&transport=websocket").await;
+    let _open = next_text(&mut client).await;
+    client.send(Message::text("40")).await.unwrap();
+    assert!(next_text(&mut client).await.starts_with("40{"));
+    // From the test's own thread, at once: the socket must already be in the lobby.
+    let reached = io.to("lobby").emit("heard", "hi").unwrap();
+    assert_eq!(reached, 1);
+    assert_eq!(next_text(&mut client).await, r#"42["heard","hi"]"#);
+}

@@ -1,5 +1,8 @@
 //! The chat application: rooms, nicknames, typing notices and message acks, plus the static
-//! page. Used by `examples/chat.rs` and by the browser test (`tests/tests/interop_chat.rs`).
+//! page, on any runtime: [`install`] puts the handlers on a `socketio::Server` built by any
+//! runtime crate, and [`files`] is the page with the official client as one [`ClientBundle`]
+//! for any runtime crate's `HttpServer::serve_client`. Used by `examples/chat.rs` (tokio, under
+//! axum) and by the browser test (`tests/tests/interop_chat.rs`, on tokio, async-std and smol).
 //!
 //! Events from the page: `join` `{nick, room}` → ack `{room, members}` or `{error}`;
 //! `message` `{text}` → ack `{id, ts}`; `typing` `true|false`.
@@ -7,17 +10,14 @@
 //! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::{Value, json};
-use socketio_tokio::{AckSender, ClientBundle, HttpServer, Server, ServerBuilderExt, Socket};
+use socketio::{AckSender, ClientBundle, Server, Socket};
 
 const INDEX_HTML: &str = include_str!("static/index.html");
 const CHAT_JS: &str = include_str!("static/chat.js");
@@ -112,9 +112,8 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control)
 }
 
-/// Makes the Socket.IO server with the chat handlers on `/`.
-pub fn socket_io() -> Server {
-    let io = Server::builder().build_tokio();
+/// Puts the chat handlers on the namespace `/` of `io`, a server of any runtime crate.
+pub fn install(io: &Server) {
     let rooms = Arc::new(Rooms::default());
     let next_id = Arc::new(AtomicU64::new(1));
     io.ns("/", move |socket: Socket| {
@@ -122,7 +121,21 @@ pub fn socket_io() -> Server {
         let next_id = next_id.clone();
         async move { on_connect(socket, rooms, next_id) }
     });
-    io
+}
+
+/// The page, compiled in: `index.html` at `/`, `chat.js` and `chat.css` next to it.
+pub fn page() -> ClientBundle {
+    ClientBundle::from_bytes("index.html", INDEX_HTML)
+        .with_file("chat.js", CHAT_JS)
+        .with_file("chat.css", CHAT_CSS)
+        .at("/")
+        .index("index.html")
+}
+
+/// Everything the browser loads: the official client bundle `client` under the Socket.IO path
+/// (`/socket.io/socket.io.min.js`, as the page asks) and the [`page`].
+pub fn files(client: &Path) -> io::Result<ClientBundle> {
+    Ok(ClientBundle::from_file(client)?.merge(page()))
 }
 
 fn leave_room(socket: &Socket, rooms: &Rooms) {
@@ -199,39 +212,4 @@ fn on_connect(socket: Socket, rooms: Arc<Rooms>, next_id: Arc<AtomicU64>) {
         let rooms = rooms.clone();
         async move { leave_room(&socket, &rooms) }
     });
-}
-
-async fn static_file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-}
-
-/// The whole app: the page, its script and style, the official client bundle under
-/// `/socket.io/`, and Socket.IO itself, as an axum router.
-pub fn router(bundle: &Path) -> std::io::Result<Router> {
-    let http = HttpServer::new(socket_io()).serve_client(ClientBundle::from_file(bundle)?);
-    Ok(Router::new()
-        .route(
-            "/",
-            get(|| static_file("text/html; charset=utf-8", INDEX_HTML)),
-        )
-        .route(
-            "/chat.js",
-            get(|| static_file("text/javascript; charset=utf-8", CHAT_JS)),
-        )
-        .route(
-            "/chat.css",
-            get(|| static_file("text/css; charset=utf-8", CHAT_CSS)),
-        )
-        .layer(http.layer()))
-}
-
-/// Serves the chat on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, bundle: &Path) -> std::io::Result<()> {
-    axum::serve(listener, router(bundle)?).await
 }
