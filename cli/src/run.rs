@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketio_protocol::Value;
-use socketio_tokio::client::{AckSender, Client, ClientSocket, Connector};
+use socketio_tokio::client::{
+    AckSender, Client, ClientSocket, ConnectFailed, ConnectFailedKind, Connector,
+};
 use socketio_tokio::{AckError, TokioConnector, TokioRuntime, TransportKind};
 use tokio::sync::mpsc;
 
@@ -15,14 +17,8 @@ use crate::values::{ack_line, event_line, parse_auth, parse_json_arg};
 
 /// What the client's handlers report to the command.
 enum Note {
-    Connected {
-        id: Option<String>,
-        recovered: bool,
-    },
-    Refused {
-        message: String,
-        data: Option<Value>,
-    },
+    Connected { id: Option<String>, recovered: bool },
+    ConnectError(ConnectFailed),
     Disconnected(String, bool),
     Event(String, Vec<Value>),
     Attempt(u32),
@@ -98,8 +94,8 @@ fn start(
     }
     {
         let tx = tx.clone();
-        socket.on_connect_error(move |_s, message, data| {
-            let _ = tx.send(Note::Refused { message, data });
+        socket.on_connect_error(move |_s, error: ConnectFailed| {
+            let _ = tx.send(Note::ConnectError(error));
             async {}
         });
     }
@@ -200,17 +196,17 @@ fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> 
             id.as_deref().unwrap_or("?"),
             if *recovered { " (recovered)" } else { "" }
         )),
-        Note::Refused { message, data } => {
-            // `data: None` is a failed attempt (the server is unreachable, a timeout): the
-            // client keeps trying; data from the server is a middleware refusal: final.
-            if data.is_some() || !is_engine_reason(message) {
+        Note::ConnectError(error) => {
+            // A refusal by the server is final; a failed attempt (unreachable, timeout) is
+            // retried by the client.
+            if error.kind == ConnectFailedKind::Refused {
                 return Err(Failure::Refused {
                     nsp: nsp.to_owned(),
-                    message: message.clone(),
-                    data: data.clone(),
+                    message: error.message.clone(),
+                    data: error.data.clone(),
                 });
             }
-            output.note(&format!("connect_error: {message}"));
+            output.note(&format!("connect_error: {}", describe(error)));
         }
         Note::Disconnected(reason, reconnects) => output.note(&format!(
             "disconnected: {reason}{}",
@@ -225,20 +221,13 @@ fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> 
     Ok(())
 }
 
-/// The reasons a connection attempt fails with when the server did not refuse (the engine's
-/// close reasons and `timeout`), as opposed to a middleware's `connect_error` message.
-fn is_engine_reason(message: &str) -> bool {
-    matches!(
-        message,
-        "timeout"
-            | "transport error"
-            | "transport close"
-            | "parse error"
-            | "ping timeout"
-            | "forced close"
-            | "server shutting down"
-            | "forced server close"
-    )
+/// A failed attempt's reason, with what the connector said (`transport error (connection
+/// refused)`, a TLS certificate refusal, ...).
+fn describe(error: &ConnectFailed) -> String {
+    match &error.detail {
+        Some(detail) => format!("{} ({detail})", error.message),
+        None => error.message.clone(),
+    }
 }
 
 /// The failure when no connection came within `--timeout`: a connection failure (code 3) if
@@ -252,11 +241,15 @@ fn not_connected(nsp: &str, timeout_ms: u64, last_error: Option<&str>) -> Failur
     }
 }
 
-fn attempt_error(note: &Note) -> Option<String> {
+/// Keeps the most telling reason of the failed attempts: a `connect_error` (with what the
+/// connector said) rather than the bare "reconnection attempt failed" that follows it.
+fn record_attempt_error(note: &Note, last_error: &mut Option<String>) {
     match note {
-        Note::Refused { message, .. } => Some(message.clone()),
-        Note::AttemptFailed => Some("reconnection attempt failed".into()),
-        _ => None,
+        Note::ConnectError(error) => *last_error = Some(describe(error)),
+        Note::AttemptFailed if last_error.is_none() => {
+            *last_error = Some("reconnection attempt failed".into())
+        }
+        _ => {}
     }
 }
 
@@ -304,9 +297,7 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
         if let Note::Connected { .. } = note {
             connected_once = true;
         }
-        if let Some(error) = attempt_error(&note) {
-            last_error = Some(error);
-        }
+        record_attempt_error(&note, &mut last_error);
         if let Err(failure) = progress(&note, &nsp, output) {
             break Err(failure);
         }
@@ -326,7 +317,8 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
             _ => {}
         }
     };
-    client.disconnect();
+    // Leave cleanly (the server sees `client namespace disconnect`), without lingering.
+    let _ = client.close(Duration::from_secs(1)).await;
     result
 }
 
@@ -342,9 +334,7 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
             let Some(note) = rx.recv().await else {
                 return Err(Failure::Other("the client stopped".into()));
             };
-            if let Some(error) = attempt_error(&note) {
-                last_error = Some(error);
-            }
+            record_attempt_error(&note, &mut last_error);
             progress(&note, &nsp, output)?;
             match note {
                 Note::Connected { .. } => return Ok(()),
@@ -377,33 +367,23 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
             }
         }
         Ok(Ok(())) => match emit(&socket, &args.event, values) {
-            Ok(()) => {
-                // Give the packet a moment to be written before closing.
-                flush_then_close(&client).await;
-                Ok(())
-            }
+            // The event must reach the server before the process ends: wait until it is
+            // written, and end with the transport rather than a namespace DISCONNECT, which
+            // the Node server would let overtake the event (see `Client::close`).
+            Ok(()) => client
+                .close_transport(CLOSE_LIMIT)
+                .await
+                .map_err(|e| Failure::Other(format!("emit {:?}: {e}", args.event))),
             Err(e) => Err(Failure::Other(format!("emit {:?}: {e}", args.event))),
         },
     };
-    client.disconnect();
+    // After an ack or a failure nothing is left to deliver; close without lingering.
+    let _ = client.close(CLOSE_LIMIT).await;
     result
 }
 
-/// Lets an emitted packet go out before the process ends.
-///
-/// MISSING API: the client has no way to wait until queued packets are written (a flush, or an
-/// awaitable close), so this waits a moment, disconnects, and waits (at most 1 s) for the
-/// connection to report closed.
-async fn flush_then_close(client: &Client) {
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    client.disconnect();
-    let start = tokio::time::Instant::now();
-    while client.is_open() && start.elapsed() < Duration::from_secs(1) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // The writer tasks may still hold the last frames; give them time to reach the socket.
-    tokio::time::sleep(Duration::from_millis(250)).await;
-}
+/// How long `emit` waits for its last writes (the event, the disconnect) to reach the server.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Emits `args`, each item as its own argument.
 fn emit(socket: &ClientSocket, event: &str, args: Vec<Value>) -> Result<(), Failure> {

@@ -1,16 +1,18 @@
 //! Servers for the Rust *client* tests (`tests/tests/client_node_*.rs`, `tests/tests/cli_*.rs`):
 //! the same test app on the official socket.io 4.8 server (`tests/node/servers/reference.js`)
-//! or on this project's server (socketio-tokio, in-process), behind a small TCP [`Proxy`] that
-//! can cut every connection (a network drop) and refuse new ones for a while. The client always
-//! talks to the proxy, so a restart of the server (a new process or a new in-process server on
-//! a new port) is invisible to it except as a drop.
+//! or on this project's server (in-process, on the test's [`Executor`]: socketio-tokio or
+//! socketio-async-std), behind a small TCP [`Proxy`] that can cut every connection (a network
+//! drop) and refuse new ones for a while. The client always talks to the proxy, so a restart of
+//! the server (a new process or a new in-process server on a new port) is invisible to it except
+//! as a drop. The proxy runs on plain threads, so it works under every executor.
 //!
 //! The test app's contract is written at the top of `tests/node/servers/reference.js`; the Rust
 //! copy is [`start_rust_app`]. Both log `{"connect":nsp,"id","recovered","auth"}` and
 //! `{"disconnect":reason,"nsp","id"}` lines, read with [`TestServer::lines`].
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,12 +22,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use socketio_tokio::{
-    AckSender, ConnectError, Handshake, RecoveryConfig, Server, ServerBuilderExt, ServerExt,
-    Socket, TransportKind, Value,
+    AckSender, ConnectError, Handshake, RecoveryConfig, Server, Socket, TransportKind, Value,
 };
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
 
+use crate::executor::{Executor, Served};
 use crate::node::{ensure_installed, node_dir, repo_root};
 
 /// Which server runs the test app.
@@ -33,7 +33,7 @@ use crate::node::{ensure_installed, node_dir, repo_root};
 pub enum ServerKind {
     /// The official socket.io 4.8 server (Node.js).
     Node,
-    /// This project's server (socketio-tokio), in-process.
+    /// This project's server, in-process, on the test's executor.
     Rust,
 }
 
@@ -79,18 +79,22 @@ enum Backend {
 }
 
 impl Backend {
-    async fn start(kind: ServerKind, options: &ServerOptions, log: &Log) -> Backend {
+    async fn start(
+        exec: Executor,
+        kind: ServerKind,
+        options: &ServerOptions,
+        log: &Log,
+    ) -> Backend {
         match kind {
             ServerKind::Node => {
                 let options = options.clone();
                 let log = log.clone();
                 Backend::Node(
-                    tokio::task::spawn_blocking(move || NodeProcess::start(&options, log))
-                        .await
-                        .expect("node server starts"),
+                    exec.unblock(move || NodeProcess::start(&options, log))
+                        .await,
                 )
             }
-            ServerKind::Rust => Backend::Rust(start_rust_app(options, log.clone()).await),
+            ServerKind::Rust => Backend::Rust(start_rust_app(exec, options, log.clone()).await),
         }
     }
 
@@ -128,6 +132,8 @@ impl Log {
 pub struct TestServer {
     /// Which server.
     pub kind: ServerKind,
+    /// The executor of the test (and of the in-process server).
+    pub exec: Executor,
     options: ServerOptions,
     backend: Option<Backend>,
     proxy: Proxy,
@@ -135,17 +141,18 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts the app and its proxy.
-    pub async fn start(kind: ServerKind, options: ServerOptions) -> TestServer {
+    /// Starts the app (on `exec` if in-process) and its proxy.
+    pub async fn start(exec: Executor, kind: ServerKind, options: ServerOptions) -> TestServer {
         assert!(
             !(kind == ServerKind::Rust && options.tls.is_some()),
             "TLS is only set up for the official server"
         );
         let log = Log::default();
-        let backend = Backend::start(kind, &options, &log).await;
-        let proxy = Proxy::start(backend.addr()).await;
+        let backend = Backend::start(exec, kind, &options, &log).await;
+        let proxy = Proxy::start(backend.addr());
         TestServer {
             kind,
+            exec,
             options,
             backend: Some(backend),
             proxy,
@@ -177,7 +184,7 @@ impl TestServer {
     /// one with the same options behind the same proxy. Sessions and stored values are lost.
     pub async fn restart(&mut self) {
         self.stop().await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.exec.sleep(Duration::from_millis(300)).await;
         self.resume().await;
     }
 
@@ -192,7 +199,7 @@ impl TestServer {
 
     /// Starts a new server after [`stop`](Self::stop).
     pub async fn resume(&mut self) {
-        let backend = Backend::start(self.kind, &self.options, &self.log).await;
+        let backend = Backend::start(self.exec, self.kind, &self.options, &self.log).await;
         self.proxy.set_target(backend.addr());
         self.backend = Some(backend);
         self.proxy.set_blocked(false);
@@ -235,7 +242,7 @@ impl TestServer {
             if found.is_some() || start.elapsed() >= wait {
                 return found;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.exec.sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -247,7 +254,7 @@ impl TestServer {
             if connects.len() >= n || start.elapsed() >= wait {
                 return connects;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.exec.sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -255,10 +262,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.proxy.shutdown();
-        if let Some(Backend::Rust(app)) = &self.backend {
-            app.task.abort();
-        }
-        // A node process is killed by its own Drop.
+        // An in-process server's accept loop is aborted, a node process killed, by their Drop.
     }
 }
 
@@ -266,82 +270,127 @@ impl Drop for TestServer {
 // The proxy
 
 /// A TCP proxy on `127.0.0.1:0` forwarding to a target that can change; it can cut every open
-/// connection and refuse new ones (accept, then close at once).
+/// connection and refuse new ones (accept, then close at once). Plain blocking sockets on
+/// threads (one accept thread, two copy threads per connection), so it needs no executor.
 pub struct Proxy {
     /// Where it listens.
     pub addr: SocketAddr,
-    target: Arc<Mutex<SocketAddr>>,
-    blocked: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
-    task: tokio::task::JoinHandle<()>,
+    shared: Arc<ProxyShared>,
+}
+
+struct ProxyShared {
+    target: Mutex<SocketAddr>,
+    blocked: AtomicBool,
+    closed: AtomicBool,
+    conns: Mutex<Conns>,
+}
+
+/// The open connections (both sockets of each), and how many cuts happened.
+#[derive(Default)]
+struct Conns {
+    cuts: u64,
+    next: u64,
+    open: HashMap<u64, (TcpStream, TcpStream)>,
 }
 
 impl Proxy {
     /// Starts forwarding to `target`.
-    pub async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    pub fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
-        let target = Arc::new(Mutex::new(target));
-        let blocked = Arc::new(AtomicBool::new(false));
-        let (cut, cuts) = watch::channel(0u64);
-        let task = {
-            let target = Arc::clone(&target);
-            let blocked = Arc::clone(&blocked);
-            tokio::spawn(async move {
-                loop {
-                    let Ok((inbound, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    if blocked.load(Ordering::SeqCst) {
-                        drop(inbound);
-                        continue;
-                    }
-                    let to = *target.lock().unwrap();
-                    let mut cuts = cuts.clone();
-                    cuts.borrow_and_update();
-                    tokio::spawn(async move {
-                        let Ok(outbound) = TcpStream::connect(to).await else {
-                            return;
-                        };
-                        let _ = inbound.set_nodelay(true);
-                        let _ = outbound.set_nodelay(true);
-                        let (mut a, mut b) = (inbound, outbound);
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut a, &mut b) => {}
-                            _ = cuts.changed() => {}
-                        }
-                    });
+        let shared = Arc::new(ProxyShared {
+            target: Mutex::new(target),
+            blocked: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            conns: Mutex::default(),
+        });
+        let accepting = Arc::clone(&shared);
+        thread::spawn(move || {
+            for inbound in listener.incoming() {
+                if accepting.closed.load(Ordering::SeqCst) {
+                    return;
                 }
-            })
-        };
-        Proxy {
-            addr,
-            target,
-            blocked,
-            cut,
-            task,
-        }
+                let Ok(inbound) = inbound else {
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                if accepting.blocked.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let to = *accepting.target.lock().unwrap();
+                let cuts = accepting.conns.lock().unwrap().cuts;
+                let shared = Arc::clone(&accepting);
+                thread::spawn(move || forward(&shared, inbound, to, cuts));
+            }
+        });
+        Proxy { addr, shared }
     }
 
     /// Closes every open connection.
     pub fn cut(&self) {
-        self.cut.send_modify(|n| *n += 1);
+        let mut conns = self.shared.conns.lock().unwrap();
+        conns.cuts += 1;
+        for (a, b) in conns.open.values() {
+            let _ = a.shutdown(Shutdown::Both);
+            let _ = b.shutdown(Shutdown::Both);
+        }
+        conns.open.clear();
     }
 
     /// Refuse (`true`) or accept (`false`) new connections.
     pub fn set_blocked(&self, blocked: bool) {
-        self.blocked.store(blocked, Ordering::SeqCst);
+        self.shared.blocked.store(blocked, Ordering::SeqCst);
     }
 
     /// Forwards new connections to `target`.
     pub fn set_target(&self, target: SocketAddr) {
-        *self.target.lock().unwrap() = target;
+        *self.shared.target.lock().unwrap() = target;
     }
 
     fn shutdown(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.cut();
-        self.task.abort();
+        // Wake the accept thread so it sees `closed`.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
     }
+}
+
+/// One proxied connection: connects to `to`, then copies both ways until either side closes or
+/// a cut (one after the `cuts` seen at accept time) shuts both sockets down.
+fn forward(shared: &ProxyShared, inbound: TcpStream, to: SocketAddr, cuts: u64) {
+    let Ok(outbound) = TcpStream::connect_timeout(&to, Duration::from_secs(5)) else {
+        return;
+    };
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let (Ok(inbound2), Ok(outbound2)) = (inbound.try_clone(), outbound.try_clone()) else {
+        return;
+    };
+    let id = {
+        let mut conns = shared.conns.lock().unwrap();
+        if conns.cuts != cuts {
+            return; // cut while connecting: both sockets close on return
+        }
+        let (Ok(a), Ok(b)) = (inbound.try_clone(), outbound.try_clone()) else {
+            return;
+        };
+        conns.next += 1;
+        let id = conns.next;
+        conns.open.insert(id, (a, b));
+        id
+    };
+    let upstream = thread::spawn(move || copy_then_close(inbound2, outbound2));
+    copy_then_close(outbound, inbound);
+    let _ = upstream.join();
+    shared.conns.lock().unwrap().open.remove(&id);
+}
+
+/// Copies `from` into `to` until `from` ends, then closes both (so the other direction ends too).
+fn copy_then_close(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,27 +474,22 @@ impl Drop for NodeProcess {
 // ---------------------------------------------------------------------------------------------
 // This project's server
 
-/// The test app on socketio-tokio.
+/// The test app on this project's server, on one executor.
 pub struct RustApp {
     /// Where it listens.
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    served: Served,
 }
 
 impl RustApp {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
-        self.task.abort();
+    async fn stop(self) {
+        self.served.stop(Duration::from_secs(5)).await;
     }
 }
 
-/// Starts the test app (contract in `tests/node/servers/reference.js`) on socketio-tokio, on
-/// `127.0.0.1:0`, logging into `log`.
-pub async fn start_rust_app(options: &ServerOptions, log: Log) -> RustApp {
+/// Starts the test app (contract in `tests/node/servers/reference.js`) on `exec` (its runtime
+/// crate's server), on `127.0.0.1:0`, logging into `log`.
+pub async fn start_rust_app(exec: Executor, options: &ServerOptions, log: Log) -> RustApp {
     let mut builder = Server::builder();
     if options.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
@@ -463,7 +507,7 @@ pub async fn start_rust_app(options: &ServerOptions, log: Log) -> RustApp {
             .ping_interval(Duration::from_millis(interval))
             .ping_timeout(Duration::from_millis(timeout));
     }
-    let io = builder.build_tokio();
+    let io = exec.server(builder);
     let stored: Arc<Mutex<Vec<Value>>> = Arc::default();
     for nsp in ["/", "/custom"] {
         let log = log.clone();
@@ -475,18 +519,10 @@ pub async fn start_rust_app(options: &ServerOptions, log: Log) -> RustApp {
         })
         .with(refuse_bad_token);
     }
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(io.serve_with_shutdown(listener, async move {
-        let _ = stopped.await;
-    }));
+    let served = exec.serve(io).await;
     RustApp {
-        addr,
-        stop: Some(stop),
-        task,
+        addr: served.addr,
+        served,
     }
 }
 

@@ -9,7 +9,8 @@
 //! [`ensure_chromium`] installs Debian's `chromium` when it is missing.
 //!
 //! The API is blocking (plain threads): from an async test call it through
-//! `tokio::task::spawn_blocking`, so the server under test keeps its worker threads.
+//! [`Executor::unblock`](crate::executor::Executor::unblock), so the server under test keeps its
+//! executor's threads.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

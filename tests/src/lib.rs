@@ -6,10 +6,13 @@
 //!   the official reference server, and installs Chromium for the browser test.
 //! - [`client_suite`]: the test app on the official server or on this project's, behind a TCP
 //!   proxy that can cut connections, for the Rust client and `sio` tests.
+//! - [`executor`]: the three executors (tokio, async-std, smol) the suites run on, and
+//!   [`executor_tests!`], which runs one set of async test bodies on each.
 //! - [`corpus`]: reads the cross-implementation codec corpus in `tests/data/corpus` and converts
 //!   its descriptions to protocol types.
 
 pub mod client_suite;
 pub mod corpus;
+pub mod executor;
 pub mod interop;
 pub mod node;

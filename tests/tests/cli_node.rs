@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use socketio_cli::Output;
 use socketio_tests::client_suite::{ServerKind, ServerOptions, TestServer, TlsFiles};
+use socketio_tests::executor::Executor;
 
 /// A shared, growable buffer standing for stdout or stderr.
 #[derive(Clone, Default)]
@@ -74,6 +75,7 @@ async fn sio(args: &[&str]) -> Run {
 
 async fn node(msgpack: bool) -> TestServer {
     TestServer::start(
+        Executor::Tokio,
         ServerKind::Node,
         ServerOptions {
             msgpack,
@@ -242,6 +244,8 @@ async fn failures_exit_codes() {
     let run = sio(&["emit", &dead, "x", "--timeout", "1500"]).await;
     assert_eq!(run.code, 3, "{run}");
     assert!(run.err.contains("cannot connect to /"), "{run}");
+    // The connector's reason reaches the message.
+    assert!(run.err.contains("refused"), "{run}");
 
     let server = node(false).await;
     let url = server.url();
@@ -303,6 +307,7 @@ async fn listen_reconnects_after_a_restart() {
 async fn tls_with_a_test_certificate() {
     let (tls, ca) = test_certificate("cli");
     let server = TestServer::start(
+        Executor::Tokio,
         ServerKind::Node,
         ServerOptions {
             tls: Some(tls),

@@ -1,18 +1,21 @@
-//! The Rust client (`socketio::client` on tokio) against the official socket.io 4.8 server
-//! (`tests/node/servers/reference.js`) and against this project's server (socketio-tokio,
-//! in-process): one suite, parameterised by [`ServerKind`], over each transport, with the
-//! default parser and with msgpack. The servers run behind the cutting proxy of
-//! `socketio_tests::client_suite`.
+//! The Rust client (`socketio::client`) against the official socket.io 4.8 server
+//! (`tests/node/servers/reference.js`) and against this project's server (in-process): one
+//! suite, parameterised by [`ServerKind`], over each transport, with the default parser and with
+//! msgpack. The servers run behind the cutting proxy of `socketio_tests::client_suite`. Every
+//! test runs on each executor (`tokio::…`, `async_std::…`, `smol::…`): the client, and the
+//! in-process server, on that executor's runtime crate and connector.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::smol::channel::{Receiver, unbounded};
 use bytes::Bytes;
 use serde_json::{Value as Json, json};
 use socketio_tests::client_suite::{ServerKind, ServerOptions, TestServer, TlsFiles};
-use socketio_tokio::client::{AckSender, Client, ClientBuilder, ClientSocket, Connector};
-use socketio_tokio::{TokioRuntime, TransportKind, Value};
-use tokio::sync::mpsc;
+use socketio_tests::executor::Executor;
+use socketio_tests::executor_tests;
+use socketio_tokio::client::{AckSender, Client, ClientBuilder, ClientSocket};
+use socketio_tokio::{TransportKind, Value};
 
 const WAIT: Duration = Duration::from_secs(8);
 
@@ -21,11 +24,6 @@ enum Mode {
     Polling,
     WebSocket,
     Both,
-}
-
-/// The tokio connector of socketio-tokio.
-fn connector() -> Arc<dyn Connector> {
-    Arc::new(socketio_tokio::TokioConnector::new())
 }
 
 fn builder(url: &str, mode: Mode, msgpack: bool) -> ClientBuilder {
@@ -42,37 +40,42 @@ fn builder(url: &str, mode: Mode, msgpack: bool) -> ClientBuilder {
     if msgpack { b.msgpack() } else { b }
 }
 
-fn build(b: ClientBuilder) -> Client {
-    b.build(Arc::new(TokioRuntime::new()), connector())
+fn build(exec: Executor, b: ClientBuilder) -> Client {
+    b.build(exec.runtime(), exec.connector())
         .expect("client options")
 }
 
 /// Every event a socket received, in order.
-struct Events(mpsc::UnboundedReceiver<(String, Vec<Value>)>);
+struct Events {
+    exec: Executor,
+    rx: Receiver<(String, Vec<Value>)>,
+}
 
 impl Events {
-    fn attach(socket: &ClientSocket) -> Events {
-        let (tx, rx) = mpsc::unbounded_channel();
+    fn attach(exec: Executor, socket: &ClientSocket) -> Events {
+        let (tx, rx) = unbounded();
         socket.on_any(
             move |_s, event: String, args: Vec<Value>, _ack: Option<AckSender>| {
-                let _ = tx.send((event, args));
+                let _ = tx.try_send((event, args));
                 async {}
             },
         );
-        Events(rx)
+        Events { exec, rx }
     }
 
     /// The arguments of the next `event` (others are skipped), as JSON (binary as `$bin`).
     async fn next(&mut self, event: &str) -> Vec<Value> {
-        let found = tokio::time::timeout(WAIT, async {
-            while let Some((name, args)) = self.0.recv().await {
-                if name == event {
-                    return Some(args);
+        let found = self
+            .exec
+            .timeout(WAIT, async {
+                while let Ok((name, args)) = self.rx.recv().await {
+                    if name == event {
+                        return Some(args);
+                    }
                 }
-            }
-            None
-        })
-        .await;
+                None
+            })
+            .await;
         match found {
             Ok(Some(args)) => args,
             _ => panic!("no {event:?} event within {WAIT:?}"),
@@ -91,8 +94,8 @@ fn server_options(msgpack: bool) -> ServerOptions {
     }
 }
 
-async fn connected(socket: &ClientSocket) {
-    tokio::time::timeout(WAIT, socket.wait_connected())
+async fn connected(exec: Executor, socket: &ClientSocket) {
+    exec.timeout(WAIT, socket.wait_connected())
         .await
         .expect("connected in time")
         .expect("connected");
@@ -100,11 +103,14 @@ async fn connected(socket: &ClientSocket) {
 
 /// Every API point once: auth, typed and raw events, binary, acks both ways, refusal with data,
 /// unknown namespace, server-side and client-side disconnects, the transport in use.
-async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
-    let server = TestServer::start(kind, server_options(msgpack)).await;
-    let client = build(builder(&server.url(), mode, msgpack).auth(&json!({"token": "t1"})));
+async fn api(exec: Executor, kind: ServerKind, mode: Mode, msgpack: bool) {
+    let server = TestServer::start(exec, kind, server_options(msgpack)).await;
+    let client = build(
+        exec,
+        builder(&server.url(), mode, msgpack).auth(&json!({"token": "t1"})),
+    );
     let socket = client.socket("/");
-    let mut events = Events::attach(&socket);
+    let mut events = Events::attach(exec, &socket);
     // The server asks (emit with ack): the client answers through its handler.
     socket.on(
         "question",
@@ -114,13 +120,13 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
             }
         },
     );
-    let (disc_tx, mut disc_rx) = mpsc::unbounded_channel();
+    let (disc_tx, disc_rx) = unbounded();
     socket.on_disconnect(move |_s, reason| {
-        let _ = disc_tx.send(reason.to_string());
+        let _ = disc_tx.try_send(reason.to_string());
         async {}
     });
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     let id = socket.id().expect("an id once connected");
     assert!(!socket.recovered());
     let auth = events.next("auth").await;
@@ -171,12 +177,16 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
     );
 
     // A second namespace on the same connection, refused with data.
-    let refused = build(builder(&server.url(), mode, msgpack).auth(&json!({"token": "bad"})));
+    let refused = build(
+        exec,
+        builder(&server.url(), mode, msgpack).auth(&json!({"token": "bad"})),
+    );
     let r = refused.socket("/custom");
     // The waiter first: `wait_connected` reports only a refusal that comes after it is called.
     let wait = r.wait_connected();
     r.connect();
-    let error = tokio::time::timeout(WAIT, wait)
+    let error = exec
+        .timeout(WAIT, wait)
         .await
         .expect("refusal in time")
         .expect_err("refused");
@@ -191,7 +201,8 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
     let unknown = client.socket("/nope");
     let wait = unknown.wait_connected();
     unknown.connect();
-    let error = tokio::time::timeout(WAIT, wait)
+    let error = exec
+        .timeout(WAIT, wait)
         .await
         .expect("refusal in time")
         .expect_err("unknown namespace");
@@ -199,9 +210,9 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
 
     // /custom on the same client.
     let custom = client.socket("/custom");
-    let mut custom_events = Events::attach(&custom);
+    let mut custom_events = Events::attach(exec, &custom);
     custom.connect();
-    connected(&custom).await;
+    connected(exec, &custom).await;
     assert_eq!(
         to_json(&custom_events.next("auth").await[0]),
         json!({"token": "t1"})
@@ -209,9 +220,11 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
 
     // Server-side disconnect of `/`: no reconnection.
     socket.emit("kick", &()).expect("emit");
-    let reason = tokio::time::timeout(WAIT, disc_rx.recv())
+    let reason = exec
+        .timeout(WAIT, disc_rx.recv())
         .await
-        .expect("disconnect");
+        .expect("disconnect")
+        .ok();
     assert_eq!(reason.as_deref(), Some("io server disconnect"));
     assert_eq!(
         server.disconnect_reason(&id, WAIT).await.as_deref(),
@@ -231,22 +244,23 @@ async fn api(kind: ServerKind, mode: Mode, msgpack: bool) {
 
 /// The server restarts (all sessions lost): the client reconnects by itself with a new id and
 /// emits work again.
-async fn restart(kind: ServerKind, mode: Mode, msgpack: bool) {
-    let mut server = TestServer::start(kind, server_options(msgpack)).await;
-    let client = build(builder(&server.url(), mode, msgpack));
+async fn restart(exec: Executor, kind: ServerKind, mode: Mode, msgpack: bool) {
+    let mut server = TestServer::start(exec, kind, server_options(msgpack)).await;
+    let client = build(exec, builder(&server.url(), mode, msgpack));
     let socket = client.socket("/");
-    let mut events = Events::attach(&socket);
-    let (tx, mut reconnects) = mpsc::unbounded_channel();
+    let mut events = Events::attach(exec, &socket);
+    let (tx, reconnects) = unbounded();
     client.on_reconnect(move |n| {
-        let _ = tx.send(n);
+        let _ = tx.try_send(n);
         async {}
     });
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     events.next("auth").await;
     let first = socket.id().expect("id");
     server.restart().await;
-    let attempts = tokio::time::timeout(Duration::from_secs(15), reconnects.recv())
+    let attempts = exec
+        .timeout(Duration::from_secs(15), reconnects.recv())
         .await
         .expect("reconnected in time")
         .expect("reconnect");
@@ -264,22 +278,23 @@ async fn restart(kind: ServerKind, mode: Mode, msgpack: bool) {
 }
 
 /// `retries`: every emit is acked and re-sent after drops; all of them reach the server.
-async fn retries(kind: ServerKind, mode: Mode, msgpack: bool) {
-    let server = TestServer::start(kind, server_options(msgpack)).await;
+async fn retries(exec: Executor, kind: ServerKind, mode: Mode, msgpack: bool) {
+    let server = TestServer::start(exec, kind, server_options(msgpack)).await;
     let client = build(
+        exec,
         builder(&server.url(), mode, msgpack)
             .retries(10)
             .ack_timeout(Duration::from_millis(700)),
     );
     let socket = client.socket("/");
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     for i in 0..6 {
         socket.emit("store", &format!("m{i}")).expect("emit");
         if i % 2 == 1 {
             server.cut(false);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        exec.sleep(Duration::from_millis(50)).await;
     }
     // The last one with an ack: it is sent after every earlier one (one at a time).
     let last: String = socket
@@ -301,8 +316,9 @@ async fn retries(kind: ServerKind, mode: Mode, msgpack: bool) {
 
 /// Connection state recovery after a network cut: the events the server emitted meanwhile
 /// arrive on reconnection, the same id, `recovered` true.
-async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
+async fn recovery(exec: Executor, kind: ServerKind, mode: Mode, msgpack: bool) {
     let server = TestServer::start(
+        exec,
         kind,
         ServerOptions {
             msgpack,
@@ -314,11 +330,11 @@ async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
         },
     )
     .await;
-    let client = build(builder(&server.url(), mode, msgpack));
+    let client = build(exec, builder(&server.url(), mode, msgpack));
     let socket = client.socket("/");
-    let mut events = Events::attach(&socket);
+    let mut events = Events::attach(exec, &socket);
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     events.next("auth").await;
     // One event with an offset first.
     socket.emit("ticks", &1).expect("emit");
@@ -335,12 +351,15 @@ async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
         "{reason:?}"
     );
     // Another client (not through the proxy) makes the namespace emit ticks 0..3.
-    let helper = build(builder(&server.direct_url(), Mode::WebSocket, msgpack));
+    let helper = build(
+        exec,
+        builder(&server.direct_url(), Mode::WebSocket, msgpack),
+    );
     let hs = helper.default_socket();
     helper.connect();
-    connected(&hs).await;
+    connected(exec, &hs).await;
     hs.emit("ticks", &3).expect("emit");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    exec.sleep(Duration::from_millis(200)).await;
     server.unblock();
 
     for expected in 0..3 {
@@ -357,11 +376,12 @@ async fn recovery(kind: ServerKind, mode: Mode, msgpack: bool) {
 /// The life cycle: `auth_fn` recomputed per connection, `on_connect`, a volatile emit, leaving
 /// and re-joining a namespace, `reconnection_attempts` ending in `reconnect_failed` while the
 /// server is down, and a manual `connect` once it is back.
-async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
-    let mut server = TestServer::start(kind, server_options(msgpack)).await;
+async fn lifecycle(exec: Executor, kind: ServerKind, mode: Mode, msgpack: bool) {
+    let mut server = TestServer::start(exec, kind, server_options(msgpack)).await;
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let auth_counter = Arc::clone(&counter);
     let client = build(
+        exec,
         builder(&server.url(), mode, msgpack)
             .auth_fn(move || {
                 let n = auth_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -371,26 +391,28 @@ async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
     );
     let socket = client.default_socket();
     assert_eq!(socket.ns(), "/");
-    let mut events = Events::attach(&socket);
-    let (connect_tx, mut connects) = mpsc::unbounded_channel();
+    let mut events = Events::attach(exec, &socket);
+    let (connect_tx, connects) = unbounded();
     socket.on_connect(move |s: ClientSocket| {
-        let _ = connect_tx.send(s.id());
+        let _ = connect_tx.try_send(s.id());
         async {}
     });
-    let (attempt_tx, mut attempts) = mpsc::unbounded_channel();
+    let (attempt_tx, attempts) = unbounded();
     client.on_reconnect_attempt(move |n| {
-        let _ = attempt_tx.send(n);
+        let _ = attempt_tx.try_send(n);
         async {}
     });
-    let (failed_tx, mut failed) = mpsc::unbounded_channel();
+    let (failed_tx, failed) = unbounded();
     client.on_reconnect_failed(move || {
-        let _ = failed_tx.send(());
+        let _ = failed_tx.try_send(());
         async {}
     });
     client.connect();
-    let first = tokio::time::timeout(WAIT, connects.recv())
+    let first = exec
+        .timeout(WAIT, connects.recv())
         .await
         .expect("on_connect")
+        .ok()
         .flatten()
         .expect("an id");
     assert!(client.is_open());
@@ -425,9 +447,11 @@ async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
         Some("client namespace disconnect")
     );
     socket.connect();
-    let second = tokio::time::timeout(WAIT, connects.recv())
+    let second = exec
+        .timeout(WAIT, connects.recv())
         .await
         .expect("on_connect again")
+        .ok()
         .flatten()
         .expect("an id");
     assert_ne!(first, second);
@@ -438,9 +462,10 @@ async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
 
     // The server goes away: 3 attempts, then reconnect_failed.
     server.stop().await;
-    tokio::time::timeout(Duration::from_secs(10), failed.recv())
+    exec.timeout(Duration::from_secs(10), failed.recv())
         .await
-        .expect("reconnect_failed in time");
+        .expect("reconnect_failed in time")
+        .expect("reconnect_failed");
     let mut seen = Vec::new();
     while let Ok(n) = attempts.try_recv() {
         seen.push(n);
@@ -451,9 +476,10 @@ async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
     // Back: a manual connect works.
     server.resume().await;
     client.connect();
-    tokio::time::timeout(WAIT, connects.recv())
+    exec.timeout(WAIT, connects.recv())
         .await
-        .expect("on_connect after resume");
+        .expect("on_connect after resume")
+        .expect("on_connect");
     let n3 = to_json(&events.next("auth").await[0])["n"]
         .as_u64()
         .unwrap();
@@ -465,8 +491,9 @@ async fn lifecycle(kind: ServerKind, mode: Mode, msgpack: bool) {
 /// emits while the client is away: the client sees `transport close`, reconnects by itself and
 /// recovers the missed events. (This project's server has no API to drop a transport; the
 /// proxy cut covers it in [`recovery`].)
-async fn server_drop(mode: Mode, msgpack: bool) {
+async fn server_drop(exec: Executor, mode: Mode, msgpack: bool) {
     let server = TestServer::start(
+        exec,
         ServerKind::Node,
         ServerOptions {
             msgpack,
@@ -475,17 +502,19 @@ async fn server_drop(mode: Mode, msgpack: bool) {
         },
     )
     .await;
-    let client =
-        build(builder(&server.url(), mode, msgpack).reconnection_delay(Duration::from_millis(400)));
+    let client = build(
+        exec,
+        builder(&server.url(), mode, msgpack).reconnection_delay(Duration::from_millis(400)),
+    );
     let socket = client.socket("/");
-    let mut events = Events::attach(&socket);
-    let (disc_tx, mut disc_rx) = mpsc::unbounded_channel();
+    let mut events = Events::attach(exec, &socket);
+    let (disc_tx, disc_rx) = unbounded();
     socket.on_disconnect(move |_s, reason| {
-        let _ = disc_tx.send(reason.to_string());
+        let _ = disc_tx.try_send(reason.to_string());
         async {}
     });
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     events.next("auth").await;
     let id = socket.id().expect("id");
     socket.emit("ticks", &1).expect("emit");
@@ -493,9 +522,11 @@ async fn server_drop(mode: Mode, msgpack: bool) {
     socket
         .emit("drop-and-tick", &json!({"n": 2, "delay": 50}))
         .expect("emit");
-    let reason = tokio::time::timeout(WAIT, disc_rx.recv())
+    let reason = exec
+        .timeout(WAIT, disc_rx.recv())
         .await
-        .expect("disconnect");
+        .expect("disconnect")
+        .ok();
     assert_eq!(reason.as_deref(), Some("transport close"));
     assert_eq!(
         server.disconnect_reason(&id, WAIT).await.as_deref(),
@@ -504,25 +535,21 @@ async fn server_drop(mode: Mode, msgpack: bool) {
     for expected in 0..2 {
         assert_eq!(to_json(&events.next("tick").await[0]), json!(expected));
     }
-    assert!(socket.recovered());
+    let later: Vec<String> = std::iter::from_fn(|| disc_rx.try_recv().ok()).collect();
+    assert!(
+        socket.recovered(),
+        "not recovered; later client disconnects {later:?}; server log {:?}",
+        server.lines()
+    );
     assert_eq!(socket.id().as_deref(), Some(id.as_str()));
     client.disconnect();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_server_drop_websocket() {
-    server_drop(Mode::WebSocket, false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_server_drop_polling_msgpack() {
-    server_drop(Mode::Polling, true).await;
-}
-
 /// HTTPS against the official server with a certificate made now, trusted as an extra root.
-async fn tls(mode: Mode, msgpack: bool) {
+async fn tls(exec: Executor, mode: Mode, msgpack: bool) {
     let (files, der) = test_certificate();
     let server = TestServer::start(
+        exec,
         ServerKind::Node,
         ServerOptions {
             msgpack,
@@ -531,18 +558,14 @@ async fn tls(mode: Mode, msgpack: bool) {
         },
     )
     .await;
-    let connector = socketio_tokio::TokioConnector::builder()
-        .add_root_certificate(der)
-        .expect("a root certificate")
-        .build();
     let client = builder(&server.url(), mode, msgpack)
         .auth(&json!({"tls": true}))
-        .build(Arc::new(TokioRuntime::new()), Arc::new(connector))
+        .build(exec.runtime(), exec.connector_trusting(der))
         .expect("client options");
     let socket = client.socket("/");
-    let mut events = Events::attach(&socket);
+    let mut events = Events::attach(exec, &socket);
     client.connect();
-    connected(&socket).await;
+    connected(exec, &socket).await;
     assert_eq!(to_json(&events.next("auth").await[0]), json!({"tls": true}));
     let bin = Bytes::from_static(&[0, 1, 2]);
     let back: (String, Bytes) = socket
@@ -554,13 +577,14 @@ async fn tls(mode: Mode, msgpack: bool) {
     client.disconnect();
 
     // The default roots do not trust it.
-    let untrusted = build(builder(&server.url(), mode, msgpack).reconnection(false));
+    let untrusted = build(
+        exec,
+        builder(&server.url(), mode, msgpack).reconnection(false),
+    );
     let socket = untrusted.default_socket();
     let wait = socket.wait_connected();
     untrusted.connect();
-    let refused = tokio::time::timeout(WAIT, wait)
-        .await
-        .expect("an answer in time");
+    let refused = exec.timeout(WAIT, wait).await.expect("an answer in time");
     assert!(refused.is_err(), "connected with an untrusted certificate");
     untrusted.disconnect();
 }
@@ -586,26 +610,27 @@ fn test_certificate() -> (TlsFiles, Vec<u8>) {
     (TlsFiles { cert, key }, certified.cert.der().to_vec())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_tls_polling_json() {
-    tls(Mode::Polling, false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_tls_upgrade_msgpack() {
-    tls(Mode::Both, true).await;
-}
-
+/// One test per line and executor: `name: scenario(arguments…)` runs
+/// `scenario(exec, arguments…)`.
 macro_rules! suite {
-    ($($name:ident: $scenario:ident($kind:ident, $mode:ident, $msgpack:expr);)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            $scenario(ServerKind::$kind, Mode::$mode, $msgpack).await;
-        }
-    )*};
+    ($($name:ident: $scenario:ident($($arg:expr),*);)*) => {
+        executor_tests! {$(
+            async fn $name(exec: Executor) {
+                $scenario(exec, $($arg),*).await;
+            }
+        )*}
+    };
 }
+
+use Mode::{Both, Polling, WebSocket};
+use ServerKind::{Node, Rust};
 
 suite! {
+    node_server_drop_websocket: server_drop(WebSocket, false);
+    node_server_drop_polling_msgpack: server_drop(Polling, true);
+    node_tls_polling_json: tls(Polling, false);
+    node_tls_upgrade_msgpack: tls(Both, true);
+
     node_api_polling_json: api(Node, Polling, false);
     node_api_websocket_json: api(Node, WebSocket, false);
     node_api_upgrade_json: api(Node, Both, false);

@@ -2,23 +2,29 @@
 //! (PROTOCOL.md, "The conformance configuration"), so any external suite can be pointed at it.
 //!
 //! ```text
-//! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack] [--port 3000]
+//! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack]
+//!     [--port 3000] [--runtime tokio|async-std|smol]
 //! ```
 //! Both levels: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS `*`.
-//! - `engine`: path `/engine.io/`; every message is echoed back as it came (text as text, binary
-//!   as binary); `--msgpack` does not apply. (Served by a small driver over the sans-IO engine
-//!   core, module `engine`, until `socketio` has an engine-level API.)
+//! - `engine`: path `/engine.io/`, served by [`socketio::engine::EngineServer`]; every message
+//!   is echoed back as it came (text as text, binary as binary); `--msgpack` does not apply.
 //! - `socket`: path `/socket.io/`, connectTimeout 1000 ms; on connect to `/` or `/custom` emit
 //!   `auth` with the handshake auth; `message` → `message-back` with the same arguments;
 //!   `message-with-ack` → acked with the same arguments; every other namespace is unknown.
 //!
+//! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
+//! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
+//! ephemeral port. Once listening, the binary prints one line on stdout,
+//! `listening on <address>:<port>`; everything else goes to stderr. On tokio, Ctrl-C shuts the
+//! server down gracefully; on the others it ends the process.
+//!
 //! `RUST_LOG` sets the tracing filter (default `info`).
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use socketio_tokio::{
-    AckSender, Cors, CorsOrigin, Endpoint, HttpServer, Server, ServerBuilder, ServerBuilderExt,
-    Socket, Value,
+    AckSender, Cors, CorsOrigin, Endpoint, Server, ServerBuilder, Socket, Value,
+    engine::{EngineBuilder, EngineServer, EngineSocket},
 };
 
 /// Which protocol layer the suite tests.
@@ -28,18 +34,28 @@ enum Level {
     Socket,
 }
 
+/// Which executor serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Executor {
+    Tokio,
+    AsyncStd,
+    Smol,
+}
+
 #[derive(Debug)]
 struct Options {
     level: Level,
     eio3: bool,
     msgpack: bool,
     port: u16,
+    runtime: Executor,
 }
 
 /// maxPayload of the conformance configuration, in bytes.
 const MAX_PAYLOAD: usize = 1_000_000;
 
-const USAGE: &str = "usage: conformance --level engine|socket [--eio3] [--msgpack] [--port 3000]";
+const USAGE: &str = "usage: conformance --level engine|socket [--eio3] [--msgpack] [--port 3000] \
+                     [--runtime tokio|async-std|smol]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -47,6 +63,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         eio3: false,
         msgpack: false,
         port: 3000,
+        runtime: Executor::Tokio,
     };
     let mut level = None;
     while let Some(arg) = args.next() {
@@ -57,6 +74,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                     Some("socket") => Level::Socket,
                     other => return Err(format!("--level wants engine or socket, got {other:?}")),
                 });
+            }
+            "--runtime" => {
+                options.runtime = match args.next().as_deref() {
+                    Some("tokio") => Executor::Tokio,
+                    Some("async-std") => Executor::AsyncStd,
+                    Some("smol") => Executor::Smol,
+                    other => {
+                        return Err(format!(
+                            "--runtime wants tokio, async-std or smol, got {other:?}"
+                        ));
+                    }
+                };
             }
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
@@ -72,7 +101,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
-/// The options shared by both levels.
+/// The Socket.IO options shared with the engine level.
 fn base(options: &Options) -> ServerBuilder {
     let builder = Server::builder()
         .ping_interval(Duration::from_millis(300))
@@ -118,505 +147,50 @@ async fn on_connect(socket: Socket) {
 }
 
 /// The Socket.IO level server.
-fn socket_server(options: &Options) -> Server {
+fn socket_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -> Server {
     let io = base(options)
         .path("/socket.io")
         .connect_timeout(Duration::from_millis(1000))
-        .build_tokio();
+        .build(runtime);
     io.ns("/", on_connect);
     io.ns("/custom", on_connect);
     io
 }
 
-/// The Engine.IO level: an echo [`Endpoint`](socketio_tokio::Endpoint) driving the sans-IO
-/// engine core of `socketio-protocol` directly.
-///
-/// Stopgap: `socketio` has no engine-level API yet; once it has one, this module becomes a
-/// message handler on it. The driver follows `socketio::Server`'s: one locked state, inputs fed
-/// to the core, outputs drained after each (`pump`), one timer task.
-mod engine {
-    use std::{
-        collections::HashMap,
-        net::SocketAddr,
-        sync::{
-            Arc, Mutex, MutexGuard,
-            atomic::{AtomicBool, AtomicU64, Ordering},
-        },
-        time::Duration,
-    };
-
-    use bytes::{Bytes, BytesMut};
-    use futures_util::{SinkExt, StreamExt};
-    use http::{HeaderName, HeaderValue, Response};
-    use http_body_util::{BodyExt, Full};
-    use socketio_protocol::{
-        Instant, Str,
-        engine::{
-            Frame,
-            server::{
-                Config, ConnectionId, Event, Method, RequestHead, RequestId,
-                Response as CoreResponse, Server as Core, Transmit,
-            },
-        },
-    };
-    use socketio_tokio::{BoxError, Endpoint, UpgradedWebSocket, tungstenite::Message};
-    use tokio::sync::{Notify, mpsc, oneshot};
-
-    /// What a WebSocket writer is told.
-    enum Out {
-        Frame(Frame),
-        Close,
-    }
-
-    struct State {
-        core: Core,
-        requests: HashMap<RequestId, oneshot::Sender<CoreResponse>>,
-        bodies: HashMap<RequestId, Bytes>,
-        writers: HashMap<ConnectionId, mpsc::UnboundedSender<Out>>,
-        verdicts: HashMap<ConnectionId, Result<Vec<(HeaderName, HeaderValue)>, CoreResponse>>,
-    }
-
-    struct Shared {
-        start: std::time::Instant,
-        state: Mutex<State>,
-        next_id: AtomicU64,
-        wake: Notify,
-        shut_down: AtomicBool,
-        prefix: String,
-    }
-
-    /// The engine-level echo server: every message goes back to its sender as it came.
-    #[derive(Clone)]
-    pub struct EchoServer(Arc<Shared>);
-
-    /// An accepted WebSocket: its id and its writer queue.
-    pub struct Ticket {
-        connection: ConnectionId,
-        rx: mpsc::UnboundedReceiver<Out>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        server: Option<EchoServer>,
-    }
-
-    impl Drop for Ticket {
-        // Never served (the upgrade failed): the engine forgets the connection.
-        fn drop(&mut self) {
-            if let Some(server) = self.server.take() {
-                server.input(|state, now| {
-                    state.writers.remove(&self.connection);
-                    let _ = state.core.handle_websocket_error(now, self.connection);
-                });
+/// The Engine.IO level server: path `/engine.io/`, every message echoed as it came.
+fn engine_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -> EngineServer {
+    let engine = EngineBuilder::new()
+        .path("/engine.io")
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_http_buffer_size(MAX_PAYLOAD)
+        .cors(Cors::new(CorsOrigin::Any))
+        .allow_eio3(options.eio3)
+        .build(runtime);
+    engine.on_connection(|socket: EngineSocket| async move {
+        while let Some(message) = socket.recv().await {
+            if let Err(error) = socket.send(message) {
+                eprintln!("echo: {error}");
             }
         }
-    }
-
-    /// Session ids: 15 bytes from std's randomly keyed hasher and a counter (a test server).
-    fn ids() -> impl FnMut() -> [u8; 15] + Send + 'static {
-        use std::hash::{BuildHasher, RandomState};
-        let keys = RandomState::new();
-        let mut counter = 0u64;
-        move || {
-            counter += 1;
-            let a = keys.hash_one((counter, 1u8)).to_le_bytes();
-            let b = keys.hash_one((counter, 2u8)).to_le_bytes();
-            let mut id = [0u8; 15];
-            id[..8].copy_from_slice(&a);
-            id[8..].copy_from_slice(&b[..7]);
-            id
-        }
-    }
-
-    impl EchoServer {
-        /// Starts the server (and its timer task) with `config`.
-        pub fn start(config: Config) -> Self {
-            let prefix = config.path_prefix();
-            let shared = Arc::new(Shared {
-                start: std::time::Instant::now(),
-                state: Mutex::new(State {
-                    core: Core::new(config, ids()),
-                    requests: HashMap::new(),
-                    bodies: HashMap::new(),
-                    writers: HashMap::new(),
-                    verdicts: HashMap::new(),
-                }),
-                next_id: AtomicU64::new(1),
-                wake: Notify::new(),
-                shut_down: AtomicBool::new(false),
-                prefix,
-            });
-            let server = EchoServer(shared);
-            tokio::spawn(server.clone().timer());
-            server
-        }
-
-        fn now(&self) -> Instant {
-            Instant::from_duration(self.0.start.elapsed())
-        }
-
-        fn lock(&self) -> MutexGuard<'_, State> {
-            self.0
-                .state
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        }
-
-        /// Feeds one input under the lock, then drains the outputs.
-        fn input<R>(&self, feed: impl FnOnce(&mut State, Instant) -> R) -> R {
-            let now = self.now();
-            let mut state = self.lock();
-            let result = feed(&mut state, now);
-            state.pump(now);
-            drop(state);
-            self.0.wake.notify_one();
-            result
-        }
-
-        /// Sleeps until the core's next deadline (or an input that may move it), then runs it.
-        async fn timer(self) {
-            while !self.0.shut_down.load(Ordering::Acquire) {
-                let wake = self.0.wake.notified();
-                let deadline = self.lock().core.poll_timeout();
-                match deadline {
-                    Some(at) => {
-                        let at = self.0.start + at.since_epoch();
-                        tokio::select! {
-                            () = tokio::time::sleep_until(at.into()) => {
-                                self.input(|state, now| state.core.handle_timeout(now));
-                            }
-                            () = wake => {}
-                        }
-                    }
-                    None => wake.await,
-                }
-            }
-        }
-    }
-
-    impl State {
-        /// Drains the core: responses to their requests, frames to their writers, messages
-        /// echoed back, until nothing is left.
-        fn pump(&mut self, now: Instant) {
-            loop {
-                let mut busy = false;
-                while let Some(transmit) = self.core.poll_transmit() {
-                    busy = true;
-                    match transmit {
-                        Transmit::Response { request, response } => {
-                            if let Some(tx) = self.requests.remove(&request) {
-                                let _ = tx.send(response);
-                            }
-                        }
-                        Transmit::ReadBody { request, .. } => {
-                            let body = self.bodies.remove(&request).unwrap_or_default();
-                            let _ = self.core.handle_request_body(now, request, body);
-                        }
-                        Transmit::Abort { request } => {
-                            self.requests.remove(&request);
-                        }
-                        Transmit::AcceptWebSocket {
-                            connection,
-                            headers,
-                        } => {
-                            let headers = headers
-                                .into_iter()
-                                .filter_map(|(name, value)| {
-                                    Some((
-                                        HeaderName::from_bytes(name.as_bytes()).ok()?,
-                                        HeaderValue::from_str(&value).ok()?,
-                                    ))
-                                })
-                                .collect();
-                            self.verdicts.insert(connection, Ok(headers));
-                        }
-                        Transmit::RefuseWebSocket {
-                            connection,
-                            response,
-                        } => {
-                            self.verdicts.insert(connection, Err(response));
-                        }
-                        Transmit::Frame { connection, frame } => {
-                            if let Some(tx) = self.writers.get(&connection) {
-                                let _ = tx.send(Out::Frame(frame));
-                            }
-                        }
-                        Transmit::CloseWebSocket { connection } => {
-                            if let Some(tx) = self.writers.remove(&connection) {
-                                let _ = tx.send(Out::Close);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                while let Some(event) = self.core.poll_event() {
-                    busy = true;
-                    match event {
-                        Event::Message { sid, data } => {
-                            let _ = self.core.send(&sid, data);
-                        }
-                        Event::HandshakeRequest { transport, .. } => {
-                            let _ = self.core.accept_handshake(now, transport);
-                        }
-                        _ => {}
-                    }
-                }
-                if !busy {
-                    return;
-                }
-            }
-        }
-    }
-
-    fn head_from_parts(parts: &http::request::Parts) -> RequestHead {
-        let mut head = RequestHead::new(
-            Method::parse(parts.method.as_str()),
-            parts.uri.path().to_owned(),
-            parts.uri.query().unwrap_or("").to_owned(),
-        );
-        let header = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|value: &HeaderValue| value.to_str().ok())
-                .map(|value| Str::from(value.to_owned()))
-        };
-        if let Some(origin) = header(http::header::ORIGIN) {
-            head = head.with_origin(origin);
-        }
-        if let Some(content_type) = header(http::header::CONTENT_TYPE) {
-            head = head.with_content_type(content_type);
-        }
-        if let Some(requested) = header(http::header::ACCESS_CONTROL_REQUEST_HEADERS) {
-            head = head.with_access_control_request_headers(requested);
-        }
-        head
-    }
-
-    fn to_http(response: CoreResponse) -> Response<Full<Bytes>> {
-        let mut builder = Response::builder().status(response.status);
-        for (name, value) in &response.headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        builder
-            .body(Full::new(response.body))
-            .unwrap_or_else(|_| Response::new(Full::default()))
-    }
-
-    /// Reads at most `limit` bytes of `body` (the engine refuses longer bodies with `413`).
-    async fn read_body<B>(body: B, limit: usize) -> Option<Bytes>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let mut body = std::pin::pin!(body);
-        let mut out = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame.ok()?.into_data() {
-                let room = limit.saturating_sub(out.len());
-                out.extend_from_slice(&data[..data.len().min(room)]);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Some(out.freeze())
-    }
-
-    /// Aborts a request whose HTTP exchange was dropped before its answer.
-    struct AbortGuard<'a> {
-        server: &'a EchoServer,
-        id: RequestId,
-    }
-
-    impl Drop for AbortGuard<'_> {
-        fn drop(&mut self) {
-            self.server.input(|state, now| {
-                if state.requests.remove(&self.id).is_some() {
-                    let _ = state.core.handle_request_aborted(now, self.id);
-                }
-            });
-        }
-    }
-
-    fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {
-        Response::builder()
-            .status(status)
-            .header("content-type", "text/plain")
-            .body(Full::new(Bytes::from_static(text.as_bytes())))
-            .expect("valid response")
-    }
-
-    impl Endpoint for EchoServer {
-        type Ticket = Ticket;
-
-        fn handles(&self, path: &str) -> bool {
-            path.starts_with(self.0.prefix.as_str())
-        }
-
-        async fn handle_http<B>(
-            &self,
-            request: http::Request<B>,
-            _remote: Option<SocketAddr>,
-        ) -> Response<Full<Bytes>>
-        where
-            B: http_body::Body<Data = Bytes> + Send + 'static,
-            B::Error: Into<BoxError>,
-        {
-            if self.0.shut_down.load(Ordering::Acquire) {
-                return plain(503, "server shutting down");
-            }
-            let (parts, body) = request.into_parts();
-            let head = head_from_parts(&parts);
-            let limit = self.lock().core.config().max_payload + 1;
-            let body = if head.method == Method::Post {
-                match read_body(body, limit).await {
-                    Some(body) => body,
-                    None => return plain(400, "body read error"),
-                }
-            } else {
-                Bytes::new()
-            };
-            let id = RequestId(self.0.next_id.fetch_add(1, Ordering::Relaxed));
-            let (tx, rx) = oneshot::channel();
-            self.input(|state, now| {
-                state.requests.insert(id, tx);
-                state.bodies.insert(id, body);
-                if state.core.handle_request(now, id, head).is_err() {
-                    state.requests.remove(&id);
-                }
-            });
-            let guard = AbortGuard { server: self, id };
-            let response = rx.await;
-            std::mem::forget(guard);
-            self.lock().bodies.remove(&id);
-            match response {
-                Ok(response) => to_http(response),
-                Err(_) => plain(400, ""),
-            }
-        }
-
-        fn accept_websocket(
-            &self,
-            request: &http::request::Parts,
-            _remote: Option<SocketAddr>,
-        ) -> Result<Ticket, Response<Full<Bytes>>> {
-            if self.0.shut_down.load(Ordering::Acquire) {
-                return Err(plain(503, "server shutting down"));
-            }
-            let connection = ConnectionId(self.0.next_id.fetch_add(1, Ordering::Relaxed));
-            let (tx, rx) = mpsc::unbounded_channel();
-            let head = head_from_parts(request);
-            let verdict = self.input(|state, now| {
-                state.writers.insert(connection, tx);
-                let _ = state.core.handle_websocket(now, connection, head);
-                state.pump(now);
-                let verdict = state.verdicts.remove(&connection);
-                if !matches!(verdict, Some(Ok(_))) {
-                    state.writers.remove(&connection);
-                }
-                verdict
-            });
-            match verdict {
-                Some(Ok(headers)) => Ok(Ticket {
-                    connection,
-                    rx,
-                    headers,
-                    server: Some(self.clone()),
-                }),
-                Some(Err(response)) => Err(to_http(response)),
-                None => Err(plain(400, "Bad request")),
-            }
-        }
-
-        fn websocket_headers(ticket: &Ticket) -> Vec<(HeaderName, HeaderValue)> {
-            ticket.headers.clone()
-        }
-
-        async fn serve_websocket(&self, mut ticket: Ticket, socket: UpgradedWebSocket) {
-            ticket.server = None;
-            let connection = ticket.connection;
-            let mut rx = std::mem::replace(&mut ticket.rx, mpsc::unbounded_channel().1);
-            let (mut sink, mut stream) = socket.split();
-            let reader = async {
-                while let Some(message) = stream.next().await {
-                    let frame = match message {
-                        Ok(Message::Text(text)) => match Str::from_utf8(Bytes::from(text)) {
-                            Ok(text) => Frame::Text(text),
-                            Err(_) => return false,
-                        },
-                        Ok(Message::Binary(bytes)) => Frame::Binary(bytes),
-                        Ok(Message::Close(_)) => return true,
-                        Ok(_) => continue,
-                        Err(_) => return false,
-                    };
-                    self.input(|state, now| {
-                        let _ = state.core.handle_frame(now, connection, frame);
-                    });
-                }
-                true
-            };
-            let writer = async {
-                while let Some(out) = rx.recv().await {
-                    let message = match out {
-                        Out::Frame(Frame::Text(text)) => {
-                            match String::from_utf8(text.into_bytes().to_vec()) {
-                                Ok(text) => Message::text(text),
-                                Err(_) => continue,
-                            }
-                        }
-                        Out::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
-                        Out::Close => {
-                            let _ = sink.send(Message::Close(None)).await;
-                            return true;
-                        }
-                    };
-                    if sink.feed(message).await.is_err() {
-                        return false;
-                    }
-                    if rx.is_empty() && sink.flush().await.is_err() {
-                        return false;
-                    }
-                }
-                true
-            };
-            let clean = tokio::select! {
-                clean = reader => clean,
-                clean = writer => clean,
-            };
-            self.input(|state, now| {
-                state.writers.remove(&connection);
-                let _ = if clean {
-                    state.core.handle_websocket_closed(now, connection)
-                } else {
-                    state.core.handle_websocket_error(now, connection)
-                };
-            });
-        }
-
-        async fn shutdown(&self) {
-            if self.0.shut_down.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            self.input(|state, now| state.core.close_all(now));
-            self.0.wake.notify_one();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    });
+    engine
 }
 
-/// The engine-level server: path `/engine.io/`, the shared options, messages echoed.
-fn engine_server(options: &Options) -> engine::EchoServer {
-    use socketio_tokio::protocol::engine::server::{Config, Cors, CorsOrigin};
-    engine::EchoServer::start(Config {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
-        max_payload: MAX_PAYLOAD,
-        allow_eio3: options.eio3,
-        cors: Some(Cors::new(CorsOrigin::Any)),
-        ..Config::default()
-    })
+/// Announces the bound address: the one line on stdout, the details on stderr.
+fn announce(local: SocketAddr, options: &Options) {
+    eprintln!(
+        "conformance server ({:?} level{}{}, {:?} runtime)",
+        options.level,
+        if options.eio3 { ", EIO 3 allowed" } else { "" },
+        if options.msgpack { ", msgpack" } else { "" },
+        options.runtime,
+    );
+    println!("listening on {local}");
 }
 
-/// Serves `endpoint` on `0.0.0.0:<port>` until Ctrl-C.
-async fn run<E: Endpoint>(endpoint: E, options: &Options) -> ExitCode {
+/// Serves the level of `options` on tokio until Ctrl-C.
+async fn run_tokio(options: &Options) -> ExitCode {
     let addr = SocketAddr::from(([0, 0, 0, 0], options.port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -625,23 +199,79 @@ async fn run<E: Endpoint>(endpoint: E, options: &Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "conformance server ({:?} level{}{}) on http://localhost:{}",
-        options.level,
-        if options.eio3 { ", EIO 3 allowed" } else { "" },
-        if options.msgpack { ", msgpack" } else { "" },
-        options.port
-    );
+    let runtime = Arc::new(socketio_tokio::TokioRuntime::new());
+    let result = match listener.local_addr() {
+        Ok(local) => {
+            announce(local, options);
+            match options.level {
+                Level::Socket => serve_tokio(socket_server(options, runtime), listener).await,
+                Level::Engine => serve_tokio(engine_server(options, runtime), listener).await,
+            }
+        }
+        Err(error) => Err(error),
+    };
+    exit(result)
+}
+
+async fn serve_tokio<E: Endpoint>(
+    endpoint: E,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     // WebSocket messages are capped at maxPayload, as the reference server's `ws` does.
-    let http = HttpServer::new(endpoint).websocket_config(
-        socketio_tokio::default_websocket_config()
-            .max_message_size(Some(MAX_PAYLOAD))
-            .max_frame_size(Some(MAX_PAYLOAD)),
-    );
-    match http.serve_with_shutdown(listener, shutdown).await {
+    socketio_tokio::HttpServer::new(endpoint)
+        .websocket_config(
+            socketio_tokio::default_websocket_config()
+                .max_message_size(Some(MAX_PAYLOAD))
+                .max_frame_size(Some(MAX_PAYLOAD)),
+        )
+        .serve_with_shutdown(listener, shutdown)
+        .await
+}
+
+/// Serves the level of `options` on async-io (async-std or smol, as `runtime` spawns) until
+/// the process ends.
+async fn run_async_io(options: &Options, runtime: socketio_async_std::AsyncIoRuntime) -> ExitCode {
+    let addr = SocketAddr::from(([0, 0, 0, 0], options.port));
+    let listener = match smol::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("bind {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime: Arc<dyn socketio_tokio::Runtime> = Arc::new(runtime);
+    let result = match listener.local_addr() {
+        Ok(local) => {
+            announce(local, options);
+            match options.level {
+                Level::Socket => serve_async_io(socket_server(options, runtime), listener).await,
+                Level::Engine => serve_async_io(engine_server(options, runtime), listener).await,
+            }
+        }
+        Err(error) => Err(error),
+    };
+    exit(result)
+}
+
+async fn serve_async_io<E: Endpoint>(
+    endpoint: E,
+    listener: smol::net::TcpListener,
+) -> std::io::Result<()> {
+    socketio_async_std::HttpServer::new(endpoint)
+        .websocket_config(
+            socketio_async_std::default_websocket_config()
+                .max_message_size(Some(MAX_PAYLOAD))
+                .max_frame_size(Some(MAX_PAYLOAD)),
+        )
+        .serve(listener)
+        .await
+}
+
+fn exit(result: std::io::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("serve: {error}");
@@ -650,8 +280,7 @@ async fn run<E: Endpoint>(endpoint: E, options: &Options) -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(message) => {
@@ -660,14 +289,31 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match options.level {
-        Level::Socket => run(socket_server(&options), &options).await,
-        Level::Engine => run(engine_server(&options), &options).await,
+    match options.runtime {
+        Executor::Tokio => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(run_tokio(&options)),
+            Err(error) => {
+                eprintln!("tokio runtime: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Executor::AsyncStd => async_std::task::block_on(run_async_io(
+            &options,
+            socketio_async_std::AsyncIoRuntime::async_std(),
+        )),
+        Executor::Smol => smol::block_on(run_async_io(
+            &options,
+            socketio_async_std::AsyncIoRuntime::smol(),
+        )),
     }
 }
 
@@ -690,9 +336,18 @@ mod tests {
         assert_eq!(options.port, 4000);
         let options = parse(args("--level socket")).unwrap();
         assert_eq!(
-            (options.level, options.port, options.eio3),
-            (Level::Socket, 3000, false)
+            (options.level, options.port, options.eio3, options.runtime),
+            (Level::Socket, 3000, false, Executor::Tokio)
         );
+        let options = parse(args("--runtime smol --level engine --port 0")).unwrap();
+        assert_eq!(
+            (options.level, options.port, options.runtime),
+            (Level::Engine, 0, Executor::Smol)
+        );
+        let options = parse(args("--level socket --runtime async-std")).unwrap();
+        assert_eq!(options.runtime, Executor::AsyncStd);
+        assert!(parse(args("--level socket --runtime glommio")).is_err());
+        assert!(parse(args("--level socket --runtime")).is_err());
         assert!(parse(args("")).is_err());
         assert!(parse(args("--level http")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
@@ -710,7 +365,7 @@ mod engine_tests {
 
     use socketio_tokio::{HttpServer, tungstenite};
 
-    use super::{Level, Options, engine_server, socket_server};
+    use super::{Executor, Level, Options, engine_server, socket_server};
 
     /// Starts the engine-level server on a loopback port, on its own runtime thread.
     fn start() -> SocketAddr {
@@ -732,17 +387,19 @@ mod engine_tests {
                     eio3: false,
                     msgpack: false,
                     port: 0,
+                    runtime: Executor::Tokio,
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
+                let runtime = std::sync::Arc::new(socketio_tokio::TokioRuntime::new());
                 let _ = match level {
                     Level::Engine => {
-                        HttpServer::new(engine_server(&options))
+                        HttpServer::new(engine_server(&options, runtime))
                             .serve(listener)
                             .await
                     }
                     Level::Socket => {
-                        HttpServer::new(socket_server(&options))
+                        HttpServer::new(socket_server(&options, runtime))
                             .serve(listener)
                             .await
                     }

@@ -1,6 +1,6 @@
-//! The test app of the interop tests, on the Rust server, and helpers shared by the
-//! `interop_*.rs` test files. The same contract runs on the official server in
-//! `tests/node/clients/ref-server.js`:
+//! The test app of the interop tests, on the Rust server (on the test's [`Executor`]: its
+//! runtime crate's server), and helpers shared by the `interop_*.rs` test files. The same
+//! contract runs on the official server in `tests/node/clients/ref-server.js`:
 //!
 //! - namespaces `/`, `/custom` and the dynamic family `/dyn-<digits>`; every other namespace is
 //!   unknown. A middleware refuses `auth.token == "bad"` with message `unauthorized` and data
@@ -27,11 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use socketio_tests::executor::{Executor, Served};
 use socketio_tests::interop::{SCRIPT_TIMEOUT, ScriptRun, run_client};
-use socketio_tokio::{
-    AckSender, ConnectError, Handshake, RecoveryConfig, Server, ServerBuilderExt, ServerExt,
-    Socket, Value,
-};
+use socketio_tokio::{AckSender, ConnectError, Handshake, RecoveryConfig, Server, Socket, Value};
 
 /// Server options of one test.
 #[derive(Clone, Debug, Default)]
@@ -66,17 +64,27 @@ pub enum Seen {
 }
 
 /// What the handlers saw.
-#[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<Seen>>>);
+#[derive(Clone)]
+pub struct Log {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    exec: Executor,
+}
 
 impl Log {
+    fn new(exec: Executor) -> Log {
+        Log {
+            seen: Arc::default(),
+            exec,
+        }
+    }
+
     fn push(&self, seen: Seen) {
-        self.0.lock().unwrap().push(seen);
+        self.seen.lock().unwrap().push(seen);
     }
 
     /// Everything so far.
     pub fn all(&self) -> Vec<Seen> {
-        self.0.lock().unwrap().clone()
+        self.seen.lock().unwrap().clone()
     }
 
     /// Whether some socket connected to `nsp`.
@@ -97,7 +105,7 @@ impl Log {
             if found.is_some() || start.elapsed() > Duration::from_secs(3) {
                 return found;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.exec.sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -110,17 +118,14 @@ pub struct App {
     pub log: Log,
     /// The Socket.IO server.
     pub io: Server,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The executor it runs on.
+    pub exec: Executor,
+    /// The HTTP server (its accept loop is aborted on drop).
+    served: Served,
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Starts the test app on `127.0.0.1:0`.
-pub async fn start(options: AppOptions) -> App {
+/// Starts the test app on `127.0.0.1:0`, on `exec`.
+pub async fn start(exec: Executor, options: AppOptions) -> App {
     let mut builder = Server::builder();
     if options.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
@@ -137,27 +142,29 @@ pub async fn start(options: AppOptions) -> App {
     if let Some((interval, timeout)) = options.heartbeat {
         builder = builder.ping_interval(interval).ping_timeout(timeout);
     }
-    let io = builder.build_tokio();
-    let log = Log::default();
+    let io = exec.server(builder);
+    let log = Log::new(exec);
     install(&io, &log);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    let server = io.clone();
-    let task = tokio::spawn(async move { server.serve(listener).await });
-    App { url, log, io, task }
+    let served = exec.serve(io.clone()).await;
+    App {
+        url: served.url(),
+        log,
+        io,
+        exec,
+        served,
+    }
 }
 
-/// Runs `tests/node/clients/<script>` with `args` (time-limited) off the async workers.
-pub fn client(script: &str, args: &[&str]) -> impl Future<Output = ScriptRun> + 'static {
+/// Runs `tests/node/clients/<script>` with `args` (time-limited) on a thread of its own, off
+/// the executor's threads.
+pub fn client(
+    exec: Executor,
+    script: &str,
+    args: &[&str],
+) -> impl Future<Output = ScriptRun> + 'static {
     let script = script.to_owned();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    async move {
-        tokio::task::spawn_blocking(move || run_client(&script, &args, SCRIPT_TIMEOUT))
-            .await
-            .expect("the client script runs")
-    }
+    exec.unblock(move || run_client(&script, &args, SCRIPT_TIMEOUT))
 }
 
 async fn refuse_bad_token(handshake: Handshake) -> Result<(), ConnectError> {
@@ -346,7 +353,8 @@ fn on_connect(socket: Socket, log: Log) {
         "shutdown-server",
         |socket: Socket, _: (), _: Option<AckSender>| async move {
             let io = socket.server();
-            tokio::spawn(async move { io.shutdown().await });
+            io.runtime()
+                .spawn(Box::pin(async move { io.shutdown().await }));
         },
     );
     socket.on(
