@@ -1,0 +1,56 @@
+"use strict";
+// Contender `node` of bench/CONTENDERS.md: the official socket.io server (4.8.4, pinned in
+// tests/node/package-lock.json, installed by `npm ci --prefix tests/node`) serving the
+// benchmark application on loopback, with its defaults (transports, parser, no
+// perMessageDeflate).
+//
+// Usage: node bench/node/server.js [--port P]
+// Prints `LISTENING <port>` once it accepts connections (nothing else on stdout); exits when
+// stdin reaches end of file (or on a signal).
+
+const http = require("http");
+const path = require("path");
+
+let Server;
+try {
+  ({ Server } = require(path.join(__dirname, "..", "..", "tests", "node", "node_modules", "socket.io")));
+} catch (error) {
+  process.stderr.write(`bench/node/server.js: socket.io is not installed; run \`npm ci --prefix tests/node\` (${error.message})\n`);
+  process.exit(1);
+}
+
+let port = 0;
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--port" && i + 1 < args.length && /^\d+$/.test(args[i + 1])) {
+    port = Number(args[++i]);
+  } else {
+    process.stderr.write(`bench/node/server.js: unknown argument ${JSON.stringify(args[i])}\n`);
+    process.exit(2);
+  }
+}
+
+const httpServer = http.createServer();
+const io = new Server(httpServer);
+
+io.on("connection", (socket) => {
+  socket.join("bench");
+  socket.on("echo", (arg, ack) => {
+    if (typeof ack === "function") ack(arg);
+  });
+  socket.on("broadcast", (arg) => {
+    io.to("bench").emit("tick", arg);
+  });
+});
+
+httpServer.on("error", (error) => {
+  process.stderr.write(`bench/node/server.js: ${error.message}\n`);
+  process.exit(1);
+});
+httpServer.listen(port, "127.0.0.1", () => {
+  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+});
+
+process.stdin.on("end", () => process.exit(0));
+process.stdin.on("error", () => process.exit(0));
+process.stdin.resume();

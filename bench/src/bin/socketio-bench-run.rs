@@ -1,0 +1,1274 @@
+//! The harness of the whole-server benchmarks (see `bench/CONTENDERS.md`).
+//!
+//! For every run × scenario × contender it starts a fresh contender (`--port 0`, reads its
+//! `LISTENING <port>` line, keeps its stdin as a pipe), runs the load generator
+//! (`socketio-bench-load`) against it as a separate process, checks the contender survived,
+//! and stops it by closing its stdin (SIGKILL after a grace period). Each measurement is
+//! repeated (`--runs`, default 3) with the contenders interleaved, and the report gives the
+//! median and the spread (min–max) of every figure, our ratio to every other contender and the
+//! targets of issue 8.
+//!
+//! ```text
+//! socketio-bench-run [--quick] [--runs R] [--n N | --big] [--fanout 1000,10000]
+//!                    [--echo-clients C] [--churn-parallel K] [--contenders a,b]
+//!                    [--scenarios idle,fanout,echo,churn] [--write BENCHMARKS.md]
+//! ```
+//!
+//! The contender binaries and the generator are found next to this executable (the same
+//! target directory); the Node contender is `node bench/node/server.js`, which needs
+//! `tests/node/node_modules` (`npm ci --prefix tests/node`). `bash bench/run-servers.sh` builds
+//! everything and runs this with `--write BENCHMARKS.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const USAGE: &str = "\
+usage: socketio-bench-run [options]
+  --quick                 every scenario at small N, 1 run (smoke test)
+  --runs R                repetitions of every measurement [3]
+  --n N                   idle connections [10000]; --big sets 50000
+  --fanout N1,N2          fan-out room sizes [1000,10000]
+  --echo-clients C        echo clients [100]
+  --churn-parallel K      churn sessions in parallel [16]
+  --duration-ms MS        measurement window of fanout/echo/churn [3000]
+  --contenders a,b        among ours-tokio,ours-smol,socketioxide,node,floor [all]
+  --scenarios a,b         among idle,fanout,echo,churn [all]
+  --write FILE            rewrite the servers section of FILE (BENCHMARKS.md)
+  --json FILE             write every raw generator result to FILE
+  --root DIR              the workspace root [the one this was built from]
+  --commit C, --date D, --rustc R, --command C   shown in the report header";
+
+/// The contenders, in report order; the first two are ours.
+const CONTENDERS: [&str; 5] = ["ours-tokio", "ours-smol", "socketioxide", "node", "floor"];
+const OURS: [&str; 2] = ["ours-tokio", "ours-smol"];
+const SCENARIOS: [&str; 4] = ["idle", "fanout", "echo", "churn"];
+const BEGIN: &str = "<!-- servers:begin -->";
+const END: &str = "<!-- servers:end -->";
+
+type Result<T> = std::result::Result<T, String>;
+
+/// The command line.
+#[derive(Debug, Clone)]
+struct Options {
+    quick: bool,
+    runs: usize,
+    idle_n: usize,
+    fanout: Vec<usize>,
+    echo_clients: usize,
+    churn_parallel: usize,
+    duration_ms: u64,
+    contenders: Vec<String>,
+    scenarios: Vec<String>,
+    write: Option<PathBuf>,
+    json: Option<PathBuf>,
+    root: PathBuf,
+    commit: Option<String>,
+    date: Option<String>,
+    rustc: Option<String>,
+    command: String,
+}
+
+fn parse_args() -> Result<Options> {
+    let argv: Vec<String> = std::env::args().collect();
+    let mut o = Options {
+        quick: false,
+        runs: 3,
+        idle_n: 10_000,
+        fanout: vec![1_000, 10_000],
+        echo_clients: 100,
+        churn_parallel: 16,
+        duration_ms: 3000,
+        contenders: CONTENDERS.iter().map(|s| s.to_string()).collect(),
+        scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+        write: None,
+        json: None,
+        root: Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        commit: None,
+        date: None,
+        rustc: None,
+        command: argv.join(" "),
+    };
+    let (mut runs, mut idle_n, mut fanout) = (None, None, None);
+    let mut args = argv.into_iter().skip(1);
+    let list = |v: &str| -> Vec<String> { v.split(',').map(|s| s.trim().to_string()).collect() };
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--quick" => o.quick = true,
+            "--big" => idle_n = Some(50_000),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+                let num = |v: &str| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("bad value {v:?} for {flag}"))
+                };
+                match flag.as_str() {
+                    "--runs" => runs = Some(num(&value)?),
+                    "--n" => idle_n = Some(num(&value)?),
+                    "--fanout" => {
+                        fanout = Some(list(&value).iter().map(|v| num(v)).collect::<Result<_>>()?)
+                    }
+                    "--echo-clients" => o.echo_clients = num(&value)?,
+                    "--churn-parallel" => o.churn_parallel = num(&value)?,
+                    "--duration-ms" => o.duration_ms = num(&value)? as u64,
+                    "--contenders" => o.contenders = list(&value),
+                    "--scenarios" => o.scenarios = list(&value),
+                    "--write" => o.write = Some(value.into()),
+                    "--json" => o.json = Some(value.into()),
+                    "--root" => o.root = value.into(),
+                    "--commit" => o.commit = Some(value),
+                    "--date" => o.date = Some(value),
+                    "--rustc" => o.rustc = Some(value),
+                    "--command" => o.command = value,
+                    _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+                }
+            }
+        }
+    }
+    for c in &o.contenders {
+        if !CONTENDERS.contains(&c.as_str()) {
+            return Err(format!(
+                "unknown contender {c:?} (known: {})",
+                CONTENDERS.join(",")
+            ));
+        }
+    }
+    for s in &o.scenarios {
+        if !SCENARIOS.contains(&s.as_str()) {
+            return Err(format!(
+                "unknown scenario {s:?} (known: {})",
+                SCENARIOS.join(",")
+            ));
+        }
+    }
+    if o.quick {
+        o.runs = runs.unwrap_or(1);
+        o.idle_n = idle_n.unwrap_or(200);
+        o.fanout = fanout.unwrap_or(vec![100]);
+        o.echo_clients = o.echo_clients.min(10);
+        o.churn_parallel = o.churn_parallel.min(4);
+        o.duration_ms = o.duration_ms.min(500);
+    } else {
+        o.runs = runs.unwrap_or(3);
+        o.idle_n = idle_n.unwrap_or(o.idle_n);
+        o.fanout = fanout.unwrap_or(o.fanout);
+    }
+    Ok(o)
+}
+
+fn main() {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("socketio-bench-run: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&opts) {
+        eprintln!("socketio-bench-run: error: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs
+
+/// Where the programs are.
+struct Programs {
+    bin_dir: PathBuf,
+    node: String,
+    node_version: String,
+}
+
+impl Programs {
+    fn find(opts: &Options) -> Result<Programs> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let bin_dir = exe
+            .parent()
+            .ok_or("the executable has no directory")?
+            .to_path_buf();
+        let mut bins = vec!["socketio-bench-load"];
+        for c in &opts.contenders {
+            match c.as_str() {
+                "ours-tokio" | "ours-smol" => bins.push("socketio-bench-ours"),
+                "socketioxide" => bins.push("socketio-bench-socketioxide"),
+                "floor" => bins.push("socketio-bench-floor"),
+                _ => {}
+            }
+        }
+        for b in bins {
+            if !bin_dir.join(b).is_file() {
+                return Err(format!(
+                    "{} is missing: build with `cargo build --release -p socketio-bench --bins`",
+                    bin_dir.join(b).display()
+                ));
+            }
+        }
+        let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+        let mut node_version = String::new();
+        if opts.contenders.iter().any(|c| c == "node") {
+            node_version = version_of(&node)?;
+            let script = opts.root.join("bench/node/server.js");
+            if !script.is_file() {
+                return Err(format!("{} is missing", script.display()));
+            }
+            let module = opts
+                .root
+                .join("tests/node/node_modules/socket.io/package.json");
+            if !module.is_file() {
+                return Err(format!(
+                    "{} is missing: run `npm ci --prefix tests/node`",
+                    module.display()
+                ));
+            }
+        }
+        Ok(Programs {
+            bin_dir,
+            node,
+            node_version,
+        })
+    }
+
+    fn contender_command(&self, root: &Path, name: &str) -> Command {
+        let mut cmd = match name {
+            "ours-tokio" | "ours-smol" => {
+                let mut c = Command::new(self.bin_dir.join("socketio-bench-ours"));
+                c.args(["--runtime", &name["ours-".len()..]]);
+                c
+            }
+            "socketioxide" => Command::new(self.bin_dir.join("socketio-bench-socketioxide")),
+            "floor" => Command::new(self.bin_dir.join("socketio-bench-floor")),
+            _ => {
+                let mut c = Command::new(&self.node);
+                c.arg(root.join("bench/node/server.js"));
+                c
+            }
+        };
+        cmd.args(["--port", "0"]);
+        cmd
+    }
+}
+
+/// `<program> --version`, waiting at most 10 s.
+fn version_of(program: &str) -> Result<String> {
+    let mut child = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("`{program} --version`: {e} (is Node.js installed?)"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("`{program} --version` did not answer within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    Ok(out.trim().to_string())
+}
+
+/// The open-files limit this process (and so its children) may use: raised with `prlimit`
+/// when the soft limit is below `want`. Returns the limit in force.
+fn ensure_nofile(want: u64) -> Result<u64> {
+    let current = nofile_limit()?;
+    if current >= want {
+        return Ok(current);
+    }
+    let pid = std::process::id().to_string();
+    let limit = format!("--nofile={want}:{want}");
+    let raised = Command::new("prlimit")
+        .args(["--pid", &pid, &limit])
+        .stderr(Stdio::piped())
+        .output();
+    let now = nofile_limit()?;
+    if now >= want {
+        return Ok(now);
+    }
+    let why = match raised {
+        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        Err(e) => format!("prlimit: {e}"),
+    };
+    Err(format!(
+        "need {want} open files per process but RLIMIT_NOFILE is {now} and cannot be raised \
+         ({why}); run as root, raise the hard limit (`ulimit -Hn`), or lower --n"
+    ))
+}
+
+fn nofile_limit() -> Result<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").map_err(|e| e.to_string())?;
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "/proc/self/limits: no Max open files line".into())
+}
+
+/// A running contender.
+struct Server {
+    name: String,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(programs: &Programs, opts: &Options, name: &str, log: &Path) -> Result<Server> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = programs
+            .contender_command(&opts.root, name)
+            .current_dir(&opts.root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("starting {name}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = tx.send(lines.read_line(&mut first).map(|_| first));
+            // Keep draining: the contract says nothing else comes, but never block the server.
+            let _ = std::io::copy(&mut lines, &mut std::io::sink());
+        });
+        let mut server = Server {
+            name: name.to_string(),
+            child,
+            port: 0,
+            log: log.to_path_buf(),
+        };
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => return Err(server.fail(&format!("reading its stdout: {e}"))),
+            Err(_) => return Err(server.fail("no LISTENING line within 30 s")),
+        };
+        match line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .map(str::parse::<u16>)
+        {
+            Some(Ok(port)) if port > 0 => server.port = port,
+            _ => return Err(server.fail(&format!("expected `LISTENING <port>`, got {line:?}"))),
+        }
+        Ok(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Error text for `what`, with the tail of the server's log; kills the server.
+    fn fail(&mut self, what: &str) -> String {
+        let status = match self.child.try_wait() {
+            Ok(Some(s)) => format!(" (it exited: {s})"),
+            _ => String::new(),
+        };
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        format!(
+            "contender {}: {what}{status}; its stderr is in {}:\n{}",
+            self.name,
+            self.log.display(),
+            tail(&self.log, 15)
+        )
+    }
+
+    /// Fails if the server has exited on its own.
+    fn check_alive(&mut self) -> Result<()> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            _ => Err(self.fail("exited during the measurement")),
+        }
+    }
+
+    /// Closes stdin, waits for the exit, SIGKILL after a grace period.
+    fn stop(mut self) -> bool {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, in bytes.
+fn memory(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+/// One scenario instance: a generator command line and the figures it yields.
+#[derive(Clone, Debug)]
+struct Scenario {
+    /// Stable key, e.g. `fanout-1000`.
+    key: String,
+    mode: &'static str,
+    args: Vec<String>,
+    /// The longest the generator may take.
+    limit: Duration,
+}
+
+fn scenarios(opts: &Options) -> Vec<Scenario> {
+    let d = opts.duration_ms;
+    let (warmup, settle, latency) = if opts.quick {
+        (200, 300, 500)
+    } else {
+        (500, 2000, 3000)
+    };
+    let timeout: u64 = if opts.quick { 5_000 } else { 10_000 };
+    let mut out = Vec::new();
+    let ms = |v: u64| v.to_string();
+    for s in &opts.scenarios {
+        match s.as_str() {
+            "idle" => out.push(Scenario {
+                key: "idle".into(),
+                mode: "idle",
+                args: vec![
+                    "--n".into(),
+                    opts.idle_n.to_string(),
+                    "--settle-ms".into(),
+                    ms(settle),
+                ],
+                limit: Duration::from_millis(60_000 + settle + opts.idle_n as u64 * 4),
+            }),
+            "fanout" => {
+                for &n in &opts.fanout {
+                    // The same offered load for every contender: 20,000 deliveries/s, well
+                    // below the saturation of the slowest contender measured (Node).
+                    let rate = (20_000.0 / n as f64).clamp(1.0, 50.0);
+                    out.push(Scenario {
+                        key: format!("fanout-{n}"),
+                        mode: "fanout",
+                        args: vec![
+                            "--n".into(),
+                            n.to_string(),
+                            "--warmup-ms".into(),
+                            ms(warmup),
+                            "--duration-ms".into(),
+                            ms(d),
+                            "--latency-ms".into(),
+                            ms(latency.max((3000.0 / rate) as u64)),
+                            "--rate".into(),
+                            format!("{rate}"),
+                            "--settle-ms".into(),
+                            ms(settle.min(500)),
+                        ],
+                        limit: Duration::from_millis(90_000 + warmup + d + latency + n as u64 * 4),
+                    });
+                }
+            }
+            "echo" => out.push(Scenario {
+                key: "echo".into(),
+                mode: "echo",
+                args: vec![
+                    "--n".into(),
+                    opts.echo_clients.to_string(),
+                    "--settle-ms".into(),
+                    ms(settle.min(500)),
+                    "--warmup-ms".into(),
+                    ms(warmup),
+                    "--duration-ms".into(),
+                    ms(d),
+                ],
+                limit: Duration::from_millis(60_000 + warmup + d),
+            }),
+            _ => out.push(Scenario {
+                key: "churn".into(),
+                mode: "churn",
+                args: vec![
+                    "--parallel".into(),
+                    opts.churn_parallel.to_string(),
+                    "--duration-ms".into(),
+                    ms(d),
+                    "--settle-ms".into(),
+                    ms(settle.min(1000)),
+                ],
+                limit: Duration::from_millis(60_000 + d),
+            }),
+        }
+    }
+    for s in &mut out {
+        s.args.extend(["--timeout-ms".into(), timeout.to_string()]);
+    }
+    out
+}
+
+/// Runs the generator against `server`; its JSON, with the server's memory added.
+fn measure(programs: &Programs, scenario: &Scenario, server: &mut Server) -> Result<Value> {
+    let mut child = Command::new(programs.bin_dir.join("socketio-bench-load"))
+        .arg(scenario.mode)
+        .args(["--port", &server.port.to_string()])
+        .args(["--server-pid", &server.pid().to_string()])
+        .args(&scenario.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting the generator: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + scenario.limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = err_reader.join().unwrap_or_default();
+                return Err(server.fail(&format!(
+                    "the generator ({}) did not finish within {:?}: {err}",
+                    scenario.key, scenario.limit
+                )));
+            }
+        }
+    };
+    let out = out_reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(server.fail(&format!(
+            "the generator ({}) failed ({status}): {}",
+            scenario.key,
+            err.trim()
+        )));
+    }
+    server.check_alive()?;
+    let mut value: Value = serde_json::from_str(out.trim()).map_err(|e| {
+        format!(
+            "generator output is not JSON ({e}): {:?}",
+            &out[..out.len().min(300)]
+        )
+    })?;
+    // Server CPU per operation: steadier than the rates on a shared machine.
+    let rate = ["deliveries_per_s", "acks_per_s", "sessions_per_s"]
+        .iter()
+        .find_map(|k| value.get(*k).and_then(Value::as_f64));
+    let cores = value.get("server_cores").and_then(Value::as_f64);
+    if let (Some(fields), Some(rate), Some(cores)) = (value.as_object_mut(), rate, cores)
+        && rate > 0.0
+    {
+        fields.insert("server_cpu_us_per_op".into(), json!(cores / rate * 1e6));
+    }
+    if let (Some(fields), Some((rss, hwm))) = (value.as_object_mut(), memory(server.pid())) {
+        fields.insert("server_rss_end".into(), json!(rss));
+        fields.insert("server_rss_peak".into(), json!(hwm));
+    }
+    Ok(value)
+}
+
+/// A measurement that did not produce figures.
+struct Failure {
+    scenario: String,
+    contender: String,
+    run: usize,
+    message: String,
+}
+
+/// Every result: scenario key → contender → one JSON object per run.
+type Results = BTreeMap<String, BTreeMap<String, Vec<Value>>>;
+
+fn run(opts: &Options) -> Result<()> {
+    let programs = Programs::find(opts)?;
+    let biggest = opts
+        .fanout
+        .iter()
+        .copied()
+        .chain([opts.idle_n])
+        .max()
+        .unwrap_or(0) as u64;
+    let nofile = ensure_nofile(biggest + 4096)?;
+    let out_dir = opts.root.join("target/server-bench");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let scenarios = scenarios(opts);
+    let started = Instant::now();
+    let mut results: Results = BTreeMap::new();
+    let mut failures = Vec::new();
+    eprintln!(
+        "== {} runs × {} scenarios × {} contenders (open-files limit {nofile}); logs in {}",
+        opts.runs,
+        scenarios.len(),
+        opts.contenders.len(),
+        out_dir.display()
+    );
+    for run in 0..opts.runs {
+        for scenario in &scenarios {
+            for name in &opts.contenders {
+                let log = out_dir.join(format!("{name}.log"));
+                let t = Instant::now();
+                let measured = Server::start(&programs, opts, name, &log).and_then(|mut server| {
+                    let value = measure(&programs, scenario, &mut server);
+                    value.map(|v| (v, server.stop()))
+                });
+                let (value, clean) = match measured {
+                    Ok(m) => m,
+                    Err(message) => {
+                        eprintln!(
+                            "run {}/{} {:<12} {:<12} FAILED: {message}",
+                            run + 1,
+                            opts.runs,
+                            scenario.key,
+                            name
+                        );
+                        failures.push(Failure {
+                            scenario: scenario.key.clone(),
+                            contender: name.clone(),
+                            run: run + 1,
+                            message,
+                        });
+                        continue;
+                    }
+                };
+                eprintln!(
+                    "run {}/{} {:<12} {:<12} {:>6.1}s {}{}",
+                    run + 1,
+                    opts.runs,
+                    scenario.key,
+                    name,
+                    t.elapsed().as_secs_f64(),
+                    headline(&value),
+                    if clean {
+                        ""
+                    } else {
+                        " (killed: did not exit on stdin EOF)"
+                    }
+                );
+                results
+                    .entry(scenario.key.clone())
+                    .or_default()
+                    .entry(name.clone())
+                    .or_default()
+                    .push(value);
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    if let Some(path) = &opts.json {
+        let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let raw = out_dir.join("results.json");
+    let _ = std::fs::write(
+        &raw,
+        serde_json::to_string_pretty(&results).unwrap_or_default(),
+    );
+    let report = report(opts, &programs, &scenarios, &results, &failures, elapsed);
+    match &opts.write {
+        Some(path) => {
+            write_section(path, &report)?;
+            eprintln!(
+                "== {} updated (raw results in {})",
+                path.display(),
+                raw.display()
+            );
+        }
+        None => print!("{report}"),
+    }
+    if !failures.is_empty() {
+        return Err(format!(
+            "{} measurement(s) failed (listed above and in the report)",
+            failures.len()
+        ));
+    }
+    Ok(())
+}
+
+fn headline(v: &Value) -> String {
+    let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    match v.get("mode").and_then(Value::as_str) {
+        Some("idle") => format!("{:.0} B/conn", f("bytes_per_connection")),
+        Some("fanout") => format!(
+            "{:.0} deliveries/s, p50 {:.0} µs, p99 {:.0} µs",
+            f("deliveries_per_s"),
+            f("p50_us"),
+            f("p99_us")
+        ),
+        Some("echo") => format!("{:.0} acks/s, p99 {:.0} µs", f("acks_per_s"), f("p99_us")),
+        Some("churn") => format!(
+            "{:.0} sessions/s, RSS after {:.1} MB",
+            f("sessions_per_s"),
+            f("rss_after") / 1e6
+        ),
+        _ => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+/// Median, min and max of one figure over the runs.
+#[derive(Clone, Copy, Debug)]
+struct Stat {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn stat(runs: &[Value], key: &str) -> Option<Stat> {
+    let mut v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.get(key).and_then(Value::as_f64))
+        .filter(|x| x.is_finite())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    let median = if !v.len().is_multiple_of(2) {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    };
+    Some(Stat {
+        median,
+        min: v[0],
+        max: v[v.len() - 1],
+    })
+}
+
+/// CPU use (cores) of `who` (`generator` or `server`) per run: over the measurement window
+/// when the generator reported it, else over its whole run.
+fn cpu_stat(runs: &[Value], who: &str) -> Option<Stat> {
+    if let Some(s) = stat(runs, &format!("{who}_cores")) {
+        return Some(s);
+    }
+    let per: Vec<Value> = runs
+        .iter()
+        .filter_map(|r| {
+            let cpu = r.get(format!("{who}_cpu_s"))?.as_f64()?;
+            let wall = r.get("wall_s")?.as_f64()?;
+            Some(json!({ "x": cpu / wall }))
+        })
+        .collect();
+    stat(&per, "x")
+}
+
+/// How a figure compares: which direction is better.
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// Ours over theirs, oriented so that above 1 means ours is better.
+fn advantage(ours: f64, theirs: f64, better: Better) -> f64 {
+    match better {
+        Better::Higher => ours / theirs,
+        Better::Lower => theirs / ours,
+    }
+}
+
+/// One column of figures in a table.
+struct Column {
+    key: &'static str,
+    title: &'static str,
+    scale: f64,
+    decimals: usize,
+}
+
+fn fmt_num(x: f64, decimals: usize) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let s = format!("{x:.decimals$}");
+    // Thousands separators for readability of large integers.
+    if decimals == 0 && x.abs() >= 1_000.0 {
+        let digits: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        for (i, c) in digits.iter().enumerate() {
+            if i > 0
+                && (digits.len() - i).is_multiple_of(3)
+                && c.is_ascii_digit()
+                && digits[i - 1] != '-'
+            {
+                out.push(',');
+            }
+            out.push(*c);
+        }
+        return out;
+    }
+    s
+}
+
+fn fmt_stat(s: Option<Stat>, col: &Column) -> String {
+    match s {
+        None => "–".into(),
+        Some(s) => {
+            let m = fmt_num(s.median / col.scale, col.decimals);
+            let lo = fmt_num(s.min / col.scale, col.decimals);
+            let hi = fmt_num(s.max / col.scale, col.decimals);
+            if lo == hi {
+                m
+            } else {
+                format!("{m} ({lo}–{hi})")
+            }
+        }
+    }
+}
+
+/// One table: the figures of every contender, the primary figure's ratios from each of ours.
+fn table(
+    out: &mut String,
+    runs: &BTreeMap<String, Vec<Value>>,
+    contenders: &[String],
+    columns: &[Column],
+    better: Better,
+    cpu: bool,
+) {
+    let ours: Vec<&String> = contenders
+        .iter()
+        .filter(|c| OURS.contains(&c.as_str()))
+        .collect();
+    let primary = &columns[0];
+    let _ = write!(out, "| contender |");
+    for c in columns {
+        let _ = write!(out, " {} |", c.title);
+    }
+    for o in &ours {
+        let _ = write!(out, " {o} vs this |");
+    }
+    if cpu {
+        let _ = write!(out, " generator CPU | server CPU |");
+    }
+    let _ = write!(out, "\n| --- |");
+    let cpu_columns = if cpu { 2 } else { 0 };
+    for _ in 0..columns.len() + ours.len() + cpu_columns {
+        let _ = write!(out, " ---: |");
+    }
+    let _ = writeln!(out);
+    for name in contenders {
+        let Some(r) = runs.get(name) else {
+            let _ = write!(out, "| {name} | failed (see below) |");
+            let cells = columns.len() - 1 + ours.len() + if cpu { 2 } else { 0 };
+            let _ = writeln!(out, "{}", " – |".repeat(cells));
+            continue;
+        };
+        let _ = write!(out, "| {name} |");
+        for c in columns {
+            let _ = write!(out, " {} |", fmt_stat(stat(r, c.key), c));
+        }
+        for o in &ours {
+            let ratio = if *o == name {
+                "–".to_string()
+            } else {
+                match (
+                    runs.get(*o).and_then(|x| stat(x, primary.key)),
+                    stat(r, primary.key),
+                ) {
+                    (Some(a), Some(b)) => {
+                        format!("{:.2}×", advantage(a.median, b.median, better))
+                    }
+                    _ => "–".into(),
+                }
+            };
+            let _ = write!(out, " {ratio} |");
+        }
+        let cores = |who| {
+            cpu_stat(r, who)
+                .map(|s| format!("{:.2}", s.median))
+                .unwrap_or_else(|| "–".into())
+        };
+        if cpu {
+            let _ = write!(out, " {} | {} |", cores("generator"), cores("server"));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// A target of issue 8: our advantage over `peer` on `key` of `scenario` must reach `goal`.
+struct Target {
+    text: String,
+    scenario: String,
+    key: &'static str,
+    better: Better,
+    peer: &'static str,
+    goal: f64,
+}
+
+fn targets(scenarios: &[Scenario]) -> Vec<Target> {
+    let mut t = Vec::new();
+    for peer in ["socketioxide", "node"] {
+        t.push(Target {
+            text: format!("memory per idle connection ≤ 1/4 of {peer}'s"),
+            scenario: "idle".into(),
+            key: "bytes_per_connection",
+            better: Better::Lower,
+            peer,
+            goal: 4.0,
+        });
+    }
+    for s in scenarios.iter().filter(|s| s.mode == "fanout") {
+        let n = &s.key["fanout-".len()..];
+        for (peer, goal) in [("socketioxide", 2.0), ("node", 4.0), ("floor", 0.8)] {
+            t.push(Target {
+                text: format!("fan-out deliveries/s at {n} clients ≥ {goal}× {peer}"),
+                scenario: s.key.clone(),
+                key: "deliveries_per_s",
+                better: Better::Higher,
+                peer,
+                goal,
+            });
+        }
+    }
+    t.push(Target {
+        text: "echo acks/s ≥ 1.5× socketioxide".into(),
+        scenario: "echo".into(),
+        key: "acks_per_s",
+        better: Better::Higher,
+        peer: "socketioxide",
+        goal: 1.5,
+    });
+    t
+}
+
+fn report(
+    opts: &Options,
+    programs: &Programs,
+    scenarios: &[Scenario],
+    results: &Results,
+    failures: &[Failure],
+    elapsed: Duration,
+) -> String {
+    let mut out = String::new();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let date = opts.date.clone().unwrap_or_else(|| {
+        Command::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    });
+    let _ = writeln!(
+        out,
+        "Whole servers side by side (see `bench/CONTENDERS.md`): this project on tokio \
+         (`ours-tokio`) and on smol (`ours-smol`), socketioxide, the official Node server and \
+         the floor (raw tokio-tungstenite doing the same writes), each a fresh process on \
+         loopback per measurement, driven by the lean load generator `socketio-bench-load` \
+         (raw WebSocket frames, one thread) in its own process. Reproduce with \
+         `bash bench/run-servers.sh` (builds, installs `tests/node/node_modules`, runs the \
+         harness `socketio-bench-run` and rewrites this section; extra arguments go to the \
+         harness: `--runs`, `--big`, `--contenders`, `--scenarios`, `--quick`…; see \
+         `bench/README.md`).\n"
+    );
+    let _ = writeln!(
+        out,
+        "Measured {date}{} on a {cores}-core machine (`nproc`; the generator and the server \
+         share it){}{}, {} run(s) per figure, interleaved; {:.0} s in all. Command: `{}`.\n",
+        opts.commit
+            .as_ref()
+            .map(|c| format!(" at commit `{c}`"))
+            .unwrap_or_default(),
+        opts.rustc
+            .as_ref()
+            .map(|r| format!(", `{r}`"))
+            .unwrap_or_default(),
+        if programs.node_version.is_empty() {
+            String::new()
+        } else {
+            format!(", Node {}", programs.node_version)
+        },
+        opts.runs,
+        elapsed.as_secs_f64(),
+        opts.command
+    );
+    let _ = writeln!(
+        out,
+        "Figures are medians, with the spread (min–max) over the runs in parentheses. \
+         \"ours vs this\" is the advantage of ours on the first figure of the table: ours ÷ \
+         theirs for a throughput, theirs ÷ ours for memory and latency, so above 1× ours is \
+         better. The machine is shared and noisy: the ratios are what counts. CPU columns are \
+         the median cores used during the measurement window (CPU seconds ÷ wall seconds, \
+         from `/proc`; for idle connections, while connecting): the generator is one thread, \
+         so near 1.00 it would be the bottleneck. The server's CPU time per delivery, ack or \
+         session over the same window is steadier than the rates when other work shares the \
+         machine.\n"
+    );
+    for s in scenarios {
+        let no_runs = BTreeMap::new();
+        let runs = results.get(&s.key).unwrap_or(&no_runs);
+        let arg = |flag: &str| {
+            s.args
+                .iter()
+                .position(|a| a == flag)
+                .and_then(|i| s.args.get(i + 1))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let col = |key, title, scale, decimals| Column {
+            key,
+            title,
+            scale,
+            decimals,
+        };
+        match s.mode {
+            "idle" => {
+                let _ = writeln!(
+                    out,
+                    "### Memory per idle connection ({} connections)\n\nServer RSS growth \
+                     from before connecting to {} ms after the last `40`, divided by N.\n",
+                    arg("--n"),
+                    arg("--settle-ms")
+                );
+                table(
+                    &mut out,
+                    runs,
+                    &opts.contenders,
+                    &[
+                        col("bytes_per_connection", "bytes per connection", 1.0, 0),
+                        col("rss_after", "RSS with N open (MB)", 1e6, 1),
+                        col("connections_per_s", "connections/s", 1.0, 0),
+                        col("generator_rss_peak", "generator peak RSS (MB)", 1e6, 1),
+                    ],
+                    Better::Lower,
+                    true,
+                );
+            }
+            "fanout" => {
+                let _ = writeln!(
+                    out,
+                    "### Broadcast fan-out, {} clients in one room\n\nSaturation: one client \
+                     sends `broadcast` (~100-byte argument) with at most 8 in flight, {} ms \
+                     measured after a {} ms warm-up; every socket (the sender too) receives \
+                     `tick`. Every delivery is checked (a lost or duplicated `tick` fails \
+                     the run); \"out of order\" counts the `tick`s that did not follow the \
+                     previous `seq` a client received (both phases; not zero when a server \
+                     handles one socket's events concurrently, so that consecutive broadcasts \
+                     overtake each other).\n",
+                    arg("--n"),
+                    arg("--duration-ms"),
+                    arg("--warmup-ms")
+                );
+                table(
+                    &mut out,
+                    runs,
+                    &opts.contenders,
+                    &[
+                        col("deliveries_per_s", "deliveries/s", 1.0, 0),
+                        col("broadcasts_per_s", "broadcasts/s", 1.0, 1),
+                        col("server_cpu_us_per_op", "server CPU µs per delivery", 1.0, 2),
+                        col("out_of_order", "out of order", 1.0, 0),
+                    ],
+                    Better::Higher,
+                    true,
+                );
+                let _ = writeln!(
+                    out,
+                    "\nLatency at a fixed {} broadcasts/s for {} ms (the same offered load for \
+                     every contender): arrival − send time of each delivery, in µs; the ratio \
+                     is on p99.\n",
+                    arg("--rate"),
+                    arg("--latency-ms")
+                );
+                table(
+                    &mut out,
+                    runs,
+                    &opts.contenders,
+                    &[
+                        col("p99_us", "p99 µs", 1.0, 0),
+                        col("p50_us", "p50 µs", 1.0, 0),
+                    ],
+                    Better::Lower,
+                    false,
+                );
+            }
+            "echo" => {
+                let _ = writeln!(
+                    out,
+                    "### Echo with an ack, {} clients in closed loops\n\nEach client keeps \
+                     one `echo` outstanding (`421[\"echo\",X]` → `431[X]`); {} ms measured \
+                     after a {} ms warm-up.\n",
+                    arg("--n"),
+                    arg("--duration-ms"),
+                    arg("--warmup-ms")
+                );
+                table(
+                    &mut out,
+                    runs,
+                    &opts.contenders,
+                    &[
+                        col("acks_per_s", "acks/s", 1.0, 0),
+                        col("server_cpu_us_per_op", "server CPU µs per ack", 1.0, 1),
+                        col("p99_us", "p99 µs", 1.0, 0),
+                        col("p50_us", "p50 µs", 1.0, 0),
+                    ],
+                    Better::Higher,
+                    true,
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "### Connection churn, {} sessions in parallel\n\nEach session: connect, \
+                     `40`, one `echo` and its ack, `41`, close; for {} ms. RSS read {} ms \
+                     after the last session.\n",
+                    arg("--parallel"),
+                    arg("--duration-ms"),
+                    arg("--settle-ms")
+                );
+                table(
+                    &mut out,
+                    runs,
+                    &opts.contenders,
+                    &[
+                        col("sessions_per_s", "sessions/s", 1.0, 0),
+                        col("server_cpu_us_per_op", "server CPU µs per session", 1.0, 0),
+                        col("rss_after", "RSS after (MB)", 1e6, 1),
+                        col("rss_before", "RSS before (MB)", 1e6, 1),
+                    ],
+                    Better::Higher,
+                    true,
+                );
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    // Targets.
+    let ours: Vec<&String> = opts
+        .contenders
+        .iter()
+        .filter(|c| OURS.contains(&c.as_str()))
+        .collect();
+    let mut rows = String::new();
+    for t in targets(scenarios) {
+        let Some(runs) = results.get(&t.scenario) else {
+            continue;
+        };
+        let Some(peer) = runs.get(t.peer).and_then(|r| stat(r, t.key)) else {
+            continue;
+        };
+        let _ = write!(rows, "| {} |", t.text);
+        for o in &ours {
+            let cell = match runs.get(*o).and_then(|r| stat(r, t.key)) {
+                Some(s) => {
+                    let a = advantage(s.median, peer.median, t.better);
+                    let verdict = if a >= t.goal { "met" } else { "**missed**" };
+                    format!("{a:.2}× {verdict}")
+                }
+                None => "–".into(),
+            };
+            let _ = write!(rows, " {cell} |");
+        }
+        let _ = writeln!(rows);
+    }
+    if !rows.is_empty() && !ours.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Targets of issue 8\n\nOur advantage (medians; above 1× ours is better) \
+             against the goal.\n"
+        );
+        let _ = write!(out, "| target |");
+        for o in &ours {
+            let _ = write!(out, " {o} |");
+        }
+        let _ = write!(out, "\n| --- |");
+        for _ in &ours {
+            let _ = write!(out, " --- |");
+        }
+        let _ = writeln!(out);
+        out.push_str(&rows);
+    }
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\n### Failed measurements\n");
+        for f in failures {
+            let first = f.message.lines().next().unwrap_or("");
+            let first = first.split("; its stderr is in").next().unwrap_or(first);
+            let _ = writeln!(
+                out,
+                "- {} / {} (run {}): {}",
+                f.scenario,
+                f.contender,
+                f.run,
+                first.chars().take(400).collect::<String>()
+            );
+        }
+    }
+    out
+}
+
+/// Replaces the text between the servers markers of `path` (appending the markers, under a
+/// heading, when missing); nothing else of the file changes.
+fn write_section(path: &Path, body: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (text.find(BEGIN), text.find(END)) {
+        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{body}{}", &text[..b], &text[e..]),
+        (None, None) => {
+            let mut t = text.trim_end().to_string();
+            if !t.is_empty() {
+                t.push_str("\n\n");
+            }
+            format!("{t}# Whole-server benchmarks\n\n{BEGIN}\n{body}{END}\n")
+        }
+        _ => {
+            return Err(format!(
+                "{}: the markers {BEGIN} / {END} are unbalanced; fix them by hand",
+                path.display()
+            ));
+        }
+    };
+    let mut f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(new.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
