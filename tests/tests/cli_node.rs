@@ -49,7 +49,11 @@ impl std::fmt::Display for Run {
 
 /// Runs `sio <args>` in-process (a hard limit of 20 s).
 async fn sio(args: &[&str]) -> Run {
-    let (out, err) = (Buf::default(), Buf::default());
+    sio_into(args, Buf::default(), Buf::default()).await
+}
+
+/// [`sio`] writing into buffers the caller can watch while it runs.
+async fn sio_into(args: &[&str], out: Buf, err: Buf) -> Run {
     let argv: Vec<String> = std::iter::once("sio")
         .chain(args.iter().copied())
         .map(str::to_owned)
@@ -278,23 +282,35 @@ async fn failures_exit_codes() {
 async fn listen_reconnects_after_a_restart() {
     let mut server = node(false).await;
     let url = server.url();
-    let listener = tokio::spawn(async move {
-        sio(&[
-            "listen",
-            &url,
-            "--transport",
-            "websocket",
-            "--count",
-            "2",
-            "--wait",
-            "15000",
-        ])
-        .await
-    });
-    server.wait_connects(1, Duration::from_secs(10)).await;
+    let out = Buf::default();
+    let listener = {
+        let out = out.clone();
+        tokio::spawn(async move {
+            let args = [
+                "listen",
+                &url,
+                "--transport",
+                "websocket",
+                "--count",
+                "2",
+                "--wait",
+                "15000",
+            ];
+            sio_into(&args, out, Buf::default()).await
+        })
+    };
+    // Restart only once the first server's `auth` event is through: the server logs its
+    // connection before it emits, so a restart at that point can cut the event off.
+    let printed = tokio::time::timeout(Duration::from_secs(10), async {
+        while out.text().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(printed.is_ok(), "no event from the first server");
     server.restart().await;
     let run = listener.await.expect("listen task");
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run} server log: {:?}", server.lines());
     assert_eq!(run.out.lines().count(), 2, "{run}");
     assert!(run.err.contains("sio: disconnected: "), "{run}");
     assert!(run.err.contains("(reconnecting)"), "{run}");
