@@ -80,9 +80,11 @@ mod handshake;
 pub mod http;
 mod namespace;
 mod operators;
+mod outbox;
 mod runtime;
 mod server;
 mod socket;
+mod wsio;
 
 pub use client::{Client, ClientBuilder, ClientSocket};
 pub use config::{

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use socketio_protocol::engine::server::{
     ConnectionId, Event as EngineEvent, Method, PreparedMessage, RequestHead, RequestId, Response,
@@ -38,6 +38,7 @@ use crate::fasthash::IdMap;
 use crate::handshake::HttpHandshake;
 use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
 use crate::socket::Incoming;
+use crate::wsio::{self, Writer, WriterEnd};
 use crate::{
     AckError, BoxTask, BroadcastOperator, EmitError, Handshake, Runtime, ServerBuilder, Socket,
 };
@@ -90,18 +91,6 @@ pub(crate) struct Inner {
     websockets: AtomicUsize,
     timer_running: AtomicBool,
     shut_down: AtomicBool,
-}
-
-/// A WebSocket's outgoing queue: frames or the close, counted for the bound.
-enum WsOut {
-    Frame(Frame),
-    Close,
-}
-
-struct Writer {
-    tx: mpsc::UnboundedSender<WsOut>,
-    queued: Arc<AtomicUsize>,
-    abort: Option<oneshot::Sender<()>>,
 }
 
 /// One engine session's Socket.IO state.
@@ -589,23 +578,14 @@ impl Server {
             return Err(plain(503, "server shutting down"));
         }
         let connection = ConnectionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = mpsc::unbounded();
-        let (abort_tx, abort_rx) = oneshot::channel();
-        let queued = Arc::new(AtomicUsize::new(0));
+        let (writer, end) = wsio::writer();
         let ctx = RequestCtx {
             parts: Some(request),
             remote,
         };
         let head = head_from_parts(request);
         let verdict = inner.with_state(ctx, |st, now, inner| {
-            st.writers.insert(
-                connection,
-                Writer {
-                    tx,
-                    queued: queued.clone(),
-                    abort: Some(abort_tx),
-                },
-            );
+            st.writers.insert(connection, writer);
             if let Err(error) = st.engine.handle_websocket(now, connection, head) {
                 tracing::warn!(%error, "engine refused a websocket");
             }
@@ -629,9 +609,7 @@ impl Server {
                         ))
                     })
                     .collect(),
-                rx: Some(rx),
-                queued,
-                abort: Some(abort_rx),
+                end: Some(end),
             }),
             Some(Err(response)) => Err(to_http(response)),
             None => Err(plain(400, "Bad request")),
@@ -665,73 +643,18 @@ impl Server {
         let inner = self.0.clone();
         ticket.server = None;
         let connection = ticket.connection;
-        let (Some(mut rx), Some(abort)) = (ticket.rx.take(), ticket.abort.take()) else {
+        let Some(end) = ticket.end.take() else {
             return;
         };
-        let queued = ticket.queued.clone();
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(&inner.websockets);
-        let (mut sink, mut stream) = socket.split();
-        let reader = async {
-            while let Some(message) = stream.next().await {
-                let frame = match message {
-                    Ok(tungstenite::Message::Text(text)) => {
-                        match Str::from_utf8(Bytes::from(text)) {
-                            Ok(text) => Frame::Text(text),
-                            Err(_) => return false,
-                        }
-                    }
-                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
-                    Ok(tungstenite::Message::Close(_)) => return true,
-                    Ok(_) => continue,
-                    Err(error) => return ws_closed(&error),
-                };
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.engine.handle_frame(now, connection, frame);
-                    st.pump(inner, now, NO_CTX);
-                });
-            }
-            true
-        };
-        let writer = async {
-            while let Some(out) = rx.next().await {
-                queued.fetch_sub(1, Ordering::AcqRel);
-                match out {
-                    WsOut::Frame(frame) => {
-                        let message = match frame {
-                            Frame::Text(text) => {
-                                match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                                    Ok(text) => tungstenite::Message::Text(text),
-                                    Err(_) => continue,
-                                }
-                            }
-                            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-                        };
-                        if let Err(error) = sink.feed(message).await {
-                            return ws_closed(&error);
-                        }
-                        if queued.load(Ordering::Acquire) == 0
-                            && let Err(error) = sink.flush().await
-                        {
-                            return ws_closed(&error);
-                        }
-                    }
-                    WsOut::Close => {
-                        let _ = sink.send(tungstenite::Message::Close(None)).await;
-                        return true;
-                    }
-                }
-            }
-            let _ = sink.flush().await;
-            true
-        };
-        let reader = std::pin::pin!(reader);
-        let writer = std::pin::pin!(writer);
-        let io = futures_util::future::select(reader, writer);
-        let clean = match futures_util::future::select(io, abort).await {
-            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
-            futures_util::future::Either::Right(_) => false,
-        };
+        let clean = wsio::serve(socket, end, |frame| {
+            inner.with_state(NO_CTX, |st, now, inner| {
+                let _ = st.engine.handle_frame(now, connection, frame);
+                st.pump(inner, now, NO_CTX);
+            });
+        })
+        .await;
         inner.with_state(NO_CTX, |st, now, inner| {
             let _ = if clean {
                 st.engine.handle_websocket_closed(now, connection)
@@ -800,7 +723,7 @@ impl Server {
             st.pump(inner, now, NO_CTX);
             st.requests.clear();
             for (_, writer) in st.writers.drain() {
-                let _ = writer.tx.unbounded_send(WsOut::Close);
+                writer.close();
             }
         });
         // Stop the timer task.
@@ -823,27 +746,6 @@ pub(crate) fn has_sid(parts: &http::request::Parts) -> bool {
         .uri
         .query()
         .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")))
-}
-
-/// Whether a WebSocket error only means the peer is gone (`transport close`, as the
-/// reference's `ws` reports a TCP connection that ends, even without a close frame, or is
-/// reset) rather than a failure of the connection (`transport error`: a protocol violation,
-/// an oversized message, another IO error).
-pub(crate) fn ws_closed(error: &tungstenite::Error) -> bool {
-    use std::io::ErrorKind;
-    use tungstenite::error::ProtocolError;
-    match error {
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => true,
-        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => true,
-        tungstenite::Error::Io(io) => matches!(
-            io.kind(),
-            ErrorKind::ConnectionReset
-                | ErrorKind::ConnectionAborted
-                | ErrorKind::BrokenPipe
-                | ErrorKind::UnexpectedEof
-        ),
-        _ => false,
-    }
 }
 
 struct Decrement<'a>(&'a AtomicUsize);
@@ -891,9 +793,7 @@ pub struct WebSocketTicket {
     server: Option<Server>,
     connection: ConnectionId,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    rx: Option<mpsc::UnboundedReceiver<WsOut>>,
-    queued: Arc<AtomicUsize>,
-    abort: Option<oneshot::Receiver<()>>,
+    end: Option<WriterEnd>,
 }
 
 impl std::fmt::Debug for WebSocketTicket {
@@ -1029,7 +929,7 @@ impl Inner {
                 inner,
                 now,
                 nsp,
-                std::slice::from_ref(sid),
+                Some(std::slice::from_ref(sid)),
                 &opts,
                 value,
                 volatile,
@@ -1100,11 +1000,7 @@ impl Inner {
         volatile: bool,
     ) -> usize {
         self.with_state(NO_CTX, |st, now, inner| {
-            let targets: Vec<Str> = match st.nsps.get(nsp) {
-                Some(ns) => ns.rooms.select(opts).cloned().collect(),
-                None => Vec::new(),
-            };
-            let count = st.send_event(inner, now, nsp, &targets, opts, value, volatile, None);
+            let count = st.send_event(inner, now, nsp, None, opts, value, volatile, None);
             st.pump(inner, now, NO_CTX);
             count
         })
@@ -1127,7 +1023,16 @@ impl Inner {
             let targets: Vec<Str> = ns.rooms.select(opts).cloned().collect();
             let id = ns.next_ack;
             ns.next_ack += 1;
-            let count = st.send_event(inner, now, nsp, &targets, opts, value, volatile, Some(id));
+            let count = st.send_event(
+                inner,
+                now,
+                nsp,
+                Some(&targets),
+                opts,
+                value,
+                volatile,
+                Some(id),
+            );
             let deadline = now + timeout;
             let reached: Vec<Str> = targets
                 .into_iter()
@@ -1340,21 +1245,33 @@ impl State {
         }
     }
 
-    /// Encodes an event once and queues it for `targets`; with `ack_id`, registers the ack on
-    /// each. Returns how many sockets it was queued for.
+    /// Encodes an event once and queues it for `targets` (or, with `None`, every socket `opts`
+    /// selects, iterated in place rather than copied: a broadcast to 10,000 sockets would
+    /// otherwise clone 10,000 ids); with `ack_id`, registers the ack on each. Returns how many
+    /// sockets it was queued for.
     #[allow(clippy::too_many_arguments)]
     fn send_event(
         &mut self,
         inner: &Inner,
         now: Instant,
         nsp: &str,
-        targets: &[Str],
+        targets: Option<&[Str]>,
         opts: &BroadcastOptions,
         value: Value,
         volatile: bool,
         ack_id: Option<u64>,
     ) -> usize {
-        let Some(ns) = self.nsps.get_mut(nsp) else {
+        // Disjoint borrows: the selection borrows the namespace while sessions are written.
+        let State {
+            engine,
+            conns,
+            dirty,
+            nsps,
+            writers,
+            acks,
+            ..
+        } = self;
+        let Some(ns) = nsps.get_mut(nsp) else {
             return 0;
         };
         let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
@@ -1364,9 +1281,14 @@ impl State {
             // Stored even without a live target: disconnected sessions may recover it.
             store.store_broadcast(now, &mut packet, volatile, opts);
         }
-        if targets.is_empty() {
+        let ns = &*ns;
+        let mut selected: Box<dyn Iterator<Item = &Str>> = match targets {
+            Some(targets) => Box::new(targets.iter()),
+            None => Box::new(ns.rooms.select(opts)),
+        };
+        let Some(first) = selected.next() else {
             return 0;
-        }
+        };
         let frames: Vec<Data> = match inner.config.socket.parser {
             Parser::Msgpack => vec![Data::Binary(msgpack::encode(&packet))],
             _ => {
@@ -1383,18 +1305,18 @@ impl State {
             _ => Vec::new(),
         };
         let mut count = 0;
-        for sid in targets {
+        for sid in std::iter::once(first).chain(selected) {
             let Some(entry) = ns.sockets.get(sid) else {
                 continue;
             };
-            let Some(conn) = self.conns.get_mut(&entry.engine_sid) else {
+            let Some(conn) = conns.get_mut(&entry.engine_sid) else {
                 continue;
             };
             // Packets the core still holds for this connection go first, through it.
             if !prepared.is_empty() && !conn.core.has_transmits() && !conn.core.is_closed() {
                 let mut sent = true;
                 for message in &prepared {
-                    match self.engine.send_prepared(&entry.engine_sid, message) {
+                    match engine.send_prepared(&entry.engine_sid, message) {
                         Ok(()) => {}
                         Err(socketio_protocol::engine::server::Error::QueueFull) => {
                             tracing::warn!(sid = %entry.engine_sid, "polling buffer full: closing the slow session");
@@ -1402,8 +1324,8 @@ impl State {
                                 now,
                                 socketio_protocol::engine::CloseReason::TransportError,
                             );
-                            let _ = self.engine.close(now, &entry.engine_sid);
-                            self.dirty.push(entry.engine_sid.clone());
+                            let _ = engine.close(now, &entry.engine_sid);
+                            dirty.push(entry.engine_sid.clone());
                             sent = false;
                             break;
                         }
@@ -1419,17 +1341,15 @@ impl State {
                 continue;
             }
             if volatile {
-                let busy = conn.websocket.is_some_and(|c| {
-                    self.writers
-                        .get(&c)
-                        .is_none_or(|w| w.queued.load(Ordering::Acquire) > 0)
-                });
+                let busy = conn
+                    .websocket
+                    .is_some_and(|c| writers.get(&c).is_none_or(Writer::is_busy));
                 if busy {
                     continue;
                 }
                 let mut sent = true;
                 for frame in frames.iter().cloned() {
-                    if self.engine.send(&entry.engine_sid, frame).is_err() {
+                    if engine.send(&entry.engine_sid, frame).is_err() {
                         sent = false;
                         break;
                     }
@@ -1443,12 +1363,11 @@ impl State {
                 if conn.core.expect_ack(sid, id, None).is_err() {
                     continue;
                 }
-                self.acks
-                    .insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
+                acks.insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
             }
             if conn.core.send_encoded(frames.iter().cloned()).is_ok() {
                 count += 1;
-                self.dirty.push(entry.engine_sid.clone());
+                dirty.push(entry.engine_sid.clone());
             }
         }
         count
@@ -1551,8 +1470,7 @@ impl State {
             Transmit::Frame { connection, frame } => self.write_frame(now, connection, frame),
             Transmit::CloseWebSocket { connection } => {
                 if let Some(writer) = self.writers.remove(&connection) {
-                    writer.queued.fetch_add(1, Ordering::AcqRel);
-                    let _ = writer.tx.unbounded_send(WsOut::Close);
+                    writer.close();
                 }
             }
             _ => {}
@@ -1566,21 +1484,15 @@ impl State {
             return;
         };
         let capacity = self.ws_capacity;
-        if writer.queued.load(Ordering::Acquire) >= capacity {
+        if writer.push_frame(frame, capacity).is_err() {
             tracing::warn!(
                 connection = connection.0,
                 capacity,
                 "websocket queue full: closing the slow connection"
             );
-            if let Some(abort) = writer.abort.take() {
-                let _ = abort.send(());
-            }
             self.writers.remove(&connection);
             let _ = self.engine.handle_websocket_error(now, connection);
-            return;
         }
-        writer.queued.fetch_add(1, Ordering::AcqRel);
-        let _ = writer.tx.unbounded_send(WsOut::Frame(frame));
     }
 
     fn on_engine_event(

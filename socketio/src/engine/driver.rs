@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::Full;
 use socketio_protocol::engine::server::{
     ConnectionId, Error as CoreError, Event, Method, RequestId, Response, Server as Core, Transmit,
@@ -29,8 +29,9 @@ use super::builder::EngineConfig;
 use super::{EngineBuilder, EngineSocket, Message, SendError};
 use crate::namespace::lock;
 use crate::server::{
-    has_sid, head_from_parts, id_generator, plain, read_body, static_lower, to_http, ws_closed,
+    has_sid, head_from_parts, id_generator, plain, read_body, static_lower, to_http,
 };
+use crate::wsio::{self, Writer, WriterEnd};
 use crate::{BoxTask, Endpoint, Runtime};
 
 type Handler = Arc<dyn Fn(EngineSocket) -> BoxTask + Send + Sync>;
@@ -88,18 +89,6 @@ pub(crate) struct Inner {
     websockets: AtomicUsize,
     timer_running: AtomicBool,
     shut_down: AtomicBool,
-}
-
-/// A WebSocket's outgoing queue: frames or the close, counted for the bound.
-enum WsOut {
-    Frame(Frame),
-    Close,
-}
-
-struct Writer {
-    tx: mpsc::UnboundedSender<WsOut>,
-    queued: Arc<AtomicUsize>,
-    abort: Option<oneshot::Sender<()>>,
 }
 
 /// An open session: the application's handle and the sending end of its message queue
@@ -365,23 +354,14 @@ impl EngineServer {
             return Err(plain(503, "server shutting down"));
         }
         let connection = ConnectionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = mpsc::unbounded();
-        let (abort_tx, abort_rx) = oneshot::channel();
-        let queued = Arc::new(AtomicUsize::new(0));
+        let (writer, end) = wsio::writer();
         let ctx = RequestCtx {
             parts: Some(request),
             remote,
         };
         let head = head_from_parts(request);
         let verdict = inner.with_state(ctx, |st, now, inner| {
-            st.writers.insert(
-                connection,
-                Writer {
-                    tx,
-                    queued: queued.clone(),
-                    abort: Some(abort_tx),
-                },
-            );
+            st.writers.insert(connection, writer);
             if let Err(error) = st.core.handle_websocket(now, connection, head) {
                 tracing::warn!(%error, "engine refused a websocket");
             }
@@ -405,9 +385,7 @@ impl EngineServer {
                         ))
                     })
                     .collect(),
-                rx: Some(rx),
-                queued,
-                abort: Some(abort_rx),
+                end: Some(end),
             }),
             Some(Err(response)) => Err(to_http(response)),
             None => Err(plain(400, "Bad request")),
@@ -437,73 +415,18 @@ impl EngineServer {
         let inner = self.0.clone();
         ticket.server = None;
         let connection = ticket.connection;
-        let (Some(mut rx), Some(abort)) = (ticket.rx.take(), ticket.abort.take()) else {
+        let Some(end) = ticket.end.take() else {
             return;
         };
-        let queued = ticket.queued.clone();
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(inner.clone());
-        let (mut sink, mut stream) = socket.split();
-        let reader = async {
-            while let Some(message) = stream.next().await {
-                let frame = match message {
-                    Ok(tungstenite::Message::Text(text)) => {
-                        match Str::from_utf8(Bytes::from(text)) {
-                            Ok(text) => Frame::Text(text),
-                            Err(_) => return false,
-                        }
-                    }
-                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
-                    Ok(tungstenite::Message::Close(_)) => return true,
-                    Ok(_) => continue,
-                    Err(error) => return ws_closed(&error),
-                };
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.core.handle_frame(now, connection, frame);
-                    st.pump(inner, now, NO_CTX);
-                });
-            }
-            true
-        };
-        let writer = async {
-            while let Some(out) = rx.next().await {
-                queued.fetch_sub(1, Ordering::AcqRel);
-                match out {
-                    WsOut::Frame(frame) => {
-                        let message = match frame {
-                            Frame::Text(text) => {
-                                match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                                    Ok(text) => tungstenite::Message::Text(text),
-                                    Err(_) => continue,
-                                }
-                            }
-                            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-                        };
-                        if let Err(error) = sink.feed(message).await {
-                            return ws_closed(&error);
-                        }
-                        if queued.load(Ordering::Acquire) == 0
-                            && let Err(error) = sink.flush().await
-                        {
-                            return ws_closed(&error);
-                        }
-                    }
-                    WsOut::Close => {
-                        let _ = sink.send(tungstenite::Message::Close(None)).await;
-                        return true;
-                    }
-                }
-            }
-            let _ = sink.flush().await;
-            true
-        };
-        let reader = std::pin::pin!(reader);
-        let writer = std::pin::pin!(writer);
-        let io = futures_util::future::select(reader, writer);
-        let clean = match futures_util::future::select(io, abort).await {
-            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
-            futures_util::future::Either::Right(_) => false,
-        };
+        let clean = wsio::serve(socket, end, |frame| {
+            inner.with_state(NO_CTX, |st, now, inner| {
+                let _ = st.core.handle_frame(now, connection, frame);
+                st.pump(inner, now, NO_CTX);
+            });
+        })
+        .await;
         inner.with_state(NO_CTX, |st, now, inner| {
             let _ = if clean {
                 st.core.handle_websocket_closed(now, connection)
@@ -552,7 +475,7 @@ impl EngineServer {
             st.pump(inner, now, NO_CTX);
             st.requests.clear();
             for (_, writer) in st.writers.drain() {
-                let _ = writer.tx.unbounded_send(WsOut::Close);
+                writer.close();
             }
         });
         // Stop the timer task.
@@ -638,9 +561,7 @@ pub struct EngineTicket {
     server: Option<EngineServer>,
     connection: ConnectionId,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    rx: Option<mpsc::UnboundedReceiver<WsOut>>,
-    queued: Arc<AtomicUsize>,
-    abort: Option<oneshot::Receiver<()>>,
+    end: Option<WriterEnd>,
 }
 
 impl std::fmt::Debug for EngineTicket {
@@ -872,8 +793,7 @@ impl State {
             }
             Transmit::CloseWebSocket { connection } => {
                 if let Some(writer) = self.writers.remove(&connection) {
-                    writer.queued.fetch_add(1, Ordering::AcqRel);
-                    let _ = writer.tx.unbounded_send(WsOut::Close);
+                    writer.close();
                 }
             }
             _ => {}
@@ -887,21 +807,15 @@ impl State {
             return;
         };
         let capacity = inner.config.websocket_queue;
-        if writer.queued.load(Ordering::Acquire) >= capacity {
+        if writer.push_frame(frame, capacity).is_err() {
             tracing::warn!(
                 connection = connection.0,
                 capacity,
                 "websocket queue full: closing the slow connection"
             );
-            if let Some(abort) = writer.abort.take() {
-                let _ = abort.send(());
-            }
             self.writers.remove(&connection);
             let _ = self.core.handle_websocket_error(now, connection);
-            return;
         }
-        writer.queued.fetch_add(1, Ordering::AcqRel);
-        let _ = writer.tx.unbounded_send(WsOut::Frame(frame));
     }
 
     fn on_event(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>, event: Event) {
