@@ -2,7 +2,7 @@
 //! consumer (the connection's writer task).
 //!
 //! Cheaper than a channel for fan-out: a push is a short uncontended lock and a `VecDeque`
-//! push (no allocation once the queue has grown), and it wakes the writer only when the queue
+//! push (an allocation per batch, not per item), and it wakes the writer only when the queue
 //! goes from empty to non-empty; the writer takes everything queued at once and writes it as
 //! one batch.
 

@@ -72,9 +72,16 @@ impl Writer {
 }
 
 /// Serves an accepted WebSocket until it ends: hands every received frame to `on_frame`
-/// and writes the queue, everything queued as one batch flushed once. Returns whether it
+/// and writes the queue, everything queued as one batch flushed once. Resolves to whether it
 /// ended cleanly ([`ws_closed`]); an abort is not clean.
-pub(crate) async fn serve<S>(socket: S, end: WriterEnd, mut on_frame: impl FnMut(Frame)) -> bool
+///
+/// Not an `async fn`: the socket is split before the future is made, so the future holds only
+/// the two halves, not a second copy of the socket (an idle connection's memory).
+pub(crate) fn serve<S>(
+    socket: S,
+    end: WriterEnd,
+    mut on_frame: impl FnMut(Frame),
+) -> impl std::future::Future<Output = bool>
 where
     S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
         + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
@@ -82,63 +89,68 @@ where
 {
     let WriterEnd { mut rx, abort } = end;
     let (mut sink, mut stream) = socket.split();
-    let reader = async {
-        while let Some(message) = stream.next().await {
-            let frame = match message {
-                Ok(tungstenite::Message::Text(text)) => match Str::from_utf8(Bytes::from(text)) {
-                    Ok(text) => Frame::Text(text),
-                    Err(_) => return false,
-                },
-                Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
-                Ok(tungstenite::Message::Close(_)) => return true,
-                Ok(_) => continue,
-                Err(error) => return ws_closed(&error),
-            };
-            on_frame(frame);
-        }
-        true
-    };
-    let writer = async {
-        let mut batch = VecDeque::new();
-        while rx.take_all(&mut batch).await {
-            while let Some(out) = batch.pop_front() {
-                match out {
-                    WsOut::Frame(frame) => {
-                        let message = match frame {
-                            Frame::Text(text) => {
-                                match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                                    Ok(text) => tungstenite::Message::Text(text),
-                                    Err(_) => continue,
+    async move {
+        let reader = async {
+            while let Some(message) = stream.next().await {
+                let frame = match message {
+                    Ok(tungstenite::Message::Text(text)) => match Str::from_utf8(Bytes::from(text))
+                    {
+                        Ok(text) => Frame::Text(text),
+                        Err(_) => return false,
+                    },
+                    Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
+                    Ok(tungstenite::Message::Close(_)) => return true,
+                    Ok(_) => continue,
+                    Err(error) => return ws_closed(&error),
+                };
+                on_frame(frame);
+            }
+            true
+        };
+        let writer = async {
+            let mut batch = VecDeque::new();
+            while rx.take_all(&mut batch).await {
+                while let Some(out) = batch.pop_front() {
+                    match out {
+                        WsOut::Frame(frame) => {
+                            let message = match frame {
+                                Frame::Text(text) => {
+                                    match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                                        Ok(text) => tungstenite::Message::Text(text),
+                                        Err(_) => continue,
+                                    }
                                 }
+                                Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+                            };
+                            if let Err(error) = sink.feed(message).await {
+                                return ws_closed(&error);
                             }
-                            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-                        };
-                        if let Err(error) = sink.feed(message).await {
-                            return ws_closed(&error);
+                        }
+                        WsOut::Close => {
+                            let _ = sink.send(tungstenite::Message::Close(None)).await;
+                            return true;
                         }
                     }
-                    WsOut::Close => {
-                        let _ = sink.send(tungstenite::Message::Close(None)).await;
-                        return true;
-                    }
                 }
+                if let Err(error) = sink.flush().await {
+                    return ws_closed(&error);
+                }
+                // An idle connection keeps no buffer (the next batch allocates once).
+                batch = VecDeque::new();
             }
-            if let Err(error) = sink.flush().await {
-                return ws_closed(&error);
-            }
+            let _ = sink.flush().await;
+            true
+        };
+        // A dropped `Writer` ends the connection too, as an abort; `io` is polled first, so a
+        // close queued just before is still written when the socket takes it at once, and a peer
+        // that does not read cannot hold the task.
+        let reader = std::pin::pin!(reader);
+        let writer = std::pin::pin!(writer);
+        let io = futures_util::future::select(reader, writer);
+        match futures_util::future::select(io, abort).await {
+            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
+            futures_util::future::Either::Right(_) => false,
         }
-        let _ = sink.flush().await;
-        true
-    };
-    // A dropped `Writer` ends the connection too, as an abort; `io` is polled first, so a
-    // close queued just before is still written when the socket takes it at once, and a peer
-    // that does not read cannot hold the task.
-    let reader = std::pin::pin!(reader);
-    let writer = std::pin::pin!(writer);
-    let io = futures_util::future::select(reader, writer);
-    match futures_util::future::select(io, abort).await {
-        futures_util::future::Either::Left((either, _)) => either.factor_first().0,
-        futures_util::future::Either::Right(_) => false,
     }
 }
 
