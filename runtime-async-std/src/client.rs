@@ -20,6 +20,29 @@ use crate::{AsyncIoRuntime, h1};
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
+/// A reader that notes whether any byte came through it.
+struct NoticeRead<'a, R> {
+    io: &'a mut R,
+    read_any: &'a mut bool,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for NoticeRead<'_, R> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut *this.io).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(read)) = poll
+            && read > 0
+        {
+            *this.read_any = true;
+        }
+        poll
+    }
+}
+
 struct Inner {
     tls: TlsConnector,
     websocket: WebSocketConfig,
@@ -99,7 +122,9 @@ impl AsyncIoConnector {
         let (mut parts, body) = request.into_parts();
         let target = Target::from_uri(&parts.uri)?;
         let key = origin_form(&mut parts)?;
-        // An idle connection may have been closed by the server: then once more on a new one.
+        // An idle connection may have been closed by the server: then once more on a new one,
+        // but only if no byte of an answer came back. A partial answer means the server took
+        // the request, and sending it again could deliver a POST's packets twice.
         loop {
             let idle = self.0.pool.take(&key);
             let reused = idle.is_some();
@@ -107,18 +132,24 @@ impl AsyncIoConnector {
                 Some(io) => io,
                 None => self.dial(&target).await?,
             };
+            let mut answered = false;
             let exchange = async {
                 h1::write_request(&mut io, &parts, &body).await?;
-                h1::read_response(&mut io, parts.method == http::Method::HEAD).await
+                let mut reader = NoticeRead {
+                    io: &mut io,
+                    read_any: &mut answered,
+                };
+                h1::read_response(&mut reader, parts.method == http::Method::HEAD).await
             };
-            match exchange.await {
+            let result = exchange.await;
+            match result {
                 Ok((response, reusable)) => {
                     if reusable {
                         self.0.pool.put(key, io);
                     }
                     return Ok(response);
                 }
-                Err(_) if reused => continue,
+                Err(_) if reused && !answered => continue,
                 Err(error) => return Err(ConnectorError::new(error)),
             }
         }

@@ -1,6 +1,7 @@
 //! `AsyncIoConnector`'s keep-alive pool against a raw HTTP/1.1 server, under smol and
 //! async-std: a connection is reused while the server keeps it; one the server closed while
-//! idle is retried on a new connection; `Connection: close` and chunked answers.
+//! idle is retried on a new connection, one whose answer was cut off is not; `Connection: close`
+//! and chunked answers.
 
 mod common;
 
@@ -111,5 +112,57 @@ on_executors!(
             assert_eq!(get(&connector, addr).await.body().as_ref(), b"ok!");
             assert_eq!(accepted.load(Ordering::SeqCst), n);
         }
+    }
+);
+
+/// A server whose first answer on a connection is whole and whose second is cut off (the head
+/// and part of the body, then the connection closes). Counts requests across connections.
+async fn cut_off_server(executor: Executor) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    executor.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let count = count.clone();
+            executor.spawn(async move {
+                let mut buf = Vec::new();
+                for answer in [
+                    &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"[..],
+                    &b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok"[..],
+                ] {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let mut chunk = [0; 1024];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => buf.extend_from_slice(&chunk[..read]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    buf.drain(..end);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, requests)
+}
+
+on_executors!(
+    a_request_whose_answer_was_cut_off_is_not_sent_again,
+    |executor| async move {
+        let (addr, requests) = cut_off_server(executor).await;
+        let connector = AsyncIoConnector::new();
+        assert_eq!(get(&connector, addr).await.body().as_ref(), b"ok");
+        // Pooled connection; the server takes the request and breaks off its answer: an error,
+        // and no second copy of the request on a new connection.
+        let request = http::Request::get(format!("http://{addr}/socket.io/?EIO=4"))
+            .body(Bytes::new())
+            .unwrap();
+        assert!(timeout(connector.http(request)).await.is_err());
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
     }
 );
