@@ -10,7 +10,8 @@
 //! - a body must arrive within [`REQUEST_TIMEOUT`] (300 s, Node's `requestTimeout`): `408`;
 //! - a head larger than [`MAX_HEAD`] (16 KiB, Node's `maxHeaderSize`) or with more than
 //!   [`MAX_HEADERS`] fields: `431`;
-//! - both `Transfer-Encoding` and `Content-Length`, a bad length, a bad chunk: `400`;
+//! - both `Transfer-Encoding` and `Content-Length`, a bad length, a bad chunk, an HTTP/1.1
+//!   request without `Host`: `400`;
 //!   a transfer coding other than `chunked`: `501`; an `Expect` other than `100-continue`:
 //!   `417`; `Expect: 100-continue` with a declared length over the limit: `413` (no `100`);
 //!   more than 16 KiB of chunk extensions in a body: `413`, as Node.
@@ -162,6 +163,16 @@ async fn parse_head<IO: AsyncRead + Unpin>(
 }
 
 fn to_parts(request: &httparse::Request<'_, '_>) -> io::Result<Parts> {
+    // RFC 9112 §3.2: an HTTP/1.1 request without `Host` gets 400 (as Node's
+    // `requireHostHeader`).
+    if request.version != Some(0)
+        && !request
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("host"))
+    {
+        return Err(invalid("HTTP/1.1 request without Host"));
+    }
     let mut builder = http::Request::builder()
         .method(request.method.unwrap_or("GET"))
         .uri(request.path.unwrap_or("/"))

@@ -311,6 +311,27 @@ on_executors!(a_malformed_head_gets_400, |executor| async move {
 });
 
 on_executors!(
+    an_http_1_1_request_without_host_gets_400,
+    |executor| async move {
+        let addr = server(executor).await;
+        let (reply, mut stream) = raw(
+            addr,
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(closed(&mut stream).await);
+        // HTTP/1.0 has no Host requirement.
+        let (reply, _) = raw(
+            addr,
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+);
+
+on_executors!(
     a_large_body_past_max_payload_still_gets_its_413,
     |executor| async move {
         let addr = server(executor).await;
