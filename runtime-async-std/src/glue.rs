@@ -122,6 +122,21 @@ impl<E: Endpoint> HttpServer<E> {
         self.with_inner(|inner| inner.limits.request_timeout = timeout)
     }
 
+    /// How long a kept-alive connection may stay idle waiting for its next request (5 s,
+    /// Node's `keepAliveTimeout`); past it the connection is closed.
+    ///
+    /// ```
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let http = socketio_async_std::HttpServer::new(io())
+    ///     .keep_alive_timeout(std::time::Duration::from_secs(15));
+    /// # let _ = http;
+    /// # }
+    /// ```
+    pub fn keep_alive_timeout(self, timeout: Duration) -> Self {
+        self.with_inner(|inner| inner.limits.keep_alive_timeout = timeout)
+    }
+
     /// The server behind this HTTP server.
     pub fn io(&self) -> &E {
         &self.inner.io
@@ -237,9 +252,18 @@ impl<E: Endpoint> HttpServer<E> {
     {
         let stopped = || stop.as_ref().is_some_and(|stop| stop.stopped.is_closed());
         let mut buf = Vec::new();
+        let mut served_one = false;
         loop {
             let limits = self.inner.limits;
-            let head = future::or(h1::read_head_with(&mut io, &mut buf, &limits), async {
+            let idle = served_one && buf.is_empty();
+            served_one = true;
+            let next = async {
+                if idle && !h1::await_next_request(&mut io, &mut buf, &limits).await {
+                    return Ok(None);
+                }
+                h1::read_head_with(&mut io, &mut buf, &limits).await
+            };
+            let head = future::or(next, async {
                 match &stop {
                     Some(stop) => drop(stop.stopped.recv().await),
                     None => future::pending().await,

@@ -8,6 +8,8 @@
 //!   `408` and close once part of it has come; an idle keep-alive connection is just closed
 //!   (a `408` there could be taken for the answer to a request crossing it on the wire);
 //! - a body must arrive within [`REQUEST_TIMEOUT`] (300 s, Node's `requestTimeout`): `408`;
+//! - a kept-alive connection with no new request within [`KEEP_ALIVE_TIMEOUT`] (5 s, Node's
+//!   `keepAliveTimeout`) is closed;
 //! - a head larger than [`MAX_HEAD`] (16 KiB, Node's `maxHeaderSize`) or with more than
 //!   [`MAX_HEADERS`] fields: `431`;
 //! - both `Transfer-Encoding` and `Content-Length`, a bad length, a bad chunk, an HTTP/1.1
@@ -35,6 +37,9 @@ pub(crate) const MAX_HEADERS: usize = 100;
 pub(crate) const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time allowed for a request body, once its head is read.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a kept-alive connection may wait for its next request (Node's
+/// `keepAliveTimeout`).
+pub(crate) const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest chunk-size line (with extensions) of a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Most bytes of chunk extensions in one body (`413` beyond, as Node).
@@ -65,6 +70,8 @@ pub(crate) struct Limits {
     pub(crate) headers_timeout: Duration,
     /// [`REQUEST_TIMEOUT`].
     pub(crate) request_timeout: Duration,
+    /// [`KEEP_ALIVE_TIMEOUT`].
+    pub(crate) keep_alive_timeout: Duration,
     /// [`MAX_HEAD`].
     pub(crate) max_head: usize,
 }
@@ -74,6 +81,7 @@ impl Default for Limits {
         Limits {
             headers_timeout: HEADERS_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
+            keep_alive_timeout: KEEP_ALIVE_TIMEOUT,
             max_head: MAX_HEAD,
         }
     }
@@ -91,6 +99,28 @@ enum HeadError {
 impl From<io::Error> for HeadError {
     fn from(error: io::Error) -> Self {
         HeadError::Io(error)
+    }
+}
+
+/// Waits at most `limits.keep_alive_timeout` for the first bytes of a kept-alive connection's
+/// next request (into `buf`). `false`: the connection is done (the wait ran out, or the peer
+/// closed), to be closed without an answer, as Node does.
+pub(crate) async fn await_next_request<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    buf: &mut Vec<u8>,
+    limits: &Limits,
+) -> bool {
+    let mut chunk = [0; 4096];
+    let read = future::or(async { Some(io.read(&mut chunk).await) }, async {
+        async_io::Timer::after(limits.keep_alive_timeout).await;
+        None
+    });
+    match read.await {
+        Some(Ok(read)) if read > 0 => {
+            buf.extend_from_slice(&chunk[..read]);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -699,6 +729,7 @@ mod tests {
         Limits {
             headers_timeout: Duration::from_millis(200),
             request_timeout: Duration::from_millis(200),
+            keep_alive_timeout: Duration::from_millis(200),
             max_head: MAX_HEAD,
         }
     }

@@ -356,6 +356,30 @@ on_executors!(
 );
 
 on_executors!(
+    an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout,
+    |executor: Executor| async move {
+        let io: socketio_async_std::Server = conformance_builder().build(executor.runtime());
+        let http = HttpServer::new(io).keep_alive_timeout(std::time::Duration::from_millis(300));
+        let addr = start(executor, http).await;
+        let get = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nhost: x\r\n\r\n";
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        // A second request within the timeout is served on the same connection.
+        for _ in 0..2 {
+            stream.write_all(get).await.unwrap();
+            let reply = read_reply(&mut stream, &mut buf).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            async_io::Timer::after(std::time::Duration::from_millis(100)).await;
+        }
+        // Then idle: closed without an answer, within the helper's 5 s wait (the headers
+        // timeout, 60 s, would not close it in that time).
+        let mut rest = Vec::new();
+        timeout(stream.read_to_end(&mut rest)).await.unwrap();
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    }
+);
+
+on_executors!(
     the_headers_timeout_is_configurable,
     |executor: Executor| async move {
         let io: socketio_async_std::Server = conformance_builder().build(executor.runtime());
