@@ -81,6 +81,7 @@ pub mod http;
 mod namespace;
 mod operators;
 mod outbox;
+mod plumbing;
 mod runtime;
 mod server;
 mod socket;

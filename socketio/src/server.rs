@@ -18,11 +18,11 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
+use socketio_protocol::engine::Data;
 use socketio_protocol::engine::server::{
     ConnectionId, Event as EngineEvent, Method, PreparedMessage, RequestHead, RequestId, Response,
-    Server as Engine, Transmit,
+    Server as Engine,
 };
-use socketio_protocol::engine::{Data, Frame};
 use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
 use socketio_protocol::rooms::{BroadcastOptions, RoomIndex};
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
@@ -37,6 +37,7 @@ use crate::config::Config;
 use crate::fasthash::IdMap;
 use crate::handshake::HttpHandshake;
 use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
+use crate::plumbing::{Plumbing, upgrade_headers};
 use crate::socket::Incoming;
 use crate::wsio::{self, Writer, WriterEnd};
 use crate::{
@@ -130,9 +131,6 @@ struct NsState {
 
 type AckReply = Result<Vec<Value>, AckError>;
 
-/// The engine's answer to a WebSocket upgrade: extra `101` headers, or a refusal.
-type Verdict = Result<Vec<(&'static str, Str)>, Response>;
-
 enum AckTarget {
     Single(oneshot::Sender<AckReply>),
     Broadcast(String, u64),
@@ -162,10 +160,7 @@ pub(crate) struct State {
     conn_timers: BTreeSet<(Instant, Str)>,
     dirty: Vec<Str>,
     nsps: HashMap<String, NsState>,
-    requests: HashMap<RequestId, oneshot::Sender<Response>>,
-    bodies: HashMap<RequestId, Bytes>,
-    writers: IdMap<ConnectionId, Writer>,
-    ws_verdicts: HashMap<ConnectionId, Verdict>,
+    io: Plumbing,
     acks: IdMap<(Str, u64), AckTarget>,
     broadcasts: HashMap<(String, u64), BroadcastWait>,
     broadcast_timers: BTreeSet<(Instant, String, u64)>,
@@ -227,10 +222,7 @@ impl Server {
                 conn_timers: BTreeSet::new(),
                 dirty: Vec::new(),
                 nsps: HashMap::new(),
-                requests: HashMap::new(),
-                bodies: HashMap::new(),
-                writers: IdMap::default(),
-                ws_verdicts: HashMap::new(),
+                io: Plumbing::default(),
                 acks: IdMap::default(),
                 broadcasts: HashMap::new(),
                 broadcast_timers: BTreeSet::new(),
@@ -534,12 +526,7 @@ impl Server {
             remote,
         };
         inner.with_state(ctx, |st, now, inner| {
-            st.requests.insert(id, tx);
-            st.bodies.insert(id, body);
-            if let Err(error) = st.engine.handle_request(now, id, head) {
-                tracing::warn!(%error, "engine refused a request");
-                st.requests.remove(&id);
-            }
+            st.io.start_request(&mut st.engine, now, id, head, body, tx);
             st.pump(inner, now, ctx);
         });
         let mut guard = AbortGuard {
@@ -585,30 +572,16 @@ impl Server {
         };
         let head = head_from_parts(request);
         let verdict = inner.with_state(ctx, |st, now, inner| {
-            st.writers.insert(connection, writer);
-            if let Err(error) = st.engine.handle_websocket(now, connection, head) {
-                tracing::warn!(%error, "engine refused a websocket");
-            }
+            st.io
+                .start_websocket(&mut st.engine, now, connection, head, writer);
             st.pump(inner, now, ctx);
-            let verdict = st.ws_verdicts.remove(&connection);
-            if !matches!(verdict, Some(Ok(_))) {
-                st.writers.remove(&connection);
-            }
-            verdict
+            st.io.take_verdict(connection)
         });
         match verdict {
             Some(Ok(headers)) => Ok(WebSocketTicket {
                 server: Some(self.clone()),
                 connection,
-                headers: headers
-                    .into_iter()
-                    .filter_map(|(name, value)| {
-                        Some((
-                            http::HeaderName::from_static(static_lower(name)?),
-                            http::HeaderValue::from_str(&value).ok()?,
-                        ))
-                    })
-                    .collect(),
+                headers: upgrade_headers(headers),
                 end: Some(end),
             }),
             Some(Err(response)) => Err(to_http(response)),
@@ -656,12 +629,8 @@ impl Server {
         })
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
-            let _ = if clean {
-                st.engine.handle_websocket_closed(now, connection)
-            } else {
-                st.engine.handle_websocket_error(now, connection)
-            };
-            st.writers.remove(&connection);
+            st.io
+                .websocket_ended(&mut st.engine, now, connection, clean);
             st.pump(inner, now, NO_CTX);
         });
         tracing::debug!(connection = connection.0, clean, "websocket ended");
@@ -721,10 +690,7 @@ impl Server {
         inner.with_state(NO_CTX, |st, now, inner| {
             st.engine.close_all(now);
             st.pump(inner, now, NO_CTX);
-            st.requests.clear();
-            for (_, writer) in st.writers.drain() {
-                writer.close();
-            }
+            st.io.close_all();
         });
         // Stop the timer task.
         lock(&inner.wake).take();
@@ -770,10 +736,8 @@ impl Drop for AbortGuard {
         }
         let id = self.id;
         self.inner.with_state(NO_CTX, |st, now, inner| {
-            if st.requests.remove(&id).is_some() {
-                let _ = st.engine.handle_request_aborted(now, id);
-                st.pump(inner, now, NO_CTX);
-            }
+            st.io.abort_request(&mut st.engine, now, id);
+            st.pump(inner, now, NO_CTX);
         });
     }
 }
@@ -823,8 +787,8 @@ impl Drop for WebSocketTicket {
         if let Some(server) = self.server.take() {
             let connection = self.connection;
             server.0.with_state(NO_CTX, |st, now, inner| {
-                st.writers.remove(&connection);
-                let _ = st.engine.handle_websocket_error(now, connection);
+                st.io
+                    .websocket_ended(&mut st.engine, now, connection, false);
                 st.pump(inner, now, NO_CTX);
             });
         }
@@ -1267,7 +1231,7 @@ impl State {
             conns,
             dirty,
             nsps,
-            writers,
+            io,
             acks,
             ..
         } = self;
@@ -1343,7 +1307,7 @@ impl State {
             if volatile {
                 let busy = conn
                     .websocket
-                    .is_some_and(|c| writers.get(&c).is_none_or(Writer::is_busy));
+                    .is_some_and(|c| io.writer(c).is_none_or(Writer::is_busy));
                 if busy {
                     continue;
                 }
@@ -1419,7 +1383,8 @@ impl State {
             let mut moved = false;
             while let Some(transmit) = self.engine.poll_transmit() {
                 moved = true;
-                self.on_transmit(now, transmit);
+                self.io
+                    .on_transmit(&mut self.engine, now, transmit, self.ws_capacity);
             }
             while let Some(event) = self.engine.poll_event() {
                 moved = true;
@@ -1436,62 +1401,6 @@ impl State {
             if !moved {
                 break;
             }
-        }
-    }
-
-    fn on_transmit(&mut self, now: Instant, transmit: Transmit) {
-        match transmit {
-            Transmit::Response { request, response } => {
-                self.bodies.remove(&request);
-                if let Some(tx) = self.requests.remove(&request) {
-                    let _ = tx.send(response);
-                }
-            }
-            Transmit::ReadBody { request, .. } => {
-                let body = self.bodies.remove(&request).unwrap_or_default();
-                let _ = self.engine.handle_request_body(now, request, body);
-            }
-            Transmit::Abort { request } => {
-                self.bodies.remove(&request);
-                self.requests.remove(&request);
-            }
-            Transmit::AcceptWebSocket {
-                connection,
-                headers,
-            } => {
-                self.ws_verdicts.insert(connection, Ok(headers));
-            }
-            Transmit::RefuseWebSocket {
-                connection,
-                response,
-            } => {
-                self.ws_verdicts.insert(connection, Err(response));
-            }
-            Transmit::Frame { connection, frame } => self.write_frame(now, connection, frame),
-            Transmit::CloseWebSocket { connection } => {
-                if let Some(writer) = self.writers.remove(&connection) {
-                    writer.close();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Queues a frame for a WebSocket; a full queue is a slow consumer: the connection is
-    /// aborted and its session closed (`transport error`).
-    fn write_frame(&mut self, now: Instant, connection: ConnectionId, frame: Frame) {
-        let Some(writer) = self.writers.get_mut(&connection) else {
-            return;
-        };
-        let capacity = self.ws_capacity;
-        if writer.push_frame(frame, capacity).is_err() {
-            tracing::warn!(
-                connection = connection.0,
-                capacity,
-                "websocket queue full: closing the slow connection"
-            );
-            self.writers.remove(&connection);
-            let _ = self.engine.handle_websocket_error(now, connection);
         }
     }
 

@@ -19,19 +19,17 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 use http_body_util::Full;
 use socketio_protocol::engine::server::{
-    ConnectionId, Error as CoreError, Event, Method, RequestId, Response, Server as Core, Transmit,
-    TransportId,
+    ConnectionId, Error as CoreError, Event, Method, RequestId, Server as Core, TransportId,
 };
-use socketio_protocol::engine::{CloseReason, Data, Frame};
+use socketio_protocol::engine::{CloseReason, Data};
 use socketio_protocol::{Instant, Str};
 
 use super::builder::EngineConfig;
 use super::{EngineBuilder, EngineSocket, Message, SendError};
 use crate::namespace::lock;
-use crate::server::{
-    has_sid, head_from_parts, id_generator, plain, read_body, static_lower, to_http,
-};
-use crate::wsio::{self, Writer, WriterEnd};
+use crate::plumbing::{Plumbing, upgrade_headers};
+use crate::server::{has_sid, head_from_parts, id_generator, plain, read_body, to_http};
+use crate::wsio::{self, WriterEnd};
 use crate::{BoxTask, Endpoint, Runtime};
 
 type Handler = Arc<dyn Fn(EngineSocket) -> BoxTask + Send + Sync>;
@@ -98,9 +96,6 @@ struct Session {
     incoming: Option<mpsc::UnboundedSender<Message>>,
 }
 
-/// The engine's answer to a WebSocket upgrade: extra `101` headers, or a refusal.
-type Verdict = Result<Vec<(&'static str, Str)>, Response>;
-
 /// The request being handled, for the handshake hook and the socket's request info.
 #[derive(Clone, Copy)]
 struct RequestCtx<'a> {
@@ -116,10 +111,7 @@ const NO_CTX: RequestCtx<'static> = RequestCtx {
 struct State {
     core: Core,
     sessions: HashMap<Str, Session>,
-    requests: HashMap<RequestId, oneshot::Sender<Response>>,
-    bodies: HashMap<RequestId, Bytes>,
-    writers: HashMap<ConnectionId, Writer>,
-    verdicts: HashMap<ConnectionId, Verdict>,
+    io: Plumbing,
     timer_target: Option<Instant>,
     /// Handlers to spawn once the lock is released.
     spawn: Vec<BoxTask>,
@@ -158,10 +150,7 @@ impl EngineServer {
             state: Mutex::new(State {
                 core,
                 sessions: HashMap::new(),
-                requests: HashMap::new(),
-                bodies: HashMap::new(),
-                writers: HashMap::new(),
-                verdicts: HashMap::new(),
+                io: Plumbing::default(),
                 timer_target: None,
                 spawn: Vec::new(),
             }),
@@ -309,13 +298,7 @@ impl EngineServer {
             remote,
         };
         inner.with_state(ctx, |st, now, inner| {
-            st.requests.insert(id, tx);
-            st.bodies.insert(id, body);
-            if let Err(error) = st.core.handle_request(now, id, head) {
-                tracing::warn!(%error, "engine refused a request");
-                st.requests.remove(&id);
-                st.bodies.remove(&id);
-            }
+            st.io.start_request(&mut st.core, now, id, head, body, tx);
             st.pump(inner, now, ctx);
         });
         let mut guard = AbortGuard {
@@ -361,30 +344,16 @@ impl EngineServer {
         };
         let head = head_from_parts(request);
         let verdict = inner.with_state(ctx, |st, now, inner| {
-            st.writers.insert(connection, writer);
-            if let Err(error) = st.core.handle_websocket(now, connection, head) {
-                tracing::warn!(%error, "engine refused a websocket");
-            }
+            st.io
+                .start_websocket(&mut st.core, now, connection, head, writer);
             st.pump(inner, now, ctx);
-            let verdict = st.verdicts.remove(&connection);
-            if !matches!(verdict, Some(Ok(_))) {
-                st.writers.remove(&connection);
-            }
-            verdict
+            st.io.take_verdict(connection)
         });
         match verdict {
             Some(Ok(headers)) => Ok(EngineTicket {
                 server: Some(self.clone()),
                 connection,
-                headers: headers
-                    .into_iter()
-                    .filter_map(|(name, value)| {
-                        Some((
-                            http::HeaderName::from_static(static_lower(name)?),
-                            http::HeaderValue::from_str(&value).ok()?,
-                        ))
-                    })
-                    .collect(),
+                headers: upgrade_headers(headers),
                 end: Some(end),
             }),
             Some(Err(response)) => Err(to_http(response)),
@@ -428,12 +397,7 @@ impl EngineServer {
         })
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
-            let _ = if clean {
-                st.core.handle_websocket_closed(now, connection)
-            } else {
-                st.core.handle_websocket_error(now, connection)
-            };
-            st.writers.remove(&connection);
+            st.io.websocket_ended(&mut st.core, now, connection, clean);
             st.pump(inner, now, NO_CTX);
         });
         tracing::debug!(connection = connection.0, clean, "engine websocket ended");
@@ -473,10 +437,7 @@ impl EngineServer {
         inner.with_state(NO_CTX, |st, now, inner| {
             st.core.close_all(now);
             st.pump(inner, now, NO_CTX);
-            st.requests.clear();
-            for (_, writer) in st.writers.drain() {
-                writer.close();
-            }
+            st.io.close_all();
         });
         // Stop the timer task.
         lock(&inner.wake).take();
@@ -591,8 +552,7 @@ impl Drop for EngineTicket {
         if let Some(server) = self.server.take() {
             let connection = self.connection;
             server.0.with_state(NO_CTX, |st, now, inner| {
-                st.writers.remove(&connection);
-                let _ = st.core.handle_websocket_error(now, connection);
+                st.io.websocket_ended(&mut st.core, now, connection, false);
                 st.pump(inner, now, NO_CTX);
             });
         }
@@ -622,11 +582,8 @@ impl Drop for AbortGuard {
         }
         let id = self.id;
         self.inner.with_state(NO_CTX, |st, now, inner| {
-            st.bodies.remove(&id);
-            if st.requests.remove(&id).is_some() {
-                let _ = st.core.handle_request_aborted(now, id);
-                st.pump(inner, now, NO_CTX);
-            }
+            st.io.abort_request(&mut st.core, now, id);
+            st.pump(inner, now, NO_CTX);
         });
     }
 }
@@ -748,7 +705,8 @@ impl State {
             let mut moved = false;
             while let Some(transmit) = self.core.poll_transmit() {
                 moved = true;
-                self.on_transmit(now, inner, transmit);
+                self.io
+                    .on_transmit(&mut self.core, now, transmit, inner.config.websocket_queue);
             }
             while let Some(event) = self.core.poll_event() {
                 moved = true;
@@ -757,64 +715,6 @@ impl State {
             if !moved {
                 return;
             }
-        }
-    }
-
-    fn on_transmit(&mut self, now: Instant, inner: &Inner, transmit: Transmit) {
-        match transmit {
-            Transmit::Response { request, response } => {
-                self.bodies.remove(&request);
-                if let Some(tx) = self.requests.remove(&request) {
-                    let _ = tx.send(response);
-                }
-            }
-            Transmit::ReadBody { request, .. } => {
-                let body = self.bodies.remove(&request).unwrap_or_default();
-                let _ = self.core.handle_request_body(now, request, body);
-            }
-            Transmit::Abort { request } => {
-                self.bodies.remove(&request);
-                self.requests.remove(&request);
-            }
-            Transmit::AcceptWebSocket {
-                connection,
-                headers,
-            } => {
-                self.verdicts.insert(connection, Ok(headers));
-            }
-            Transmit::RefuseWebSocket {
-                connection,
-                response,
-            } => {
-                self.verdicts.insert(connection, Err(response));
-            }
-            Transmit::Frame { connection, frame } => {
-                self.write_frame(now, inner, connection, frame)
-            }
-            Transmit::CloseWebSocket { connection } => {
-                if let Some(writer) = self.writers.remove(&connection) {
-                    writer.close();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Queues a frame for a WebSocket; a full queue is a slow consumer: the connection is
-    /// aborted and its session closed (`transport error`).
-    fn write_frame(&mut self, now: Instant, inner: &Inner, connection: ConnectionId, frame: Frame) {
-        let Some(writer) = self.writers.get_mut(&connection) else {
-            return;
-        };
-        let capacity = inner.config.websocket_queue;
-        if writer.push_frame(frame, capacity).is_err() {
-            tracing::warn!(
-                connection = connection.0,
-                capacity,
-                "websocket queue full: closing the slow connection"
-            );
-            self.writers.remove(&connection);
-            let _ = self.core.handle_websocket_error(now, connection);
         }
     }
 

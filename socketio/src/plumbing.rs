@@ -1,0 +1,248 @@
+//! The IO bookkeeping around an Engine.IO core, shared by [`Server`](crate::Server) and
+//! [`EngineServer`](crate::engine::EngineServer): HTTP requests waiting for their answer and
+//! their bodies, WebSocket writers, and the verdicts on upgrades; and what the core's
+//! transmits do to them.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+use socketio_protocol::engine::server::{
+    ConnectionId, RequestHead, RequestId, Response, Server as Core, Transmit,
+};
+use socketio_protocol::{Instant, Str};
+
+use crate::fasthash::IdMap;
+use crate::server::static_lower;
+use crate::wsio::Writer;
+
+/// The core's answer to a WebSocket upgrade: extra `101` headers, or the refusal.
+pub(crate) type Verdict = Result<Vec<(&'static str, Str)>, Response>;
+
+/// What the driver keeps for the requests and WebSockets it handed to the core.
+#[derive(Default)]
+pub(crate) struct Plumbing {
+    requests: HashMap<RequestId, oneshot::Sender<Response>>,
+    bodies: HashMap<RequestId, Bytes>,
+    writers: IdMap<ConnectionId, Writer>,
+    verdicts: HashMap<ConnectionId, Verdict>,
+}
+
+impl Plumbing {
+    /// Hands an HTTP request to the core; its answer comes on `tx`.
+    pub(crate) fn start_request(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        id: RequestId,
+        head: RequestHead,
+        body: Bytes,
+        tx: oneshot::Sender<Response>,
+    ) {
+        self.requests.insert(id, tx);
+        self.bodies.insert(id, body);
+        if let Err(error) = core.handle_request(now, id, head) {
+            tracing::warn!(%error, "engine refused a request");
+            self.requests.remove(&id);
+            self.bodies.remove(&id);
+        }
+    }
+
+    /// The request's caller went away before its answer; tells the core if it still waited.
+    pub(crate) fn abort_request(&mut self, core: &mut Core, now: Instant, id: RequestId) {
+        self.bodies.remove(&id);
+        if self.requests.remove(&id).is_some() {
+            let _ = core.handle_request_aborted(now, id);
+        }
+    }
+
+    /// Hands a WebSocket upgrade to the core, with the writer its frames will go to; the
+    /// verdict is read with [`take_verdict`](Self::take_verdict) once the core is pumped.
+    pub(crate) fn start_websocket(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        connection: ConnectionId,
+        head: RequestHead,
+        writer: Writer,
+    ) {
+        self.writers.insert(connection, writer);
+        if let Err(error) = core.handle_websocket(now, connection, head) {
+            tracing::warn!(%error, "engine refused a websocket");
+        }
+    }
+
+    /// The core's verdict on upgrade `connection`; anything but an acceptance drops its
+    /// writer.
+    pub(crate) fn take_verdict(&mut self, connection: ConnectionId) -> Option<Verdict> {
+        let verdict = self.verdicts.remove(&connection);
+        if !matches!(verdict, Some(Ok(_))) {
+            self.writers.remove(&connection);
+        }
+        verdict
+    }
+
+    /// WebSocket `connection` ended (`clean`: closed rather than failed), or its ticket was
+    /// dropped unused (not clean).
+    pub(crate) fn websocket_ended(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        connection: ConnectionId,
+        clean: bool,
+    ) {
+        self.writers.remove(&connection);
+        let _ = if clean {
+            core.handle_websocket_closed(now, connection)
+        } else {
+            core.handle_websocket_error(now, connection)
+        };
+    }
+
+    /// The writer of WebSocket `connection`.
+    pub(crate) fn writer(&self, connection: ConnectionId) -> Option<&Writer> {
+        self.writers.get(&connection)
+    }
+
+    /// Shutdown: forgets waiting requests and queues every WebSocket's close.
+    pub(crate) fn close_all(&mut self) {
+        self.requests.clear();
+        self.bodies.clear();
+        for (_, writer) in self.writers.drain() {
+            writer.close();
+        }
+    }
+
+    /// Carries out one transmit of the core: answers, body reads, aborts, upgrade verdicts,
+    /// frames (a WebSocket with `ws_capacity` frames waiting is a slow consumer: aborted and
+    /// its session failed) and closes.
+    pub(crate) fn on_transmit(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        transmit: Transmit,
+        ws_capacity: usize,
+    ) {
+        match transmit {
+            Transmit::Response { request, response } => {
+                self.bodies.remove(&request);
+                if let Some(tx) = self.requests.remove(&request) {
+                    let _ = tx.send(response);
+                }
+            }
+            Transmit::ReadBody { request, .. } => {
+                let body = self.bodies.remove(&request).unwrap_or_default();
+                let _ = core.handle_request_body(now, request, body);
+            }
+            Transmit::Abort { request } => {
+                self.bodies.remove(&request);
+                self.requests.remove(&request);
+            }
+            Transmit::AcceptWebSocket {
+                connection,
+                headers,
+            } => {
+                self.verdicts.insert(connection, Ok(headers));
+            }
+            Transmit::RefuseWebSocket {
+                connection,
+                response,
+            } => {
+                self.verdicts.insert(connection, Err(response));
+            }
+            Transmit::Frame { connection, frame } => {
+                let Some(writer) = self.writers.get_mut(&connection) else {
+                    return;
+                };
+                if writer.push_frame(frame, ws_capacity).is_err() {
+                    tracing::warn!(
+                        connection = connection.0,
+                        capacity = ws_capacity,
+                        "websocket queue full: closing the slow connection"
+                    );
+                    self.writers.remove(&connection);
+                    let _ = core.handle_websocket_error(now, connection);
+                }
+            }
+            Transmit::CloseWebSocket { connection } => {
+                if let Some(writer) = self.writers.remove(&connection) {
+                    writer.close();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An accepted upgrade's extra `101` headers as `http` types (a header the core names but
+/// `http` cannot hold is left out).
+pub(crate) fn upgrade_headers(
+    headers: Vec<(&'static str, Str)>,
+) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            Some((
+                http::HeaderName::from_static(static_lower(name)?),
+                http::HeaderValue::from_str(&value).ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socketio_protocol::engine::server::{Config, Event, Method};
+
+    fn drain(io: &mut Plumbing, core: &mut Core, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(transmit) = core.poll_transmit() {
+                moved = true;
+                io.on_transmit(core, now, transmit, 16);
+            }
+            while let Some(event) = core.poll_event() {
+                moved = true;
+                if let Event::HandshakeRequest { transport, .. } = event {
+                    core.accept_handshake(now, transport).unwrap();
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn an_aborted_poll_leaves_nothing_behind() {
+        let mut core = Core::new(Config::default(), || [7; 15]);
+        let mut io = Plumbing::default();
+        let now = Instant::ZERO;
+        let path = format!("{}/", Config::default().path);
+        let (tx, mut rx) = oneshot::channel();
+        let head = RequestHead::new(Method::Get, path.clone(), "EIO=4&transport=polling");
+        io.start_request(&mut core, now, RequestId(1), head, Bytes::new(), tx);
+        drain(&mut io, &mut core, now);
+        let open = rx.try_recv().unwrap().expect("handshake answered");
+        let body = String::from_utf8(open.body.to_vec()).unwrap();
+        let sid = body
+            .split("\"sid\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        // A poll with nothing to send is held; its caller goes away.
+        let (tx, mut rx) = oneshot::channel();
+        let query = format!("EIO=4&transport=polling&sid={sid}");
+        let head = RequestHead::new(Method::Get, path, query);
+        io.start_request(&mut core, now, RequestId(2), head, Bytes::new(), tx);
+        drain(&mut io, &mut core, now);
+        assert_eq!(rx.try_recv().unwrap(), None, "held");
+        io.abort_request(&mut core, now, RequestId(2));
+        drain(&mut io, &mut core, now);
+        assert!(io.requests.is_empty());
+        assert!(io.bodies.is_empty());
+    }
+}
