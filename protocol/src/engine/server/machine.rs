@@ -18,6 +18,7 @@ use super::session::{
     Active, ConnectionState, Outputs, PostBody, RequestState, Session, SidKey, sid_key,
 };
 use crate::engine::{CloseReason, Data, Frame, OpenPacket, Packet, ProtocolVersion};
+use crate::{Instant, Str};
 
 /// One message for many sessions ([`Server::send_prepared`]): the data, and its WebSocket
 /// frame for each protocol version, encoded on first use and then shared (a cheap clone).
@@ -53,7 +54,6 @@ impl PreparedMessage {
             .clone()
     }
 }
-use crate::{Instant, Str};
 
 /// Work for the runtime, drained with [`Server::poll_transmit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
