@@ -45,19 +45,37 @@ impl Registry {
         self.statics.get(name).cloned()
     }
 
-    /// The definition serving `name`: static first, then a dynamic match (remembered).
-    pub(crate) fn lookup(&mut self, name: &str) -> Option<Arc<NsDef>> {
-        if let Some(def) = self.statics.get(name).or_else(|| self.children.get(name)) {
-            return Some(def.clone());
-        }
-        let def = self
-            .dynamics
-            .iter()
-            .find(|(matcher, _)| matcher(name))
-            .map(|(_, def)| def.clone())?;
-        self.children.insert(name.to_owned(), def.clone());
-        Some(def)
+    /// The definition already known to serve `name`: a static namespace, or a dynamic one
+    /// matched before. Runs no user code (the matchers are not consulted).
+    pub(crate) fn known(&self, name: &str) -> Option<Arc<NsDef>> {
+        self.statics
+            .get(name)
+            .or_else(|| self.children.get(name))
+            .cloned()
     }
+
+    /// The dynamic definitions, for matching outside the lock (a matcher is user code).
+    pub(crate) fn dynamics(&self) -> Vec<(Matcher, Arc<NsDef>)> {
+        self.dynamics.clone()
+    }
+
+    /// Remembers that `name` is served by the dynamic definition `def` (the reference keeps
+    /// the child namespace once created); a definition remembered meanwhile wins.
+    pub(crate) fn remember(&mut self, name: &str, def: Arc<NsDef>) -> Arc<NsDef> {
+        if let Some(known) = self.known(name) {
+            return known;
+        }
+        self.children.insert(name.to_owned(), def.clone());
+        def
+    }
+}
+
+/// The dynamic definition serving `name`, if a matcher accepts it. Called without any lock.
+pub(crate) fn match_dynamic(dynamics: &[(Matcher, Arc<NsDef>)], name: &str) -> Option<Arc<NsDef>> {
+    dynamics
+        .iter()
+        .find(|(matcher, _)| matcher(name))
+        .map(|(_, def)| def.clone())
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

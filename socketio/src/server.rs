@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use socketio_protocol::engine::Data;
 use socketio_protocol::engine::server::{
     ConnectionId, Event as EngineEvent, Method, PreparedMessage, RequestHead, RequestId, Response,
-    Server as Engine,
+    Server as Engine, TransportId,
 };
 use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
 use socketio_protocol::rooms::{BroadcastOptions, RoomIndex};
@@ -167,6 +167,8 @@ pub(crate) struct State {
     timer_target: Option<Instant>,
     /// Tasks to spawn once the lock is released.
     spawn: Vec<BoxTask>,
+    /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
+    handshake_checks: Vec<TransportId>,
     ws_capacity: usize,
 }
 
@@ -228,6 +230,7 @@ impl Server {
                 broadcast_timers: BTreeSet::new(),
                 timer_target: None,
                 spawn: Vec::new(),
+                handshake_checks: Vec::new(),
                 ws_capacity,
             }),
             registry: Mutex::new(Registry::default()),
@@ -525,10 +528,12 @@ impl Server {
             parts: Some(&parts),
             remote,
         };
-        inner.with_state(ctx, |st, now, inner| {
+        let checks = inner.with_state(ctx, |st, now, inner| {
             st.io.start_request(&mut st.engine, now, id, head, body, tx);
             st.pump(inner, now, ctx);
+            std::mem::take(&mut st.handshake_checks)
         });
+        inner.verify_handshakes(ctx, checks);
         let mut guard = AbortGuard {
             inner: inner.clone(),
             id,
@@ -571,12 +576,14 @@ impl Server {
             remote,
         };
         let head = head_from_parts(request);
-        let verdict = inner.with_state(ctx, |st, now, inner| {
+        let checks = inner.with_state(ctx, |st, now, inner| {
             st.io
                 .start_websocket(&mut st.engine, now, connection, head, writer);
             st.pump(inner, now, ctx);
-            st.io.take_verdict(connection)
+            std::mem::take(&mut st.handshake_checks)
         });
+        inner.verify_handshakes(ctx, checks);
+        let verdict = inner.with_state(NO_CTX, |st, _, _| st.io.take_verdict(connection));
         match verdict {
             Some(Ok(headers)) => Ok(WebSocketTicket {
                 server: Some(self.clone()),
@@ -1109,6 +1116,33 @@ impl Inner {
         });
     }
 
+    /// Runs `allow_request` (user code, so outside the lock) on the handshakes the request in
+    /// `ctx` started, then hands the verdicts to the engine.
+    fn verify_handshakes(&self, ctx: RequestCtx<'_>, checks: Vec<TransportId>) {
+        if checks.is_empty() {
+            return;
+        }
+        let verdicts: Vec<(TransportId, Result<(), String>)> = checks
+            .into_iter()
+            .map(|transport| {
+                let verdict = match (&self.config.allow_request, ctx.parts) {
+                    (Some(check), Some(parts)) => check(parts, ctx.remote),
+                    _ => Ok(()),
+                };
+                (transport, verdict)
+            })
+            .collect();
+        self.with_state(ctx, |st, now, inner| {
+            for (transport, verdict) in verdicts {
+                let _ = match verdict {
+                    Ok(()) => st.engine.accept_handshake(now, transport),
+                    Err(message) => st.engine.refuse_handshake(now, transport, Some(&message)),
+                };
+            }
+            st.pump(inner, now, ctx);
+        });
+    }
+
     /// The verdict of the middlewares on a pending namespace connection.
     fn connect_verdict(
         &self,
@@ -1413,14 +1447,9 @@ impl State {
     ) {
         match event {
             EngineEvent::HandshakeRequest { transport, .. } => {
-                let verdict = match (&inner.config.allow_request, ctx.parts) {
-                    (Some(check), Some(parts)) => check(parts, ctx.remote),
-                    _ => Ok(()),
-                };
-                let _ = match verdict {
-                    Ok(()) => self.engine.accept_handshake(now, transport),
-                    Err(message) => self.engine.refuse_handshake(now, transport, Some(&message)),
-                };
+                // `allow_request` is user code: the request's caller runs it once the lock is
+                // released ([`Inner::verify_handshakes`]).
+                self.handshake_checks.push(transport);
             }
             EngineEvent::Opened(handshake) => {
                 tracing::debug!(sid = %handshake.sid, "engine.io session opened");
@@ -1588,7 +1617,7 @@ impl State {
                     },
                 );
                 self.spawn
-                    .push(socket.runner(&accepting.def.handler, queue));
+                    .push(socket.runner(accepting.def.handler.clone(), queue));
             }
             SocketEvent::Message {
                 sid,
@@ -1711,7 +1740,43 @@ impl State {
         auth: Option<Payload>,
         recovery: Option<socketio_protocol::socket::server::RecoveryRequest>,
     ) {
-        let def = lock(&inner.registry).lookup(&nsp);
+        let (def, dynamics) = {
+            let registry = lock(&inner.registry);
+            match registry.known(&nsp) {
+                Some(def) => (Some(def), Vec::new()),
+                None => (None, registry.dynamics()),
+            }
+        };
+        if def.is_none() && !dynamics.is_empty() {
+            // The matchers are user code: they run in a task, outside the lock.
+            let server = inner.arc();
+            let engine_sid = engine_sid.clone();
+            self.spawn.push(Box::pin(async move {
+                let def = crate::namespace::match_dynamic(&dynamics, &nsp)
+                    .map(|def| lock(&server.registry).remember(&nsp, def));
+                server.with_state(NO_CTX, |st, now, inner| {
+                    st.resolve_connect(inner, now, &engine_sid, nsp, def, auth, recovery);
+                    st.pump(inner, now, NO_CTX);
+                });
+            }));
+            return;
+        }
+        self.resolve_connect(inner, now, engine_sid, nsp, def, auth, recovery);
+    }
+
+    /// Goes on with a connect request once the namespace's definition is known (`None`: no
+    /// such namespace).
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_connect(
+        &mut self,
+        inner: &Inner,
+        now: Instant,
+        engine_sid: &Str,
+        nsp: String,
+        def: Option<Arc<NsDef>>,
+        auth: Option<Payload>,
+        recovery: Option<socketio_protocol::socket::server::RecoveryRequest>,
+    ) {
         let Some(conn) = self.conns.get_mut(engine_sid) else {
             return;
         };

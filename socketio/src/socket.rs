@@ -542,16 +542,19 @@ impl Socket {
     /// time and in arrival order. Each is polled once here (so handlers *start* in order, as
     /// in the reference where they are called synchronously) and, if it has not finished,
     /// continues in a task of its own. Ends after the disconnect item.
+    ///
+    /// The handler itself is called inside the task, never where the runner is made: that is
+    /// under the server's lock, and the handler's synchronous part may call any API.
     pub(crate) fn runner(
         &self,
-        handler: &crate::namespace::ConnectHandler,
+        handler: crate::namespace::ConnectHandler,
         mut queue: mpsc::UnboundedReceiver<BoxTask>,
     ) -> BoxTask {
-        let connect = handler(self.clone());
+        let socket = self.clone();
         let server = self.0.server.clone();
         let engine_sid = self.0.engine_sid.clone();
         Box::pin(async move {
-            let mut connect = connect;
+            let mut connect = handler(socket);
             // The handler's synchronous part (joins, handlers, first emits) runs before the
             // client sees its CONNECT.
             let pending = futures_util::poll!(connect.as_mut()).is_pending();

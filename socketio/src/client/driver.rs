@@ -114,6 +114,9 @@ pub(crate) struct State {
     /// What the connector said about the latest failed request or dial, for the next
     /// connection failure's [`ConnectFailed::detail`].
     last_transport_error: Option<String>,
+    /// Namespaces whose auth function must be called again (a reconnection attempt) before
+    /// the next connection is dialled: outside the lock, since the function is user code.
+    refresh_auth: Vec<String>,
 }
 
 impl State {
@@ -192,6 +195,7 @@ impl Shared {
                 writers: 0,
                 flushed_waiters: Vec::new(),
                 last_transport_error: None,
+                refresh_auth: Vec::new(),
             }),
             timer_wake,
             runner,
@@ -292,14 +296,14 @@ impl Shared {
                         http::HeaderValue::from_static(content_type),
                     );
                 }
-                let response = self.connector.http(request);
                 let shared = self.clone();
                 let writes = method == Method::Post;
                 if writes {
                     st.writers += 1;
                 }
                 st.spawns.push(Box::pin(async move {
-                    let result = response.await;
+                    shared.refresh_auth();
+                    let result = shared.connector.http(request).await;
                     shared.with_state(|st, now| {
                         if writes {
                             st.writers -= 1;
@@ -336,12 +340,13 @@ impl Shared {
                 for (name, value) in &self.origin.headers {
                     headers.append(name.clone(), value.clone());
                 }
-                let dial = self.connector.websocket(request);
                 let shared = self.clone();
                 st.writers += 1;
-                st.spawns.push(Box::pin(
-                    async move { shared.run_websocket(id, dial).await },
-                ));
+                st.spawns.push(Box::pin(async move {
+                    shared.refresh_auth();
+                    let dial = shared.connector.websocket(request);
+                    shared.run_websocket(id, dial).await
+                }));
             }
             Transmit::WsFrame { id, frame } => {
                 if let Some(tx) = st.ws.get(&id) {
@@ -355,6 +360,26 @@ impl Shared {
             }
             _ => {}
         }
+    }
+
+    /// Calls the auth function for each namespace a reconnection attempt marked (without
+    /// holding the lock: it is user code) and hands the payloads to the manager, for the
+    /// CONNECTs of the connection about to be dialled. Runs in the dialling task, which starts
+    /// after the pump that handled the attempt (its event comes after the dial's transmit).
+    fn refresh_auth(self: &Arc<Self>) {
+        let nsps = std::mem::take(&mut lock(&self.state).refresh_auth);
+        if nsps.is_empty() {
+            return;
+        }
+        let payloads: Vec<(String, Value)> = nsps
+            .into_iter()
+            .filter_map(|nsp| Some((nsp, self.auth.get()?)))
+            .collect();
+        self.with_state(|st, now| {
+            for (nsp, auth) in payloads {
+                let _ = st.manager.open_socket(now, &nsp, Some(auth));
+            }
+        });
     }
 
     async fn run_websocket(
@@ -443,7 +468,7 @@ impl Shared {
         }
     }
 
-    fn event(self: &Arc<Self>, st: &mut State, now: Instant, event: Event) {
+    fn event(self: &Arc<Self>, st: &mut State, _now: Instant, event: Event) {
         match event {
             Event::Connect { socket, .. } => {
                 let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {
@@ -569,17 +594,14 @@ impl Shared {
             }
             Event::ReconnectAttempt(n) => {
                 if matches!(self.auth, AuthSource::Fn(_)) {
-                    let active: Vec<(SocketId, String)> = st
+                    // Called by the dialling task before it dials (see `refresh_auth`).
+                    st.refresh_auth = st
                         .sockets
                         .iter()
                         .filter_map(|e| Some((e.id?, e.shared.nsp.clone())))
                         .filter(|(id, _)| st.manager.is_active(*id))
+                        .map(|(_, nsp)| nsp)
                         .collect();
-                    for (_, nsp) in active {
-                        if let Some(auth) = self.auth.get() {
-                            let _ = st.manager.open_socket(now, &nsp, Some(auth));
-                        }
-                    }
                 }
                 let handlers = lock(&self.manager_handlers).reconnect_attempt.clone();
                 self.queue(Box::pin(async move {

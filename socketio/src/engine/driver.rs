@@ -115,6 +115,8 @@ struct State {
     timer_target: Option<Instant>,
     /// Handlers to spawn once the lock is released.
     spawn: Vec<BoxTask>,
+    /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
+    handshake_checks: Vec<TransportId>,
 }
 
 impl Drop for State {
@@ -153,6 +155,7 @@ impl EngineServer {
                 io: Plumbing::default(),
                 timer_target: None,
                 spawn: Vec::new(),
+                handshake_checks: Vec::new(),
             }),
             handler: Mutex::new(None),
             wake: Mutex::new(Some(wake_tx)),
@@ -297,10 +300,12 @@ impl EngineServer {
             parts: Some(&parts),
             remote,
         };
-        inner.with_state(ctx, |st, now, inner| {
+        let checks = inner.with_state(ctx, |st, now, inner| {
             st.io.start_request(&mut st.core, now, id, head, body, tx);
             st.pump(inner, now, ctx);
+            std::mem::take(&mut st.handshake_checks)
         });
+        inner.verify_handshakes(ctx, checks);
         let mut guard = AbortGuard {
             inner: inner.clone(),
             id,
@@ -343,12 +348,14 @@ impl EngineServer {
             remote,
         };
         let head = head_from_parts(request);
-        let verdict = inner.with_state(ctx, |st, now, inner| {
+        let checks = inner.with_state(ctx, |st, now, inner| {
             st.io
                 .start_websocket(&mut st.core, now, connection, head, writer);
             st.pump(inner, now, ctx);
-            st.io.take_verdict(connection)
+            std::mem::take(&mut st.handshake_checks)
         });
+        inner.verify_handshakes(ctx, checks);
+        let verdict = inner.with_state(NO_CTX, |st, _, _| st.io.take_verdict(connection));
         match verdict {
             Some(Ok(headers)) => Ok(EngineTicket {
                 server: Some(self.clone()),
@@ -666,6 +673,33 @@ impl Inner {
         result
     }
 
+    /// Runs `allow_request` (user code, so outside the lock) on the handshakes the request in
+    /// `ctx` started, then hands the verdicts to the core.
+    fn verify_handshakes(&self, ctx: RequestCtx<'_>, checks: Vec<TransportId>) {
+        if checks.is_empty() {
+            return;
+        }
+        let verdicts: Vec<(TransportId, Result<(), String>)> = checks
+            .into_iter()
+            .map(|transport| {
+                let verdict = match (&self.config.allow_request, ctx.parts) {
+                    (Some(check), Some(parts)) => check(parts, ctx.remote),
+                    _ => Ok(()),
+                };
+                (transport, verdict)
+            })
+            .collect();
+        self.with_state(ctx, |st, now, inner| {
+            for (transport, verdict) in verdicts {
+                let _ = match verdict {
+                    Ok(()) => st.core.accept_handshake(now, transport),
+                    Err(message) => st.core.refuse_handshake(now, transport, Some(&message)),
+                };
+            }
+            st.pump(inner, now, ctx);
+        });
+    }
+
     /// [`EngineSocket::send`].
     pub(crate) fn send(&self, sid: &Str, data: Data) -> Result<(), SendError> {
         self.with_state(NO_CTX, |st, now, inner| {
@@ -721,14 +755,9 @@ impl State {
     fn on_event(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>, event: Event) {
         match event {
             Event::HandshakeRequest { transport, .. } => {
-                let verdict = match (&inner.config.allow_request, ctx.parts) {
-                    (Some(check), Some(parts)) => check(parts, ctx.remote),
-                    _ => Ok(()),
-                };
-                let _ = match verdict {
-                    Ok(()) => self.core.accept_handshake(now, transport),
-                    Err(message) => self.core.refuse_handshake(now, transport, Some(&message)),
-                };
+                // `allow_request` is user code: the request's caller runs it once the lock is
+                // released ([`Inner::verify_handshakes`]).
+                self.handshake_checks.push(transport);
             }
             Event::Opened(handshake) => {
                 tracing::debug!(sid = %handshake.sid, "engine.io session opened");
@@ -744,7 +773,11 @@ impl State {
                 );
                 let incoming = match lock(&inner.handler).clone() {
                     Some(handler) => {
-                        self.spawn.push(handler(socket.clone()));
+                        // Called in the task, not here under the lock: the handler's
+                        // synchronous part may call any API.
+                        let socket = socket.clone();
+                        self.spawn
+                            .push(Box::pin(async move { handler(socket).await }));
                         Some(tx)
                     }
                     None => {
