@@ -880,22 +880,34 @@ impl Inner {
 
     // --- API commands ------------------------------------------------------------------------
 
+    /// `socket.emit`. With connection state recovery on, the event goes to the socket's own
+    /// room as in the reference, so it is stored with its offset and replayed if the client
+    /// comes back: an emit made while it is briefly away is not lost (`Ok` while the session
+    /// is kept for recovery).
     pub(crate) fn emit_to_socket(
         &self,
         nsp: &str,
         sid: &Str,
+        pid: Option<&Str>,
         value: Value,
-        volatile: bool,
     ) -> Result<(), EmitError> {
         self.with_state(NO_CTX, |st, now, inner| {
-            if !st
-                .nsps
-                .get(nsp)
-                .is_some_and(|ns| ns.sockets.contains_key(sid))
-            {
+            let Some(ns) = st.nsps.get(nsp) else {
+                return Err(EmitError::Disconnected);
+            };
+            let connected = ns.sockets.contains_key(sid);
+            let opts = BroadcastOptions::new().to(sid.clone());
+            if let Some(store) = &ns.recovery {
+                if !connected && !pid.is_some_and(|pid| store.has_session(pid)) {
+                    return Err(EmitError::Disconnected);
+                }
+                st.send_event(inner, now, nsp, None, &opts, value, false, None);
+                st.pump(inner, now, NO_CTX);
+                return Ok(());
+            }
+            if !connected {
                 return Err(EmitError::Disconnected);
             }
-            let opts = BroadcastOptions::new().to(sid.clone());
             st.send_event(
                 inner,
                 now,
@@ -903,7 +915,7 @@ impl Inner {
                 Some(std::slice::from_ref(sid)),
                 &opts,
                 value,
-                volatile,
+                false,
                 None,
             );
             st.pump(inner, now, NO_CTX);
@@ -1604,6 +1616,7 @@ impl State {
                     engine_sid.clone(),
                     accepting.handshake,
                     recovered,
+                    pid.clone(),
                     data,
                     inner.arc(),
                     queue_tx,

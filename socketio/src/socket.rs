@@ -50,6 +50,8 @@ pub(crate) struct SocketInner {
     pub(crate) engine_sid: Str,
     pub(crate) handshake: Handshake,
     pub(crate) recovered: bool,
+    /// The private session id, with connection state recovery on.
+    pub(crate) pid: Option<Str>,
     pub(crate) server: Arc<Inner>,
     handlers: Mutex<Handlers>,
     pub(crate) data: Mutex<Value>,
@@ -110,12 +112,14 @@ impl Socket {
         engine_sid: Str,
         handshake: Handshake,
         recovered: bool,
+        pid: Option<Str>,
         data: Value,
         server: Arc<Inner>,
         queue: mpsc::UnboundedSender<BoxTask>,
     ) -> Socket {
         Socket(Arc::new(SocketInner {
             queue,
+            pid,
             id,
             nsp,
             engine_sid,
@@ -292,7 +296,7 @@ impl Socket {
         let value = event_value(event, to_args(data)?)?;
         self.0
             .server
-            .emit_to_socket(&self.0.nsp, &self.0.id, value, false)
+            .emit_to_socket(&self.0.nsp, &self.0.id, self.0.pid.as_ref(), value)
     }
 
     /// Sends event `event` with a dynamic argument list: each item of `args` is one argument
@@ -309,7 +313,7 @@ impl Socket {
         let value = event_value(event, args)?;
         self.0
             .server
-            .emit_to_socket(&self.0.nsp, &self.0.id, value, false)
+            .emit_to_socket(&self.0.nsp, &self.0.id, self.0.pid.as_ref(), value)
     }
 
     /// Sends event `event` and waits for the client's acknowledgement, read as `R`; set a

@@ -81,7 +81,9 @@ async fn recovery(exec: Executor, mode: &str) {
     assert_eq!(reconnected["sameId"], json!(true), "{run}");
     assert_eq!(
         reconnected["order"],
-        json!(["msg:m1", "msg:m2", "msg:m3", "connect"]),
+        json!([
+            "msg:d1", "msg:d2", "msg:d3", "msg:m1", "msg:m2", "msg:m3", "connect"
+        ]),
         "{run}"
     );
     // The server side saw the same socket come back recovered.

@@ -16,6 +16,8 @@
 //!   namespace asks the room `poll` with acks and a timeout of `ms`, then acks
 //!   `{complete, answers}`; `broadcast` msg → `broadcast-msg` to all but the sender;
 //!   `volatile` msg → volatile `volatile-msg` to all (each followed by `sentinel`);
+//! - `direct-later` {ms, msgs} (ack) → acks, then after `ms` emits each of `msgs` as `room-msg`
+//!   through the socket's own handle (`socket.emit`, as a timer would, even while it is away);
 //! - `shutdown-server` → shut the whole server down (`io.close()`);
 //! - `kick-me` → server-side namespace disconnect; `drop-me` → close the transport under the
 //!   socket (`socket.conn.close()`);
@@ -305,6 +307,24 @@ fn on_connect(socket: Socket, log: Log) {
             socket.leave(&room);
             if let Some(ack) = ack {
                 ack.send(&room).ok();
+            }
+        },
+    );
+    socket.on(
+        "direct-later",
+        |socket: Socket, q: serde_json::Value, ack: Option<AckSender>| async move {
+            // A timer emitting to this socket's handle: it may fire while the client is away.
+            if let Some(ack) = ack {
+                ack.send(&()).ok();
+            }
+            let ms = q["ms"].as_u64().unwrap_or(100);
+            socket
+                .server()
+                .runtime()
+                .sleep(Duration::from_millis(ms))
+                .await;
+            for msg in q["msgs"].as_array().cloned().unwrap_or_default() {
+                socket.emit("room-msg", &msg).expect("emit while away");
             }
         },
     );
