@@ -468,6 +468,156 @@ fn client_close_packet_closes_and_pending_get_gets_noop() {
     );
 }
 
+/// The official v3 suite's "forcefully closes the session", GET taken first: the held GET is
+/// answered `1:6` when the POST `1:1` closes the session, and the next GET is refused.
+#[test]
+fn v3_client_close_with_the_get_held_first_answers_it_with_a_noop() {
+    let config = Config {
+        allow_eio3: true,
+        cors: Some(Cors::new(CorsOrigin::Any)),
+        ..Config::default()
+    };
+    let mut server = server(config);
+    open_polling(&mut server, t(0), 1, "EIO=3&transport=polling");
+    let v3 = format!("EIO=3&transport=polling&sid={SID1}");
+    server
+        .handle_request(t(1), RequestId(2), head(Method::Get, &v3))
+        .unwrap();
+    assert!(transmits(&mut server).is_empty(), "the GET is held");
+    let out = post_with(&mut server, t(2), 3, &v3, None, b"1:1");
+    assert_eq!(out.len(), 2, "{out:?}");
+    let poll = expect_response(&out[0], 2);
+    assert_eq!((poll.status, poll.body_text()), (200, "1:6"));
+    assert_eq!(
+        poll.header("Content-Type"),
+        Some("text/plain; charset=UTF-8")
+    );
+    assert_eq!(poll.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(expect_response(&out[1], 3).body_text(), "ok");
+    assert_eq!(
+        events(&mut server),
+        vec![closed(SID1, CloseReason::TransportClose)]
+    );
+    assert!(!server.contains(SID1));
+    assert_eq!(server.poll_timeout(), None);
+    // The held GET had the noop: the next one, however soon, is refused.
+    server
+        .handle_request(t(3), RequestId(4), head(Method::Get, &v3))
+        .unwrap();
+    let after = response_to(&mut server, 4);
+    assert_eq!(after.status, 400);
+    assert_eq!(after.body_text(), error_body(1, "Session ID unknown"));
+}
+
+/// The same exchange with the POST taken first (the two requests travel on two connections):
+/// the GET that crossed the close gets the noop the held GET would have had, once; the next
+/// GET is refused. The reference answers such a late GET `400`, the answer of the other
+/// order; the official suite expects this one. v3 (`1:1` → `1:6`) and v4 (`1` → `6`).
+#[test]
+fn client_close_with_the_post_taken_first_answers_the_crossing_get_with_a_noop() {
+    let config = Config {
+        allow_eio3: true,
+        cors: Some(Cors::new(CorsOrigin::Any)),
+        ..Config::default()
+    };
+    for (eio, close, noop) in [("3", "1:1", "1:6"), ("4", "1", "6")] {
+        let mut server = server(config.clone());
+        open_polling(
+            &mut server,
+            t(0),
+            1,
+            &format!("EIO={eio}&transport=polling"),
+        );
+        let query = format!("EIO={eio}&transport=polling&sid={SID1}");
+        let out = post_with(&mut server, t(10), 2, &query, None, close.as_bytes());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(expect_response(&out[0], 2).body_text(), "ok");
+        // The session is closed at once.
+        assert_eq!(
+            events(&mut server),
+            vec![closed(SID1, CloseReason::TransportClose)]
+        );
+        assert!(!server.contains(SID1));
+        assert_eq!(server.session_count(), 0);
+        assert_eq!(server.poll_timeout(), None);
+        assert_eq!(server.send(SID1, "x".into()), Err(Error::UnknownSession));
+        // Neither a POST nor a plain GET asking for a WebSocket is that GET: refused, and the
+        // noop is still owed.
+        server
+            .handle_request(t(11), RequestId(3), head(Method::Post, &query))
+            .unwrap();
+        assert_eq!(
+            response_to(&mut server, 3).body_text(),
+            error_body(1, "Session ID unknown")
+        );
+        let websocket_query = format!("EIO={eio}&transport=websocket&sid={SID1}");
+        server
+            .handle_request(t(11), RequestId(4), head(Method::Get, &websocket_query))
+            .unwrap();
+        assert_eq!(response_to(&mut server, 4).status, 400);
+        // The crossing GET.
+        server
+            .handle_request(t(12), RequestId(5), head(Method::Get, &query))
+            .unwrap();
+        let poll = response_to(&mut server, 5);
+        assert_eq!((poll.status, poll.body_text()), (200, noop), "EIO={eio}");
+        assert_eq!(
+            poll.headers,
+            vec![
+                ("Content-Type", "text/plain; charset=UTF-8".into()),
+                ("Cache-Control", "no-store".into()),
+                ("Access-Control-Allow-Origin", "*".into()),
+            ]
+        );
+        // Only once.
+        server
+            .handle_request(t(13), RequestId(6), head(Method::Get, &query))
+            .unwrap();
+        let after = response_to(&mut server, 6);
+        assert_eq!(after.status, 400, "EIO={eio}");
+        assert_eq!(after.body_text(), error_body(1, "Session ID unknown"));
+        assert!(events(&mut server).is_empty());
+    }
+}
+
+/// The noop of a GET crossing the client's close is owed for two seconds only.
+#[test]
+fn the_noop_owed_after_a_client_close_expires_after_two_seconds() {
+    let mut server = server(Config::default());
+    open_polling(&mut server, t(0), 1, "EIO=4&transport=polling");
+    open_polling(&mut server, t(0), 2, "EIO=4&transport=polling");
+    let _ = post(&mut server, t(1_000), 3, SID1, b"1");
+    let _ = post(&mut server, t(1_000), 4, SID2, b"1");
+    assert_eq!(events(&mut server).len(), 2);
+    get(&mut server, t(2_999), 5, SID1);
+    assert_eq!(response_to(&mut server, 5).body_text(), "6");
+    // At the deadline, through a timer run or on the next request alike.
+    server.handle_timeout(t(3_000));
+    get(&mut server, t(3_000), 6, SID2);
+    assert_eq!(
+        response_to(&mut server, 6).body_text(),
+        error_body(1, "Session ID unknown")
+    );
+    // A client close over WebSocket owes nothing to polling.
+    websocket(&mut server, t(4_000), 1, "EIO=4&transport=websocket");
+    let _ = transmits(&mut server);
+    let _ = events(&mut server);
+    frame(&mut server, t(4_001), 1, "1");
+    let _ = transmits(&mut server);
+    assert!(matches!(
+        &events(&mut server)[..],
+        [Event::Closed {
+            reason: CloseReason::TransportClose,
+            ..
+        }]
+    ));
+    let query = "EIO=4&transport=polling&sid=AwMDAwMDAwMDAwMDAwMD";
+    server
+        .handle_request(t(4_002), RequestId(7), head(Method::Get, query))
+        .unwrap();
+    assert_eq!(response_to(&mut server, 7).status, 400);
+}
+
 #[test]
 fn invalid_payload_delivers_the_packets_before_it_then_parse_error() {
     let mut server = server(Config::default());

@@ -4,8 +4,10 @@
 //! conformance values (pingInterval 300, pingTimeout 200, maxPayload 1000000, CORS `*`), the
 //! WebSocket upgrade, the engine echo (text as text, binary as binary), and at socket level
 //! `auth` on connect to `/` and `/custom`, `message` → `message-back`, the ack of
-//! `message-with-ack`, and an unknown namespace refused; and the official `engine.io-client`
-//! (Node, from `tests/node`) against the engine level. Each test names its executor.
+//! `message-with-ack`, and an unknown namespace refused; the official suite's polling
+//! "forcefully closes the session" (a GET and the client's close POST at once, v3 and v4,
+//! repeated); and the official `engine.io-client` (Node, from `tests/node`) against the engine
+//! level. Each test names its executor.
 #![allow(missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -387,6 +389,80 @@ fn engine_level_eio3(runtime: &'static str) {
     polling_handshake(&server, path, 4);
 }
 
+/// The official suite's "forcefully closes the session" over polling, `rounds` times per
+/// protocol revision: a GET and a POST carrying the client's close packet go out at the same
+/// time on two connections; the GET is answered `200` with a noop (`1:6` in v3, `6` in v4)
+/// whichever of the two the server takes first, the POST `ok`, and the next GET `400`. Then
+/// the two orderings forced: the GET held before the POST, and the POST answered before the
+/// GET is sent.
+fn polling_client_close(runtime: &'static str, rounds: usize) {
+    let server = Conformance::start(runtime, &["--level", "engine", "--eio3"]);
+    let path = "/engine.io/";
+    for (eio, close, noop) in [(3, "1:1", "1:6"), (4, "1", "6")] {
+        let check_close = |round: &str, poll: &HttpResponse, post: &HttpResponse, target: &str| {
+            server.check(
+                poll.status == 200 && poll.text() == noop,
+                format!(
+                    "EIO={eio} {round}: the GET crossing the close: {} {:?}",
+                    poll.status,
+                    poll.text()
+                ),
+            );
+            server.check(
+                post.status == 200 && post.text() == "ok",
+                format!(
+                    "EIO={eio} {round}: the POST of the close: {} {:?}",
+                    post.status,
+                    post.text()
+                ),
+            );
+            let after = http(&server, "GET", target, b"");
+            server.check(
+                after.status == 400,
+                format!(
+                    "EIO={eio} {round}: the GET after the close: {} {:?}",
+                    after.status,
+                    after.text()
+                ),
+            );
+        };
+        for round in 0..rounds {
+            let sid = polling_handshake(&server, path, eio);
+            let target = format!("{path}?EIO={eio}&transport=polling&sid={sid}");
+            let (poll, post) = std::thread::scope(|scope| {
+                let poll = scope.spawn(|| http(&server, "GET", &target, b""));
+                let post = scope.spawn(|| http(&server, "POST", &target, close.as_bytes()));
+                (poll.join(), post.join())
+            });
+            let (Ok(poll), Ok(post)) = (poll, post) else {
+                server.check(false, format!("EIO={eio} round {round}: a request failed"));
+                unreachable!()
+            };
+            check_close(&format!("round {round}"), &poll, &post, &target);
+        }
+        // The GET held first: answered when the close arrives.
+        let sid = polling_handshake(&server, path, eio);
+        let target = format!("{path}?EIO={eio}&transport=polling&sid={sid}");
+        let (poll, post) = std::thread::scope(|scope| {
+            let poll = scope.spawn(|| http(&server, "GET", &target, b""));
+            std::thread::sleep(Duration::from_millis(100));
+            let post = http(&server, "POST", &target, close.as_bytes());
+            (poll.join(), post)
+        });
+        let Ok(poll) = poll else {
+            server.check(false, format!("EIO={eio} GET held first: the GET failed"));
+            unreachable!()
+        };
+        check_close("GET held first", &poll, &post, &target);
+        // The POST answered first: the GET sent with it, arriving late, gets the noop.
+        let sid = polling_handshake(&server, path, eio);
+        let target = format!("{path}?EIO={eio}&transport=polling&sid={sid}");
+        let post = http(&server, "POST", &target, close.as_bytes());
+        let poll = http(&server, "GET", &target, b"");
+        check_close("POST answered first", &poll, &post, &target);
+    }
+}
+
 /// Socket level: handshake, upgrade, `auth` on `/` and `/custom`, `message-back`, ack, unknown
 /// namespace.
 fn socket_level(runtime: &'static str) {
@@ -594,6 +670,21 @@ fn conformance_smol_engine_level_eio3() {
 #[test]
 fn conformance_smol_socket_level() {
     socket_level("smol");
+}
+
+#[test]
+fn conformance_tokio_polling_client_close() {
+    polling_client_close("tokio", 20);
+}
+
+#[test]
+fn conformance_async_std_polling_client_close() {
+    polling_client_close("async-std", 20);
+}
+
+#[test]
+fn conformance_smol_polling_client_close() {
+    polling_client_close("smol", 20);
 }
 
 #[test]

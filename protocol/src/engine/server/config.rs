@@ -150,6 +150,10 @@ pub struct Config {
     pub polling_close_timeout: Duration,
     /// How many messages may wait for the next polling GET before `send` fails (1024).
     pub max_buffered_packets: usize,
+    /// How many bytes of messages may wait for the next polling GET before `send` fails
+    /// (unbounded by default, as the reference; a message is always taken when nothing
+    /// waits).
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Config {
@@ -169,6 +173,7 @@ impl Default for Config {
             verify_handshakes: false,
             polling_close_timeout: Duration::from_millis(30_000),
             max_buffered_packets: 1024,
+            max_buffered_bytes: usize::MAX,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The server: the session table, request routing, and the handle/poll interface.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine as _;
@@ -15,7 +15,8 @@ use super::http::{
     is_invalid_header_value,
 };
 use super::session::{
-    Active, ConnectionState, Outputs, PostBody, RequestState, Session, SidKey, sid_key,
+    Active, ConnectionState, Outputs, PostBody, RequestState, Session, SidKey, poll_response,
+    sid_key,
 };
 use crate::engine::{CloseReason, Data, Frame, OpenPacket, Packet, ProtocolVersion};
 use crate::{Instant, Str};
@@ -205,6 +206,17 @@ struct Pending {
 /// How many generated ids may collide with live sessions before a handshake is refused.
 const ID_ATTEMPTS: usize = 8;
 
+/// A polling session the client closed by POST while no GET was held: the first GET that
+/// crossed the close still gets its noop
+/// (see [`CLOSED_POLL_GRACE`](super::session::CLOSED_POLL_GRACE)).
+#[derive(Debug, Clone, Copy)]
+struct ClosedPoll {
+    /// Until when the noop is owed.
+    until: Instant,
+    /// The session's protocol revision (how the noop is encoded).
+    version: ProtocolVersion,
+}
+
 /// The sans-IO Engine.IO server: every session, every transport, one set of timers.
 pub struct Server {
     config: Config,
@@ -213,6 +225,10 @@ pub struct Server {
     sessions: BTreeMap<SidKey, Session>,
     timers: BTreeSet<(Instant, SidKey)>,
     pending: BTreeMap<TransportId, Pending>,
+    /// Sessions closed by the client over polling, owing a noop to a GET that crossed the
+    /// close; with their expiries in order (the grace is constant, so a queue).
+    closed_polls: BTreeMap<SidKey, ClosedPoll>,
+    closed_poll_expiries: VecDeque<(Instant, SidKey)>,
     out: Outputs,
 }
 
@@ -236,6 +252,8 @@ impl Server {
             sessions: BTreeMap::new(),
             timers: BTreeSet::new(),
             pending: BTreeMap::new(),
+            closed_polls: BTreeMap::new(),
+            closed_poll_expiries: VecDeque::new(),
             out: Outputs::default(),
         }
     }
@@ -276,6 +294,12 @@ impl Server {
 
     /// An HTTP request (not a WebSocket upgrade) arrived: handshake, poll, data POST, or an
     /// error answered at once. A POST asks for its body with [`Transmit::ReadBody`].
+    ///
+    /// A client's close packet (`1`) in a POST ends its session at once, and a held GET is
+    /// answered with a noop (`6`). When no GET was held, the first GET of that session to
+    /// arrive within two seconds is the one that crossed the close on its own connection: it
+    /// is answered with that noop too, as if it had come first; any other is
+    /// `400 Session ID unknown`.
     pub fn handle_request(
         &mut self,
         now: Instant,
@@ -285,6 +309,7 @@ impl Server {
         if self.out.requests.contains_key(&request) {
             return Err(Error::IdInUse);
         }
+        self.forget_closed_polls(now);
         if !self.matches_path(&head.path) {
             self.out.respond(request, Response::empty(404, Vec::new()));
             return Ok(());
@@ -301,8 +326,11 @@ impl Server {
         let key = match self.verify(&head, &query, false) {
             Ok(key) => key,
             Err(code) => {
-                self.out
-                    .respond(request, Response::error(code, None, headers));
+                let response = match self.take_closed_poll(now, code, &head, &query) {
+                    Some(version) => poll_response(version, false, &[Packet::Noop], headers),
+                    None => Response::error(code, None, headers),
+                };
+                self.out.respond(request, response);
                 return Ok(());
             }
         };
@@ -541,6 +569,7 @@ impl Server {
     /// Runs the timers due at `now` (pings, ping timeouts, upgrade checks and timeouts, the
     /// polling close safety timer).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.forget_closed_polls(now);
         while let Some(&(at, key)) = self.timers.first() {
             if at > now {
                 break;
@@ -591,6 +620,14 @@ impl Server {
         Ok(pending)
     }
 
+    /// The bytes of messages waiting in session `sid`'s polling buffer for the next GET
+    /// (0 over WebSocket, where frames leave at once), or `None` for an unknown session.
+    pub fn buffered_bytes(&self, sid: &str) -> Option<usize> {
+        sid_key(sid)
+            .and_then(|key| self.sessions.get(&key))
+            .map(|session| session.buffered_bytes)
+    }
+
     /// Queues a message to session `sid`.
     ///
     /// Over WebSocket the frame is emitted at once; over polling it waits for the next GET,
@@ -613,7 +650,9 @@ impl Server {
             return Err(Error::SessionClosing);
         }
         if session.transport() == TransportKind::Polling
-            && session.buffered_messages >= self.config.max_buffered_packets
+            && (session.buffered_messages >= self.config.max_buffered_packets
+                || (session.buffered_messages > 0
+                    && session.buffered_bytes >= self.config.max_buffered_bytes))
         {
             return Err(Error::QueueFull);
         }
@@ -874,6 +913,44 @@ impl Server {
         self.touch(key);
     }
 
+    /// For a polling GET refused with `code` because its session is gone: the protocol
+    /// revision of that session if the client closed it by POST while this GET was on its way
+    /// (within the grace, and for the first such GET only), so it gets the noop instead.
+    fn take_closed_poll(
+        &mut self,
+        now: Instant,
+        code: ErrorCode,
+        head: &RequestHead,
+        query: &Query,
+    ) -> Option<ProtocolVersion> {
+        if code != ErrorCode::UnknownSid
+            || head.method != Method::Get
+            || query.transport.as_deref() != Some(TransportKind::Polling.as_str())
+        {
+            return None;
+        }
+        let key = sid_key(query.sid.as_deref()?)?;
+        let closed = self.closed_polls.remove(&key)?;
+        (now < closed.until).then_some(closed.version)
+    }
+
+    /// Drops the owed noops whose grace is over.
+    fn forget_closed_polls(&mut self, now: Instant) {
+        while let Some(&(until, key)) = self.closed_poll_expiries.front() {
+            if until > now {
+                break;
+            }
+            self.closed_poll_expiries.pop_front();
+            if self
+                .closed_polls
+                .get(&key)
+                .is_some_and(|closed| closed.until == until)
+            {
+                self.closed_polls.remove(&key);
+            }
+        }
+    }
+
     /// A fresh session id that no live session uses.
     fn generate_sid(&mut self) -> Option<(Str, SidKey)> {
         for _ in 0..ID_ATTEMPTS {
@@ -895,6 +972,11 @@ impl Server {
         if session.closed {
             if let Some(at) = session.armed.take() {
                 self.timers.remove(&(at, key));
+            }
+            if let Some(until) = session.noop_owed {
+                let version = session.version;
+                self.closed_polls.insert(key, ClosedPoll { until, version });
+                self.closed_poll_expiries.push_back((until, key));
             }
             self.sessions.remove(&key);
             return;
