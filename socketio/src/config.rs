@@ -26,7 +26,7 @@ pub(crate) struct Config {
     pub(crate) socket: SocketConfig,
     pub(crate) recovery: Option<RecoveryConfig>,
     pub(crate) allow_request: Option<AllowRequest>,
-    pub(crate) websocket_queue: usize,
+    pub(crate) backpressure: crate::Backpressure,
     pub(crate) ack_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
 }
@@ -38,7 +38,7 @@ impl fmt::Debug for Config {
             .field("socket", &self.socket)
             .field("recovery", &self.recovery)
             .field("allow_request", &self.allow_request.is_some())
-            .field("websocket_queue", &self.websocket_queue)
+            .field("backpressure", &self.backpressure)
             .field("ack_timeout", &self.ack_timeout)
             .finish()
     }
@@ -48,6 +48,9 @@ impl Default for Config {
     fn default() -> Self {
         let engine = EngineConfig {
             path: Str::from_static("/socket.io"),
+            // Bounded in bytes instead (`backpressure.limit`): a burst of small messages is
+            // not a slow consumer.
+            max_buffered_packets: usize::MAX,
             ..EngineConfig::default()
         };
         Config {
@@ -55,7 +58,7 @@ impl Default for Config {
             socket: SocketConfig::default(),
             recovery: None,
             allow_request: None,
-            websocket_queue: 128,
+            backpressure: crate::Backpressure::default(),
             ack_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
         }
@@ -264,9 +267,10 @@ impl ServerBuilder {
         self
     }
 
-    /// How many messages may wait for the next polling GET of one session (1024); beyond it
-    /// its sockets leave with `transport error` and the session closes, see the crate docs on
-    /// slow consumers.
+    /// How many messages may wait for the next polling GET of one session (unbounded by
+    /// default: the buffer is bounded in bytes by [`backpressure`](Self::backpressure));
+    /// beyond it its sockets leave with `transport error` and the session closes, see the
+    /// crate docs on slow consumers.
     ///
     /// ```
     /// let b = socketio::Server::builder().max_buffered_packets(256);
@@ -277,16 +281,19 @@ impl ServerBuilder {
         self
     }
 
-    /// How many frames may wait to be written to one WebSocket (128); beyond it the
-    /// connection is aborted and its sockets leave with `transport error`, see the crate docs
-    /// on slow consumers.
+    /// The backpressure limits of every connection: when reading pauses and when a peer is a
+    /// slow consumer (see [`Backpressure`](crate::Backpressure) and the crate docs).
     ///
     /// ```
-    /// let b = socketio::Server::builder().websocket_queue(64);
+    /// let limits = socketio::Backpressure {
+    ///     limit: 4 << 20,
+    ///     ..socketio::Backpressure::default()
+    /// };
+    /// let b = socketio::Server::builder().backpressure(limits);
     /// # let _ = b;
     /// ```
-    pub fn websocket_queue(mut self, frames: usize) -> Self {
-        self.config.websocket_queue = frames.max(1);
+    pub fn backpressure(mut self, limits: crate::Backpressure) -> Self {
+        self.config.backpressure = limits;
         self
     }
 

@@ -50,20 +50,25 @@
 //! reference calls them synchronously), and a slow handler does not hold back the others.
 //! The disconnect handlers run last; the runner then ends.
 //!
-//! # Bounded queues and slow consumers
+//! # Backpressure and slow consumers
 //!
-//! A client that stops reading costs the server at most:
-//! - over WebSocket: `websocket_queue` frames (default 128) in its outgoing queue, plus what
-//!   the runtime's WebSocket and TCP buffers hold. When a frame would exceed the bound, the
-//!   connection is aborted at once (the TCP connection is dropped without a close frame) and
-//!   its sockets leave with `transport error` (recoverable: with connection state recovery
-//!   the session is kept for the recovery window).
-//! - over polling: `max_buffered_packets` messages (default 1024) waiting for its next GET;
-//!   beyond it its sockets leave at once with `transport error` and the engine session is
-//!   closed (the close packet goes out on its next GET, or the session is dropped after the
-//!   polling close timeout, 30 s).
-//! - volatile emits are dropped instead for a WebSocket whose queue is not empty, or a
-//!   polling session whose buffer is full; they never cause a disconnect.
+//! Each connection's outgoing queue is bounded in bytes, not frames ([`Backpressure`], set
+//! with `ServerBuilder::backpressure`; the module [`flow`] has the details):
+//! - a burst is not a slow consumer: while the queue holds more than `high_water` bytes
+//!   (1 MiB) or more than `max_backlog` events (256) wait for their handlers, the connection's
+//!   reading pauses (the WebSocket reader stops reading; a polling POST is answered only once
+//!   the queue is back at half), so an echoing handler slows its own client down. The official
+//!   client emitting 10,000 events back to back gets all 10,000 echoes, in order.
+//! - a client that stops reading costs at most `limit` bytes (16 MiB) in its queue plus what
+//!   the runtime's WebSocket and TCP buffers hold; past it, or after `slow_consumer_timeout`
+//!   (30 s) above the high water mark, its connection is aborted (a WebSocket is dropped
+//!   without a close frame; a polling session is closed, its close packet going out on its
+//!   next GET) and its sockets leave with `transport error` (recoverable: with connection
+//!   state recovery the session is kept for the recovery window).
+//! - volatile emits are dropped instead while anything waits in the queue; they never cause
+//!   a disconnect.
+//!
+//! The reference server has no bound at all.
 //!
 //! Incoming data is bounded by `max_http_buffer_size` (POST bodies, WebSocket messages are
 //! bounded by the runtime's WebSocket config) and the decoders' limits.
@@ -76,6 +81,7 @@ mod endpoint;
 pub mod engine;
 mod error;
 mod fasthash;
+pub mod flow;
 mod handshake;
 pub mod http;
 mod namespace;
@@ -93,6 +99,7 @@ pub use config::{
 };
 pub use endpoint::{BoxError, Endpoint};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError};
+pub use flow::Backpressure;
 pub use handshake::Handshake;
 pub use http::ClientBundle;
 pub use namespace::{DynamicNamespace, Namespace};

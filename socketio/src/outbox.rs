@@ -18,7 +18,12 @@ struct Shared<T> {
     state: Mutex<State<T>>,
     /// The queue's length, readable without the lock (slow-consumer and `volatile` checks).
     len: AtomicUsize,
+    /// Bytes pushed and not yet reported written by the writer ([`OutboxReceiver::written`]):
+    /// the queue plus the batch being written.
+    bytes: AtomicUsize,
     waker: AtomicWaker,
+    /// Woken when bytes are reported written (a reader paused by backpressure).
+    drained: AtomicWaker,
 }
 
 struct State<T> {
@@ -41,7 +46,9 @@ pub(crate) fn outbox<T>() -> (OutboxSender<T>, OutboxReceiver<T>) {
             closed: false,
         }),
         len: AtomicUsize::new(0),
+        bytes: AtomicUsize::new(0),
         waker: AtomicWaker::new(),
+        drained: AtomicWaker::new(),
     });
     (OutboxSender(shared.clone()), OutboxReceiver(shared))
 }
@@ -53,13 +60,14 @@ impl<T> Shared<T> {
 }
 
 impl<T> OutboxSender<T> {
-    /// Queues `item`; gives it back if the receiver is gone.
-    pub(crate) fn push(&self, item: T) -> Result<(), T> {
+    /// Queues `item` of `bytes` bytes; gives it back if the receiver is gone.
+    pub(crate) fn push(&self, item: T, bytes: usize) -> Result<(), T> {
         let was_empty = {
             let mut state = self.0.lock();
             if state.closed {
                 return Err(item);
             }
+            self.0.bytes.fetch_add(bytes, Ordering::AcqRel);
             let was_empty = state.items.is_empty();
             state.items.push_back(item);
             self.0.len.store(state.items.len(), Ordering::Release);
@@ -72,8 +80,14 @@ impl<T> OutboxSender<T> {
     }
 
     /// How many items wait for the writer.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.0.len.load(Ordering::Acquire)
+    }
+
+    /// Bytes pushed and not yet written.
+    pub(crate) fn bytes(&self) -> usize {
+        self.0.bytes.load(Ordering::Acquire)
     }
 }
 
@@ -106,6 +120,17 @@ impl<T> OutboxReceiver<T> {
         .await
     }
 
+    /// The writer wrote (flushed) `bytes` of what it took.
+    pub(crate) fn written(&self, bytes: usize) {
+        self.0.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.0.drained.wake();
+    }
+
+    /// A view of the byte count for another task.
+    pub(crate) fn probe(&self) -> OutboxProbe<T> {
+        OutboxProbe(self.0.clone())
+    }
+
     fn try_take_all(&self, batch: &mut VecDeque<T>) -> bool {
         let mut state = self.0.lock();
         if state.items.is_empty() {
@@ -123,6 +148,23 @@ impl<T> Drop for OutboxReceiver<T> {
         state.closed = true;
         state.items.clear();
         self.0.len.store(0, Ordering::Release);
+        self.0.bytes.store(0, Ordering::Release);
+        self.0.drained.wake();
+    }
+}
+
+/// A read-only view of a queue's byte count, for the reader that pauses on it.
+pub(crate) struct OutboxProbe<T>(Arc<Shared<T>>);
+
+impl<T> OutboxProbe<T> {
+    /// Bytes pushed and not yet written.
+    pub(crate) fn bytes(&self) -> usize {
+        self.0.bytes.load(Ordering::Acquire)
+    }
+
+    /// Registers `waker` to be woken when bytes are reported written.
+    pub(crate) fn register_drained(&self, waker: &std::task::Waker) {
+        self.0.drained.register(waker);
     }
 }
 
@@ -136,7 +178,7 @@ mod tests {
     fn takes_everything_queued_in_order_as_one_batch() {
         let (tx, mut rx) = outbox();
         for i in 0..5 {
-            tx.push(i).unwrap();
+            tx.push(i, 1).unwrap();
         }
         assert_eq!(tx.len(), 5);
         let mut batch = VecDeque::new();
@@ -157,7 +199,7 @@ mod tests {
             let mut take = std::pin::pin!(rx.take_all(&mut batch));
             let mut cx = std::task::Context::from_waker(&waker);
             assert!(take.as_mut().poll(&mut cx).is_pending());
-            tx.push("a").unwrap();
+            tx.push("a", 1).unwrap();
             assert_eq!(take.as_mut().poll(&mut cx), Poll::Ready(true));
         }
         assert_eq!(batch, ["a"]);
@@ -166,7 +208,7 @@ mod tests {
     #[test]
     fn the_writer_ends_after_the_sender_is_dropped_and_the_queue_drained() {
         let (tx, mut rx) = outbox();
-        tx.push(1).unwrap();
+        tx.push(1, 1).unwrap();
         drop(tx);
         let mut batch = VecDeque::new();
         assert_eq!(rx.take_all(&mut batch).now_or_never(), Some(true));
@@ -175,10 +217,23 @@ mod tests {
     }
 
     #[test]
+    fn bytes_count_from_the_push_until_reported_written() {
+        let (tx, mut rx) = outbox();
+        tx.push("abc", 3).unwrap();
+        tx.push("de", 2).unwrap();
+        let mut batch = VecDeque::new();
+        assert_eq!(rx.take_all(&mut batch).now_or_never(), Some(true));
+        // Taken but not written yet: still counted.
+        assert_eq!(tx.bytes(), 5);
+        rx.written(5);
+        assert_eq!(tx.bytes(), 0);
+    }
+
+    #[test]
     fn a_push_after_the_writer_is_gone_gives_the_item_back() {
         let (tx, rx) = outbox();
         drop(rx);
-        assert_eq!(tx.push(7), Err(7));
+        assert_eq!(tx.push(7, 1), Err(7));
         assert_eq!(tx.len(), 0);
     }
 }

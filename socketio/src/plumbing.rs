@@ -12,7 +12,10 @@ use socketio_protocol::engine::server::{
 };
 use socketio_protocol::{Instant, Str};
 
+use std::sync::Arc;
+
 use crate::fasthash::IdMap;
+use crate::flow::{Backpressure, Gate};
 use crate::server::static_lower;
 use crate::wsio::Writer;
 
@@ -104,6 +107,18 @@ impl Plumbing {
         self.writers.get(&connection)
     }
 
+    /// WebSocket `connection` now carries the session whose incoming side is `gate`.
+    pub(crate) fn attach_gate(&mut self, connection: ConnectionId, gate: Arc<Gate>) {
+        if let Some(writer) = self.writers.get_mut(&connection) {
+            writer.attach(gate);
+        }
+    }
+
+    /// The gate of the session WebSocket `connection` carries, if any.
+    pub(crate) fn gate(&self, connection: ConnectionId) -> Option<Arc<Gate>> {
+        self.writers.get(&connection)?.gate().cloned()
+    }
+
     /// Shutdown: forgets waiting requests and queues every WebSocket's close.
     pub(crate) fn close_all(&mut self) {
         self.requests.clear();
@@ -114,14 +129,14 @@ impl Plumbing {
     }
 
     /// Carries out one transmit of the core: answers, body reads, aborts, upgrade verdicts,
-    /// frames (a WebSocket with `ws_capacity` frames waiting is a slow consumer: aborted and
-    /// its session failed) and closes.
+    /// frames (a WebSocket that is a slow consumer by `limits` is aborted and its session
+    /// failed) and closes.
     pub(crate) fn on_transmit(
         &mut self,
         core: &mut Core,
         now: Instant,
         transmit: Transmit,
-        ws_capacity: usize,
+        limits: &Backpressure,
     ) {
         match transmit {
             Transmit::Response { request, response } => {
@@ -154,11 +169,11 @@ impl Plumbing {
                 let Some(writer) = self.writers.get_mut(&connection) else {
                     return;
                 };
-                if writer.push_frame(frame, ws_capacity).is_err() {
+                if writer.push_frame(frame, limits, now).is_err() {
                     tracing::warn!(
                         connection = connection.0,
-                        capacity = ws_capacity,
-                        "websocket queue full: closing the slow connection"
+                        queued = writer.queued_bytes(),
+                        "slow consumer: the websocket's outgoing queue passed its limit or stayed above its high water mark too long; closing it"
                     );
                     self.writers.remove(&connection);
                     let _ = core.handle_websocket_error(now, connection);
@@ -200,7 +215,7 @@ mod tests {
             let mut moved = false;
             while let Some(transmit) = core.poll_transmit() {
                 moved = true;
-                io.on_transmit(core, now, transmit, 16);
+                io.on_transmit(core, now, transmit, &Backpressure::default());
             }
             while let Some(event) = core.poll_event() {
                 moved = true;

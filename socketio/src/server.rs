@@ -35,6 +35,7 @@ use socketio_protocol::{Instant, Str, Value};
 
 use crate::config::Config;
 use crate::fasthash::IdMap;
+use crate::flow::Gate;
 use crate::handshake::HttpHandshake;
 use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
 use crate::plumbing::{Plumbing, upgrade_headers};
@@ -107,6 +108,9 @@ struct Conn {
     /// before the handler has joined its rooms, or a broadcast made as soon as it sees it
     /// would miss it (the reference runs the handler in the same tick as the CONNECT).
     held: u32,
+    /// The session's incoming side (backpressure): events waiting for their handlers, and
+    /// whoever paused reading.
+    gate: Arc<Gate>,
 }
 
 struct Accepting {
@@ -169,7 +173,7 @@ pub(crate) struct State {
     spawn: Vec<BoxTask>,
     /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
     handshake_checks: Vec<TransportId>,
-    ws_capacity: usize,
+    limits: crate::Backpressure,
 }
 
 /// Session, socket and recovery ids: 15 bytes from the operating system's CSPRNG (as the
@@ -210,9 +214,10 @@ impl Server {
 
     pub(crate) fn from_config(mut config: Config, runtime: Arc<dyn Runtime>) -> Server {
         config.engine.verify_handshakes = config.allow_request.is_some();
+        config.engine.max_buffered_bytes = config.backpressure.limit;
         let engine = Engine::new(config.engine.clone(), id_generator());
         let (wake_tx, wake_rx) = mpsc::channel(1);
-        let ws_capacity = config.websocket_queue;
+        let limits = config.backpressure;
         let inner = Arc::new_cyclic(|self_ref| Inner {
             self_ref: self_ref.clone(),
             epoch: runtime.now(),
@@ -231,7 +236,7 @@ impl Server {
                 timer_target: None,
                 spawn: Vec::new(),
                 handshake_checks: Vec::new(),
-                ws_capacity,
+                limits,
             }),
             registry: Mutex::new(Registry::default()),
             wake: Mutex::new(Some(wake_tx)),
@@ -513,6 +518,7 @@ impl Server {
             return plain(503, "server shutting down");
         }
         let head = head_from_parts(&parts);
+        let method = head.method;
         let body = if head.method == Method::Post {
             match read_body(body, inner.config.engine.max_payload + 1).await {
                 Ok(body) => body,
@@ -541,6 +547,9 @@ impl Server {
         };
         let response = rx.await;
         guard.armed = false;
+        if let Some(sid) = session_of(&parts) {
+            inner.after_poll(method, sid).await;
+        }
         match response {
             Ok(response) => to_http(response),
             Err(_) => plain(400, ""),
@@ -628,11 +637,13 @@ impl Server {
         };
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(&inner.websockets);
-        let clean = wsio::serve(socket, end, |frame| {
+        let limits = inner.config.backpressure;
+        let clean = wsio::serve(socket, end, limits, |frame| {
             inner.with_state(NO_CTX, |st, now, inner| {
                 let _ = st.engine.handle_frame(now, connection, frame);
                 st.pump(inner, now, NO_CTX);
-            });
+                st.io.gate(connection)
+            })
         })
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
@@ -711,6 +722,15 @@ impl Server {
         *lock(&inner.registry) = Registry::default();
         tracing::info!("socket.io server shut down");
     }
+}
+
+/// The session the request names (`sid` in its query).
+fn session_of(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sid="))
 }
 
 /// Whether the request names a session (`sid` in its query).
@@ -1128,6 +1148,40 @@ impl Inner {
         });
     }
 
+    /// Backpressure over polling, once a request of session `sid` has its answer: a GET took
+    /// the buffer, so a POST paused on it may go on; a POST is answered only once the
+    /// session's buffer and backlog are below the marks (the client sends its next POST after
+    /// the answer, so its sending pauses meanwhile).
+    async fn after_poll(&self, method: Method, sid: &str) {
+        let limits = self.config.backpressure;
+        let Some(gate) = self.with_state(NO_CTX, |st, _, _| {
+            let sid = Str::from(sid.to_owned());
+            st.conns.get(&sid).map(|conn| conn.gate.clone())
+        }) else {
+            return;
+        };
+        if method != Method::Post {
+            gate.wake();
+            return;
+        }
+        let queued = |gate: &Gate| {
+            let bytes = lock(&self.state).engine.buffered_bytes(sid).unwrap_or(0);
+            (bytes, gate.backlog())
+        };
+        let (bytes, backlog) = queued(&gate);
+        if !limits.must_pause(bytes, backlog) {
+            return;
+        }
+        gate.wait(
+            |_| {},
+            |gate| {
+                let (bytes, backlog) = queued(gate);
+                limits.may_resume(bytes, backlog)
+            },
+        )
+        .await;
+    }
+
     /// Runs `allow_request` (user code, so outside the lock) on the handshakes the request in
     /// `ctx` started, then hands the verdicts to the engine.
     fn verify_handshakes(&self, ctx: RequestCtx<'_>, checks: Vec<TransportId>) {
@@ -1430,7 +1484,7 @@ impl State {
             while let Some(transmit) = self.engine.poll_transmit() {
                 moved = true;
                 self.io
-                    .on_transmit(&mut self.engine, now, transmit, self.ws_capacity);
+                    .on_transmit(&mut self.engine, now, transmit, &self.limits);
             }
             while let Some(event) = self.engine.poll_event() {
                 moved = true;
@@ -1476,6 +1530,10 @@ impl State {
                     handshake.protocol,
                     id_generator(),
                 );
+                let gate = Arc::new(Gate::default());
+                if let Some(connection) = websocket {
+                    self.io.attach_gate(connection, gate.clone());
+                }
                 self.conns.insert(
                     handshake.sid.clone(),
                     Conn {
@@ -1485,6 +1543,7 @@ impl State {
                         armed: None,
                         accepting: HashMap::new(),
                         held: 0,
+                        gate,
                     },
                 );
                 self.dirty.push(handshake.sid);
@@ -1499,6 +1558,9 @@ impl State {
                 tracing::debug!(%sid, "engine.io session upgraded to websocket");
                 if let Some(conn) = self.conns.get_mut(&sid) {
                     conn.websocket = Some(connection);
+                    self.io.attach_gate(connection, conn.gate.clone());
+                    // A POST paused on the polling buffer waits no more.
+                    conn.gate.wake();
                 }
             }
             EngineEvent::Closed { sid, reason } => {
@@ -1507,10 +1569,11 @@ impl State {
                     conn.core.handle_engine_closed(now, reason);
                     self.flush_conn(inner, now, &sid);
                 }
-                if let Some(conn) = self.conns.remove(&sid)
-                    && let Some(at) = conn.armed
-                {
-                    self.conn_timers.remove(&(at, sid));
+                if let Some(conn) = self.conns.remove(&sid) {
+                    conn.gate.close();
+                    if let Some(at) = conn.armed {
+                        self.conn_timers.remove(&(at, sid));
+                    }
                 }
             }
             _ => {}
@@ -1599,6 +1662,7 @@ impl State {
                 let Some(accepting) = conn.accepting.remove(&nsp) else {
                     return;
                 };
+                let gate = conn.gate.clone();
                 tracing::debug!(%sid, nsp, recovered, "socket connected");
                 let ns = self.ns_state(inner, &nsp);
                 ns.rooms.connect(sid.clone());
@@ -1620,6 +1684,7 @@ impl State {
                     data,
                     inner.arc(),
                     queue_tx,
+                    gate,
                 );
                 ns.sockets.insert(
                     sid,

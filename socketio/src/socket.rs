@@ -58,6 +58,8 @@ pub(crate) struct SocketInner {
     pub(crate) connected: AtomicBool,
     pub(crate) last_rooms: Mutex<Vec<Str>>,
     pub(crate) queue: mpsc::UnboundedSender<BoxTask>,
+    /// The engine session's incoming side: each queued item counts until it starts.
+    gate: Arc<crate::flow::Gate>,
 }
 
 /// One client connected to one namespace: register handlers, emit, join rooms.
@@ -116,9 +118,11 @@ impl Socket {
         data: Value,
         server: Arc<Inner>,
         queue: mpsc::UnboundedSender<BoxTask>,
+        gate: Arc<crate::flow::Gate>,
     ) -> Socket {
         Socket(Arc::new(SocketInner {
             queue,
+            gate,
             pid,
             id,
             nsp,
@@ -494,7 +498,9 @@ impl Socket {
     /// [`runner`](Self::runner)).
     pub(crate) fn incoming(&self, incoming: Incoming) {
         let task = self.task_for(incoming);
-        let _ = self.0.queue.unbounded_send(task);
+        if self.0.queue.unbounded_send(task).is_ok() {
+            self.0.gate.queued();
+        }
     }
 
     /// The task of one incoming item; the handler is looked up when it starts, so handlers
@@ -557,6 +563,7 @@ impl Socket {
         let socket = self.clone();
         let server = self.0.server.clone();
         let engine_sid = self.0.engine_sid.clone();
+        let gate = self.0.gate.clone();
         Box::pin(async move {
             let mut connect = handler(socket);
             // The handler's synchronous part (joins, handlers, first emits) runs before the
@@ -567,7 +574,9 @@ impl Socket {
                 server.spawn(connect);
             }
             while let Some(mut task) = queue.next().await {
-                if futures_util::poll!(task.as_mut()).is_pending() {
+                let pending = futures_util::poll!(task.as_mut()).is_pending();
+                gate.started();
+                if pending {
                     server.spawn(task);
                 }
             }

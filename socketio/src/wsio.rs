@@ -10,6 +10,11 @@ use futures_util::{SinkExt, StreamExt};
 use socketio_protocol::Str;
 use socketio_protocol::engine::Frame;
 
+use std::sync::Arc;
+
+use socketio_protocol::Instant;
+
+use crate::flow::{Backpressure, Gate};
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
 
 /// What the state queues for a WebSocket: a frame, or the close.
@@ -22,6 +27,11 @@ pub(crate) enum WsOut {
 pub(crate) struct Writer {
     tx: OutboxSender<WsOut>,
     abort: Option<oneshot::Sender<()>>,
+    /// Since when the queue has been above the high water mark.
+    above_since: Option<Instant>,
+    /// The session's incoming side, once the connection carries a session: frames read pause
+    /// on it.
+    gate: Option<Arc<Gate>>,
 }
 
 /// The writer task's end: the queue and the abort signal (a slow consumer).
@@ -30,8 +40,17 @@ pub(crate) struct WriterEnd {
     abort: oneshot::Receiver<()>,
 }
 
-/// The queue is full: the peer does not read; the connection has been aborted.
+/// The peer is a slow consumer (past the byte limit, or above the high water mark for too
+/// long); the connection has been aborted.
 pub(crate) struct Overflow;
+
+/// The bytes a frame costs in the queue.
+fn frame_len(frame: &Frame) -> usize {
+    match frame {
+        Frame::Text(text) => text.len(),
+        Frame::Binary(bytes) => bytes.len(),
+    }
+}
 
 /// A writer and its task's end.
 pub(crate) fn writer() -> (Writer, WriterEnd) {
@@ -41,33 +60,66 @@ pub(crate) fn writer() -> (Writer, WriterEnd) {
         Writer {
             tx,
             abort: Some(abort_tx),
+            above_since: None,
+            gate: None,
         },
         WriterEnd { rx, abort },
     )
 }
 
 impl Writer {
-    /// Queues `frame`; with `capacity` frames already waiting, aborts the connection instead
-    /// (the caller closes the session with `transport error`).
-    pub(crate) fn push_frame(&mut self, frame: Frame, capacity: usize) -> Result<(), Overflow> {
-        if self.tx.len() >= capacity {
+    /// Queues `frame`, unless the peer is a slow consumer by `limits` (the queue would pass
+    /// the byte limit, or has been above the high water mark for too long): then aborts the
+    /// connection instead (the caller closes the session with `transport error`).
+    pub(crate) fn push_frame(
+        &mut self,
+        frame: Frame,
+        limits: &Backpressure,
+        now: Instant,
+    ) -> Result<(), Overflow> {
+        let queued = self.tx.bytes();
+        let len = frame_len(&frame);
+        let over_limit = queued > 0 && queued.saturating_add(len) > limits.limit;
+        let stuck = if queued > limits.high_water {
+            let since = *self.above_since.get_or_insert(now);
+            now.saturating_duration_since(since) >= limits.slow_consumer_timeout
+        } else {
+            self.above_since = None;
+            false
+        };
+        if over_limit || stuck {
             if let Some(abort) = self.abort.take() {
                 let _ = abort.send(());
             }
             return Err(Overflow);
         }
-        let _ = self.tx.push(WsOut::Frame(frame));
+        let _ = self.tx.push(WsOut::Frame(frame), len);
         Ok(())
     }
 
     /// Queues the close frame, after everything already queued.
     pub(crate) fn close(self) {
-        let _ = self.tx.push(WsOut::Close);
+        let _ = self.tx.push(WsOut::Close, 0);
     }
 
     /// Whether frames still wait to be written (the reference's `!transport.writable`).
     pub(crate) fn is_busy(&self) -> bool {
-        self.tx.len() > 0
+        self.tx.bytes() > 0
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.tx.bytes()
+    }
+
+    /// The session this connection now carries: its reading pauses on the session's gate.
+    pub(crate) fn attach(&mut self, gate: Arc<Gate>) {
+        self.gate = Some(gate);
+    }
+
+    /// The gate of the session this connection carries.
+    pub(crate) fn gate(&self) -> Option<&Arc<Gate>> {
+        self.gate.as_ref()
     }
 }
 
@@ -75,12 +127,17 @@ impl Writer {
 /// and writes the queue, everything queued as one batch flushed once. Resolves to whether it
 /// ended cleanly ([`ws_closed`]); an abort is not clean.
 ///
+/// Backpressure: `on_frame` returns the gate of the session the connection carries (once it
+/// carries one); while the queue's bytes or the session's backlog are above `limits`, the
+/// reader reads nothing more until they are back at half.
+///
 /// Not an `async fn`: the socket is split before the future is made, so the future holds only
 /// the two halves, not a second copy of the socket (an idle connection's memory).
 pub(crate) fn serve<S>(
     socket: S,
     end: WriterEnd,
-    mut on_frame: impl FnMut(Frame),
+    limits: Backpressure,
+    mut on_frame: impl FnMut(Frame) -> Option<Arc<Gate>>,
 ) -> impl std::future::Future<Output = bool>
 where
     S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
@@ -88,6 +145,7 @@ where
         + Unpin,
 {
     let WriterEnd { mut rx, abort } = end;
+    let probe = rx.probe();
     let (mut sink, mut stream) = socket.split();
     async move {
         let reader = async {
@@ -103,16 +161,26 @@ where
                     Ok(_) => continue,
                     Err(error) => return ws_closed(&error),
                 };
-                on_frame(frame);
+                if let Some(gate) = on_frame(frame)
+                    && limits.must_pause(probe.bytes(), gate.backlog())
+                {
+                    gate.wait(
+                        |waker| probe.register_drained(waker),
+                        |gate| limits.may_resume(probe.bytes(), gate.backlog()),
+                    )
+                    .await;
+                }
             }
             true
         };
         let writer = async {
             let mut batch = VecDeque::new();
             while rx.take_all(&mut batch).await {
+                let mut bytes = 0;
                 while let Some(out) = batch.pop_front() {
                     match out {
                         WsOut::Frame(frame) => {
+                            bytes += frame_len(&frame);
                             let message = match frame {
                                 Frame::Text(text) => {
                                     match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
@@ -135,6 +203,7 @@ where
                 if let Err(error) = sink.flush().await {
                     return ws_closed(&error);
                 }
+                rx.written(bytes);
                 // An idle connection keeps no buffer (the next batch allocates once).
                 batch = VecDeque::new();
             }

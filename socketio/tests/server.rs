@@ -436,9 +436,69 @@ fn allow_request_refuses() {
     });
 }
 
+/// A WebSocket that never takes a write, with its connection's sockets' disconnect reasons.
+#[allow(clippy::type_complexity)]
+fn never_writable(
+    limits: socketio::Backpressure,
+) -> (
+    Server,
+    Arc<PoolRuntime>,
+    Arc<Mutex<Vec<String>>>,
+    Arc<Mutex<Vec<Socket>>>,
+) {
+    let (io, rt) = build(Server::builder().backpressure(limits));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    let sockets = Arc::new(Mutex::new(Vec::new()));
+    let keep = sockets.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        keep.lock().unwrap().push(socket.clone());
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason.to_string()) }
+            });
+        }
+    });
+    (io, rt, reasons, sockets)
+}
+
+#[test]
+fn a_websocket_consumer_above_the_high_water_mark_too_long_is_disconnected() {
+    let limits = socketio::Backpressure {
+        high_water: 64,
+        slow_consumer_timeout: Duration::from_millis(100),
+        ..socketio::Backpressure::default()
+    };
+    let (io, rt, reasons, sockets) = never_writable(limits);
+    block_on(async {
+        let c = open_ws(&io, &rt, "", true);
+        c.send("40");
+        sleep(100).await;
+        let socket = sockets.lock().unwrap()[0].clone();
+        // Above the high water mark, far below the limit: not yet a slow consumer.
+        for i in 0..20 {
+            socket.emit("data", &i).unwrap();
+        }
+        sleep(20).await;
+        assert!(socket.connected());
+        // Still above it past the timeout: the next frame finds a slow consumer.
+        sleep(150).await;
+        let _ = socket.emit("data", &"late");
+        sleep(100).await;
+        assert!(!socket.connected());
+        assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
+    });
+}
+
 #[test]
 fn slow_websocket_consumer_is_disconnected() {
-    let (io, rt) = build(Server::builder().websocket_queue(8));
+    let (io, rt) = build(Server::builder().backpressure(socketio::Backpressure {
+        high_water: 64,
+        limit: 256,
+        ..socketio::Backpressure::default()
+    }));
     let reasons = Arc::new(Mutex::new(Vec::new()));
     let seen = reasons.clone();
     let sockets = Arc::new(Mutex::new(Vec::new()));
@@ -464,7 +524,7 @@ fn slow_websocket_consumer_is_disconnected() {
             socket.volatile().emit("tick", &1).unwrap();
         }
         assert!(socket.connected());
-        for i in 0..20 {
+        for i in 0..40 {
             let _ = socket.emit("data", &i);
         }
         sleep(100).await;

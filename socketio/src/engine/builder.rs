@@ -16,7 +16,7 @@ use crate::{AllowRequest, Cors, Runtime, TransportKind};
 pub(crate) struct EngineConfig {
     pub(crate) core: CoreConfig,
     pub(crate) allow_request: Option<AllowRequest>,
-    pub(crate) websocket_queue: usize,
+    pub(crate) backpressure: crate::Backpressure,
     pub(crate) incoming_queue: usize,
     pub(crate) shutdown_timeout: Duration,
 }
@@ -26,7 +26,7 @@ impl Default for EngineConfig {
         EngineConfig {
             core: CoreConfig::default(),
             allow_request: None,
-            websocket_queue: 128,
+            backpressure: crate::Backpressure::default(),
             incoming_queue: 1024,
             shutdown_timeout: Duration::from_secs(5),
         }
@@ -38,7 +38,7 @@ impl fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("core", &self.core)
             .field("allow_request", &self.allow_request.is_some())
-            .field("websocket_queue", &self.websocket_queue)
+            .field("backpressure", &self.backpressure)
             .field("incoming_queue", &self.incoming_queue)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
@@ -248,16 +248,18 @@ impl EngineBuilder {
         self
     }
 
-    /// How many frames may wait to be written to one WebSocket (128); beyond it the client is
-    /// a slow consumer: the connection is aborted and the session closes with
-    /// `transport error`.
+    /// When a client is a slow consumer: its WebSocket's outgoing bytes pass
+    /// [`Backpressure::limit`](crate::Backpressure::limit) or stay above the high water mark
+    /// for [`Backpressure::slow_consumer_timeout`](crate::Backpressure::slow_consumer_timeout);
+    /// the connection is then aborted and the session closes with `transport error`.
     ///
     /// ```
-    /// let b = socketio::engine::EngineServer::builder().websocket_queue(64);
+    /// let limits = socketio::Backpressure { limit: 1 << 20, ..Default::default() };
+    /// let b = socketio::engine::EngineServer::builder().backpressure(limits);
     /// # let _ = b;
     /// ```
-    pub fn websocket_queue(mut self, frames: usize) -> Self {
-        self.config.websocket_queue = frames.max(1);
+    pub fn backpressure(mut self, limits: crate::Backpressure) -> Self {
+        self.config.backpressure = limits;
         self
     }
 

@@ -396,11 +396,15 @@ impl EngineServer {
         };
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(inner.clone());
-        let clean = wsio::serve(socket, end, |frame| {
+        // No reading pause at this level: a session's incoming queue is bounded by
+        // `incoming_queue` instead.
+        let limits = inner.config.backpressure;
+        let clean = wsio::serve(socket, end, limits, |frame| {
             inner.with_state(NO_CTX, |st, now, inner| {
                 let _ = st.core.handle_frame(now, connection, frame);
                 st.pump(inner, now, NO_CTX);
             });
+            None
         })
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
@@ -740,7 +744,7 @@ impl State {
             while let Some(transmit) = self.core.poll_transmit() {
                 moved = true;
                 self.io
-                    .on_transmit(&mut self.core, now, transmit, inner.config.websocket_queue);
+                    .on_transmit(&mut self.core, now, transmit, &inner.config.backpressure);
             }
             while let Some(event) = self.core.poll_event() {
                 moved = true;
