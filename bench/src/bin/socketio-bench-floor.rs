@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-/// Frames queued per connection before it counts as a slow consumer (as `websocket_queue`).
+/// Frames queued per connection before it counts as a slow consumer (as our servers did before their queues were bounded in bytes).
 const QUEUE: usize = 128;
 
 /// Every open connection's outgoing queue, by connection number.

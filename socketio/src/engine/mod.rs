@@ -45,7 +45,7 @@
 //! The driver follows [`Server`](crate::Server)'s: one lock over the core, every input fed and
 //! every output drained under it, one timer task per server, connection handlers spawned on
 //! the runtime outside the lock. Memory per session is bounded: a WebSocket's outgoing queue
-//! ([`EngineBuilder::websocket_queue`], the connection is aborted beyond it), a polling
+//! ([`EngineBuilder::backpressure`], the connection is aborted beyond its limit), a polling
 //! session's buffer ([`EngineBuilder::max_buffered_packets`], `send` fails beyond it), the
 //! received messages not yet taken ([`EngineBuilder::incoming_queue`], the session is closed
 //! beyond it), POST bodies (`max_http_buffer_size`).

@@ -331,7 +331,7 @@ impl EngineSocket {
 
     /// Queues a message to the client (text stays text, binary stays binary). It never waits:
     /// over WebSocket the frame is queued for the writer (a client that stops reading is cut
-    /// off past [`EngineBuilder::websocket_queue`](super::EngineBuilder::websocket_queue)),
+    /// off past the limits of [`EngineBuilder::backpressure`](super::EngineBuilder::backpressure)),
     /// over polling it waits for the next GET.
     ///
     /// ```no_run
