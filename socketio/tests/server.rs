@@ -468,7 +468,7 @@ fn never_writable(
 fn a_websocket_consumer_above_the_high_water_mark_too_long_is_disconnected() {
     let limits = socketio::Backpressure {
         high_water: 64,
-        slow_consumer_timeout: Duration::from_millis(100),
+        slow_consumer_timeout: Duration::from_secs(1),
         ..socketio::Backpressure::default()
     };
     let (io, rt, reasons, sockets) = never_writable(limits);
@@ -478,13 +478,13 @@ fn a_websocket_consumer_above_the_high_water_mark_too_long_is_disconnected() {
         sleep(100).await;
         let socket = sockets.lock().unwrap()[0].clone();
         // Above the high water mark, far below the limit: not yet a slow consumer.
-        for i in 0..20 {
-            socket.emit("data", &i).unwrap();
+        let big = "x".repeat(100);
+        for _ in 0..3 {
+            socket.emit("data", &big).unwrap();
         }
-        sleep(20).await;
         assert!(socket.connected());
         // Still above it past the timeout: the next frame finds a slow consumer.
-        sleep(150).await;
+        sleep(1200).await;
         let _ = socket.emit("data", &"late");
         sleep(100).await;
         assert!(!socket.connected());
