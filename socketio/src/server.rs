@@ -169,6 +169,9 @@ pub(crate) struct State {
     broadcasts: HashMap<(String, u64), BroadcastWait>,
     broadcast_timers: BTreeSet<(Instant, String, u64)>,
     timer_target: Option<Instant>,
+    /// The latest `now` fed to the cores: a clock read before waiting for the lock may be
+    /// older, and the cores must never see time go back.
+    last_now: Instant,
     /// Tasks to spawn once the lock is released.
     spawn: Vec<BoxTask>,
     /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
@@ -234,6 +237,7 @@ impl Server {
                 broadcasts: HashMap::new(),
                 broadcast_timers: BTreeSet::new(),
                 timer_target: None,
+                last_now: Instant::from_millis(0),
                 spawn: Vec::new(),
                 handshake_checks: Vec::new(),
                 limits,
@@ -719,7 +723,9 @@ impl Server {
         {
             inner.runtime.sleep(Duration::from_millis(5)).await;
         }
-        *lock(&inner.registry) = Registry::default();
+        // Dropped after the lock: the closures' captures may run user code in their `Drop`.
+        let registry = std::mem::take(&mut *lock(&inner.registry));
+        drop(registry);
         tracing::info!("socket.io server shut down");
     }
 }
@@ -874,9 +880,12 @@ impl Inner {
         f: impl FnOnce(&mut State, Instant, &Inner) -> R,
     ) -> R {
         let _ = ctx;
+        // The clock is read before locking: a user's `Runtime::now` is user code.
+        let clock = self.now();
         let (result, spawn, wake) = {
             let mut st = lock(&self.state);
-            let now = self.now();
+            let now = clock.max(st.last_now);
+            st.last_now = now;
             let result = f(&mut st, now, self);
             let next = st.next_deadline();
             let wake = match (next, st.timer_target) {

@@ -117,6 +117,8 @@ pub(crate) struct State {
     /// Namespaces whose auth function must be called again (a reconnection attempt) before
     /// the next connection is dialled: outside the lock, since the function is user code.
     refresh_auth: Vec<String>,
+    /// The latest `now` fed to the manager.
+    last_now: Instant,
 }
 
 impl State {
@@ -196,6 +198,7 @@ impl Shared {
                 flushed_waiters: Vec::new(),
                 last_transport_error: None,
                 refresh_auth: Vec::new(),
+                last_now: Instant::from_millis(0),
             }),
             timer_wake,
             runner,
@@ -215,9 +218,13 @@ impl Shared {
 
     /// Locks, runs `f`, drains the manager (transmits, events, timer), unlocks, spawns.
     pub(crate) fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut State, Instant) -> R) -> R {
-        let now = self.now();
+        // Read before locking (a user's `Runtime::now` is user code); the manager never sees
+        // time go back.
+        let clock = self.now();
         let (result, spawns) = {
             let mut st = lock(&self.state);
+            let now = clock.max(st.last_now);
+            st.last_now = now;
             let result = f(&mut st, now);
             self.pump(&mut st, now);
             if !st.flushed_waiters.is_empty() && st.is_flushed() {
@@ -238,7 +245,7 @@ impl Shared {
             let mut progressed = false;
             while let Some(transmit) = st.manager.poll_transmit() {
                 progressed = true;
-                self.transmit(st, transmit);
+                self.transmit(st, now, transmit);
             }
             while let Some(event) = st.manager.poll_event() {
                 progressed = true;
@@ -265,7 +272,7 @@ impl Shared {
         format!("{scheme}://{}{path_and_query}", self.origin.authority)
     }
 
-    fn transmit(self: &Arc<Self>, st: &mut State, transmit: Transmit) {
+    fn transmit(self: &Arc<Self>, st: &mut State, now: Instant, transmit: Transmit) {
         match transmit {
             Transmit::Http {
                 id,
@@ -282,7 +289,7 @@ impl Shared {
                 match self.uri(false, &path_and_query).parse() {
                     Ok(uri) => *request.uri_mut() = uri,
                     Err(_) => {
-                        st.manager.handle_http_error(self.now(), id);
+                        st.manager.handle_http_error(now, id);
                         return;
                     }
                 }
@@ -332,7 +339,7 @@ impl Shared {
                 match self.uri(true, &path_and_query).parse() {
                     Ok(uri) => *request.uri_mut() = uri,
                     Err(_) => {
-                        st.manager.handle_ws_closed(self.now(), id);
+                        st.manager.handle_ws_closed(now, id);
                         return;
                     }
                 }

@@ -113,6 +113,9 @@ struct State {
     sessions: HashMap<Str, Session>,
     io: Plumbing,
     timer_target: Option<Instant>,
+    /// The latest `now` fed to the cores: a clock read before waiting for the lock may be
+    /// older, and the cores must never see time go back.
+    last_now: Instant,
     /// Handlers to spawn once the lock is released.
     spawn: Vec<BoxTask>,
     /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
@@ -154,6 +157,7 @@ impl EngineServer {
                 sessions: HashMap::new(),
                 io: Plumbing::default(),
                 timer_target: None,
+                last_now: Instant::from_millis(0),
                 spawn: Vec::new(),
                 handshake_checks: Vec::new(),
             }),
@@ -653,9 +657,12 @@ impl Inner {
         _ctx: RequestCtx<'_>,
         f: impl FnOnce(&mut State, Instant, &Inner) -> R,
     ) -> R {
+        // The clock is read before locking: a user's `Runtime::now` is user code.
+        let clock = self.now();
         let (result, spawn, wake) = {
             let mut st = lock(&self.state);
-            let now = self.now();
+            let now = clock.max(st.last_now);
+            st.last_now = now;
             let result = f(&mut st, now, self);
             let next = st.core.poll_timeout();
             let wake = match (next, st.timer_target) {
