@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use socketio_protocol::engine::server::{
-    ConnectionId, RequestHead, RequestId, Response, Server as Core, Transmit,
+    ConnectionId, RequestHead, RequestId, Response, Server as Core, Transmit, TransportId,
 };
 use socketio_protocol::{Instant, Str};
 
@@ -186,6 +186,40 @@ impl Plumbing {
             }
             _ => {}
         }
+    }
+}
+
+/// Runs the `allow_request` hook (user code: the caller holds no lock) on each handshake in
+/// `checks`, all started by one request (`parts`, `remote`).
+pub(crate) fn allow_request_verdicts(
+    hook: Option<&crate::AllowRequest>,
+    parts: Option<&http::request::Parts>,
+    remote: Option<std::net::SocketAddr>,
+    checks: Vec<TransportId>,
+) -> Vec<(TransportId, Result<(), String>)> {
+    checks
+        .into_iter()
+        .map(|transport| {
+            let verdict = match (hook, parts) {
+                (Some(check), Some(parts)) => check(parts, remote),
+                _ => Ok(()),
+            };
+            (transport, verdict)
+        })
+        .collect()
+}
+
+/// Hands the `allow_request` verdicts to the core.
+pub(crate) fn apply_verdicts(
+    core: &mut Core,
+    now: Instant,
+    verdicts: Vec<(TransportId, Result<(), String>)>,
+) {
+    for (transport, verdict) in verdicts {
+        let _ = match verdict {
+            Ok(()) => core.accept_handshake(now, transport),
+            Err(message) => core.refuse_handshake(now, transport, Some(&message)),
+        };
     }
 }
 

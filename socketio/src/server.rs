@@ -1197,23 +1197,14 @@ impl Inner {
         if checks.is_empty() {
             return;
         }
-        let verdicts: Vec<(TransportId, Result<(), String>)> = checks
-            .into_iter()
-            .map(|transport| {
-                let verdict = match (&self.config.allow_request, ctx.parts) {
-                    (Some(check), Some(parts)) => check(parts, ctx.remote),
-                    _ => Ok(()),
-                };
-                (transport, verdict)
-            })
-            .collect();
+        let verdicts = crate::plumbing::allow_request_verdicts(
+            self.config.allow_request.as_ref(),
+            ctx.parts,
+            ctx.remote,
+            checks,
+        );
         self.with_state(ctx, |st, now, inner| {
-            for (transport, verdict) in verdicts {
-                let _ = match verdict {
-                    Ok(()) => st.engine.accept_handshake(now, transport),
-                    Err(message) => st.engine.refuse_handshake(now, transport, Some(&message)),
-                };
-            }
+            crate::plumbing::apply_verdicts(&mut st.engine, now, verdicts);
             st.pump(inner, now, ctx);
         });
     }

@@ -494,24 +494,10 @@ fn a_websocket_consumer_above_the_high_water_mark_too_long_is_disconnected() {
 
 #[test]
 fn slow_websocket_consumer_is_disconnected() {
-    let (io, rt) = build(Server::builder().backpressure(socketio::Backpressure {
+    let (io, rt, reasons, sockets) = never_writable(socketio::Backpressure {
         high_water: 64,
         limit: 256,
         ..socketio::Backpressure::default()
-    }));
-    let reasons = Arc::new(Mutex::new(Vec::new()));
-    let seen = reasons.clone();
-    let sockets = Arc::new(Mutex::new(Vec::new()));
-    let keep = sockets.clone();
-    io.ns("/", move |socket: Socket| {
-        let seen = seen.clone();
-        keep.lock().unwrap().push(socket.clone());
-        async move {
-            socket.on_disconnect(move |_s: Socket, reason| {
-                let seen = seen.clone();
-                async move { seen.lock().unwrap().push(reason.to_string()) }
-            });
-        }
     });
     block_on(async {
         // A client whose transport never accepts a write: nothing it is sent gets written.
