@@ -27,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) recovery: Option<RecoveryConfig>,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) backpressure: crate::Backpressure,
+    pub(crate) adapter: crate::adapter::AdapterFactory,
     pub(crate) ack_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
 }
@@ -59,6 +60,7 @@ impl Default for Config {
             recovery: None,
             allow_request: None,
             backpressure: crate::Backpressure::default(),
+            adapter: crate::adapter::InMemoryAdapter::factory(),
             ack_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
         }
@@ -294,6 +296,28 @@ impl ServerBuilder {
     /// ```
     pub fn backpressure(mut self, limits: crate::Backpressure) -> Self {
         self.config.backpressure = limits;
+        self
+    }
+
+    /// How each namespace's adapter is made (rooms, broadcasts, requests across nodes): the
+    /// single-node [`InMemoryAdapter`](crate::adapter::InMemoryAdapter) by default. See the
+    /// [`adapter`](crate::adapter) module.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use socketio::adapter::{Adapter, InMemoryAdapter, LocalNamespace};
+    /// let b = socketio::Server::builder()
+    ///     .adapter(|local: LocalNamespace| InMemoryAdapter::new(local) as Arc<dyn Adapter>);
+    /// # let _ = b;
+    /// ```
+    pub fn adapter<F>(mut self, factory: F) -> Self
+    where
+        F: Fn(crate::adapter::LocalNamespace) -> Arc<dyn crate::adapter::Adapter>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.config.adapter = Arc::new(factory);
         self
     }
 

@@ -74,6 +74,7 @@
 //! bounded by the runtime's WebSocket config) and the decoders' limits.
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 mod args;
 pub mod client;
 mod config;

@@ -305,14 +305,76 @@ impl Namespace {
         self.operator().emit_with_ack(event, data).await
     }
 
-    /// The sockets of the namespace.
+    /// The sockets of the namespace on every server node (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let n = io.of("/chat").fetch_sockets().await.map(|s| s.len());
+    /// # }
+    /// ```
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::RemoteSocket>, crate::adapter::AdapterError> {
+        self.operator().fetch_sockets().await
+    }
+
+    /// Sends a server-side event to every other server node of the cluster (`[event,
+    /// ...args]`); resolves with their acks (none on a single node). Other nodes handle it
+    /// with [`Server::on_server_side_emit`](crate::Server::on_server_side_emit).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let acks = io.of("/").server_side_emit("cache-flush", &"users").await;
+    /// # }
+    /// ```
+    pub async fn server_side_emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<crate::Value>, crate::adapter::AdapterError> {
+        let value = crate::args::to_args(data)
+            .and_then(|args| crate::args::event_value(event, args))
+            .map_err(|error| crate::adapter::AdapterError(error.to_string()))?;
+        self.server
+            .0
+            .adapter(&self.name)
+            .server_side_emit(value)
+            .await
+    }
+
+    /// How many server nodes the cluster has (1 with the in-memory adapter).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let nodes = io.of("/").server_count().await;
+    /// # }
+    /// ```
+    pub async fn server_count(&self) -> Result<usize, crate::adapter::AdapterError> {
+        self.server.0.adapter(&self.name).server_count().await
+    }
+
+    /// Handles server-side events other nodes send to this namespace
+    /// ([`server_side_emit`](Self::server_side_emit)): `handler` gets the event name and its
+    /// arguments, in a task.
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
-    /// let n = io().of("/chat").fetch_sockets().len();
+    /// io().of("/").on_server_side_emit(|event: String, args: Vec<socketio::Value>| async move {
+    ///     println!("{event} {args:?}");
+    /// });
     /// ```
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.operator().fetch_sockets()
+    pub fn on_server_side_emit<F, Fut>(&self, handler: F)
+    where
+        F: Fn(String, Vec<crate::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: crate::server::ServerSideHandler =
+            Arc::new(move |event, args| Box::pin(handler(event, args)));
+        lock(&self.server.0.server_side)
+            .entry(self.name.to_string())
+            .or_default()
+            .push(handler);
     }
 
     /// Makes every socket of the namespace join `room`.

@@ -8,9 +8,10 @@ use serde::de::DeserializeOwned;
 use socketio_protocol::rooms::BroadcastOptions;
 use socketio_protocol::{Str, Value};
 
+use crate::adapter::{Adapter, AdapterError, BroadcastAcks, BroadcastMessage, RemoteSocket};
 use crate::args::{event_value, from_args, to_args};
 use crate::server::Inner;
-use crate::{BroadcastAckError, EmitError, Socket};
+use crate::{BroadcastAckError, EmitError};
 
 /// Selects sockets of one namespace (`to`, `except`, flags), then emits to them or acts on
 /// them. Built by `to`/`except`/`broadcast`/... on a [`Server`](crate::Server), a
@@ -24,7 +25,7 @@ use crate::{BroadcastAckError, EmitError, Socket};
 ///     .timeout(Duration::from_secs(2))
 ///     .emit_with_ack("survey", &())
 ///     .await;
-/// let sockets = io.of("/chat").to("lobby").fetch_sockets();
+/// let sockets = io.of("/chat").to("lobby").fetch_sockets().await;
 /// io.of("/chat").to("lobby").sockets_join("announcements");
 /// io.except("vip").disconnect_sockets(false);
 /// # }
@@ -36,6 +37,7 @@ pub struct BroadcastOperator {
     nsp: Arc<str>,
     opts: BroadcastOptions,
     volatile: bool,
+    local: bool,
     timeout: Option<Duration>,
 }
 
@@ -57,6 +59,7 @@ impl BroadcastOperator {
             nsp,
             opts: BroadcastOptions::new(),
             volatile: false,
+            local: false,
             timeout: None,
         }
     }
@@ -104,7 +107,8 @@ impl BroadcastOperator {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().local().emit("e", &1).ok();
     /// ```
-    pub fn local(self) -> Self {
+    pub fn local(mut self) -> Self {
+        self.local = true;
         self
     }
 
@@ -150,9 +154,17 @@ impl BroadcastOperator {
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<usize, EmitError> {
         let value = event_value(event, to_args(data)?)?;
-        Ok(self
-            .server
-            .broadcast(&self.nsp, &self.opts, value, self.volatile))
+        Ok(self.adapter().broadcast(self.message(value)))
+    }
+
+    fn adapter(&self) -> Arc<dyn Adapter> {
+        self.server.adapter(&self.nsp)
+    }
+
+    fn message(&self, data: Value) -> BroadcastMessage {
+        BroadcastMessage::new(data, self.opts.clone())
+            .volatile(self.volatile)
+            .local(self.local)
     }
 
     /// Emits with a dynamic argument list to every selected socket: each item of `args` is
@@ -167,9 +179,7 @@ impl BroadcastOperator {
     /// ```
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<usize, EmitError> {
         let value = event_value(event, args)?;
-        Ok(self
-            .server
-            .broadcast(&self.nsp, &self.opts, value, self.volatile))
+        Ok(self.adapter().broadcast(self.message(value)))
     }
 
     /// Emits to every selected socket with an ack request and gathers the answers: all of
@@ -196,10 +206,13 @@ impl BroadcastOperator {
     {
         let value = event_value(event, to_args(data)?)?;
         let timeout = self.timeout.unwrap_or(self.server.config.ack_timeout);
-        let receiver =
-            self.server
-                .broadcast_with_ack(&self.nsp, &self.opts, value, self.volatile, timeout);
-        let (responses, complete) = receiver.await.unwrap_or((Vec::new(), false));
+        let BroadcastAcks {
+            responses,
+            complete,
+        } = self
+            .adapter()
+            .broadcast_with_ack(self.message(value), timeout)
+            .await;
         let decoded: Vec<R> = responses
             .into_iter()
             .filter_map(|args| match from_args(args) {
@@ -217,16 +230,19 @@ impl BroadcastOperator {
         }
     }
 
-    /// The selected sockets (with their ids, rooms, handshake and data).
+    /// The selected sockets of every server node (through the adapter: with a cluster
+    /// adapter, remote ones too), with their ids, rooms and data; this node's sockets are
+    /// reachable with [`RemoteSocket::as_local`].
     ///
     /// ```no_run
-    /// # fn io() -> socketio::Server { unimplemented!() }
-    /// for socket in io().to("lobby").fetch_sockets() {
+    /// # async fn f(io: socketio::Server) {
+    /// for socket in io.to("lobby").fetch_sockets().await.unwrap() {
     ///     println!("{} in {:?}", socket.id(), socket.rooms());
     /// }
+    /// # }
     /// ```
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.server.select(&self.nsp, &self.opts)
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.adapter().fetch_sockets(self.opts.clone()).await
     }
 
     /// Makes every selected socket join `room`.
@@ -236,8 +252,8 @@ impl BroadcastOperator {
     /// io().to("lobby").sockets_join("game-1");
     /// ```
     pub fn sockets_join(&self, room: impl Into<String>) {
-        self.server
-            .sockets_join(&self.nsp, &self.opts, Str::from(room.into()));
+        self.adapter()
+            .add_sockets(self.opts.clone(), vec![Str::from(room.into())]);
     }
 
     /// Makes every selected socket leave `room`.
@@ -247,7 +263,8 @@ impl BroadcastOperator {
     /// io().to("game-1").sockets_leave("game-1");
     /// ```
     pub fn sockets_leave(&self, room: &str) {
-        self.server.sockets_leave(&self.nsp, &self.opts, room);
+        self.adapter()
+            .del_sockets(self.opts.clone(), vec![Str::from(room.to_owned())]);
     }
 
     /// Disconnects every selected socket (`server namespace disconnect`); with `close`, closes
@@ -258,8 +275,6 @@ impl BroadcastOperator {
     /// io().to("banned").disconnect_sockets(true);
     /// ```
     pub fn disconnect_sockets(&self, close: bool) {
-        for socket in self.fetch_sockets() {
-            socket.disconnect(close);
-        }
+        self.adapter().disconnect_sockets(self.opts.clone(), close);
     }
 }

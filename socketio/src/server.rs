@@ -24,7 +24,7 @@ use socketio_protocol::engine::server::{
     Server as Engine, TransportId,
 };
 use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
-use socketio_protocol::rooms::{BroadcastOptions, RoomIndex};
+use socketio_protocol::rooms::BroadcastOptions;
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
 use socketio_protocol::socket::server::{
@@ -33,6 +33,7 @@ use socketio_protocol::socket::server::{
 use socketio_protocol::socket::{Packet, Payload, ProtocolVersion};
 use socketio_protocol::{Instant, Str, Value};
 
+use crate::adapter::{Adapter, BroadcastAcks, BroadcastMessage, LocalNamespace};
 use crate::config::Config;
 use crate::fasthash::IdMap;
 use crate::flow::Gate;
@@ -85,6 +86,10 @@ pub(crate) struct Inner {
     epoch: std::time::Instant,
     state: Mutex<State>,
     registry: Mutex<Registry>,
+    /// Each namespace's adapter (see [`Inner::adapter`]).
+    adapters: Mutex<HashMap<String, Arc<dyn Adapter>>>,
+    /// Handlers of server-side events from other nodes, per namespace.
+    pub(crate) server_side: Mutex<HashMap<String, Vec<ServerSideHandler>>>,
     wake: Mutex<Option<mpsc::Sender<()>>>,
     next_id: AtomicU64,
     /// Handler tasks still running.
@@ -125,9 +130,11 @@ struct SocketEntry {
     pid: Option<Str>,
 }
 
+/// A handler of server-side events (`event`, `args`).
+pub(crate) type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxTask + Send + Sync>;
+
 #[derive(Default)]
 struct NsState {
-    rooms: RoomIndex,
     sockets: IdMap<Str, SocketEntry>,
     recovery: Option<RecoveryStore>,
     next_ack: u64,
@@ -176,6 +183,9 @@ pub(crate) struct State {
     spawn: Vec<BoxTask>,
     /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
     handshake_checks: Vec<TransportId>,
+    /// Calls to make once the lock is released, in order, before the tasks are spawned
+    /// (adapter calls: an adapter may call back into the server).
+    after: Vec<Box<dyn FnOnce() + Send>>,
     limits: crate::Backpressure,
 }
 
@@ -240,9 +250,12 @@ impl Server {
                 last_now: Instant::from_millis(0),
                 spawn: Vec::new(),
                 handshake_checks: Vec::new(),
+                after: Vec::new(),
                 limits,
             }),
             registry: Mutex::new(Registry::default()),
+            adapters: Mutex::new(HashMap::new()),
+            server_side: Mutex::new(HashMap::new()),
             wake: Mutex::new(Some(wake_tx)),
             next_id: AtomicU64::new(1),
             tasks: Arc::new(AtomicUsize::new(0)),
@@ -423,14 +436,60 @@ impl Server {
         self.root().emit_with_ack(event, data).await
     }
 
-    /// The sockets of `/`.
+    /// The sockets of `/` on every server node (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// println!("{} connected", io.fetch_sockets().await.map(|s| s.len()).unwrap_or(0));
+    /// # }
+    /// ```
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::RemoteSocket>, crate::adapter::AdapterError> {
+        self.root().fetch_sockets().await
+    }
+
+    /// [`Namespace::server_side_emit`] on `/`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let acks = io.server_side_emit("hello", &"nodes").await;
+    /// # }
+    /// ```
+    pub async fn server_side_emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<Value>, crate::adapter::AdapterError> {
+        self.of("/").server_side_emit(event, data).await
+    }
+
+    /// [`Namespace::server_count`] on `/`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let nodes = io.server_count().await;
+    /// # }
+    /// ```
+    pub async fn server_count(&self) -> Result<usize, crate::adapter::AdapterError> {
+        self.of("/").server_count().await
+    }
+
+    /// [`Namespace::on_server_side_emit`] on `/`.
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
-    /// println!("{} connected", io().fetch_sockets().len());
+    /// io().on_server_side_emit(|event: String, _args: Vec<socketio::Value>| async move {
+    ///     println!("{event}");
+    /// });
     /// ```
-    pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.root().fetch_sockets()
+    pub fn on_server_side_emit<F, Fut>(&self, handler: F)
+    where
+        F: Fn(String, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_server_side_emit(handler)
     }
 
     /// Makes every socket of `/` join `room`.
@@ -882,7 +941,7 @@ impl Inner {
         let _ = ctx;
         // The clock is read before locking: a user's `Runtime::now` is user code.
         let clock = self.now();
-        let (result, spawn, wake) = {
+        let (result, spawn, after, wake) = {
             let mut st = lock(&self.state);
             let now = clock.max(st.last_now);
             st.last_now = now;
@@ -896,10 +955,18 @@ impl Inner {
             if wake {
                 st.timer_target = next;
             }
-            (result, std::mem::take(&mut st.spawn), wake)
+            (
+                result,
+                std::mem::take(&mut st.spawn),
+                std::mem::take(&mut st.after),
+                wake,
+            )
         };
         if wake && let Some(tx) = lock(&self.wake).as_mut() {
             let _ = tx.try_send(());
+        }
+        for call in after {
+            call();
         }
         for task in spawn {
             self.spawn(task);
@@ -930,7 +997,13 @@ impl Inner {
                 if !connected && !pid.is_some_and(|pid| store.has_session(pid)) {
                     return Err(EmitError::Disconnected);
                 }
-                st.send_event(inner, now, nsp, None, &opts, value, false, None);
+                // Stored even while away; delivered if connected.
+                let targets = if connected {
+                    std::slice::from_ref(sid)
+                } else {
+                    &[]
+                };
+                st.send_event(inner, now, nsp, targets, &opts, value, false, None);
                 st.pump(inner, now, NO_CTX);
                 return Ok(());
             }
@@ -941,7 +1014,7 @@ impl Inner {
                 inner,
                 now,
                 nsp,
-                Some(std::slice::from_ref(sid)),
+                std::slice::from_ref(sid),
                 &opts,
                 value,
                 false,
@@ -1004,53 +1077,70 @@ impl Inner {
         })
     }
 
-    pub(crate) fn broadcast(
-        &self,
-        nsp: &str,
-        opts: &BroadcastOptions,
-        value: Value,
-        volatile: bool,
-    ) -> usize {
+    /// The adapter of namespace `nsp`, made on first use (the factory runs outside every
+    /// lock; a concurrent first use keeps the first one made).
+    pub(crate) fn adapter(&self, nsp: &str) -> Arc<dyn Adapter> {
+        if let Some(adapter) = lock(&self.adapters).get(nsp) {
+            return adapter.clone();
+        }
+        let local = LocalNamespace::new(self.self_ref.clone(), Arc::from(nsp));
+        let made = (self.config.adapter)(local);
+        lock(&self.adapters)
+            .entry(nsp.to_owned())
+            .or_insert(made)
+            .clone()
+    }
+
+    /// [`LocalNamespace::deliver`]: `message` to this node's sockets `sids`.
+    pub(crate) fn deliver(&self, nsp: &str, message: &BroadcastMessage, sids: &[Str]) -> usize {
         self.with_state(NO_CTX, |st, now, inner| {
-            let count = st.send_event(inner, now, nsp, None, opts, value, volatile, None);
+            let count = st.send_event(
+                inner,
+                now,
+                nsp,
+                sids,
+                &message.opts,
+                message.data.clone(),
+                message.volatile,
+                None,
+            );
             st.pump(inner, now, NO_CTX);
             count
         })
     }
 
-    pub(crate) fn broadcast_with_ack(
+    /// [`LocalNamespace::deliver_with_ack`].
+    pub(crate) fn deliver_with_ack(
         &self,
         nsp: &str,
-        opts: &BroadcastOptions,
-        value: Value,
-        volatile: bool,
+        message: &BroadcastMessage,
+        sids: &[Str],
         timeout: Duration,
-    ) -> oneshot::Receiver<(Vec<Vec<Value>>, bool)> {
+    ) -> (usize, crate::adapter::BoxFuture<BroadcastAcks>) {
         let (tx, rx) = oneshot::channel();
-        self.with_state(NO_CTX, |st, now, inner| {
-            let Some(ns) = st.nsps.get_mut(nsp) else {
-                let _ = tx.send((Vec::new(), true));
-                return;
+        let count = self.with_state(NO_CTX, |st, now, inner| {
+            let id = {
+                let ns = st.ns_state(inner, nsp);
+                let id = ns.next_ack;
+                ns.next_ack += 1;
+                id
             };
-            let targets: Vec<Str> = ns.rooms.select(opts).cloned().collect();
-            let id = ns.next_ack;
-            ns.next_ack += 1;
             let count = st.send_event(
                 inner,
                 now,
                 nsp,
-                Some(&targets),
-                opts,
-                value,
-                volatile,
+                sids,
+                &message.opts,
+                message.data.clone(),
+                message.volatile,
                 Some(id),
             );
             let deadline = now + timeout;
-            let reached: Vec<Str> = targets
-                .into_iter()
-                .filter(|sid| st.acks.contains_key(&(sid.clone(), id)))
+            let reached: Vec<Str> = sids
+                .iter()
+                .filter(|sid| st.acks.contains_key(&((*sid).clone(), id)))
+                .cloned()
                 .collect();
-            debug_assert_eq!(reached.len(), count);
             let ack = BroadcastAck::local(deadline, reached.len());
             st.broadcasts.insert(
                 (nsp.to_owned(), id),
@@ -1063,63 +1153,55 @@ impl Inner {
             st.broadcast_timers.insert((deadline, nsp.to_owned(), id));
             st.check_broadcast(now, nsp, id);
             st.pump(inner, now, NO_CTX);
+            count
         });
-        rx
+        let answers = Box::pin(async move {
+            let (responses, complete) = rx.await.unwrap_or((Vec::new(), false));
+            BroadcastAcks {
+                responses,
+                complete,
+            }
+        });
+        (count, answers)
     }
 
-    pub(crate) fn select(&self, nsp: &str, opts: &BroadcastOptions) -> Vec<Socket> {
+    /// [`LocalNamespace::sockets`].
+    pub(crate) fn local_sockets(&self, nsp: &str, sids: &[Str]) -> Vec<Socket> {
         self.with_state(NO_CTX, |st, _, _| {
             let Some(ns) = st.nsps.get(nsp) else {
                 return Vec::new();
             };
-            ns.rooms
-                .select(opts)
+            sids.iter()
                 .filter_map(|sid| ns.sockets.get(sid).map(|e| e.socket.clone()))
                 .collect()
         })
     }
 
-    pub(crate) fn sockets_join(&self, nsp: &str, opts: &BroadcastOptions, room: Str) {
-        self.with_state(NO_CTX, |st, _, _| {
-            if let Some(ns) = st.nsps.get_mut(nsp) {
-                ns.rooms.sockets_join(opts, room);
-            }
-        });
+    /// [`LocalNamespace::server_side_event`]: the namespace's server-side handlers, in tasks.
+    pub(crate) fn server_side_event(&self, nsp: &str, data: Value) {
+        let Value::Array(mut items) = data else {
+            return;
+        };
+        if items.is_empty() {
+            return;
+        }
+        let Value::String(event) = items.remove(0) else {
+            return;
+        };
+        let handlers = lock(&self.server_side)
+            .get(nsp)
+            .cloned()
+            .unwrap_or_default();
+        for handler in handlers {
+            self.spawn(handler(event.clone(), items.clone()));
+        }
     }
 
-    pub(crate) fn sockets_leave(&self, nsp: &str, opts: &BroadcastOptions, room: &str) {
-        self.with_state(NO_CTX, |st, _, _| {
-            if let Some(ns) = st.nsps.get_mut(nsp) {
-                ns.rooms.sockets_leave(opts, &Str::from(room.to_owned()));
-            }
-        });
-    }
-
-    pub(crate) fn join(&self, nsp: &str, sid: &Str, rooms: Vec<Str>) {
-        self.with_state(NO_CTX, |st, _, _| {
-            if let Some(ns) = st.nsps.get_mut(nsp)
-                && ns.sockets.contains_key(sid)
-            {
-                ns.rooms.join_many(sid.clone(), rooms);
-            }
-        });
-    }
-
-    pub(crate) fn leave(&self, nsp: &str, sid: &Str, room: &str) {
-        self.with_state(NO_CTX, |st, _, _| {
-            if let Some(ns) = st.nsps.get_mut(nsp) {
-                ns.rooms.leave(sid, &Str::from(room.to_owned()));
-            }
-        });
-    }
-
-    pub(crate) fn rooms_of(&self, nsp: &str, sid: &Str) -> Vec<String> {
-        self.with_state(NO_CTX, |st, _, _| {
-            st.nsps
-                .get(nsp)
-                .map(|ns| ns.rooms.rooms_of(sid).map(|r| r.to_string()).collect())
-                .unwrap_or_default()
-        })
+    /// Socket `sid` joins `rooms` (if still connected).
+    pub(crate) fn join(&self, socket: &Socket, rooms: Vec<Str>) {
+        if socket.connected() {
+            self.adapter(&socket.0.nsp).add_all(&socket.0.id, &rooms);
+        }
     }
 
     pub(crate) fn disconnect_socket(&self, engine_sid: &Str, sid: &str, close: bool) {
@@ -1319,7 +1401,7 @@ impl State {
         inner: &Inner,
         now: Instant,
         nsp: &str,
-        targets: Option<&[Str]>,
+        targets: &[Str],
         opts: &BroadcastOptions,
         value: Value,
         volatile: bool,
@@ -1346,10 +1428,7 @@ impl State {
             store.store_broadcast(now, &mut packet, volatile, opts);
         }
         let ns = &*ns;
-        let mut selected: Box<dyn Iterator<Item = &Str>> = match targets {
-            Some(targets) => Box::new(targets.iter()),
-            None => Box::new(ns.rooms.select(opts)),
-        };
+        let mut selected = targets.iter();
         let Some(first) = selected.next() else {
             return 0;
         };
@@ -1665,10 +1744,12 @@ impl State {
                 let gate = conn.gate.clone();
                 tracing::debug!(%sid, nsp, recovered, "socket connected");
                 let ns = self.ns_state(inner, &nsp);
-                ns.rooms.connect(sid.clone());
+                // Its rooms join in the adapter when its runner starts (outside the lock),
+                // before the connect handler and before the client sees its CONNECT.
+                let mut rooms = vec![sid.clone()];
                 let data = match accepting.restored {
-                    Some((rooms, data)) => {
-                        ns.rooms.join_many(sid.clone(), rooms);
+                    Some((restored, data)) => {
+                        rooms.extend(restored.into_iter().filter(|room| *room != sid));
                         data
                     }
                     None => Value::Null,
@@ -1695,7 +1776,7 @@ impl State {
                     },
                 );
                 self.spawn
-                    .push(socket.runner(accepting.def.handler.clone(), queue));
+                    .push(socket.runner(accepting.def.handler.clone(), rooms, queue));
             }
             SocketEvent::Message {
                 sid,
@@ -1769,21 +1850,33 @@ impl State {
                 let Some(entry) = ns.sockets.remove(&sid) else {
                     return;
                 };
-                let left = ns.rooms.leave_all(&sid);
                 let socket = entry.socket;
-                *lock(&socket.0.last_rooms) = left.rooms.clone();
                 socket.0.connected.store(false, Ordering::Release);
-                if let (Some(store), Some(pid)) = (&mut ns.recovery, entry.pid) {
-                    let record = SessionRecord {
-                        sid: sid.clone(),
-                        pid,
-                        rooms: left.rooms.into_iter().collect(),
-                        data: socket.data_value(),
-                    };
-                    store.save_session(now, reason, record);
-                }
-                socket.incoming(Incoming::Disconnect(reason));
-                socket.0.queue.close_channel();
+                let recoverable = ns.recovery.is_some() && reason.is_recoverable();
+                // The adapter is called after the lock; then the session is saved and the
+                // disconnect handlers queued.
+                let server = inner.arc();
+                self.after.push(Box::new(move || {
+                    let rooms = server.adapter(&nsp).del_all(&sid);
+                    *lock(&socket.0.last_rooms) = rooms.clone();
+                    if let (true, Some(pid)) = (recoverable, entry.pid) {
+                        let record = SessionRecord {
+                            sid: sid.clone(),
+                            pid,
+                            rooms: rooms.into_iter().collect(),
+                            data: socket.data_value(),
+                        };
+                        server.with_state(NO_CTX, |st, now, _| {
+                            if let Some(store) =
+                                st.nsps.get_mut(&nsp).and_then(|ns| ns.recovery.as_mut())
+                            {
+                                store.save_session(now, reason, record);
+                            }
+                        });
+                    }
+                    socket.incoming(Incoming::Disconnect(reason));
+                    socket.0.queue.close_channel();
+                }));
             }
             SocketEvent::CloseConnection { reason, violation } => {
                 match &violation {

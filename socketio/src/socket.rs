@@ -350,9 +350,7 @@ impl Socket {
     /// socket().join("lobby");
     /// ```
     pub fn join(&self, room: impl Into<String>) {
-        self.0
-            .server
-            .join(&self.0.nsp, &self.0.id, vec![Str::from(room.into())]);
+        self.0.server.join(self, vec![Str::from(room.into())]);
     }
 
     /// Leaves `room`.
@@ -362,7 +360,10 @@ impl Socket {
     /// socket().leave("lobby");
     /// ```
     pub fn leave(&self, room: &str) {
-        self.0.server.leave(&self.0.nsp, &self.0.id, room);
+        self.0
+            .server
+            .adapter(&self.0.nsp)
+            .del(&self.0.id, &Str::from(room.to_owned()));
     }
 
     /// The rooms of the socket, its own id room included (after it left: the rooms it was in).
@@ -379,7 +380,13 @@ impl Socket {
                 .map(|r| r.to_string())
                 .collect();
         }
-        self.0.server.rooms_of(&self.0.nsp, &self.0.id)
+        self.0
+            .server
+            .adapter(&self.0.nsp)
+            .socket_rooms(&self.0.id)
+            .iter()
+            .map(|room| room.to_string())
+            .collect()
     }
 
     /// An operator targeting the sockets in `room` (this socket included if it is a member).
@@ -558,6 +565,7 @@ impl Socket {
     pub(crate) fn runner(
         &self,
         handler: crate::namespace::ConnectHandler,
+        rooms: Vec<Str>,
         mut queue: mpsc::UnboundedReceiver<BoxTask>,
     ) -> BoxTask {
         let socket = self.clone();
@@ -565,6 +573,9 @@ impl Socket {
         let engine_sid = self.0.engine_sid.clone();
         let gate = self.0.gate.clone();
         Box::pin(async move {
+            // Its own room (and a recovered session's rooms) first: the adapter is called
+            // outside the server's lock, before the client can see its CONNECT.
+            server.adapter(&socket.0.nsp).add_all(&socket.0.id, &rooms);
             let mut connect = handler(socket);
             // The handler's synchronous part (joins, handlers, first emits) runs before the
             // client sees its CONNECT.

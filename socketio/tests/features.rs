@@ -39,7 +39,7 @@ fn connection_state_recovery_restores_id_rooms_data_and_missed_events() {
         // The transport closes abruptly; an event to "news" is missed meanwhile.
         drop(c);
         sleep(100).await;
-        assert!(io.fetch_sockets().is_empty());
+        assert!(io.fetch_sockets().await.unwrap().is_empty());
         assert_eq!(io.to("news").emit("headline", &1).unwrap(), 0);
         let mut c = open_ws(&io, &rt, "", false);
         assert!(c.text().await.starts_with("0{"));
@@ -49,7 +49,8 @@ fn connection_state_recovery_restores_id_rooms_data_and_missed_events() {
         let reply = c.text().await;
         assert_eq!(field(&reply, "sid"), sid);
         assert!(c.text().await.starts_with(r#"42["back","alice","#));
-        let socket = io.fetch_sockets().pop().unwrap();
+        let socket = io.fetch_sockets().await.unwrap().pop().unwrap();
+        let socket = socket.as_local().unwrap();
         assert!(socket.recovered());
         assert!(socket.rooms().contains(&"news".to_owned()));
     });

@@ -173,18 +173,22 @@ fn rooms_broadcast_except_and_fetch_sockets() {
         let red: Vec<String> = io
             .to("red")
             .fetch_sockets()
+            .await
+            .unwrap()
             .iter()
             .map(|s| s.id().to_owned())
             .collect();
         assert_eq!(red.len(), 2);
         assert!(red.contains(&sid_of(&ra)));
         io.to("blue").sockets_join("red");
-        assert_eq!(io.to("red").fetch_sockets().len(), 3);
+        assert_eq!(io.to("red").fetch_sockets().await.unwrap().len(), 3);
         io.to("red").sockets_leave("red");
-        assert_eq!(io.to("red").fetch_sockets().len(), 0);
-        assert_eq!(io.fetch_sockets().len(), 3);
+        assert_eq!(io.to("red").fetch_sockets().await.unwrap().len(), 0);
+        assert_eq!(io.fetch_sockets().await.unwrap().len(), 3);
         let a_socket = io
             .fetch_sockets()
+            .await
+            .unwrap()
             .into_iter()
             .find(|s| s.id() == sid_of(&ra))
             .unwrap();
@@ -516,7 +520,7 @@ fn slow_websocket_consumer_is_disconnected() {
         sleep(100).await;
         assert!(!socket.connected());
         assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
-        assert!(io.fetch_sockets().is_empty());
+        assert!(io.fetch_sockets().await.unwrap().is_empty());
     });
 }
 
@@ -588,12 +592,12 @@ fn slow_polling_consumer_is_disconnected() {
         for _ in 0..10 {
             io.volatile().emit("tick", &1).unwrap();
         }
-        assert_eq!(io.fetch_sockets().len(), 1);
+        assert_eq!(io.fetch_sockets().await.unwrap().len(), 1);
         for i in 0..10 {
             let _ = io.emit("data", &i);
         }
         sleep(100).await;
-        assert!(io.fetch_sockets().is_empty());
+        assert!(io.fetch_sockets().await.unwrap().is_empty());
         assert_eq!(*reasons.lock().unwrap(), ["transport error"]);
     });
 }

@@ -285,6 +285,8 @@ const SERVER_APIS: &[&str] = &[
     "Server::emit_with_ack",
     "Server::timeout().emit_with_ack",
     "Server::fetch_sockets",
+    "Server::server_side_emit/server_count",
+    "Server::on_server_side_emit",
     "Server::sockets_join",
     "Server::sockets_leave",
     "Server::disconnect_sockets",
@@ -1126,7 +1128,22 @@ fn server_api(api: &str, cx: ServerCtx) -> Option<Remainder> {
                 let _ = op.emit_with_ack::<Value, _>("probe", &1).await;
             });
         }
-        "Server::fetch_sockets" => drop(io.fetch_sockets()),
+        "Server::fetch_sockets" => {
+            return later(async move {
+                let _ = io.fetch_sockets().await;
+            });
+        }
+        "Server::server_side_emit/server_count" => {
+            return later(async move {
+                sub("Server::server_side_emit");
+                let _ = io.server_side_emit("probe", &1).await;
+                sub("Server::server_count");
+                let _ = io.server_count().await;
+            });
+        }
+        "Server::on_server_side_emit" => {
+            io.on_server_side_emit(|_event: String, _args: Vec<Value>| async {})
+        }
         "Server::sockets_join" => io.sockets_join("lobby"),
         "Server::sockets_leave" => io.sockets_leave("lobby"),
         "Server::disconnect_sockets" => io.disconnect_sockets(false),
@@ -1183,7 +1200,11 @@ fn server_api(api: &str, cx: ServerCtx) -> Option<Remainder> {
                 let _ = op.emit_with_ack::<Value, _>("probe", &1).await;
             });
         }
-        "Namespace::fetch_sockets" => drop(nsp.fetch_sockets()),
+        "Namespace::fetch_sockets" => {
+            return later(async move {
+                let _ = nsp.fetch_sockets().await;
+            });
+        }
         "Namespace::sockets_join" => nsp.sockets_join("lobby"),
         "Namespace::sockets_leave" => nsp.sockets_leave("lobby"),
         "Namespace::disconnect_sockets" => nsp.disconnect_sockets(false),
@@ -1205,7 +1226,12 @@ fn server_api(api: &str, cx: ServerCtx) -> Option<Remainder> {
                 let _ = op.emit_with_ack::<Value, _>("probe", &1).await;
             });
         }
-        "BroadcastOperator::fetch_sockets" => drop(io.to("lobby").fetch_sockets()),
+        "BroadcastOperator::fetch_sockets" => {
+            let op = io.to("lobby");
+            return later(async move {
+                let _ = op.fetch_sockets().await;
+            });
+        }
         "BroadcastOperator::sockets_join" => io.except("nobody").sockets_join("lobby"),
         "BroadcastOperator::sockets_leave" => io.to("lobby").sockets_leave("lobby"),
         "BroadcastOperator::disconnect_sockets" => io.to("lobby").disconnect_sockets(false),
@@ -1749,7 +1775,13 @@ async fn server_trigger(
     .await
     .map_err(|e| format!("setup: the observer could not connect: {e}"))?;
     set_stage("setup: fetching the observer's socket");
-    let sockets = io.fetch_sockets();
+    let sockets: Vec<Socket> = io
+        .fetch_sockets()
+        .await
+        .map_err(|e| format!("setup: fetch_sockets: {e}"))?
+        .iter()
+        .filter_map(|s| s.as_local().cloned())
+        .collect();
     let [socket] = sockets.as_slice() else {
         return Err(format!(
             "setup: {} sockets on / instead of 1",
