@@ -4,9 +4,10 @@
 # Builds everything, makes sure Node's packages are installed, runs the harness and rewrites
 # the section of BENCHMARKS.md between <!-- servers:begin --> and <!-- servers:end -->.
 #
-#   bash bench/run-servers.sh                       # full run (3 runs; ~10-15 minutes on 2 cores)
+#   bash bench/run-servers.sh                       # full run (3 runs; ~15-20 minutes on 2 cores)
 #   bash bench/run-servers.sh --runs 5 --big        # extra arguments go to socketio-bench-run
-#   bash bench/run-servers.sh --quick                # smoke run (~30 s), prints the report only
+#   bash bench/run-servers.sh --quick                # smoke run (~50 s), prints the report only
+#   bash bench/run-servers.sh --scenarios scaling    # 1 vs 2 worker threads per contender
 #   bash bench/run-servers.sh --contenders ours-tokio,socketioxide --scenarios fanout
 #
 # Raw results are left in target/server-bench/ (results.json, one log per contender).

@@ -4,8 +4,9 @@
 // benchmark application on loopback, with its defaults (transports, parser, no
 // perMessageDeflate).
 //
-// Usage: node bench/node/server.js [--port P]
-// Prints `LISTENING <port>` once it accepts connections (nothing else on stdout); exits when
+// Usage: node bench/node/server.js [--port P] [--workers 1]
+// JavaScript runs on one thread: `--workers 1` is accepted (the contract's option, see
+// bench/CONTENDERS.md) and any other count is refused. Prints `LISTENING <port>` once it accepts connections (nothing else on stdout); exits when
 // stdin reaches end of file (or on a signal).
 
 const http = require("http");
@@ -24,6 +25,11 @@ const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--port" && i + 1 < args.length && /^\d+$/.test(args[i + 1])) {
     port = Number(args[++i]);
+  } else if (args[i] === "--workers" && i + 1 < args.length && args[i + 1] === "1") {
+    i++;
+  } else if (args[i] === "--workers") {
+    process.stderr.write(`bench/node/server.js: Node runs JavaScript on one thread: --workers must be 1, got ${JSON.stringify(args[i + 1])}\n`);
+    process.exit(2);
   } else {
     process.stderr.write(`bench/node/server.js: unknown argument ${JSON.stringify(args[i])}\n`);
     process.exit(2);

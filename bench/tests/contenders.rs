@@ -262,3 +262,74 @@ fn node_honours_the_contract() {
     command.arg(root.join("bench/node/server.js"));
     check_contract("node", command);
 }
+
+/// The Rust contenders with `--workers N` (the `scaling` scenario of the harness): they honour
+/// the contract with a single worker, and run exactly N worker (executor) threads.
+#[test]
+fn workers_option_sets_the_worker_threads() {
+    let contenders: [(&'static str, &str, &[&str]); 4] = [
+        (
+            "ours-tokio",
+            env!("CARGO_BIN_EXE_socketio-bench-ours"),
+            &["--runtime", "tokio"],
+        ),
+        (
+            "ours-smol",
+            env!("CARGO_BIN_EXE_socketio-bench-ours"),
+            &["--runtime", "smol"],
+        ),
+        (
+            "socketioxide",
+            env!("CARGO_BIN_EXE_socketio-bench-socketioxide"),
+            &[],
+        ),
+        ("floor", env!("CARGO_BIN_EXE_socketio-bench-floor"), &[]),
+    ];
+    for (name, program, args) in contenders {
+        let command = |workers: usize| {
+            let mut command = Command::new(program);
+            command.args(args).args(["--workers", &workers.to_string()]);
+            command
+        };
+        check_contract(name, command(1));
+        for workers in [1, 2, 3] {
+            let running = start(name, command(workers));
+            // A new thread names itself once it runs: wait for the last names to appear.
+            let mut threads = worker_threads(running.child.id());
+            for _ in 0..100 {
+                if threads >= workers {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                threads = worker_threads(running.child.id());
+            }
+            assert_eq!(
+                threads, workers,
+                "{name} --workers {workers}: {threads} worker threads"
+            );
+        }
+    }
+}
+
+/// Worker threads of process `pid`, by name: tokio's workers, or our smol executor threads
+/// (`smol-<i>`, plus the main thread that runs the executor too). Read right after
+/// `LISTENING`, before any connection, so no blocking-pool thread (named like tokio's
+/// workers) exists.
+fn worker_threads(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/<pid>/task");
+    let names: Vec<String> = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .collect();
+    let tokio = names
+        .iter()
+        .filter(|n| *n == "tokio-rt-worker" || n.starts_with("tokio-runtime-w"))
+        .count();
+    let smol = names.iter().filter(|n| n.starts_with("smol-")).count();
+    match (tokio, smol) {
+        (0, 0) => 1,
+        (tokio, 0) => tokio,
+        (0, smol) => smol + 1,
+        _ => panic!("both tokio and smol threads: {names:?}"),
+    }
+}

@@ -2,8 +2,10 @@
 //! doing the writes of the benchmark application with no Socket.IO logic.
 //!
 //! ```text
-//! socketio-bench-floor [--port P]
+//! socketio-bench-floor [--port P] [--workers N]
 //! ```
+//!
+//! `--workers N`: N tokio worker threads (default: tokio's, one per core).
 //!
 //! On a WebSocket at any path it sends the Engine.IO open packet, answers `40` with
 //! `40{"sid":…}`, answers `42<id>["echo",X]` with `43<id>[X]` by slicing the text, and for
@@ -177,9 +179,11 @@ async fn connection(stream: TcpStream, registry: Arc<Registry>) {
     registry.remove(id);
 }
 
-/// Reads `--port` from the command line.
-fn parse_port() -> Result<u16, String> {
+/// Reads `--port` and `--workers` (tokio worker threads; default one per core) from the
+/// command line.
+fn parse_args() -> Result<(u16, Option<usize>), String> {
     let mut port = 0;
+    let mut workers = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -189,10 +193,18 @@ fn parse_port() -> Result<u16, String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a port number")?;
             }
+            "--workers" => {
+                workers = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--workers needs a number of threads > 0")?,
+                );
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(port)
+    Ok((port, workers))
 }
 
 /// Exits the process once stdin reaches end of file (the harness closes it to stop us).
@@ -206,8 +218,8 @@ fn exit_on_stdin_eof() {
 }
 
 fn main() {
-    let port = match parse_port() {
-        Ok(port) => port,
+    let (port, workers) = match parse_args() {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("socketio-bench-floor: {message}");
             std::process::exit(2);
@@ -215,9 +227,11 @@ fn main() {
     };
     exit_on_stdin_eof();
     let served: std::io::Result<()> = (|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(workers) = workers {
+            builder.worker_threads(workers);
+        }
+        let rt = builder.enable_all().build()?;
         rt.block_on(async {
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
             let mut out = std::io::stdout().lock();

@@ -2,12 +2,14 @@
 //! server serving the benchmark application on loopback.
 //!
 //! ```text
-//! socketio-bench-ours --runtime tokio|smol [--port P]
+//! socketio-bench-ours --runtime tokio|smol [--port P] [--workers N]
 //! ```
 //!
-//! - `tokio`: `socketio-tokio` on a multi-thread tokio runtime (one worker per core).
+//! - `tokio`: `socketio-tokio` on a multi-thread tokio runtime (one worker per core, or N).
 //! - `smol`: `socketio-async-std` on a multi-threaded `smol::Executor` run by one thread per
-//!   core (smol's global executor would use a single thread unless `SMOL_THREADS` is set).
+//!   core, or N (smol's global executor would use a single thread unless `SMOL_THREADS` is
+//!   set). The executor threads are the main thread and `smol-1` … `smol-<N-1>`; async-io's
+//!   reactor may also run on its own `async-io` thread when no executor thread is polling it.
 //!
 //! Prints `LISTENING <port>` once it accepts connections; exits when stdin reaches end of file
 //! (or on a signal).
@@ -54,10 +56,19 @@ enum Runtime {
     Smol,
 }
 
-/// Reads `--runtime` and `--port` from the command line.
-fn parse_args() -> Result<(Runtime, u16), String> {
+/// The command line.
+struct Args {
+    runtime: Runtime,
+    port: u16,
+    /// Worker (executor) threads: `--workers N`, else one per core.
+    workers: usize,
+}
+
+/// Reads `--runtime`, `--port` and `--workers` from the command line.
+fn parse_args() -> Result<Args, String> {
     let mut runtime = None;
     let mut port = 0u16;
+    let mut workers = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -74,10 +85,22 @@ fn parse_args() -> Result<(Runtime, u16), String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a port number")?;
             }
+            "--workers" => {
+                workers = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--workers needs a number of threads > 0")?,
+                );
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok((runtime.ok_or("--runtime tokio|smol is required")?, port))
+    Ok(Args {
+        runtime: runtime.ok_or("--runtime tokio|smol is required")?,
+        port,
+        workers: workers.unwrap_or_else(cores),
+    })
 }
 
 /// Prints the `LISTENING` line (the only thing this process writes on stdout).
@@ -97,15 +120,15 @@ fn exit_on_stdin_eof() {
     });
 }
 
-/// Cores to use: one worker (or executor thread) per core.
+/// Cores to use by default: one worker (or executor thread) per core.
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn run_tokio(port: u16) -> std::io::Result<()> {
+fn run_tokio(port: u16, workers: usize) -> std::io::Result<()> {
     use socketio_tokio::{ServerBuilderExt, ServerExt};
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores())
+        .worker_threads(workers)
         .enable_all()
         .build()?;
     rt.block_on(async {
@@ -120,11 +143,11 @@ fn run_tokio(port: u16) -> std::io::Result<()> {
 /// The executor every task of the smol contender runs on.
 static EXECUTOR: OnceLock<smol::Executor<'static>> = OnceLock::new();
 
-fn run_smol(port: u16) -> std::io::Result<()> {
+fn run_smol(port: u16, workers: usize) -> std::io::Result<()> {
     use socketio_async_std::{AsyncIoRuntime, HttpServer};
     let executor = EXECUTOR.get_or_init(smol::Executor::new);
-    // One thread per core runs the executor: this thread and `cores() - 1` more.
-    for i in 1..cores() {
+    // `workers` threads run the executor: this thread and `workers - 1` more.
+    for i in 1..workers {
         std::thread::Builder::new()
             .name(format!("smol-{i}"))
             .spawn(|| smol::block_on(executor.run(smol::future::pending::<()>())))?;
@@ -140,7 +163,7 @@ fn run_smol(port: u16) -> std::io::Result<()> {
 }
 
 fn main() {
-    let (runtime, port) = match parse_args() {
+    let args = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("socketio-bench-ours: {message}");
@@ -148,9 +171,9 @@ fn main() {
         }
     };
     exit_on_stdin_eof();
-    let served = match runtime {
-        Runtime::Tokio => run_tokio(port),
-        Runtime::Smol => run_smol(port),
+    let served = match args.runtime {
+        Runtime::Tokio => run_tokio(args.port, args.workers),
+        Runtime::Smol => run_smol(args.port, args.workers),
     };
     if let Err(error) = served {
         eprintln!("socketio-bench-ours: {error}");

@@ -8,10 +8,15 @@
 //! median and the spread (min–max) of every figure, our ratio to every other contender and the
 //! targets of issue 8.
 //!
+//! The `scaling` scenario runs fan-out (`--scaling-fanout`, 1,000 clients) and echo again with
+//! every contender limited to 1 worker thread and then to 2 (the contract's `--workers N`), so
+//! the report shows who uses the second core. The generator keeps its one thread.
+//!
 //! ```text
 //! socketio-bench-run [--quick] [--runs R] [--n N | --big] [--fanout 1000,10000]
-//!                    [--echo-clients C] [--churn-parallel K] [--contenders a,b]
-//!                    [--scenarios idle,fanout,echo,churn] [--write BENCHMARKS.md]
+//!                    [--echo-clients C] [--churn-parallel K] [--scaling-fanout N]
+//!                    [--contenders a,b] [--scenarios idle,fanout,echo,churn,scaling]
+//!                    [--write BENCHMARKS.md]
 //! ```
 //!
 //! The contender binaries and the generator are found next to this executable (the same
@@ -37,9 +42,10 @@ usage: socketio-bench-run [options]
   --fanout N1,N2          fan-out room sizes [1000,10000]
   --echo-clients C        echo clients [100]
   --churn-parallel K      churn sessions in parallel [16]
-  --duration-ms MS        measurement window of fanout/echo/churn [3000]
+  --scaling-fanout N      fan-out room size of the scaling scenario [1000]
+  --duration-ms MS        measurement window of fanout/echo/churn/scaling [3000]
   --contenders a,b        among ours-tokio,ours-smol,socketioxide,node,floor [all]
-  --scenarios a,b         among idle,fanout,echo,churn [all]
+  --scenarios a,b         among idle,fanout,echo,churn,scaling [all]
   --write FILE            rewrite the servers section of FILE (BENCHMARKS.md)
   --json FILE             write every raw generator result to FILE
   --root DIR              the workspace root [the one this was built from]
@@ -48,7 +54,9 @@ usage: socketio-bench-run [options]
 /// The contenders, in report order; the first two are ours.
 const CONTENDERS: [&str; 5] = ["ours-tokio", "ours-smol", "socketioxide", "node", "floor"];
 const OURS: [&str; 2] = ["ours-tokio", "ours-smol"];
-const SCENARIOS: [&str; 4] = ["idle", "fanout", "echo", "churn"];
+const SCENARIOS: [&str; 5] = ["idle", "fanout", "echo", "churn", "scaling"];
+/// The worker threads every contender is limited to in the `scaling` scenario, in order.
+const SCALING_WORKERS: [usize; 2] = [1, 2];
 const BEGIN: &str = "<!-- servers:begin -->";
 const END: &str = "<!-- servers:end -->";
 
@@ -63,6 +71,8 @@ struct Options {
     fanout: Vec<usize>,
     echo_clients: usize,
     churn_parallel: usize,
+    /// Fan-out room size of the `scaling` scenario.
+    scaling_fanout: usize,
     duration_ms: u64,
     contenders: Vec<String>,
     scenarios: Vec<String>,
@@ -84,6 +94,7 @@ fn parse_args() -> Result<Options> {
         fanout: vec![1_000, 10_000],
         echo_clients: 100,
         churn_parallel: 16,
+        scaling_fanout: 1_000,
         duration_ms: 3000,
         contenders: CONTENDERS.iter().map(|s| s.to_string()).collect(),
         scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
@@ -98,7 +109,7 @@ fn parse_args() -> Result<Options> {
         rustc: None,
         command: argv.join(" "),
     };
-    let (mut runs, mut idle_n, mut fanout) = (None, None, None);
+    let (mut runs, mut idle_n, mut fanout, mut scaling_fanout) = (None, None, None, None);
     let mut args = argv.into_iter().skip(1);
     let list = |v: &str| -> Vec<String> { v.split(',').map(|s| s.trim().to_string()).collect() };
     while let Some(flag) = args.next() {
@@ -127,6 +138,7 @@ fn parse_args() -> Result<Options> {
                     }
                     "--echo-clients" => o.echo_clients = num(&value)?,
                     "--churn-parallel" => o.churn_parallel = num(&value)?,
+                    "--scaling-fanout" => scaling_fanout = Some(num(&value)?),
                     "--duration-ms" => o.duration_ms = num(&value)? as u64,
                     "--contenders" => o.contenders = list(&value),
                     "--scenarios" => o.scenarios = list(&value),
@@ -162,6 +174,7 @@ fn parse_args() -> Result<Options> {
         o.runs = runs.unwrap_or(1);
         o.idle_n = idle_n.unwrap_or(200);
         o.fanout = fanout.unwrap_or(vec![100]);
+        o.scaling_fanout = scaling_fanout.unwrap_or(100);
         o.echo_clients = o.echo_clients.min(10);
         o.churn_parallel = o.churn_parallel.min(4);
         o.duration_ms = o.duration_ms.min(500);
@@ -169,6 +182,7 @@ fn parse_args() -> Result<Options> {
         o.runs = runs.unwrap_or(3);
         o.idle_n = idle_n.unwrap_or(o.idle_n);
         o.fanout = fanout.unwrap_or(o.fanout);
+        o.scaling_fanout = scaling_fanout.unwrap_or(o.scaling_fanout);
     }
     Ok(o)
 }
@@ -246,7 +260,8 @@ impl Programs {
         })
     }
 
-    fn contender_command(&self, root: &Path, name: &str) -> Command {
+    /// The command line of contender `name`, limited to `workers` worker threads if given.
+    fn contender_command(&self, root: &Path, name: &str, workers: Option<usize>) -> Command {
         let mut cmd = match name {
             "ours-tokio" | "ours-smol" => {
                 let mut c = Command::new(self.bin_dir.join("socketio-bench-ours"));
@@ -262,6 +277,9 @@ impl Programs {
             }
         };
         cmd.args(["--port", "0"]);
+        if let Some(workers) = workers {
+            cmd.args(["--workers", &workers.to_string()]);
+        }
         cmd
     }
 }
@@ -336,14 +354,20 @@ struct Server {
 }
 
 impl Server {
-    fn start(programs: &Programs, opts: &Options, name: &str, log: &Path) -> Result<Server> {
+    fn start(
+        programs: &Programs,
+        opts: &Options,
+        name: &str,
+        workers: Option<usize>,
+        log: &Path,
+    ) -> Result<Server> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = programs
-            .contender_command(&opts.root, name)
+            .contender_command(&opts.root, name, workers)
             .current_dir(&opts.root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -450,12 +474,25 @@ fn memory(pid: u32) -> Option<(u64, u64)> {
 /// One scenario instance: a generator command line and the figures it yields.
 #[derive(Clone, Debug)]
 struct Scenario {
-    /// Stable key, e.g. `fanout-1000`.
+    /// Stable key, e.g. `fanout-1000` or `scaling-echo-w2`.
     key: String,
+    /// Scenarios measured back to back per contender (the worker counts of one scaling
+    /// figure); the key itself for the others.
+    group: String,
     mode: &'static str,
     args: Vec<String>,
     /// The longest the generator may take.
     limit: Duration,
+    /// The contenders' worker threads (`--workers`), in the `scaling` scenario only.
+    workers: Option<usize>,
+}
+
+impl Scenario {
+    /// Whether `contender` takes part: Node runs JavaScript on one thread, so it is measured
+    /// with 1 worker only.
+    fn applies_to(&self, contender: &str) -> bool {
+        contender != "node" || self.workers.is_none_or(|w| w == 1)
+    }
 }
 
 fn scenarios(opts: &Options) -> Vec<Scenario> {
@@ -468,10 +505,54 @@ fn scenarios(opts: &Options) -> Vec<Scenario> {
     let timeout: u64 = if opts.quick { 5_000 } else { 10_000 };
     let mut out = Vec::new();
     let ms = |v: u64| v.to_string();
+    // Fan-out of `n` clients: saturation, then `latency` ms at a fixed rate.
+    let fanout = |n: usize, latency: u64| {
+        // The same offered load for every contender: 20,000 deliveries/s, well below the
+        // saturation of the slowest contender measured (Node).
+        let rate = (20_000.0 / n as f64).clamp(1.0, 50.0);
+        let args = vec![
+            "--n".into(),
+            n.to_string(),
+            "--warmup-ms".into(),
+            ms(warmup),
+            "--duration-ms".into(),
+            ms(d),
+            "--latency-ms".into(),
+            ms(latency),
+            "--rate".into(),
+            format!("{rate}"),
+            "--settle-ms".into(),
+            ms(settle.min(500)),
+        ];
+        let limit = Duration::from_millis(90_000 + warmup + d + latency + n as u64 * 4);
+        (args, limit)
+    };
+    let echo = || {
+        let args = vec![
+            "--n".into(),
+            opts.echo_clients.to_string(),
+            "--settle-ms".into(),
+            ms(settle.min(500)),
+            "--warmup-ms".into(),
+            ms(warmup),
+            "--duration-ms".into(),
+            ms(d),
+        ];
+        (args, Duration::from_millis(60_000 + warmup + d))
+    };
+    let single = |key: String, mode, (args, limit)| Scenario {
+        group: key.clone(),
+        key,
+        mode,
+        args,
+        limit,
+        workers: None,
+    };
     for s in &opts.scenarios {
         match s.as_str() {
             "idle" => out.push(Scenario {
                 key: "idle".into(),
+                group: "idle".into(),
                 mode: "idle",
                 args: vec![
                     "--n".into(),
@@ -480,50 +561,39 @@ fn scenarios(opts: &Options) -> Vec<Scenario> {
                     ms(settle),
                 ],
                 limit: Duration::from_millis(60_000 + settle + opts.idle_n as u64 * 4),
+                workers: None,
             }),
             "fanout" => {
                 for &n in &opts.fanout {
-                    // The same offered load for every contender: 20,000 deliveries/s, well
-                    // below the saturation of the slowest contender measured (Node).
                     let rate = (20_000.0 / n as f64).clamp(1.0, 50.0);
-                    out.push(Scenario {
-                        key: format!("fanout-{n}"),
-                        mode: "fanout",
-                        args: vec![
-                            "--n".into(),
-                            n.to_string(),
-                            "--warmup-ms".into(),
-                            ms(warmup),
-                            "--duration-ms".into(),
-                            ms(d),
-                            "--latency-ms".into(),
-                            ms(latency.max((3000.0 / rate) as u64)),
-                            "--rate".into(),
-                            format!("{rate}"),
-                            "--settle-ms".into(),
-                            ms(settle.min(500)),
-                        ],
-                        limit: Duration::from_millis(90_000 + warmup + d + latency + n as u64 * 4),
-                    });
+                    let latency = latency.max((3000.0 / rate) as u64);
+                    out.push(single(format!("fanout-{n}"), "fanout", fanout(n, latency)));
                 }
             }
-            "echo" => out.push(Scenario {
-                key: "echo".into(),
-                mode: "echo",
-                args: vec![
-                    "--n".into(),
-                    opts.echo_clients.to_string(),
-                    "--settle-ms".into(),
-                    ms(settle.min(500)),
-                    "--warmup-ms".into(),
-                    ms(warmup),
-                    "--duration-ms".into(),
-                    ms(d),
-                ],
-                limit: Duration::from_millis(60_000 + warmup + d),
-            }),
+            "echo" => out.push(single("echo".into(), "echo", echo())),
+            "scaling" => {
+                // Saturation only: the latency phase shrinks to one timed broadcast.
+                let n = opts.scaling_fanout;
+                let figures = [
+                    (format!("scaling-fanout-{n}"), "fanout", fanout(n, 0)),
+                    ("scaling-echo".to_string(), "echo", echo()),
+                ];
+                for (group, mode, (args, limit)) in figures {
+                    for workers in SCALING_WORKERS {
+                        out.push(Scenario {
+                            key: format!("{group}-w{workers}"),
+                            group: group.clone(),
+                            mode,
+                            args: args.clone(),
+                            limit,
+                            workers: Some(workers),
+                        });
+                    }
+                }
+            }
             _ => out.push(Scenario {
                 key: "churn".into(),
+                group: "churn".into(),
                 mode: "churn",
                 args: vec![
                     "--parallel".into(),
@@ -534,6 +604,7 @@ fn scenarios(opts: &Options) -> Vec<Scenario> {
                     ms(settle.min(1000)),
                 ],
                 limit: Duration::from_millis(60_000 + d),
+                workers: None,
             }),
         }
     }
@@ -613,6 +684,9 @@ fn measure(programs: &Programs, scenario: &Scenario, server: &mut Server) -> Res
         fields.insert("server_rss_end".into(), json!(rss));
         fields.insert("server_rss_peak".into(), json!(hwm));
     }
+    if let (Some(fields), Some(workers)) = (value.as_object_mut(), scenario.workers) {
+        fields.insert("server_workers".into(), json!(workers));
+    }
     Ok(value)
 }
 
@@ -627,13 +701,39 @@ struct Failure {
 /// Every result: scenario key → contender → one JSON object per run.
 type Results = BTreeMap<String, BTreeMap<String, Vec<Value>>>;
 
+/// The measurements of run number `run` (from 0), in order. Contenders are interleaved within
+/// each scenario; the scenarios of one group (the worker counts of one scaling figure) are
+/// measured back to back per contender, which goes first alternating from run to run, so
+/// that drift on a shared machine hits both sides of a ratio alike.
+fn schedule<'a>(
+    scenarios: &'a [Scenario],
+    contenders: &'a [String],
+    run: usize,
+) -> Vec<(&'a Scenario, &'a String)> {
+    let mut jobs = Vec::new();
+    for group in scenarios.chunk_by(|a, b| a.group == b.group) {
+        for name in contenders {
+            let mut members: Vec<&Scenario> = group.iter().collect();
+            if run % 2 == 1 {
+                members.reverse();
+            }
+            for s in members {
+                if s.applies_to(name) {
+                    jobs.push((s, name));
+                }
+            }
+        }
+    }
+    jobs
+}
+
 fn run(opts: &Options) -> Result<()> {
     let programs = Programs::find(opts)?;
     let biggest = opts
         .fanout
         .iter()
         .copied()
-        .chain([opts.idle_n])
+        .chain([opts.idle_n, opts.scaling_fanout])
         .max()
         .unwrap_or(0) as u64;
     let nofile = ensure_nofile(biggest + 4096)?;
@@ -651,54 +751,54 @@ fn run(opts: &Options) -> Result<()> {
         out_dir.display()
     );
     for run in 0..opts.runs {
-        for scenario in &scenarios {
-            for name in &opts.contenders {
-                let log = out_dir.join(format!("{name}.log"));
-                let t = Instant::now();
-                let measured = Server::start(&programs, opts, name, &log).and_then(|mut server| {
+        for (scenario, name) in schedule(&scenarios, &opts.contenders, run) {
+            let log = out_dir.join(format!("{name}.log"));
+            let t = Instant::now();
+            let measured = Server::start(&programs, opts, name, scenario.workers, &log).and_then(
+                |mut server| {
                     let value = measure(&programs, scenario, &mut server);
                     value.map(|v| (v, server.stop()))
-                });
-                let (value, clean) = match measured {
-                    Ok(m) => m,
-                    Err(message) => {
-                        eprintln!(
-                            "run {}/{} {:<12} {:<12} FAILED: {message}",
-                            run + 1,
-                            opts.runs,
-                            scenario.key,
-                            name
-                        );
-                        failures.push(Failure {
-                            scenario: scenario.key.clone(),
-                            contender: name.clone(),
-                            run: run + 1,
-                            message,
-                        });
-                        continue;
-                    }
-                };
-                eprintln!(
-                    "run {}/{} {:<12} {:<12} {:>6.1}s {}{}",
-                    run + 1,
-                    opts.runs,
-                    scenario.key,
-                    name,
-                    t.elapsed().as_secs_f64(),
-                    headline(&value),
-                    if clean {
-                        ""
-                    } else {
-                        " (killed: did not exit on stdin EOF)"
-                    }
-                );
-                results
-                    .entry(scenario.key.clone())
-                    .or_default()
-                    .entry(name.clone())
-                    .or_default()
-                    .push(value);
-            }
+                },
+            );
+            let (value, clean) = match measured {
+                Ok(m) => m,
+                Err(message) => {
+                    eprintln!(
+                        "run {}/{} {:<21} {:<12} FAILED: {message}",
+                        run + 1,
+                        opts.runs,
+                        scenario.key,
+                        name
+                    );
+                    failures.push(Failure {
+                        scenario: scenario.key.clone(),
+                        contender: name.clone(),
+                        run: run + 1,
+                        message,
+                    });
+                    continue;
+                }
+            };
+            eprintln!(
+                "run {}/{} {:<21} {:<12} {:>6.1}s {}{}",
+                run + 1,
+                opts.runs,
+                scenario.key,
+                name,
+                t.elapsed().as_secs_f64(),
+                headline(&value),
+                if clean {
+                    ""
+                } else {
+                    " (killed: did not exit on stdin EOF)"
+                }
+            );
+            results
+                .entry(scenario.key.clone())
+                .or_default()
+                .entry(name.clone())
+                .or_default()
+                .push(value);
         }
     }
     let elapsed = started.elapsed();
@@ -957,7 +1057,10 @@ fn targets(scenarios: &[Scenario]) -> Vec<Target> {
             goal: 4.0,
         });
     }
-    for s in scenarios.iter().filter(|s| s.mode == "fanout") {
+    for s in scenarios
+        .iter()
+        .filter(|s| s.mode == "fanout" && s.workers.is_none())
+    {
         let n = &s.key["fanout-".len()..];
         for (peer, goal) in [("socketioxide", 2.0), ("node", 4.0), ("floor", 0.8)] {
             t.push(Target {
@@ -1045,17 +1148,19 @@ fn report(
          session over the same window is steadier than the rates when other work shares the \
          machine.\n"
     );
+    let mut scaling_done = false;
     for s in scenarios {
+        if s.workers.is_some() {
+            // The scaling scenarios make one section, where the first of them was.
+            if !scaling_done {
+                scaling_section(&mut out, opts, scenarios, results, cores);
+                scaling_done = true;
+            }
+            continue;
+        }
         let no_runs = BTreeMap::new();
         let runs = results.get(&s.key).unwrap_or(&no_runs);
-        let arg = |flag: &str| {
-            s.args
-                .iter()
-                .position(|a| a == flag)
-                .and_then(|i| s.args.get(i + 1))
-                .cloned()
-                .unwrap_or_default()
-        };
+        let arg = |flag: &str| arg_of(s, flag);
         let col = |key, title, scale, decimals| Column {
             key,
             title,
@@ -1246,6 +1351,155 @@ fn report(
         }
     }
     out
+}
+
+/// The value of `flag` on the generator command line of `scenario`.
+fn arg_of(scenario: &Scenario, flag: &str) -> String {
+    scenario
+        .args
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| scenario.args.get(i + 1))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The scaling section: every contender's fan-out and echo with its runtime limited to 1
+/// worker thread and to 2, and the ratio 2w / 1w.
+fn scaling_section(
+    out: &mut String,
+    opts: &Options,
+    scenarios: &[Scenario],
+    results: &Results,
+    cores: usize,
+) {
+    let [one, two] = SCALING_WORKERS;
+    let scaling: Vec<&Scenario> = scenarios.iter().filter(|s| s.workers.is_some()).collect();
+    let Some(first) = scaling.first() else {
+        return;
+    };
+    let fanout_n = scaling
+        .iter()
+        .find(|s| s.mode == "fanout")
+        .map(|s| arg_of(s, "--n"));
+    let echo_n = scaling
+        .iter()
+        .find(|s| s.mode == "echo")
+        .map(|s| arg_of(s, "--n"));
+    let mut measured = Vec::new();
+    if let Some(n) = fanout_n {
+        measured.push(format!(
+            "fan-out to {n} clients in one room (saturation only: at most 8 broadcasts in \
+             flight)"
+        ));
+    }
+    if let Some(n) = echo_n {
+        measured.push(format!("echo with an ack from {n} clients in closed loops"));
+    }
+    let _ = writeln!(
+        out,
+        "### Scaling: {one} worker thread vs {two}\n\n{}, each measured again with the \
+         contender's runtime limited to {one} worker thread and then to {two} (`--workers N` \
+         of `bench/CONTENDERS.md`: tokio's `worker_threads`; for `ours-smol`, the threads \
+         running its executor); {} ms measured after a {} ms warm-up. The ratio {two}w / \
+         {one}w (of the medians) shows who uses the second core: 1.00× means none of it. \
+         Node runs JavaScript on one thread: it is measured once, with {one}, as a reference. \
+         Threads other than the workers are not limited (tokio's blocking pool, async-io's \
+         reactor thread under smol, Node's libuv pool and V8's helpers), so a server can use \
+         a little more than 1.00 core with 1 worker. The generator keeps its one thread and \
+         shares the machine's {cores} cores with the server: with {two} workers the server \
+         has at most about {cores} − generator CPU cores, so even perfect scaling reads under \
+         {two}×. CPU columns are the median cores used during the measurement window.\n",
+        capitalize(&measured.join("; ")),
+        arg_of(first, "--duration-ms"),
+        arg_of(first, "--warmup-ms"),
+    );
+    for group in scaling.chunk_by(|a, b| a.group == b.group) {
+        let (key, figure, title) = match group[0].mode {
+            "fanout" => (
+                "deliveries_per_s",
+                "deliveries/s",
+                format!("Fan-out, {} clients", arg_of(group[0], "--n")),
+            ),
+            _ => (
+                "acks_per_s",
+                "acks/s",
+                format!("Echo with an ack, {} clients", arg_of(group[0], "--n")),
+            ),
+        };
+        let column = Column {
+            key,
+            title: figure,
+            scale: 1.0,
+            decimals: 0,
+        };
+        let _ = writeln!(
+            out,
+            "{title}:\n\n| contender | {figure}, {one} worker | {figure}, {two} workers | \
+             {two}w / {one}w | server CPU, {one}w | server CPU, {two}w | generator CPU, {one}w \
+             | generator CPU, {two}w |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        /// One contender at one worker count.
+        enum Side<'a> {
+            /// Not measured so (Node with 2 workers).
+            NotApplicable,
+            /// Measured, with no successful run.
+            Failed,
+            Runs(&'a [Value]),
+        }
+        for name in &opts.contenders {
+            let side = |workers: usize| match group.iter().find(|s| s.workers == Some(workers)) {
+                Some(s) if s.applies_to(name) => {
+                    match results.get(&s.key).and_then(|r| r.get(name)) {
+                        Some(runs) => Side::Runs(runs),
+                        None => Side::Failed,
+                    }
+                }
+                _ => Side::NotApplicable,
+            };
+            let (a, b) = (side(one), side(two));
+            let figure_cell = |side: &Side| match side {
+                Side::NotApplicable => "n/a".to_string(),
+                Side::Failed => "failed".to_string(),
+                Side::Runs(r) => fmt_stat(stat(r, key), &column),
+            };
+            let cpu_cell = |side: &Side, who| match side {
+                Side::NotApplicable => "n/a".to_string(),
+                Side::Failed => "–".to_string(),
+                Side::Runs(r) => cpu_stat(r, who)
+                    .map(|s| format!("{:.2}", s.median))
+                    .unwrap_or_else(|| "–".into()),
+            };
+            let ratio = match (&a, &b) {
+                (Side::NotApplicable, _) | (_, Side::NotApplicable) => "n/a".to_string(),
+                (Side::Runs(x), Side::Runs(y)) => match (stat(x, key), stat(y, key)) {
+                    (Some(x), Some(y)) if x.median > 0.0 => format!("{:.2}×", y.median / x.median),
+                    _ => "–".into(),
+                },
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {ratio} | {} | {} | {} | {} |",
+                figure_cell(&a),
+                figure_cell(&b),
+                cpu_cell(&a, "server"),
+                cpu_cell(&b, "server"),
+                cpu_cell(&a, "generator"),
+                cpu_cell(&b, "generator"),
+            );
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// `text` with its first letter in upper case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Replaces the text between the servers markers of `path` (appending the markers, under a

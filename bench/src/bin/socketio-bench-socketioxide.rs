@@ -3,8 +3,10 @@
 //! docs show.
 //!
 //! ```text
-//! socketio-bench-socketioxide [--port P]
+//! socketio-bench-socketioxide [--port P] [--workers N]
 //! ```
+//!
+//! `--workers N`: N tokio worker threads (default: tokio's, one per core).
 //!
 //! Accepted connections get `TCP_NODELAY`, as in every other contender. socketioxide's
 //! defaults otherwise, except `max_payload` raised from its 100 kB to the reference
@@ -49,9 +51,11 @@ async fn register(socket: SocketRef) -> Result<(), std::convert::Infallible> {
 /// The connect handler: everything happened in [`register`].
 async fn on_connect(_socket: SocketRef) {}
 
-/// Reads `--port` from the command line.
-fn parse_port() -> Result<u16, String> {
+/// Reads `--port` and `--workers` (tokio worker threads; default one per core) from the
+/// command line.
+fn parse_args() -> Result<(u16, Option<usize>), String> {
     let mut port = 0;
+    let mut workers = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -61,10 +65,18 @@ fn parse_port() -> Result<u16, String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a port number")?;
             }
+            "--workers" => {
+                workers = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--workers needs a number of threads > 0")?,
+                );
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(port)
+    Ok((port, workers))
 }
 
 /// Exits the process once stdin reaches end of file (the harness closes it to stop us).
@@ -108,15 +120,19 @@ async fn serve(port: u16) -> std::io::Result<()> {
 }
 
 fn main() {
-    let port = match parse_port() {
-        Ok(port) => port,
+    let (port, workers) = match parse_args() {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("socketio-bench-socketioxide: {message}");
             std::process::exit(2);
         }
     };
     exit_on_stdin_eof();
-    let served = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    let served = builder
         .enable_all()
         .build()
         .and_then(|rt| rt.block_on(serve(port)));
