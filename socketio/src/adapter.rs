@@ -35,9 +35,13 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use socketio_protocol::recovery::RecoveryStore;
+pub use socketio_protocol::recovery::{Restored, SessionRecord};
 pub use socketio_protocol::rooms::BroadcastOptions;
 use socketio_protocol::rooms::RoomIndex;
-use socketio_protocol::{Str, Value};
+pub use socketio_protocol::socket::DisconnectReason;
+use socketio_protocol::socket::{Packet, Payload};
+use socketio_protocol::{Instant, Str, Value};
 
 use crate::server::Inner;
 use crate::{EmitError, Socket};
@@ -140,6 +144,22 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_side_emit(&self, data: Value) -> BoxFuture<Result<Vec<Value>, AdapterError>>;
     /// How many server nodes the cluster has (1 on a single node).
     fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>>;
+
+    /// Connection state recovery: keeps the session of a socket that left for a recoverable
+    /// `reason`, for the recovery window. The broadcasts it may miss meanwhile are the
+    /// adapter's to store, with their offsets (appended to their arguments in `broadcast`).
+    /// By default nothing is kept.
+    fn persist_session(&self, session: SessionRecord, reason: DisconnectReason) {
+        let _ = (session, reason);
+    }
+
+    /// Connection state recovery: the session `pid` with the packets it missed after
+    /// `offset` (the last offset its client saw), if it can be restored; the session is
+    /// consumed. By default there is none.
+    fn restore_session(&self, pid: Str, offset: Str) -> BoxFuture<Option<Restored>> {
+        let _ = (pid, offset);
+        Box::pin(async { None })
+    }
 }
 
 /// This node's side of a namespace, as its adapter sees it. Cheap to clone.
@@ -198,6 +218,19 @@ impl LocalNamespace {
                 }),
             ),
         }
+    }
+
+    /// The server's clock (for a recovery store's windows).
+    pub fn now(&self) -> Instant {
+        match self.server.upgrade() {
+            Some(server) => server.clock(),
+            None => Instant::from_millis(0),
+        }
+    }
+
+    /// The server's connection state recovery settings, if it is on.
+    pub fn recovery(&self) -> Option<crate::RecoveryConfig> {
+        self.server.upgrade()?.config.recovery.clone()
     }
 
     /// This node's connected sockets among `sids`.
@@ -322,6 +355,8 @@ impl RemoteSocket {
 pub struct InMemoryAdapter {
     local: LocalNamespace,
     rooms: RwLock<RoomIndex>,
+    /// With connection state recovery on: the namespace's stored broadcasts and sessions.
+    recovery: Option<std::sync::Mutex<RecoveryStore>>,
     me: Weak<InMemoryAdapter>,
 }
 
@@ -336,9 +371,13 @@ impl std::fmt::Debug for InMemoryAdapter {
 impl InMemoryAdapter {
     /// The adapter of `local`'s namespace.
     pub fn new(local: LocalNamespace) -> Arc<Self> {
+        let recovery = local.recovery().map(|config| {
+            std::sync::Mutex::new(RecoveryStore::new(config, crate::server::id_generator()))
+        });
         Arc::new_cyclic(|me| InMemoryAdapter {
             local,
             rooms: RwLock::new(RoomIndex::new()),
+            recovery,
             me: me.clone(),
         })
     }
@@ -366,9 +405,33 @@ impl InMemoryAdapter {
             .collect()
     }
 
+    /// Stores `message` for recovery (with recovery on, unless volatile): its offset is
+    /// appended to its arguments.
+    fn store(&self, message: &mut BroadcastMessage) {
+        let Some(store) = &self.recovery else {
+            return;
+        };
+        let mut packet = Packet::event(
+            self.local.name().to_owned(),
+            Payload::Value(std::mem::replace(&mut message.data, Value::Null)),
+        );
+        let now = self.local.now();
+        lock_store(store).store_broadcast(now, &mut packet, message.volatile, &message.opts);
+        message.data = match packet.data.map(|data| data.to_value()) {
+            Some(Ok(value)) => value,
+            _ => Value::Null,
+        };
+    }
+
     fn this(&self) -> Arc<dyn Adapter> {
         self.me.upgrade().expect("reached through its Arc") as Arc<dyn Adapter>
     }
+}
+
+fn lock_store(store: &std::sync::Mutex<RecoveryStore>) -> std::sync::MutexGuard<'_, RecoveryStore> {
+    store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn read(rooms: &RwLock<RoomIndex>) -> std::sync::RwLockReadGuard<'_, RoomIndex> {
@@ -406,7 +469,9 @@ impl Adapter for InMemoryAdapter {
         read(&self.rooms).select(opts).cloned().collect()
     }
 
-    fn broadcast(&self, message: BroadcastMessage) -> usize {
+    fn broadcast(&self, mut message: BroadcastMessage) -> usize {
+        // Stored even without a live target: disconnected sessions may recover it.
+        self.store(&mut message);
         let sids = self.local_sockets(&message.opts);
         self.local.deliver(&message, &sids)
     }
@@ -467,5 +532,23 @@ impl Adapter for InMemoryAdapter {
 
     fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
         Box::pin(async { Ok(1) })
+    }
+
+    fn persist_session(&self, session: SessionRecord, reason: DisconnectReason) {
+        if let Some(store) = &self.recovery {
+            let now = self.local.now();
+            lock_store(store).save_session(now, reason, session);
+        }
+    }
+
+    fn restore_session(&self, pid: Str, offset: Str) -> BoxFuture<Option<Restored>> {
+        let restored = self.recovery.as_ref().and_then(|store| {
+            let now = self.local.now();
+            lock_store(store)
+                .restore(now, &pid, &offset)
+                .map_err(|error| tracing::debug!(?error, "session not restored"))
+                .ok()
+        });
+        Box::pin(async move { restored })
     }
 }

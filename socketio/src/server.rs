@@ -23,7 +23,7 @@ use socketio_protocol::engine::server::{
     ConnectionId, Event as EngineEvent, Method, PreparedMessage, RequestHead, RequestId, Response,
     Server as Engine, TransportId,
 };
-use socketio_protocol::recovery::{RecoveryStore, Restored, SessionRecord};
+use socketio_protocol::recovery::{Restored, SessionRecord};
 use socketio_protocol::rooms::BroadcastOptions;
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
@@ -136,7 +136,6 @@ pub(crate) type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxTask + 
 #[derive(Default)]
 struct NsState {
     sockets: IdMap<Str, SocketEntry>,
-    recovery: Option<RecoveryStore>,
     next_ack: u64,
 }
 
@@ -922,6 +921,11 @@ impl Inner {
         Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
     }
 
+    /// The server's clock, as its cores see it (for adapters).
+    pub(crate) fn clock(&self) -> Instant {
+        self.now()
+    }
+
     /// Spawns a handler task, counted for shutdown.
     pub(crate) fn spawn(&self, task: BoxTask) {
         let tasks = self.tasks.clone();
@@ -976,10 +980,10 @@ impl Inner {
 
     // --- API commands ------------------------------------------------------------------------
 
-    /// `socket.emit`. With connection state recovery on, the event goes to the socket's own
-    /// room as in the reference, so it is stored with its offset and replayed if the client
-    /// comes back: an emit made while it is briefly away is not lost (`Ok` while the session
-    /// is kept for recovery).
+    /// `socket.emit`. With connection state recovery on, the event goes through the adapter
+    /// to the socket's own room as in the reference, so it is stored with its offset and
+    /// replayed if the client comes back: an emit made while it is briefly away is not lost
+    /// (and, as in the reference, it is `Ok` whether or not the session comes back).
     pub(crate) fn emit_to_socket(
         &self,
         nsp: &str,
@@ -987,26 +991,17 @@ impl Inner {
         pid: Option<&Str>,
         value: Value,
     ) -> Result<(), EmitError> {
+        let opts = BroadcastOptions::new().to(sid.clone());
+        if self.config.recovery.is_some() && pid.is_some() {
+            self.adapter(nsp)
+                .broadcast(BroadcastMessage::new(value, opts));
+            return Ok(());
+        }
         self.with_state(NO_CTX, |st, now, inner| {
             let Some(ns) = st.nsps.get(nsp) else {
                 return Err(EmitError::Disconnected);
             };
             let connected = ns.sockets.contains_key(sid);
-            let opts = BroadcastOptions::new().to(sid.clone());
-            if let Some(store) = &ns.recovery {
-                if !connected && !pid.is_some_and(|pid| store.has_session(pid)) {
-                    return Err(EmitError::Disconnected);
-                }
-                // Stored even while away; delivered if connected.
-                let targets = if connected {
-                    std::slice::from_ref(sid)
-                } else {
-                    &[]
-                };
-                st.send_event(inner, now, nsp, targets, &opts, value, false, None);
-                st.pump(inner, now, NO_CTX);
-                return Ok(());
-            }
             if !connected {
                 return Err(EmitError::Disconnected);
             }
@@ -1320,16 +1315,10 @@ impl Inner {
 impl State {
     /// The earliest deadline of every core.
     fn next_deadline(&self) -> Option<Instant> {
-        let recovery = self
-            .nsps
-            .values()
-            .filter_map(|ns| ns.recovery.as_ref()?.poll_timeout())
-            .min();
         [
             self.engine.poll_timeout(),
             self.conn_timers.first().map(|(at, _)| *at),
             self.broadcast_timers.first().map(|(at, _, _)| *at),
-            recovery,
         ]
         .into_iter()
         .flatten()
@@ -1349,13 +1338,6 @@ impl State {
                 conn.armed = None;
                 conn.core.handle_timeout(now);
                 self.dirty.push(sid);
-            }
-        }
-        for ns in self.nsps.values_mut() {
-            if let Some(store) = &mut ns.recovery
-                && store.poll_timeout().is_some_and(|at| at <= now)
-            {
-                store.handle_timeout(now);
             }
         }
         while let Some((at, nsp, id)) = self.broadcast_timers.first().cloned() {
@@ -1420,12 +1402,11 @@ impl State {
         let Some(ns) = nsps.get_mut(nsp) else {
             return 0;
         };
+        // (Stored for recovery, with its offset, by the adapter before it came here.)
+        let _ = opts;
         let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
         if let Some(id) = ack_id {
             packet = packet.with_id(id);
-        } else if let Some(store) = &mut ns.recovery {
-            // Stored even without a live target: disconnected sessions may recover it.
-            store.store_broadcast(now, &mut packet, volatile, opts);
         }
         let ns = &*ns;
         let mut selected = targets.iter();
@@ -1852,7 +1833,7 @@ impl State {
                 };
                 let socket = entry.socket;
                 socket.0.connected.store(false, Ordering::Release);
-                let recoverable = ns.recovery.is_some() && reason.is_recoverable();
+                let recoverable = inner.config.recovery.is_some() && reason.is_recoverable();
                 // The adapter is called after the lock; then the session is saved and the
                 // disconnect handlers queued.
                 let server = inner.arc();
@@ -1866,13 +1847,7 @@ impl State {
                             rooms: rooms.into_iter().collect(),
                             data: socket.data_value(),
                         };
-                        server.with_state(NO_CTX, |st, now, _| {
-                            if let Some(store) =
-                                st.nsps.get_mut(&nsp).and_then(|ns| ns.recovery.as_mut())
-                            {
-                                store.save_session(now, reason, record);
-                            }
-                        });
+                        server.adapter(&nsp).persist_session(record, reason);
                     }
                     socket.incoming(Incoming::Disconnect(reason));
                     socket.0.queue.close_channel();
@@ -1892,14 +1867,8 @@ impl State {
     }
 
     fn ns_state(&mut self, inner: &Inner, nsp: &str) -> &mut NsState {
-        self.nsps.entry(nsp.to_owned()).or_insert_with(|| NsState {
-            recovery: inner
-                .config
-                .recovery
-                .clone()
-                .map(|config| RecoveryStore::new(config, id_generator())),
-            ..NsState::default()
-        })
+        let _ = inner;
+        self.nsps.entry(nsp.to_owned()).or_default()
     }
 
     fn on_connect_request(
@@ -1970,20 +1939,45 @@ impl State {
             handshake: handshake.clone(),
             restored: None,
         };
-        let restored = match (recovery, inner.config.recovery.is_some()) {
-            (Some(request), true) => {
-                self.ns_state(inner, &nsp)
-                    .recovery
-                    .as_mut()
-                    .and_then(|store| {
-                        store
-                            .restore(now, &request.pid, &request.offset)
-                            .map_err(|error| tracing::debug!(?error, "session not restored"))
-                            .ok()
-                    })
-            }
-            _ => None,
-        };
+        if let (Some(request), true) = (recovery, inner.config.recovery.is_some()) {
+            // The session comes from the adapter (maybe from another node): asked in a task,
+            // without the lock.
+            let server = inner.arc();
+            let engine_sid = engine_sid.clone();
+            self.spawn.push(Box::pin(async move {
+                let restored = server
+                    .adapter(&nsp)
+                    .restore_session(Str::from(request.pid), Str::from(request.offset))
+                    .await;
+                if restored.is_none() {
+                    tracing::debug!(nsp, "session not restored");
+                }
+                server.with_state(NO_CTX, |st, now, inner| {
+                    st.admit(inner, now, &engine_sid, nsp, accepting, restored);
+                    st.pump(inner, now, NO_CTX);
+                });
+            }));
+            return;
+        }
+        self.admit(inner, now, engine_sid, nsp, accepting, None);
+    }
+
+    /// Admits a connect request (its session restored or not): through the middlewares, or
+    /// at once.
+    fn admit(
+        &mut self,
+        inner: &Inner,
+        _now: Instant,
+        engine_sid: &Str,
+        nsp: String,
+        accepting: Accepting,
+        restored: Option<Restored>,
+    ) {
+        if !self.conns.contains_key(engine_sid) {
+            return;
+        }
+        let def = accepting.def.clone();
+        let handshake = accepting.handshake.clone();
         let skip = restored.is_some()
             && inner
                 .config

@@ -231,3 +231,194 @@ fn join_then_broadcast_in_the_same_handler_reaches_the_joiner() {
         assert_eq!(socket.rooms(), vec![socket.id().to_owned()]);
     });
 }
+
+/// A two-node "cluster" inside one process: every node's adapter publishes broadcasts on a
+/// shared bus (each node delivers to its own sockets) and keeps recovery data in a shared
+/// store, as a Redis streams adapter does. Shows that the seam carries a cluster adapter,
+/// including connection state recovery across nodes.
+struct Bus {
+    nodes: Mutex<Vec<Arc<InMemoryAdapter>>>,
+    store: Mutex<socketio::protocol::recovery::RecoveryStore>,
+}
+
+struct ClusterNode {
+    local: Arc<InMemoryAdapter>,
+    bus: Arc<Bus>,
+}
+
+impl Adapter for ClusterNode {
+    fn add_all(&self, sid: &Str, rooms: &[Str]) {
+        self.local.add_all(sid, rooms)
+    }
+    fn del(&self, sid: &Str, room: &Str) {
+        self.local.del(sid, room)
+    }
+    fn del_all(&self, sid: &Str) -> Vec<Str> {
+        self.local.del_all(sid)
+    }
+    fn socket_rooms(&self, sid: &Str) -> Vec<Str> {
+        self.local.socket_rooms(sid)
+    }
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Str> {
+        self.local.local_sockets(opts)
+    }
+    fn broadcast(&self, message: BroadcastMessage) -> usize {
+        // Stored once for the cluster, with its offset; then every node delivers locally.
+        let mut packet = socketio::protocol::socket::Packet::event(
+            self.local.local().name().to_owned(),
+            socketio::protocol::socket::Payload::Value(message.data.clone()),
+        );
+        let now = self.local.local().now();
+        self.bus.store.lock().unwrap().store_broadcast(
+            now,
+            &mut packet,
+            message.volatile,
+            &message.opts,
+        );
+        let mut message = message;
+        message.data = packet.data.unwrap().to_value().unwrap();
+        let nodes = self.bus.nodes.lock().unwrap().clone();
+        let mut here = 0;
+        for node in nodes {
+            let sids = node.local_sockets(&message.opts);
+            let n = node.local().deliver(&message, &sids);
+            if Arc::ptr_eq(&node, &self.local) {
+                here = n;
+            }
+        }
+        here
+    }
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<BroadcastAcks> {
+        self.local.broadcast_with_ack(message, timeout)
+    }
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<RemoteSocket>, AdapterError>> {
+        self.local.fetch_sockets(opts)
+    }
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
+        self.local.add_sockets(opts, rooms)
+    }
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
+        self.local.del_sockets(opts, rooms)
+    }
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+        self.local.disconnect_sockets(opts, close)
+    }
+    fn server_side_emit(&self, _data: Value) -> BoxFuture<Result<Vec<Value>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
+        let count = self.bus.nodes.lock().unwrap().len();
+        Box::pin(async move { Ok(count) })
+    }
+    fn persist_session(
+        &self,
+        session: socketio::adapter::SessionRecord,
+        reason: socketio::adapter::DisconnectReason,
+    ) {
+        let now = self.local.local().now();
+        self.bus
+            .store
+            .lock()
+            .unwrap()
+            .save_session(now, reason, session);
+    }
+    fn restore_session(
+        &self,
+        pid: Str,
+        offset: Str,
+    ) -> BoxFuture<Option<socketio::adapter::Restored>> {
+        let now = self.local.local().now();
+        let restored = self
+            .bus
+            .store
+            .lock()
+            .unwrap()
+            .restore(now, &pid, &offset)
+            .ok();
+        Box::pin(async move { restored })
+    }
+}
+
+fn cluster_node(bus: &Arc<Bus>) -> (Server, Arc<PoolRuntime>) {
+    let bus = bus.clone();
+    let (io, rt) = build(
+        Server::builder()
+            .connection_state_recovery(socketio::RecoveryConfig::default())
+            .adapter(move |local: LocalNamespace| {
+                let local = InMemoryAdapter::new(local);
+                bus.nodes.lock().unwrap().push(local.clone());
+                Arc::new(ClusterNode {
+                    local,
+                    bus: bus.clone(),
+                }) as Arc<dyn Adapter>
+            }),
+    );
+    io.ns("/", |socket: Socket| {
+        socket.join("news");
+        async {}
+    });
+    (io, rt)
+}
+
+fn field(text: &str, name: &str) -> String {
+    let at = text.find(&format!(r#""{name}":""#)).expect(name) + name.len() + 4;
+    text[at..].split('"').next().unwrap().to_owned()
+}
+
+#[test]
+fn a_cluster_adapter_broadcasts_to_every_node_and_recovers_a_session_on_another_node() {
+    let bus = Arc::new(Bus {
+        nodes: Mutex::new(Vec::new()),
+        store: Mutex::new(socketio::protocol::recovery::RecoveryStore::new(
+            socketio::RecoveryConfig::default(),
+            || {
+                let mut id = [0u8; 15];
+                for (i, b) in id.iter_mut().enumerate() {
+                    *b = i as u8 * 7 + 1;
+                }
+                id
+            },
+        )),
+    });
+    let (node_a, rt_a) = cluster_node(&bus);
+    let (node_b, rt_b) = cluster_node(&bus);
+    block_on(async {
+        let (mut on_a, reply) = connect(&node_a, &rt_a, "/", "").await;
+        let (mut on_b, _) = connect(&node_b, &rt_b, "/", "").await;
+        let sid = field(&reply, "sid");
+        let pid = field(&reply, "pid");
+        assert_eq!(node_a.server_count().await.unwrap(), 2);
+
+        // A broadcast on node A reaches the client on node B, with its offset.
+        node_a.to("news").emit("headline", &1).unwrap();
+        let first = on_a.text().await;
+        assert!(first.starts_with(r#"42["headline",1,""#), "{first}");
+        assert_eq!(on_b.text().await, first);
+        let offset = first[first.rfind(",\"").unwrap() + 2..first.len() - 2].to_owned();
+
+        // The client drops from node A; a broadcast made on node B meanwhile is stored.
+        drop(on_a);
+        sleep(100).await;
+        node_b.to("news").emit("headline", &2).unwrap();
+        assert!(on_b.text().await.starts_with(r#"42["headline",2,""#));
+
+        // It reconnects to node B with its pid and offset: same id, the missed event first.
+        let mut again = open_ws(&node_b, &rt_b, "", false);
+        assert!(again.text().await.starts_with("0{"));
+        again.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+        let missed = again.text().await;
+        assert!(missed.starts_with(r#"42["headline",2,""#), "{missed}");
+        let reply = again.expect_prefix("40").await;
+        assert_eq!(field(&reply, "sid"), sid);
+        // Its rooms came back too, on node B.
+        assert_eq!(node_b.to("news").emit("headline", &3).unwrap(), 2);
+        assert!(again.text().await.starts_with(r#"42["headline",3,""#));
+    });
+}
