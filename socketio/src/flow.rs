@@ -3,7 +3,9 @@
 //!
 //! - Outgoing frames are counted in bytes from the moment they are queued until the writer has
 //!   flushed them (WebSocket), or until a GET has taken them (polling).
-//! - Incoming events are counted from the moment they are read until their handler starts.
+//! - Incoming events are counted from the moment they are read until their handler starts
+//!   (for the Engine.IO-only [`EngineServer`](crate::engine::EngineServer): messages, until
+//!   [`EngineSocket::recv`](crate::engine::EngineSocket::recv) takes them).
 //! - While the outgoing bytes are above [`Backpressure::high_water`] or the backlog above
 //!   [`Backpressure::max_backlog`], the connection's reading pauses: the WebSocket reader stops
 //!   reading frames, a polling POST is answered only once the pause ends (the official client
@@ -35,7 +37,11 @@ pub struct Backpressure {
     /// consumer (30 s).
     pub slow_consumer_timeout: Duration,
     /// Incoming events read but not yet started by their handlers above which the
-    /// connection's reading pauses (256); it resumes at half of it.
+    /// connection's reading pauses (256); it resumes at half of it. For an
+    /// [`EngineServer`](crate::engine::EngineServer), messages not yet taken by
+    /// [`EngineSocket::recv`](crate::engine::EngineSocket::recv), unless
+    /// [`EngineBuilder::incoming_queue`](crate::engine::EngineBuilder::incoming_queue) sets
+    /// another mark.
     pub max_backlog: usize,
 }
 

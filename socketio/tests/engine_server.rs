@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,11 +38,44 @@ struct Harness {
     sockets: mpsc::UnboundedReceiver<EngineSocket>,
 }
 
-fn start(builder: EngineBuilder) -> Harness {
-    let pool = futures_executor::ThreadPool::builder()
+fn pool() -> futures_executor::ThreadPool {
+    futures_executor::ThreadPool::builder()
         .pool_size(2)
         .create()
-        .unwrap();
+        .unwrap()
+}
+
+/// A server built from `builder` whose connection handler hands every socket to the test,
+/// then echoes each message (`recv`, then `send`) until the session ends; the sends that
+/// failed are counted in the second value.
+fn start_echo(builder: EngineBuilder) -> (Harness, Arc<AtomicUsize>) {
+    let pool = pool();
+    let engine = builder.build(Arc::new(PoolRuntime(pool.clone())));
+    let (tx, sockets) = mpsc::unbounded();
+    let failed = Arc::new(AtomicUsize::new(0));
+    let failures = failed.clone();
+    engine.on_connection(move |socket: EngineSocket| {
+        let tx = tx.clone();
+        let failures = failures.clone();
+        async move {
+            let _ = tx.unbounded_send(socket.clone());
+            while let Some(message) = socket.recv().await {
+                if socket.send(message).is_err() {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    let harness = Harness {
+        engine,
+        pool,
+        sockets,
+    };
+    (harness, failed)
+}
+
+fn start(builder: EngineBuilder) -> Harness {
+    let pool = pool();
     let engine = builder.build(Arc::new(PoolRuntime(pool.clone())));
     let (tx, sockets) = mpsc::unbounded();
     engine.on_connection(move |socket: EngineSocket| {
@@ -110,9 +144,11 @@ impl Harness {
             .expect("accepted");
         let (client_tx, server_rx) = mpsc::unbounded();
         let (server_tx, client_rx) = mpsc::unbounded();
+        let read = Arc::new(AtomicUsize::new(0));
         let ws = MemWs {
             rx: server_rx,
             tx: server_tx,
+            read: read.clone(),
         };
         let engine = self.engine.clone();
         self.pool
@@ -120,6 +156,7 @@ impl Harness {
         WsClient {
             tx: Some(client_tx),
             rx: client_rx,
+            read,
         }
     }
 }
@@ -128,12 +165,18 @@ impl Harness {
 struct MemWs {
     rx: mpsc::UnboundedReceiver<WsMessage>,
     tx: mpsc::UnboundedSender<WsMessage>,
+    /// How many of the client's messages the server has read.
+    read: Arc<AtomicUsize>,
 }
 
 impl futures_core::Stream for MemWs {
     type Item = Result<WsMessage, tungstenite::Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_next_unpin(cx).map(|m| m.map(Ok))
+        let next = self.rx.poll_next_unpin(cx);
+        if let Poll::Ready(Some(_)) = next {
+            self.read.fetch_add(1, Ordering::SeqCst);
+        }
+        next.map(|m| m.map(Ok))
     }
 }
 
@@ -158,6 +201,8 @@ impl futures_sink::Sink<WsMessage> for MemWs {
 struct WsClient {
     tx: Option<mpsc::UnboundedSender<WsMessage>>,
     rx: mpsc::UnboundedReceiver<WsMessage>,
+    /// How many of the messages sent the server has read (the rest wait in the "socket").
+    read: Arc<AtomicUsize>,
 }
 
 impl WsClient {
@@ -194,6 +239,24 @@ impl WsClient {
             Some(WsMessage::Text(text)) => text.to_string(),
             other => panic!("expected text, got {other:?}"),
         }
+    }
+
+    /// How many of the messages sent the server has read.
+    fn read(&self) -> usize {
+        self.read.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the server has read `count` messages, then checks it reads no more for a
+    /// while (its reader paused).
+    async fn read_settles_at(&self, count: usize) {
+        within("the reader to read up to its pause", async {
+            while self.read() < count {
+                futures_timer::Delay::new(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        futures_timer::Delay::new(Duration::from_millis(200)).await;
+        assert_eq!(self.read(), count, "the reader went on reading");
     }
 }
 
@@ -363,11 +426,7 @@ fn unanswered_pings_close_with_ping_timeout() {
 
 #[test]
 fn bounded_queues() {
-    let mut h = start(
-        EngineServer::builder()
-            .max_buffered_packets(2)
-            .incoming_queue(2),
-    );
+    let mut h = start(EngineServer::builder().max_buffered_packets(2));
     futures_executor::block_on(async {
         // Polling: the third message waiting for a GET is refused.
         let sid = h.open_polling("").await;
@@ -381,21 +440,194 @@ fn bounded_queues() {
             (200, "4a\u{1e}4b".to_owned())
         );
         socket.send("c").unwrap();
+    });
+}
 
-        // An application that does not read: past two waiting messages the session closes.
+/// How many messages the burst tests send.
+const BURST: usize = 10_000;
+
+#[test]
+fn a_websocket_burst_is_echoed_in_order_without_a_disconnection() {
+    // The default mark (256), then a small one: the reader pauses and resumes many times.
+    for builder in [
+        EngineServer::builder(),
+        EngineServer::builder().incoming_queue(8),
+    ] {
+        let (mut h, failed) = start_echo(builder);
+        futures_executor::block_on(async {
+            let mut client = h.open_ws("");
+            let _open = client.text().await;
+            let socket = h.next_socket().await;
+            for i in 0..BURST {
+                client.send(&format!("4{i}"));
+            }
+            for i in 0..BURST {
+                assert_eq!(client.text().await, format!("4{i}"));
+            }
+            assert_eq!(failed.load(Ordering::SeqCst), 0, "failed sends");
+            assert!(socket.is_open(), "closed: {:?}", socket.close_reason());
+            assert_eq!(h.engine.client_count(), 1);
+            assert_eq!(client.read(), BURST);
+        });
+    }
+}
+
+#[test]
+fn a_polling_burst_is_echoed_in_order_without_a_disconnection() {
+    let (mut h, failed) = start_echo(EngineServer::builder());
+    futures_executor::block_on(async {
+        let sid = h.open_polling("").await;
+        let socket = h.next_socket().await;
+        let target = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        // As the official client sends a burst: one POST at a time, each with everything
+        // queued meanwhile (the first message alone, then the rest); here a middle size too.
+        let posts = async {
+            let mut sent = 0;
+            for size in [1, 999, BURST - 1000] {
+                let body: Vec<String> = (sent..sent + size).map(|i| format!("4{i}")).collect();
+                sent += size;
+                let answer = h.http("POST", &target, &body.join("\u{1e}")).await;
+                assert_eq!(answer, (200, "ok".to_owned()));
+            }
+        };
+        // And a GET always pending, the next one sent as soon as one is answered.
+        let gets = async {
+            let mut next = 0;
+            while next < BURST {
+                let (status, body) = h.http("GET", &target, "").await;
+                assert_eq!(status, 200, "{body}");
+                for packet in body.split('\u{1e}') {
+                    assert_eq!(packet, format!("4{next}"));
+                    next += 1;
+                }
+            }
+        };
+        futures_util::future::join(posts, gets).await;
+        assert_eq!(failed.load(Ordering::SeqCst), 0, "failed sends");
+        assert!(socket.is_open(), "closed: {:?}", socket.close_reason());
+        assert_eq!(h.engine.client_count(), 1);
+    });
+}
+
+#[test]
+fn websocket_reading_pauses_while_the_application_does_not_recv() {
+    // The mark set apart from the backpressure limits holds whatever the order of the calls.
+    let mut h = start(
+        EngineServer::builder()
+            .incoming_queue(8)
+            .backpressure(socketio::Backpressure::default()),
+    );
+    futures_executor::block_on(async {
         let mut client = h.open_ws("");
         let _open = client.text().await;
         let socket = h.next_socket().await;
-        client.send("41");
-        client.send("42");
-        client.send("43");
+        for i in 0..100 {
+            client.send(&format!("4{i}"));
+        }
+        // Nine read (one past the mark), the rest wait on the client's side; the session
+        // stays open and still sends.
+        client.read_settles_at(9).await;
+        assert!(socket.is_open());
+        socket.send("still here").unwrap();
+        assert_eq!(client.text().await, "4still here");
+        // Taken down to half the mark (4), the reader reads again, up to the next pause.
+        for i in 0..4 {
+            assert_eq!(recv(&socket).await, Some(Message::from(i.to_string())));
+        }
+        futures_timer::Delay::new(Duration::from_millis(50)).await;
+        assert_eq!(client.read(), 9, "resumed above half the mark");
+        assert_eq!(recv(&socket).await, Some(Message::from("4")));
+        client.read_settles_at(9 + 5).await;
+        // Everything arrives, in order.
+        for i in 5..100 {
+            assert_eq!(recv(&socket).await, Some(Message::from(i.to_string())));
+        }
+        assert_eq!(client.read(), 100);
+        assert!(socket.is_open(), "closed: {:?}", socket.close_reason());
+        assert_eq!(h.engine.client_count(), 1);
+    });
+}
+
+/// Whether `future` is still pending after 200 ms.
+async fn still_pending<F: Future + Unpin>(future: &mut F) -> bool {
+    let delay = futures_timer::Delay::new(Duration::from_millis(200));
+    matches!(select(future, delay).await, Either::Right(_))
+}
+
+#[test]
+fn a_polling_post_waits_while_the_application_does_not_recv() {
+    let mut h = start(EngineServer::builder().incoming_queue(8));
+    futures_executor::block_on(async {
+        let sid = h.open_polling("").await;
+        let socket = h.next_socket().await;
+        let target = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let body: Vec<String> = (0..20).map(|i| format!("4{i}")).collect();
+        let body = body.join("\u{1e}");
+        let mut post = Box::pin(h.http("POST", &target, &body));
+        // Twenty waiting: the POST is not answered (the client's next one waits for it).
+        assert!(still_pending(&mut post).await, "answered above the mark");
+        // The session lives on: a GET takes what it sends.
+        socket.send("meanwhile").unwrap();
         assert_eq!(
-            within("close", socket.closed()).await,
-            CloseReason::ForcedClose
+            h.http("GET", &target, "").await,
+            (200, "4meanwhile".to_owned())
         );
-        assert_eq!(recv(&socket).await, Some(Message::from("1")));
-        assert_eq!(recv(&socket).await, Some(Message::from("2")));
-        assert_eq!(recv(&socket).await, None);
+        for i in 0..15 {
+            assert_eq!(recv(&socket).await, Some(Message::from(i.to_string())));
+        }
+        assert!(
+            still_pending(&mut post).await,
+            "answered above half the mark"
+        );
+        assert_eq!(recv(&socket).await, Some(Message::from("15")));
+        assert_eq!(post.await, (200, "ok".to_owned()));
+        for i in 16..20 {
+            assert_eq!(recv(&socket).await, Some(Message::from(i.to_string())));
+        }
+        assert!(socket.is_open());
+
+        // A POST paused when its session closes is answered (over polling the session
+        // closes once a GET took the close packet).
+        let sid = h.open_polling("").await;
+        let socket = h.next_socket().await;
+        let target = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let mut post = Box::pin(h.http("POST", &target, &body));
+        assert!(still_pending(&mut post).await, "answered above the mark");
+        socket.close();
+        let (status, body) = h.http("GET", &target, "").await;
+        assert_eq!(status, 200);
+        assert!(body.ends_with('1'), "{body}");
+        assert_eq!(post.await, (200, "ok".to_owned()));
+        assert_eq!(socket.close_reason(), Some(CloseReason::ForcedClose));
+    });
+}
+
+#[test]
+fn a_polling_post_waits_for_a_get_above_the_high_water_mark() {
+    let limits = socketio::Backpressure {
+        high_water: 100,
+        ..Default::default()
+    };
+    let mut h = start(EngineServer::builder().backpressure(limits));
+    futures_executor::block_on(async {
+        let sid = h.open_polling("").await;
+        let socket = h.next_socket().await;
+        let target = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let big = "x".repeat(150);
+        socket.send(big.as_str()).unwrap();
+        // 150 bytes wait for a GET: a POST is answered only once a GET took them.
+        let mut post = Box::pin(h.http("POST", &target, "4hello"));
+        assert!(
+            still_pending(&mut post).await,
+            "answered above the high water mark"
+        );
+        assert_eq!(recv(&socket).await, Some(Message::from("hello")));
+        assert!(
+            still_pending(&mut post).await,
+            "answered above the high water mark"
+        );
+        assert_eq!(h.http("GET", &target, "").await, (200, format!("4{big}")));
+        assert_eq!(post.await, (200, "ok".to_owned()));
     });
 }
 

@@ -17,17 +17,24 @@ pub(crate) struct EngineConfig {
     pub(crate) core: CoreConfig,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) backpressure: crate::Backpressure,
-    pub(crate) incoming_queue: usize,
+    /// The pause mark of received messages, when set apart from `backpressure.max_backlog`
+    /// (which it then replaces, whatever the order of the builder calls).
+    pub(crate) incoming_queue: Option<usize>,
     pub(crate) shutdown_timeout: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            core: CoreConfig::default(),
+            core: CoreConfig {
+                // Bounded in bytes instead (`backpressure.limit`, set by the server): a burst
+                // of small messages echoed between two GETs is not a slow consumer.
+                max_buffered_packets: usize::MAX,
+                ..CoreConfig::default()
+            },
             allow_request: None,
             backpressure: crate::Backpressure::default(),
-            incoming_queue: 1024,
+            incoming_queue: None,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -235,7 +242,10 @@ impl EngineBuilder {
         self
     }
 
-    /// How many messages may wait for the next polling GET of one session (1024); beyond it
+    /// How many messages may wait for the next polling GET of one session (unbounded by
+    /// default, as the reference: the buffer is bounded in bytes by
+    /// [`Backpressure::limit`](crate::Backpressure::limit), see
+    /// [`backpressure`](Self::backpressure)); beyond it
     /// [`EngineSocket::send`](super::EngineSocket::send) fails with
     /// [`SendError::QueueFull`](super::SendError::QueueFull).
     ///
@@ -248,10 +258,23 @@ impl EngineBuilder {
         self
     }
 
-    /// When a client is a slow consumer: its WebSocket's outgoing bytes pass
-    /// [`Backpressure::limit`](crate::Backpressure::limit) or stay above the high water mark
-    /// for [`Backpressure::slow_consumer_timeout`](crate::Backpressure::slow_consumer_timeout);
-    /// the connection is then aborted and the session closes with `transport error`.
+    /// The backpressure limits of every session (see [`Backpressure`](crate::Backpressure)):
+    ///
+    /// - reading pauses while the session's outgoing bytes (a WebSocket's queue, a polling
+    ///   session's buffer for the next GET) are above
+    ///   [`Backpressure::high_water`](crate::Backpressure::high_water), or its received
+    ///   messages not taken by [`EngineSocket::recv`](super::EngineSocket::recv) above
+    ///   [`Backpressure::max_backlog`](crate::Backpressure::max_backlog) (or
+    ///   [`incoming_queue`](Self::incoming_queue) when set); it resumes at half of them. The
+    ///   WebSocket reader stops reading frames; a polling POST is answered only then (the
+    ///   client sends its next POST after the answer).
+    /// - a client is a slow consumer when its WebSocket's outgoing bytes pass
+    ///   [`Backpressure::limit`](crate::Backpressure::limit) or stay above the high water mark
+    ///   for [`Backpressure::slow_consumer_timeout`](crate::Backpressure::slow_consumer_timeout):
+    ///   the connection is then aborted and the session closes with `transport error`. Over
+    ///   polling, [`EngineSocket::send`](super::EngineSocket::send) fails with
+    ///   [`SendError::QueueFull`](super::SendError::QueueFull) once the buffer's bytes reach
+    ///   the limit (a single larger message is still taken when nothing waits).
     ///
     /// ```
     /// let limits = socketio::Backpressure { limit: 1 << 20, ..Default::default() };
@@ -264,15 +287,23 @@ impl EngineBuilder {
     }
 
     /// How many received messages may wait for [`EngineSocket::recv`](super::EngineSocket::recv)
-    /// on one session (1024); beyond it the application is not keeping up and the session is
-    /// closed (`forced close`).
+    /// on one session before its reading pauses (by default
+    /// [`Backpressure::max_backlog`](crate::Backpressure::max_backlog), 256): the application
+    /// is not keeping up, so the WebSocket reader stops reading frames and a polling POST is
+    /// not answered until `recv` has taken the messages down to half of it. The client's
+    /// sending pauses meanwhile; the session stays open and nothing is lost.
+    ///
+    /// Set here, it replaces the `max_backlog` of [`backpressure`](Self::backpressure),
+    /// whichever is called first. A WebSocket reads one message past it before pausing; a
+    /// polling POST is taken whole (at most [`max_http_buffer_size`](Self::max_http_buffer_size)
+    /// bytes), so that many more messages may wait.
     ///
     /// ```
     /// let b = socketio::engine::EngineServer::builder().incoming_queue(4096);
     /// # let _ = b;
     /// ```
     pub fn incoming_queue(mut self, messages: usize) -> Self {
-        self.config.incoming_queue = messages.max(1);
+        self.config.incoming_queue = Some(messages.max(1));
         self
     }
 

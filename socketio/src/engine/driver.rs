@@ -6,6 +6,14 @@
 //! outputs ([`State::pump`]) and unlocks. Responses go to oneshot channels, frames to
 //! per-WebSocket queues, messages to per-session queues read by [`EngineSocket::recv`];
 //! connection handlers are spawned after the lock is released.
+//!
+//! Backpressure as [`Server`](crate::Server)'s: every session has a [`Gate`] on which a
+//! received message counts until [`EngineSocket::recv`] takes it. The gate is attached to the
+//! session's WebSocket writer (at the handshake or the upgrade), so the reader
+//! ([`wsio::serve`]) pauses while the backlog or the outgoing bytes are above the marks; over
+//! polling, a POST is answered only once the session is back below them
+//! ([`Inner::after_poll`]). A GET answered for the session, the upgrade and a `recv` wake the
+//! gate; the session's close closes it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,6 +34,7 @@ use socketio_protocol::{Instant, Str};
 
 use super::builder::EngineConfig;
 use super::{EngineBuilder, EngineSocket, Message, SendError};
+use crate::flow::Gate;
 use crate::namespace::lock;
 use crate::plumbing::{Plumbing, upgrade_headers};
 use crate::server::{has_sid, head_from_parts, id_generator, plain, read_body, to_http};
@@ -126,6 +135,7 @@ impl Drop for State {
     // A server dropped with sessions still open: their sockets see a forced close.
     fn drop(&mut self) {
         for session in self.sessions.values() {
+            session.socket.gate().close();
             session.socket.set_closed(CloseReason::ForcedClose);
         }
     }
@@ -144,6 +154,14 @@ impl EngineServer {
 
     pub(crate) fn from_config(mut config: EngineConfig, runtime: Arc<dyn Runtime>) -> Self {
         config.core.verify_handshakes = config.allow_request.is_some();
+        // One pause mark for the received messages: `incoming_queue` when set, else the
+        // backpressure's `max_backlog`.
+        if let Some(messages) = config.incoming_queue {
+            config.backpressure.max_backlog = messages;
+        }
+        // A polling session's buffer is bounded in bytes, as a WebSocket's queue: an echo of a
+        // whole POST (up to `maxPayload`) always fits, the next POST waits for the GETs.
+        config.core.max_buffered_bytes = config.backpressure.limit;
         let core = Core::new(config.core.clone(), id_generator());
         let (wake_tx, wake_rx) = mpsc::channel(1);
         let inner = Arc::new_cyclic(|self_ref| Inner {
@@ -289,6 +307,7 @@ impl EngineServer {
             return plain(503, "server shutting down");
         }
         let head = head_from_parts(&parts);
+        let method = head.method;
         let body = if head.method == Method::Post {
             match read_body(body, inner.config.core.max_payload + 1).await {
                 Ok(body) => body,
@@ -317,6 +336,9 @@ impl EngineServer {
         };
         let response = rx.await;
         guard.armed = false;
+        if let Some(sid) = session_of(&parts) {
+            inner.after_poll(method, sid).await;
+        }
         match response {
             Ok(response) => to_http(response),
             Err(_) => plain(400, ""),
@@ -377,6 +399,11 @@ impl EngineServer {
     /// without a close frame, or reset) closes its session with `transport close`; any other
     /// error (a protocol violation, an oversized message) with `transport error`.
     ///
+    /// Reading pauses while the session's received messages not yet taken by
+    /// [`EngineSocket::recv`] are above [`EngineBuilder::incoming_queue`], or the connection's
+    /// outgoing bytes above [`Backpressure::high_water`](crate::Backpressure::high_water); it
+    /// resumes at half of them.
+    ///
     /// ```no_run
     /// # async fn f<S>(engine: socketio::engine::EngineServer, ticket: socketio::engine::EngineTicket, ws: S)
     /// # where S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
@@ -400,15 +427,16 @@ impl EngineServer {
         };
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(inner.clone());
-        // No reading pause at this level: a session's incoming queue is bounded by
-        // `incoming_queue` instead.
+        // Reading pauses on the session's gate (attached once the connection carries a
+        // session): above `incoming_queue` messages not taken by `recv`, or the high water
+        // mark of outgoing bytes.
         let limits = inner.config.backpressure;
         let clean = wsio::serve(socket, end, limits, |frame| {
             inner.with_state(NO_CTX, |st, now, inner| {
                 let _ = st.core.handle_frame(now, connection, frame);
                 st.pump(inner, now, NO_CTX);
-            });
-            None
+                st.io.gate(connection)
+            })
         })
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
@@ -722,6 +750,52 @@ impl Inner {
             }
         });
     }
+
+    /// Backpressure over polling, once a request of session `sid` has its answer (as
+    /// [`Server`](crate::Server)'s): a GET took the buffer, so a POST paused on it may go on;
+    /// a POST is answered only once the session's buffer (bytes waiting for a GET) and
+    /// backlog (messages waiting for `recv`) are below the marks. The client sends its next
+    /// POST after the answer, so its sending pauses meanwhile.
+    async fn after_poll(&self, method: Method, sid: &str) {
+        let limits = self.config.backpressure;
+        let sid = Str::from(sid.to_owned());
+        let Some(gate) = lock(&self.state)
+            .sessions
+            .get(&sid)
+            .map(|session| session.socket.gate().clone())
+        else {
+            return;
+        };
+        if method != Method::Post {
+            gate.wake();
+            return;
+        }
+        let queued = |gate: &Gate| {
+            let bytes = lock(&self.state).core.buffered_bytes(&sid).unwrap_or(0);
+            (bytes, gate.backlog())
+        };
+        let (bytes, backlog) = queued(&gate);
+        if !limits.must_pause(bytes, backlog) {
+            return;
+        }
+        gate.wait(
+            |_| {},
+            |gate| {
+                let (bytes, backlog) = queued(gate);
+                limits.may_resume(bytes, backlog)
+            },
+        )
+        .await;
+    }
+}
+
+/// The session a polling request names (`sid` in its query).
+fn session_of(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sid="))
 }
 
 /// Decrements the handler task count when a handler ends.
@@ -746,7 +820,7 @@ impl State {
             }
             while let Some(event) = self.core.poll_event() {
                 moved = true;
-                self.on_event(inner, now, ctx, event);
+                self.on_event(inner, ctx, event);
             }
             if !moved {
                 return;
@@ -754,7 +828,7 @@ impl State {
         }
     }
 
-    fn on_event(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>, event: Event) {
+    fn on_event(&mut self, inner: &Inner, ctx: RequestCtx<'_>, event: Event) {
         match event {
             Event::HandshakeRequest { transport, .. } => {
                 // `allow_request` is user code: the request's caller runs it once the lock is
@@ -764,6 +838,10 @@ impl State {
             Event::Opened(handshake) => {
                 tracing::debug!(sid = %handshake.sid, "engine.io session opened");
                 let (tx, rx) = mpsc::unbounded();
+                let gate = Arc::new(Gate::default());
+                if let TransportId::WebSocket(connection) = handshake.transport {
+                    self.io.attach_gate(connection, gate.clone());
+                }
                 let socket = EngineSocket::new(
                     handshake.sid.clone(),
                     handshake.protocol,
@@ -772,6 +850,7 @@ impl State {
                     ctx.remote,
                     inner.self_ref.clone(),
                     rx,
+                    gate,
                 );
                 let incoming = match lock(&inner.handler).clone() {
                     Some(handler) => {
@@ -799,24 +878,29 @@ impl State {
                 let Some(incoming) = &session.incoming else {
                     return;
                 };
-                let queued = &session.socket.0.queued;
-                if queued.load(Ordering::Acquire) >= inner.config.incoming_queue {
-                    tracing::warn!(%sid, "incoming queue full: closing the session");
-                    let _ = self.core.close(now, &sid);
-                    return;
+                // Counted until `recv` takes it (and before it can be taken, so `recv` never
+                // uncounts it first): past the mark, the session's reading pauses (the
+                // WebSocket reader, or the answer to the POST that carried it).
+                let gate = session.socket.gate();
+                gate.queued();
+                if incoming.unbounded_send(Message::from(data)).is_err() {
+                    gate.started();
                 }
-                queued.fetch_add(1, Ordering::AcqRel);
-                let _ = incoming.unbounded_send(Message::from(data));
             }
-            Event::Upgraded { sid, .. } => {
+            Event::Upgraded { sid, connection } => {
                 tracing::debug!(%sid, "engine.io session upgraded to websocket");
                 if let Some(session) = self.sessions.get(&sid) {
                     session.socket.set_websocket();
+                    let gate = session.socket.gate();
+                    self.io.attach_gate(connection, gate.clone());
+                    // A POST paused on the polling buffer waits no more.
+                    gate.wake();
                 }
             }
             Event::Closed { sid, reason } => {
                 tracing::debug!(%sid, %reason, "engine.io session closed");
                 if let Some(session) = self.sessions.remove(&sid) {
+                    session.socket.gate().close();
                     session.socket.set_closed(reason);
                 }
             }

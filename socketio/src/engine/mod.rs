@@ -44,11 +44,30 @@
 //!
 //! The driver follows [`Server`](crate::Server)'s: one lock over the core, every input fed and
 //! every output drained under it, one timer task per server, connection handlers spawned on
-//! the runtime outside the lock. Memory per session is bounded: a WebSocket's outgoing queue
-//! ([`EngineBuilder::backpressure`], the connection is aborted beyond its limit), a polling
-//! session's buffer ([`EngineBuilder::max_buffered_packets`], `send` fails beyond it), the
-//! received messages not yet taken ([`EngineBuilder::incoming_queue`], the session is closed
-//! beyond it), POST bodies (`max_http_buffer_size`).
+//! the runtime outside the lock.
+//!
+//! # Backpressure
+//!
+//! As with [`Server`](crate::Server) (see [`Backpressure`](crate::Backpressure)), a client
+//! sending faster than the application reads is slowed down, not disconnected. A received
+//! message counts against its session from the moment it is read until
+//! [`EngineSocket::recv`] takes it. While more than [`EngineBuilder::incoming_queue`] messages
+//! (by default [`Backpressure::max_backlog`](crate::Backpressure::max_backlog), 256) wait, or
+//! the session's outgoing bytes are above
+//! [`Backpressure::high_water`](crate::Backpressure::high_water), the session's reading pauses
+//! until both are back at half: the WebSocket reader stops reading frames (the client's
+//! writes then back up in its socket), and a polling POST is answered only then (the client
+//! sends its next POST after the answer). An echoing application thus paces its own client.
+//!
+//! Memory per session is bounded: the received messages not yet taken (the mark, plus one
+//! WebSocket message or one POST body read before pausing), a WebSocket's outgoing queue (the
+//! connection is aborted as a slow consumer past [`Backpressure::limit`](crate::Backpressure::limit)
+//! or after [`Backpressure::slow_consumer_timeout`](crate::Backpressure::slow_consumer_timeout)
+//! above the high water mark, see [`EngineBuilder::backpressure`]), a polling session's buffer
+//! (`send` fails with [`SendError::QueueFull`] past the same byte limit, or past
+//! [`EngineBuilder::max_buffered_packets`] messages when set), POST bodies and WebSocket
+//! messages (`max_http_buffer_size`). An application that stops calling `recv` for good
+//! leaves its client's heartbeat answers unread too: the session then ends with `ping timeout`.
 
 mod builder;
 mod driver;

@@ -1,7 +1,7 @@
 //! [`EngineSocket`]: one Engine.IO session, as the application sees it; [`Message`].
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -12,6 +12,7 @@ use socketio_protocol::engine::{CloseReason, Data, ProtocolVersion};
 
 use super::driver::Inner;
 use crate::TransportKind;
+use crate::flow::Gate;
 use crate::namespace::lock;
 
 /// An Engine.IO message: text or binary, delivered and sent as it is (a text message stays
@@ -151,9 +152,11 @@ pub enum SendError {
     /// The session is closed or closing.
     #[error("engine.io session closed")]
     Closed,
-    /// The session is on polling and its buffer for the next GET is full
-    /// ([`EngineBuilder::max_buffered_packets`](super::EngineBuilder::max_buffered_packets));
-    /// the message was not queued.
+    /// The session is on polling and its buffer for the next GET is full: its bytes passed
+    /// [`Backpressure::limit`](crate::Backpressure::limit) (see
+    /// [`EngineBuilder::backpressure`](super::EngineBuilder::backpressure)), or its messages
+    /// [`EngineBuilder::max_buffered_packets`](super::EngineBuilder::max_buffered_packets) when
+    /// set; the message was not queued.
     #[error("engine.io session buffer is full")]
     QueueFull,
 }
@@ -173,8 +176,9 @@ pub(crate) struct SocketInner {
     headers: http::HeaderMap,
     server: Weak<Inner>,
     incoming: futures_util::lock::Mutex<mpsc::UnboundedReceiver<Message>>,
-    /// Messages received and not taken by `recv` yet.
-    pub(crate) queued: AtomicUsize,
+    /// The session's incoming side (backpressure): messages received and not taken by `recv`
+    /// yet, and whoever paused reading on them.
+    gate: Arc<Gate>,
     close: Mutex<CloseState>,
 }
 
@@ -223,6 +227,7 @@ impl EngineSocket {
         remote: Option<SocketAddr>,
         server: Weak<Inner>,
         incoming: mpsc::UnboundedReceiver<Message>,
+        gate: Arc<Gate>,
     ) -> Self {
         EngineSocket(Arc::new(SocketInner {
             id,
@@ -233,7 +238,7 @@ impl EngineSocket {
             headers: parts.map(|p| p.headers.clone()).unwrap_or_default(),
             server,
             incoming: futures_util::lock::Mutex::new(incoming),
-            queued: AtomicUsize::new(0),
+            gate,
             close: Mutex::new(CloseState::default()),
         }))
     }
@@ -309,9 +314,16 @@ impl EngineSocket {
     }
 
     /// The next message from the client, in order; `None` once the session is closed and every
-    /// message received before the close was taken. Messages wait in a bounded queue
-    /// ([`EngineBuilder::incoming_queue`](super::EngineBuilder::incoming_queue)): keep calling
-    /// it. Concurrent callers take turns.
+    /// message received before the close was taken. Concurrent callers take turns.
+    ///
+    /// This is the session's backpressure: while more than
+    /// [`EngineBuilder::incoming_queue`](super::EngineBuilder::incoming_queue) messages wait to
+    /// be taken, the session's reading pauses (the WebSocket reader stops reading, a polling
+    /// POST is not answered) until `recv` has taken them down to half of it, so a client
+    /// sending faster than the application reads is slowed down, not disconnected, and nothing
+    /// is lost. An application that stops calling it stalls its client (whose heartbeat then
+    /// goes unread too: the session ends with `ping timeout` after `ping_interval +
+    /// ping_timeout`).
     ///
     /// ```no_run
     /// # async fn f(socket: socketio::engine::EngineSocket) {
@@ -324,7 +336,7 @@ impl EngineSocket {
         let mut incoming = self.0.incoming.lock().await;
         let message = incoming.next().await;
         if message.is_some() {
-            self.0.queued.fetch_sub(1, Ordering::AcqRel);
+            self.0.gate.started();
         }
         message
     }
@@ -416,6 +428,11 @@ impl EngineSocket {
         for waiter in close.waiters.drain(..) {
             let _ = waiter.send(reason);
         }
+    }
+
+    /// The session's incoming side.
+    pub(crate) fn gate(&self) -> &Arc<Gate> {
+        &self.0.gate
     }
 
     /// Records an upgrade to WebSocket.
