@@ -372,7 +372,7 @@ impl InMemoryAdapter {
     /// The adapter of `local`'s namespace.
     pub fn new(local: LocalNamespace) -> Arc<Self> {
         let recovery = local.recovery().map(|config| {
-            std::sync::Mutex::new(RecoveryStore::new(config, crate::server::id_generator()))
+            std::sync::Mutex::new(RecoveryStore::new(config, crate::ids::id_generator()))
         });
         Arc::new_cyclic(|me| InMemoryAdapter {
             local,

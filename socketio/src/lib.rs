@@ -33,15 +33,17 @@
 //! # Design
 //!
 //! One `Mutex` per server guards the Engine.IO core (all sessions), one `ServerConnection`
-//! per session, and per namespace its room index, sockets and recovery store. Every input
-//! (an HTTP request, a WebSocket frame, an API call, the timer) locks it, feeds the cores,
-//! drains their outputs and unlocks. Outputs go to oneshot channels (held polling requests)
-//! and per-WebSocket queues written by [`Server::serve_websocket`]; user handlers are
-//! spawned on the runtime after the lock is released, never run under it. A single timer
-//! task per server sleeps until the earliest deadline of all cores (heartbeats, upgrade and
-//! connect timeouts, ack deadlines, recovery expiry) and is woken when an earlier one
-//! appears. Emits never wait: they encode once (a broadcast is encoded once for all
-//! recipients) and queue.
+//! per session, and per namespace its sockets. Rooms, broadcasts, cluster requests and the
+//! recovery store live in each namespace's [`adapter`] (the in-memory one by default), which
+//! the server calls without holding its lock. Every input (an HTTP request, a WebSocket
+//! frame, an API call, the timer) locks the state, feeds the cores, drains their outputs and
+//! unlocks. Outputs go to oneshot channels (held polling requests) and per-WebSocket queues
+//! written by [`Server::serve_websocket`]; user code (handlers, middlewares, hooks, matchers)
+//! runs after the lock is released, never under it. A single timer task per server sleeps
+//! until the earliest deadline of all cores (heartbeats, upgrade and connect timeouts, ack
+//! deadlines) and is woken when an earlier one appears. Emits never wait: they encode once
+//! (a broadcast is encoded once for all recipients) and queue. `ARCHITECTURE.md` at the
+//! repository's root walks through the files and the flows.
 //!
 //! Handlers: each socket has a runner task that starts, in order, the namespace (connect)
 //! handler and then the handler of every event as it arrives, polling each once; a handler
@@ -85,6 +87,8 @@ mod fasthash;
 pub mod flow;
 mod handshake;
 pub mod http;
+mod httputil;
+mod ids;
 mod namespace;
 mod operators;
 mod outbox;

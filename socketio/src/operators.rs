@@ -15,7 +15,7 @@ use crate::{BroadcastAckError, EmitError};
 
 /// Selects sockets of one namespace (`to`, `except`, flags), then emits to them or acts on
 /// them. Built by `to`/`except`/`broadcast`/... on a [`Server`](crate::Server), a
-/// [`Namespace`](crate::Namespace) or a [`Socket`].
+/// [`Namespace`](crate::Namespace) or a [`Socket`](crate::Socket).
 ///
 /// ```no_run
 /// # async fn f(io: socketio::Server) {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::fasthash::IdMap;
 use crate::flow::{Backpressure, Gate};
-use crate::server::static_lower;
+use crate::httputil::static_lower;
 use crate::wsio::Writer;
 
 /// The core's answer to a WebSocket upgrade: extra `101` headers, or the refusal.

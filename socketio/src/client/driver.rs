@@ -13,7 +13,6 @@ use socketio_protocol::socket::DisconnectReason;
 use socketio_protocol::socket::client::{AckId, ClientManager, Event, SocketId};
 use socketio_protocol::{Instant, Str, Value};
 
-use super::socket::{AckSender, Client, ClientSocket};
 use super::{ConnectFailed, ConnectFailedKind, Connector};
 use crate::namespace::lock;
 use crate::{AckError, BoxTask, Runtime};
@@ -46,14 +45,17 @@ pub(crate) struct Origin {
     pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
+// The handlers, erased. They get the socket as a `SocketRef` and an ack request as its id:
+// the wrappers `socket.rs` registers make the public `ClientSocket` and `AckSender` of them,
+// so the driver does not depend on the handles.
 pub(crate) type EventHandler =
-    Arc<dyn Fn(ClientSocket, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
+    Arc<dyn Fn(SocketRef, Vec<Value>, Option<u64>) -> BoxTask + Send + Sync>;
 pub(crate) type AnyHandler =
-    Arc<dyn Fn(ClientSocket, String, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
-pub(crate) type SocketHandler = Arc<dyn Fn(ClientSocket) -> BoxTask + Send + Sync>;
-pub(crate) type ErrorHandler = Arc<dyn Fn(ClientSocket, ConnectFailed) -> BoxTask + Send + Sync>;
+    Arc<dyn Fn(SocketRef, String, Vec<Value>, Option<u64>) -> BoxTask + Send + Sync>;
+pub(crate) type SocketHandler = Arc<dyn Fn(SocketRef) -> BoxTask + Send + Sync>;
+pub(crate) type ErrorHandler = Arc<dyn Fn(SocketRef, ConnectFailed) -> BoxTask + Send + Sync>;
 pub(crate) type DisconnectHandler =
-    Arc<dyn Fn(ClientSocket, DisconnectReason) -> BoxTask + Send + Sync>;
+    Arc<dyn Fn(SocketRef, DisconnectReason) -> BoxTask + Send + Sync>;
 pub(crate) type CountHandler = Arc<dyn Fn(u32) -> BoxTask + Send + Sync>;
 pub(crate) type UnitHandler = Arc<dyn Fn() -> BoxTask + Send + Sync>;
 
@@ -80,6 +82,14 @@ pub(crate) struct ManagerHandlers {
 pub(crate) struct SocketShared {
     pub(crate) nsp: String,
     pub(crate) handlers: Mutex<SocketHandlers>,
+}
+
+/// A namespace's socket as the driver hands it to a handler (the public handle,
+/// `ClientSocket`, is made of it in `socket.rs`).
+#[derive(Clone)]
+pub(crate) struct SocketRef {
+    pub(crate) client: Arc<Shared>,
+    pub(crate) socket: Arc<SocketShared>,
 }
 
 /// Per-namespace state under the client's lock.
@@ -468,10 +478,10 @@ impl Shared {
         let _ = self.runner.unbounded_send(task);
     }
 
-    fn socket_handle(self: &Arc<Self>, shared: &Arc<SocketShared>) -> ClientSocket {
-        ClientSocket {
-            client: Client(self.clone()),
-            inner: shared.clone(),
+    fn socket_handle(self: &Arc<Self>, shared: &Arc<SocketShared>) -> SocketRef {
+        SocketRef {
+            client: self.clone(),
+            socket: shared.clone(),
         }
     }
 
@@ -552,10 +562,6 @@ impl Shared {
                 };
                 let args: Vec<Value> = items.collect();
                 let handle = self.socket_handle(&entry.shared);
-                let ack = ack.map(|id| AckSender {
-                    socket: handle.clone(),
-                    id,
-                });
                 let handlers = lock(&entry.shared.handlers);
                 if let Some(handler) = handlers.events.get(&name).cloned() {
                     self.queue(Box::pin(async move { handler(handle, args, ack).await }));

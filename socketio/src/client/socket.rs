@@ -18,7 +18,7 @@ use socketio_protocol::socket::client::{
 
 use super::driver::{
     AnyHandler, AuthSource, CountHandler, DisconnectHandler, ErrorHandler, EventHandler, Origin,
-    Shared, SocketEntry, SocketHandler, SocketHandlers, UnitHandler,
+    Shared, SocketEntry, SocketHandler, SocketHandlers, SocketRef, UnitHandler,
 };
 use super::{BuildError, ClientBuilder, CloseTimeout, ConnectFailed, ConnectFailedKind, Connector};
 use crate::args::{event_value, from_args, to_args};
@@ -327,6 +327,24 @@ impl PartialEq for ClientSocket {
 }
 
 impl ClientSocket {
+    /// The handle of the socket the driver hands to a handler.
+    fn from_driver(socket: SocketRef) -> ClientSocket {
+        ClientSocket {
+            client: Client(socket.client),
+            inner: socket.socket,
+        }
+    }
+
+    /// The handle of an ack the server asked for (its id, from the driver).
+    fn ack_sender(&self, ack: Option<u64>) -> Option<AckSender> {
+        ack.map(|id| AckSender {
+            socket: self.clone(),
+            id,
+        })
+    }
+}
+
+impl ClientSocket {
     /// The namespace.
     ///
     /// ```no_run
@@ -494,6 +512,8 @@ impl ClientSocket {
         let event = event.into();
         let name = event.clone();
         let erased: EventHandler = Arc::new(move |socket, args, ack| {
+            let socket = ClientSocket::from_driver(socket);
+            let ack = socket.ack_sender(ack);
             let recovering = matches!(args.last(), Some(Value::String(_)));
             let mut fallback = args.clone();
             match from_args::<T>(args) {
@@ -529,8 +549,11 @@ impl ClientSocket {
         F: Fn(ClientSocket, String, Vec<Value>, Option<AckSender>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let erased: AnyHandler =
-            Arc::new(move |socket, event, args, ack| Box::pin(handler(socket, event, args, ack)));
+        let erased: AnyHandler = Arc::new(move |socket, event, args, ack| {
+            let socket = ClientSocket::from_driver(socket);
+            let ack = socket.ack_sender(ack);
+            Box::pin(handler(socket, event, args, ack))
+        });
         lock(&self.inner.handlers).any = Some(erased);
     }
 
@@ -545,7 +568,8 @@ impl ClientSocket {
         F: Fn(ClientSocket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let erased: SocketHandler = Arc::new(move |s| Box::pin(handler(s)));
+        let erased: SocketHandler =
+            Arc::new(move |s| Box::pin(handler(ClientSocket::from_driver(s))));
         lock(&self.inner.handlers).connect.push(erased);
     }
 
@@ -570,7 +594,8 @@ impl ClientSocket {
         F: Fn(ClientSocket, ConnectFailed) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let erased: ErrorHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        let erased: ErrorHandler =
+            Arc::new(move |s, e| Box::pin(handler(ClientSocket::from_driver(s), e)));
         lock(&self.inner.handlers).connect_error.push(erased);
     }
 
@@ -587,7 +612,8 @@ impl ClientSocket {
         F: Fn(ClientSocket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let erased: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        let erased: DisconnectHandler =
+            Arc::new(move |s, r| Box::pin(handler(ClientSocket::from_driver(s), r)));
         lock(&self.inner.handlers).disconnect.push(erased);
     }
 

@@ -1,0 +1,545 @@
+//! The Socket.IO server: the [`Server`] handle, and the driver behind it that feeds the
+//! sans-IO cores of `socketio_protocol` (the Engine.IO core, one `ServerConnection` per
+//! session) from HTTP requests, WebSocket frames, API commands and the clock.
+//!
+//! Design: one `Mutex<State>` per server holds the Engine.IO core (every session), one
+//! `ServerConnection` per session, and per namespace its sockets. Rooms and recovery are the
+//! namespace's adapter's (`crate::adapter`), called without the lock. User code (handlers,
+//! middlewares, matchers, `allow_request`) never runs under the lock.
+//!
+//! Run loop (each input takes the lock with `Inner::with_state`, feeds a core and pumps):
+//!
+//! - inputs: HTTP requests, WebSocket upgrades and frames (`entry.rs`); API commands from
+//!   `Socket`, `BroadcastOperator` and the adapter's `LocalNamespace` (`commands.rs`); the
+//!   timer task, at the earliest deadline of every core (`timer.rs`);
+//! - under the lock, `State::pump` (`state.rs`) drains the cores until nothing moves: engine
+//!   transmits go to the `Plumbing` (polling answers, WebSocket writers), engine events open
+//!   and close sessions and hand messages to their connection; each connection touched passes
+//!   its packets to the engine and its events to the sockets: a CONNECT goes through admission
+//!   (`connect.rs`), an event to its socket's runner, an ack to whoever waits for it;
+//! - after the lock (`with_state`): the timer task is woken if a deadline came earlier, the
+//!   queued calls run (the adapter), then the queued tasks are spawned (handlers,
+//!   middlewares, matchers, `restore_session`); an entry point that started handshakes runs
+//!   `allow_request` on them and hands the verdicts back under the lock
+//!   (`Inner::verify_handshakes`).
+//!
+//! Files: `mod.rs` the handle, its public API and the lock (`Inner`, `with_state`);
+//! `entry.rs` the transport entry points; `commands.rs` the API commands; `state.rs` the state
+//! and its pump; `connect.rs` namespace admission; `timer.rs` the timer task.
+
+mod commands;
+mod connect;
+mod entry;
+mod state;
+mod timer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use socketio_protocol::engine::server::Server as Engine;
+use socketio_protocol::{Instant, Value};
+
+use crate::adapter::Adapter;
+use crate::config::Config;
+use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
+use crate::{BoxTask, BroadcastOperator, EmitError, Runtime, ServerBuilder, Socket};
+
+pub use entry::WebSocketTicket;
+use entry::{NO_CTX, RequestCtx};
+use state::State;
+use timer::timer_task;
+
+// Their old paths, for `engine/driver.rs`; new code imports them from `crate::httputil` and
+// `crate::ids`.
+pub(crate) use crate::httputil::{has_sid, head_from_parts, plain, read_body, to_http};
+pub(crate) use crate::ids::id_generator;
+
+/// A Socket.IO server: a cheap clonable handle (an `Arc` inside).
+///
+/// Build it with [`Server::builder`], define namespaces with [`ns`](Self::ns) /
+/// [`dynamic_ns`](Self::dynamic_ns), and let a runtime crate feed it HTTP requests and
+/// WebSockets ([`handle_http`](Self::handle_http), [`accept_websocket`](Self::accept_websocket),
+/// [`serve_websocket`](Self::serve_websocket)). Operators on the server act on `/`.
+///
+/// ```no_run
+/// # fn runtime() -> std::sync::Arc<dyn socketio::Runtime> { unimplemented!() }
+/// use socketio::{AckSender, Server, Socket};
+///
+/// let io = Server::builder().build(runtime());
+/// io.ns("/", |socket: Socket| async move {
+///     socket.on("echo", |socket: Socket, msg: String, ack: Option<AckSender>| async move {
+///         match ack {
+///             Some(ack) => { ack.send(&msg).ok(); }
+///             None => { socket.emit("echo", &msg).ok(); }
+///         }
+///     });
+/// });
+/// io.emit("hello", "everyone").ok();
+/// ```
+#[derive(Clone)]
+pub struct Server(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    self_ref: std::sync::Weak<Inner>,
+    runtime: Arc<dyn Runtime>,
+    pub(crate) config: Config,
+    epoch: std::time::Instant,
+    state: Mutex<State>,
+    registry: Mutex<Registry>,
+    /// Each namespace's adapter (see [`Inner::adapter`]).
+    adapters: Mutex<HashMap<String, Arc<dyn Adapter>>>,
+    /// Handlers of server-side events from other nodes, per namespace.
+    pub(crate) server_side: Mutex<HashMap<String, Vec<ServerSideHandler>>>,
+    wake: Mutex<Option<mpsc::Sender<()>>>,
+    next_id: AtomicU64,
+    /// Handler tasks still running.
+    tasks: Arc<AtomicUsize>,
+    /// WebSockets being served.
+    websockets: AtomicUsize,
+    timer_running: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+/// A handler of server-side events (`event`, `args`).
+pub(crate) type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxTask + Send + Sync>;
+
+impl Server {
+    /// A builder with the reference defaults (see [`ServerBuilder`]).
+    ///
+    /// ```
+    /// let builder = socketio::Server::builder().path("/socket.io");
+    /// # let _ = builder;
+    /// ```
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+
+    pub(crate) fn from_config(mut config: Config, runtime: Arc<dyn Runtime>) -> Server {
+        config.engine.verify_handshakes = config.allow_request.is_some();
+        config.engine.max_buffered_bytes = config.backpressure.limit;
+        let engine = Engine::new(config.engine.clone(), id_generator());
+        let (wake_tx, wake_rx) = mpsc::channel(1);
+        let limits = config.backpressure;
+        let inner = Arc::new_cyclic(|self_ref| Inner {
+            self_ref: self_ref.clone(),
+            epoch: runtime.now(),
+            runtime,
+            config,
+            state: Mutex::new(State::new(engine, limits)),
+            registry: Mutex::new(Registry::default()),
+            adapters: Mutex::new(HashMap::new()),
+            server_side: Mutex::new(HashMap::new()),
+            wake: Mutex::new(Some(wake_tx)),
+            next_id: AtomicU64::new(1),
+            tasks: Arc::new(AtomicUsize::new(0)),
+            websockets: AtomicUsize::new(0),
+            timer_running: AtomicBool::new(true),
+            shut_down: AtomicBool::new(false),
+        });
+        let timer = inner.clone();
+        inner.runtime.spawn(Box::pin(timer_task(timer, wake_rx)));
+        Server(inner)
+    }
+
+    /// Defines (or replaces) the static namespace `name`; `handler` runs for every socket that
+    /// joins it. Register the socket's handlers before the handler's first `.await`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::Socket;
+    /// io().ns("/chat", |socket: Socket| async move {
+    ///     socket.join("lobby");
+    /// });
+    /// ```
+    pub fn ns<F, Fut>(&self, name: impl Into<String>, handler: F) -> Namespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let name = normalize(name.into());
+        let handler: ConnectHandler = Arc::new(move |socket| Box::pin(handler(socket)));
+        let def = Arc::new(NsDef {
+            handler,
+            middlewares: Mutex::new(Vec::new()),
+        });
+        lock(&self.0.registry).insert(name.clone(), def.clone());
+        Namespace {
+            server: self.clone(),
+            name: Arc::from(name.as_str()),
+            def: Some(def),
+        }
+    }
+
+    /// Defines dynamic namespaces: every requested name `matcher` accepts is served by
+    /// `handler` (static namespaces take precedence).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::Socket;
+    /// io().dynamic_ns(|name: &str| name.starts_with("/room-"), |socket: Socket| async move {
+    ///     println!("joined {}", socket.ns());
+    /// });
+    /// ```
+    pub fn dynamic_ns<M, F, Fut>(&self, matcher: M, handler: F) -> DynamicNamespace
+    where
+        M: Fn(&str) -> bool + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handler: ConnectHandler = Arc::new(move |socket| Box::pin(handler(socket)));
+        let def = Arc::new(NsDef {
+            handler,
+            middlewares: Mutex::new(Vec::new()),
+        });
+        lock(&self.0.registry).insert_dynamic(Arc::new(matcher), def.clone());
+        DynamicNamespace { def }
+    }
+
+    /// The namespace `name`, to emit to or operate on (defined or not).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().of("/chat").emit("news", "hello").ok();
+    /// ```
+    pub fn of(&self, name: impl Into<String>) -> Namespace {
+        let name = normalize(name.into());
+        let def = lock(&self.0.registry).get_static(&name);
+        Namespace {
+            server: self.clone(),
+            name: Arc::from(name.as_str()),
+            def,
+        }
+    }
+
+    fn root(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.clone(), Arc::from("/"))
+    }
+
+    /// Operator on `/`: target the sockets in `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().to("lobby").emit("news", "hi").ok();
+    /// ```
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.root().to(room)
+    }
+
+    /// Operator on `/`: leave out the sockets in `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().except("muted").emit("news", "hi").ok();
+    /// ```
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.root().except(room)
+    }
+
+    /// Operator on `/`: this server's sockets only (always the case here).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().local().emit("news", "hi").ok();
+    /// ```
+    pub fn local(&self) -> BroadcastOperator {
+        self.root()
+    }
+
+    /// Operator on `/`: every socket.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().broadcast().emit("news", "hi").ok();
+    /// ```
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.root()
+    }
+
+    /// Operator on `/`: volatile emits (see [`BroadcastOperator::volatile`]).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().volatile().emit("tick", &1).ok();
+    /// ```
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.root().volatile()
+    }
+
+    /// Operator on `/`: the deadline of `emit_with_ack`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let r = io.timeout(std::time::Duration::from_secs(1)).emit_with_ack::<u32, _>("q", &()).await;
+    /// # }
+    /// ```
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.root().timeout(timeout)
+    }
+
+    /// Emits to every socket of `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().emit("news", &("title", 1)).ok();
+    /// ```
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<usize, EmitError> {
+        self.root().emit(event, data)
+    }
+
+    /// Emits to every socket of `/` with acks (see [`BroadcastOperator::emit_with_ack`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let answers = io.emit_with_ack::<String, _>("q", &()).await;
+    /// # }
+    /// ```
+    pub async fn emit_with_ack<R, T>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, crate::BroadcastAckError<R>>
+    where
+        R: serde::de::DeserializeOwned,
+        T: serde::Serialize + ?Sized,
+    {
+        self.root().emit_with_ack(event, data).await
+    }
+
+    /// The sockets of `/` on every server node (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// println!("{} connected", io.fetch_sockets().await.map(|s| s.len()).unwrap_or(0));
+    /// # }
+    /// ```
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::RemoteSocket>, crate::adapter::AdapterError> {
+        self.root().fetch_sockets().await
+    }
+
+    /// [`Namespace::server_side_emit`] on `/`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let acks = io.server_side_emit("hello", &"nodes").await;
+    /// # }
+    /// ```
+    pub async fn server_side_emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<Value>, crate::adapter::AdapterError> {
+        self.of("/").server_side_emit(event, data).await
+    }
+
+    /// [`Namespace::server_count`] on `/`.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// let nodes = io.server_count().await;
+    /// # }
+    /// ```
+    pub async fn server_count(&self) -> Result<usize, crate::adapter::AdapterError> {
+        self.of("/").server_count().await
+    }
+
+    /// [`Namespace::on_server_side_emit`] on `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().on_server_side_emit(|event: String, _args: Vec<socketio::Value>| async move {
+    ///     println!("{event}");
+    /// });
+    /// ```
+    pub fn on_server_side_emit<F, Fut>(&self, handler: F)
+    where
+        F: Fn(String, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_server_side_emit(handler)
+    }
+
+    /// Makes every socket of `/` join `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().sockets_join("everyone");
+    /// ```
+    pub fn sockets_join(&self, room: impl Into<String>) {
+        self.root().sockets_join(room)
+    }
+
+    /// Makes every socket of `/` leave `room`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().sockets_leave("everyone");
+    /// ```
+    pub fn sockets_leave(&self, room: &str) {
+        self.root().sockets_leave(room)
+    }
+
+    /// Disconnects every socket of `/`.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().disconnect_sockets(false);
+    /// ```
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.root().disconnect_sockets(close)
+    }
+
+    /// Whether a request path belongs to this server (it starts with `path + "/"`).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// assert!(io().handles("/socket.io/"));
+    /// ```
+    pub fn handles(&self, path: &str) -> bool {
+        path.starts_with(&self.0.config.engine.path_prefix())
+    }
+
+    /// The runtime this server was built with (for the HTTP glue's own tasks).
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.0.runtime.clone()
+    }
+
+    /// The largest message or POST body accepted, in bytes: the builder's
+    /// `max_http_buffer_size` (default 1 000 000), announced to clients as `maxPayload`.
+    /// Runtime crates use it to bound WebSocket messages and frames.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let limit = io().max_payload();
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.0.config.engine.max_payload
+    }
+
+    /// Shuts down gracefully: every socket leaves with `server shutting down` (recoverable:
+    /// with recovery on, its session is kept) and every engine session closes (`forced
+    /// close`), as the reference's `io.close()`: WebSockets get their close at once, held
+    /// polls are answered with the close packet, and a polling client with no GET pending gets
+    /// it on its next request (so it sees `transport close`). Meanwhile requests for existing
+    /// sessions are still served; new handshakes and WebSockets get `503`.
+    ///
+    /// Waits (at most `shutdown_timeout`) until every session is gone, then closes whatever
+    /// is left at once, ends the timer task and waits (within the same deadline) for the
+    /// handler tasks and WebSocket loops to finish.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// io.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) {
+        self.0.shutdown().await
+    }
+}
+
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Inner {
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
+    }
+
+    /// The server's clock, as its cores see it (for adapters).
+    pub(crate) fn clock(&self) -> Instant {
+        self.now()
+    }
+
+    /// Spawns a handler task, counted for shutdown.
+    pub(crate) fn spawn(&self, task: BoxTask) {
+        let tasks = self.tasks.clone();
+        tasks.fetch_add(1, Ordering::AcqRel);
+        self.runtime.spawn(Box::pin(async move {
+            let _count = Decrement(&tasks);
+            task.await;
+        }));
+    }
+
+    /// Locks the state, runs `f`, re-arms the timer, unlocks, spawns the queued tasks.
+    fn with_state<R>(
+        &self,
+        ctx: RequestCtx<'_>,
+        f: impl FnOnce(&mut State, Instant, &Inner) -> R,
+    ) -> R {
+        let _ = ctx;
+        // The clock is read before locking: a user's `Runtime::now` is user code.
+        let clock = self.now();
+        let (result, spawn, after, wake) = {
+            let mut st = lock(&self.state);
+            let now = clock.max(st.last_now);
+            st.last_now = now;
+            let result = f(&mut st, now, self);
+            let next = st.next_deadline();
+            let wake = match (next, st.timer_target) {
+                (Some(next), Some(target)) => next < target,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if wake {
+                st.timer_target = next;
+            }
+            (
+                result,
+                std::mem::take(&mut st.spawn),
+                std::mem::take(&mut st.after),
+                wake,
+            )
+        };
+        if wake && let Some(tx) = lock(&self.wake).as_mut() {
+            let _ = tx.try_send(());
+        }
+        for call in after {
+            call();
+        }
+        for task in spawn {
+            self.spawn(task);
+        }
+        result
+    }
+
+    pub(crate) fn registry_ref(&self) -> &Mutex<Registry> {
+        &self.registry
+    }
+
+    /// This server as an `Arc` (the state lives inside it).
+    fn arc(&self) -> Arc<Inner> {
+        self.self_ref
+            .upgrade()
+            .expect("an Inner is only reached through an Arc")
+    }
+}
+
+fn normalize(name: String) -> String {
+    if name.starts_with('/') {
+        name
+    } else {
+        format!("/{name}")
+    }
+}
