@@ -125,6 +125,28 @@ impl Gate {
     }
 }
 
+/// Backpressure over polling, once a request of a session with `gate` has its answer: a GET
+/// took the session's buffer, so a POST paused on it may go on; a POST is answered only once
+/// the bytes waiting for a GET (`buffered`) and the backlog are below `limits`' marks (the
+/// client sends its next POST after the answer, so its sending pauses meanwhile). Shared by
+/// both servers.
+pub(crate) async fn after_poll(
+    limits: Backpressure,
+    post: bool,
+    gate: &Gate,
+    buffered: impl Fn() -> usize,
+) {
+    if !post {
+        gate.wake();
+        return;
+    }
+    if !limits.must_pause(buffered(), gate.backlog()) {
+        return;
+    }
+    gate.wait(|_| {}, |gate| limits.may_resume(buffered(), gate.backlog()))
+        .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

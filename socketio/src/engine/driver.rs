@@ -35,9 +35,10 @@ use socketio_protocol::{Instant, Str};
 use super::builder::EngineConfig;
 use super::{EngineBuilder, EngineSocket, Message, SendError};
 use crate::flow::Gate;
+use crate::httputil::{has_sid, head_from_parts, plain, read_body, session_of, to_http};
+use crate::ids::id_generator;
 use crate::namespace::lock;
 use crate::plumbing::{Plumbing, upgrade_headers};
-use crate::server::{has_sid, head_from_parts, id_generator, plain, read_body, to_http};
 use crate::wsio::{self, WriterEnd};
 use crate::{BoxTask, Endpoint, Runtime};
 
@@ -757,7 +758,6 @@ impl Inner {
     /// backlog (messages waiting for `recv`) are below the marks. The client sends its next
     /// POST after the answer, so its sending pauses meanwhile.
     async fn after_poll(&self, method: Method, sid: &str) {
-        let limits = self.config.backpressure;
         let sid = Str::from(sid.to_owned());
         let Some(gate) = lock(&self.state)
             .sessions
@@ -766,36 +766,15 @@ impl Inner {
         else {
             return;
         };
-        if method != Method::Post {
-            gate.wake();
-            return;
-        }
-        let queued = |gate: &Gate| {
-            let bytes = lock(&self.state).core.buffered_bytes(&sid).unwrap_or(0);
-            (bytes, gate.backlog())
-        };
-        let (bytes, backlog) = queued(&gate);
-        if !limits.must_pause(bytes, backlog) {
-            return;
-        }
-        gate.wait(
-            |_| {},
-            |gate| {
-                let (bytes, backlog) = queued(gate);
-                limits.may_resume(bytes, backlog)
-            },
+        let buffered = || lock(&self.state).core.buffered_bytes(&sid).unwrap_or(0);
+        crate::flow::after_poll(
+            self.config.backpressure,
+            method == Method::Post,
+            &gate,
+            buffered,
         )
         .await;
     }
-}
-
-/// The session a polling request names (`sid` in its query).
-fn session_of(parts: &http::request::Parts) -> Option<&str> {
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("sid="))
 }
 
 /// Decrements the handler task count when a handler ends.

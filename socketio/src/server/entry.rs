@@ -25,7 +25,6 @@ use socketio_protocol::Str;
 use socketio_protocol::engine::server::{ConnectionId, Method, RequestId, TransportId};
 
 use super::{Decrement, Inner, Server};
-use crate::flow::Gate;
 use crate::httputil::{has_sid, head_from_parts, plain, read_body, session_of, to_http};
 use crate::namespace::lock;
 use crate::plumbing::upgrade_headers;
@@ -292,31 +291,18 @@ impl Inner {
     /// session's buffer and backlog are below the marks (the client sends its next POST after
     /// the answer, so its sending pauses meanwhile).
     async fn after_poll(&self, method: Method, sid: &str) {
-        let limits = self.config.backpressure;
         let Some(gate) = self.with_state(NO_CTX, |st, _, _| {
             let sid = Str::from(sid.to_owned());
             st.conns.get(&sid).map(|conn| conn.gate.clone())
         }) else {
             return;
         };
-        if method != Method::Post {
-            gate.wake();
-            return;
-        }
-        let queued = |gate: &Gate| {
-            let bytes = lock(&self.state).engine.buffered_bytes(sid).unwrap_or(0);
-            (bytes, gate.backlog())
-        };
-        let (bytes, backlog) = queued(&gate);
-        if !limits.must_pause(bytes, backlog) {
-            return;
-        }
-        gate.wait(
-            |_| {},
-            |gate| {
-                let (bytes, backlog) = queued(gate);
-                limits.may_resume(bytes, backlog)
-            },
+        let buffered = || lock(&self.state).engine.buffered_bytes(sid).unwrap_or(0);
+        crate::flow::after_poll(
+            self.config.backpressure,
+            method == Method::Post,
+            &gate,
+            buffered,
         )
         .await;
     }

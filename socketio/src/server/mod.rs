@@ -52,10 +52,7 @@ use entry::{NO_CTX, RequestCtx};
 use state::State;
 use timer::timer_task;
 
-// Their old paths, for `engine/driver.rs`; new code imports them from `crate::httputil` and
-// `crate::ids`.
-pub(crate) use crate::httputil::{has_sid, head_from_parts, plain, read_body, to_http};
-pub(crate) use crate::ids::id_generator;
+use crate::ids::id_generator;
 
 /// A Socket.IO server: a cheap clonable handle (an `Arc` inside).
 ///
