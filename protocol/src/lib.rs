@@ -24,6 +24,7 @@ extern crate std;
 
 pub mod backoff;
 pub mod engine;
+pub mod flow;
 pub mod json;
 pub mod recovery;
 pub mod rooms;

@@ -18,55 +18,12 @@
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
-use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 
-/// The backpressure limits of a server's connections (see the [module docs](self)). The
-/// reference has no bound at all; these defaults let a burst of any size through at the
-/// speed the client reads, and bound what a client that never reads can cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backpressure {
-    /// Outgoing bytes above which the connection's reading pauses (1 MiB); it resumes at
-    /// half of it.
-    pub high_water: usize,
-    /// Outgoing bytes beyond which the peer is a slow consumer (16 MiB). A single frame
-    /// larger than this still goes out when nothing else waits.
-    pub limit: usize,
-    /// How long the outgoing bytes may stay above `high_water` before the peer is a slow
-    /// consumer (30 s).
-    pub slow_consumer_timeout: Duration,
-    /// Incoming events read but not yet started by their handlers above which the
-    /// connection's reading pauses (256); it resumes at half of it. For an
-    /// [`EngineServer`](crate::engine::EngineServer), messages not yet taken by
-    /// [`EngineSocket::recv`](crate::engine::EngineSocket::recv), unless
-    /// [`EngineBuilder::incoming_queue`](crate::engine::EngineBuilder::incoming_queue) sets
-    /// another mark.
-    pub max_backlog: usize,
-}
-
-impl Default for Backpressure {
-    fn default() -> Self {
-        Backpressure {
-            high_water: 1 << 20,
-            limit: 16 << 20,
-            slow_consumer_timeout: Duration::from_secs(30),
-            max_backlog: 256,
-        }
-    }
-}
-
-impl Backpressure {
-    /// Whether reading must pause with `queued` outgoing bytes and `backlog` events pending.
-    pub(crate) fn must_pause(&self, queued: usize, backlog: usize) -> bool {
-        queued > self.high_water || backlog > self.max_backlog
-    }
-
-    /// Whether a paused reading may resume.
-    pub(crate) fn may_resume(&self, queued: usize, backlog: usize) -> bool {
-        queued <= self.high_water / 2 && backlog <= self.max_backlog / 2
-    }
-}
+/// The limits; the policy (when to pause, when a peer is a slow consumer) is the protocol
+/// core's.
+pub use socketio_protocol::flow::Backpressure;
 
 /// One engine session's incoming side: events read but not started, and the waker of
 /// whoever paused reading (the WebSocket reader or a polling POST).
@@ -151,16 +108,6 @@ pub(crate) async fn after_poll(
 mod tests {
     use super::*;
     use futures_util::FutureExt;
-
-    #[test]
-    fn pauses_above_the_marks_and_resumes_at_half() {
-        let limits = Backpressure::default();
-        assert!(!limits.must_pause(limits.high_water, 0));
-        assert!(limits.must_pause(limits.high_water + 1, 0));
-        assert!(limits.must_pause(0, limits.max_backlog + 1));
-        assert!(!limits.may_resume(limits.high_water / 2 + 1, 0));
-        assert!(limits.may_resume(limits.high_water / 2, limits.max_backlog / 2));
-    }
 
     #[test]
     fn a_wait_ends_when_the_backlog_drains_or_the_session_closes() {

@@ -16,8 +16,6 @@ use futures_util::task::AtomicWaker;
 
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// The queue's length, readable without the lock (slow-consumer and `volatile` checks).
-    len: AtomicUsize,
     /// Bytes pushed and not yet reported written by the writer ([`OutboxReceiver::written`]):
     /// the queue plus the batch being written.
     bytes: AtomicUsize,
@@ -45,7 +43,6 @@ pub(crate) fn outbox<T>() -> (OutboxSender<T>, OutboxReceiver<T>) {
             items: VecDeque::new(),
             closed: false,
         }),
-        len: AtomicUsize::new(0),
         bytes: AtomicUsize::new(0),
         waker: AtomicWaker::new(),
         drained: AtomicWaker::new(),
@@ -70,19 +67,12 @@ impl<T> OutboxSender<T> {
             self.0.bytes.fetch_add(bytes, Ordering::AcqRel);
             let was_empty = state.items.is_empty();
             state.items.push_back(item);
-            self.0.len.store(state.items.len(), Ordering::Release);
             was_empty
         };
         if was_empty {
             self.0.waker.wake();
         }
         Ok(())
-    }
-
-    /// How many items wait for the writer.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.0.len.load(Ordering::Acquire)
     }
 
     /// Bytes pushed and not yet written.
@@ -137,7 +127,6 @@ impl<T> OutboxReceiver<T> {
             return false;
         }
         std::mem::swap(&mut state.items, batch);
-        self.0.len.store(0, Ordering::Release);
         true
     }
 }
@@ -147,7 +136,6 @@ impl<T> Drop for OutboxReceiver<T> {
         let mut state = self.0.lock();
         state.closed = true;
         state.items.clear();
-        self.0.len.store(0, Ordering::Release);
         self.0.bytes.store(0, Ordering::Release);
         self.0.drained.wake();
     }
@@ -180,13 +168,12 @@ mod tests {
         for i in 0..5 {
             tx.push(i, 1).unwrap();
         }
-        assert_eq!(tx.len(), 5);
+        assert_eq!(tx.bytes(), 5);
         let mut batch = VecDeque::new();
         assert_eq!(rx.take_all(&mut batch).now_or_never(), Some(true));
         assert_eq!(batch, [0, 1, 2, 3, 4]);
-        assert_eq!(tx.len(), 0);
         batch.clear();
-        // Nothing queued: pending.
+        // Nothing left queued: pending.
         assert_eq!(rx.take_all(&mut batch).now_or_never(), None);
     }
 
@@ -234,6 +221,6 @@ mod tests {
         let (tx, rx) = outbox();
         drop(rx);
         assert_eq!(tx.push(7, 1), Err(7));
-        assert_eq!(tx.len(), 0);
+        assert_eq!(tx.bytes(), 0);
     }
 }

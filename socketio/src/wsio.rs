@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use socketio_protocol::Instant;
 
-use crate::flow::{Backpressure, Gate};
+use socketio_protocol::flow::{Backpressure, OutgoingWatch};
+
+use crate::flow::Gate;
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
 
 /// What the state queues for a WebSocket: a frame, or the close.
@@ -27,8 +29,8 @@ pub(crate) enum WsOut {
 pub(crate) struct Writer {
     tx: OutboxSender<WsOut>,
     abort: Option<oneshot::Sender<()>>,
-    /// Since when the queue has been above the high water mark.
-    above_since: Option<Instant>,
+    /// The slow-consumer watch on the queue.
+    watch: OutgoingWatch,
     /// The session's incoming side, once the connection carries a session: frames read pause
     /// on it.
     gate: Option<Arc<Gate>>,
@@ -44,14 +46,6 @@ pub(crate) struct WriterEnd {
 /// long); the connection has been aborted.
 pub(crate) struct Overflow;
 
-/// The bytes a frame costs in the queue.
-fn frame_len(frame: &Frame) -> usize {
-    match frame {
-        Frame::Text(text) => text.len(),
-        Frame::Binary(bytes) => bytes.len(),
-    }
-}
-
 /// A writer and its task's end.
 pub(crate) fn writer() -> (Writer, WriterEnd) {
     let (tx, rx) = outbox();
@@ -60,7 +54,7 @@ pub(crate) fn writer() -> (Writer, WriterEnd) {
         Writer {
             tx,
             abort: Some(abort_tx),
-            above_since: None,
+            watch: OutgoingWatch::default(),
             gate: None,
         },
         WriterEnd { rx, abort },
@@ -77,17 +71,8 @@ impl Writer {
         limits: &Backpressure,
         now: Instant,
     ) -> Result<(), Overflow> {
-        let queued = self.tx.bytes();
-        let len = frame_len(&frame);
-        let over_limit = queued > 0 && queued.saturating_add(len) > limits.limit;
-        let stuck = if queued > limits.high_water {
-            let since = *self.above_since.get_or_insert(now);
-            now.saturating_duration_since(since) >= limits.slow_consumer_timeout
-        } else {
-            self.above_since = None;
-            false
-        };
-        if over_limit || stuck {
+        let len = frame.len();
+        if !self.watch.admit(now, self.tx.bytes(), len, limits) {
             if let Some(abort) = self.abort.take() {
                 let _ = abort.send(());
             }
@@ -180,7 +165,7 @@ where
                 while let Some(out) = batch.pop_front() {
                     match out {
                         WsOut::Frame(frame) => {
-                            bytes += frame_len(&frame);
+                            bytes += frame.len();
                             let message = match frame {
                                 Frame::Text(text) => {
                                     match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {

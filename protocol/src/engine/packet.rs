@@ -95,6 +95,21 @@ pub enum Frame {
     Binary(Bytes),
 }
 
+impl Frame {
+    /// The frame's payload size in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Packet {
     /// The packet's type.
     pub fn packet_type(&self) -> PacketType {
