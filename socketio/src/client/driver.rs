@@ -259,7 +259,7 @@ impl Shared {
             }
             while let Some(event) = st.manager.poll_event() {
                 progressed = true;
-                self.event(st, now, event);
+                self.event(st, event);
             }
             if !progressed {
                 break;
@@ -485,7 +485,7 @@ impl Shared {
         }
     }
 
-    fn event(self: &Arc<Self>, st: &mut State, _now: Instant, event: Event) {
+    fn event(self: &Arc<Self>, st: &mut State, event: Event) {
         match event {
             Event::Connect { socket, .. } => {
                 let Some(entry) = st.sockets.iter_mut().find(|e| e.id == Some(socket)) else {

@@ -61,7 +61,6 @@ impl Inner {
                 now,
                 nsp,
                 std::slice::from_ref(sid),
-                &opts,
                 value,
                 false,
                 None,
@@ -145,7 +144,6 @@ impl Inner {
                 now,
                 nsp,
                 sids,
-                &message.opts,
                 message.data.clone(),
                 message.volatile,
                 None,
@@ -166,7 +164,7 @@ impl Inner {
         let (tx, rx) = oneshot::channel();
         let count = self.with_state(NO_CTX, |st, now, inner| {
             let id = {
-                let ns = st.ns_state(inner, nsp);
+                let ns = st.ns_state(nsp);
                 let id = ns.next_ack;
                 ns.next_ack += 1;
                 id
@@ -176,7 +174,6 @@ impl Inner {
                 now,
                 nsp,
                 sids,
-                &message.opts,
                 message.data.clone(),
                 message.volatile,
                 Some(id),

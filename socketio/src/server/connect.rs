@@ -19,7 +19,7 @@ use futures_channel::mpsc;
 use socketio_protocol::recovery::Restored;
 use socketio_protocol::socket::Payload;
 use socketio_protocol::socket::server::RestoredSession;
-use socketio_protocol::{Instant, Str, Value};
+use socketio_protocol::{Str, Value};
 
 use super::state::{SocketEntry, State};
 use super::{Inner, NO_CTX};
@@ -40,7 +40,6 @@ impl State {
     pub(super) fn on_connect_request(
         &mut self,
         inner: &Inner,
-        now: Instant,
         engine_sid: &Str,
         nsp: String,
         auth: Option<Payload>,
@@ -61,13 +60,13 @@ impl State {
                 let def = crate::namespace::match_dynamic(&dynamics, &nsp)
                     .map(|def| lock(&server.registry).remember(&nsp, def));
                 server.with_state(NO_CTX, |st, now, inner| {
-                    st.resolve_connect(inner, now, &engine_sid, nsp, def, auth, recovery);
+                    st.resolve_connect(inner, &engine_sid, nsp, def, auth, recovery);
                     st.pump(inner, now, NO_CTX);
                 });
             }));
             return;
         }
-        self.resolve_connect(inner, now, engine_sid, nsp, def, auth, recovery);
+        self.resolve_connect(inner, engine_sid, nsp, def, auth, recovery);
     }
 
     /// Goes on with a connect request once the namespace's definition is known (`None`: no
@@ -76,7 +75,6 @@ impl State {
     fn resolve_connect(
         &mut self,
         inner: &Inner,
-        now: Instant,
         engine_sid: &Str,
         nsp: String,
         def: Option<Arc<NsDef>>,
@@ -119,13 +117,13 @@ impl State {
                     tracing::debug!(nsp, "session not restored");
                 }
                 server.with_state(NO_CTX, |st, now, inner| {
-                    st.admit(inner, now, &engine_sid, nsp, accepting, restored);
+                    st.admit(inner, &engine_sid, nsp, accepting, restored);
                     st.pump(inner, now, NO_CTX);
                 });
             }));
             return;
         }
-        self.admit(inner, now, engine_sid, nsp, accepting, None);
+        self.admit(inner, engine_sid, nsp, accepting, None);
     }
 
     /// Admits a connect request (its session restored or not): through the middlewares, or
@@ -133,7 +131,6 @@ impl State {
     fn admit(
         &mut self,
         inner: &Inner,
-        _now: Instant,
         engine_sid: &Str,
         nsp: String,
         accepting: Accepting,
@@ -227,7 +224,7 @@ impl State {
         };
         let gate = conn.gate.clone();
         tracing::debug!(%sid, nsp, recovered, "socket connected");
-        let ns = self.ns_state(inner, &nsp);
+        let ns = self.ns_state(&nsp);
         // Its rooms join in the adapter when its runner starts (outside the lock),
         // before the connect handler and before the client sees its CONNECT.
         let mut rooms = vec![sid.clone()];

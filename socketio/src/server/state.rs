@@ -29,7 +29,6 @@ use socketio_protocol::engine::server::{
     ConnectionId, Event as EngineEvent, PreparedMessage, Server as Engine, TransportId,
 };
 use socketio_protocol::recovery::SessionRecord;
-use socketio_protocol::rooms::BroadcastOptions;
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
 use socketio_protocol::socket::server::{Event as SocketEvent, Parser, ServerConnection};
@@ -259,14 +258,7 @@ impl State {
                 match self.engine.send(engine_sid, data) {
                     Ok(()) => {}
                     Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                        tracing::warn!(sid = %engine_sid, "polling buffer full: closing the slow session");
-                        // Its sockets leave now (`transport error`); the engine session ends
-                        // at the next GET or after the polling close timeout.
-                        conn.core.handle_engine_closed(
-                            now,
-                            socketio_protocol::engine::CloseReason::TransportError,
-                        );
-                        let _ = self.engine.close(now, engine_sid);
+                        close_slow_session(&mut self.engine, &mut conn.core, now, engine_sid);
                         break;
                     }
                     Err(_) => {}
@@ -314,7 +306,7 @@ impl State {
                 nsp,
                 auth,
                 recovery,
-            } => self.on_connect_request(inner, now, engine_sid, nsp, auth, recovery),
+            } => self.on_connect_request(inner, engine_sid, nsp, auth, recovery),
             SocketEvent::Connected {
                 nsp,
                 sid,
@@ -428,15 +420,13 @@ impl State {
         }
     }
 
-    pub(super) fn ns_state(&mut self, inner: &Inner, nsp: &str) -> &mut NsState {
-        let _ = inner;
+    pub(super) fn ns_state(&mut self, nsp: &str) -> &mut NsState {
         self.nsps.entry(nsp.to_owned()).or_default()
     }
 
-    /// Encodes an event once and queues it for `targets` (or, with `None`, every socket `opts`
-    /// selects, iterated in place rather than copied: a broadcast to 10,000 sockets would
-    /// otherwise clone 10,000 ids); with `ack_id`, registers the ack on each. Returns how many
-    /// sockets it was queued for.
+    /// Encodes an event once and queues it for the sockets `targets` (the adapter selected
+    /// them and stored it for recovery); with `ack_id`, registers the ack on each. Returns how
+    /// many sockets it was queued for.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send_event(
         &mut self,
@@ -444,12 +434,11 @@ impl State {
         now: Instant,
         nsp: &str,
         targets: &[Str],
-        opts: &BroadcastOptions,
         value: Value,
         volatile: bool,
         ack_id: Option<u64>,
     ) -> usize {
-        // Disjoint borrows: the selection borrows the namespace while sessions are written.
+        // Disjoint borrows: the namespace's sockets are read while sessions are written.
         let State {
             engine,
             conns,
@@ -459,16 +448,13 @@ impl State {
             acks,
             ..
         } = self;
-        let Some(ns) = nsps.get_mut(nsp) else {
+        let Some(ns) = nsps.get(nsp) else {
             return 0;
         };
-        // (Stored for recovery, with its offset, by the adapter before it came here.)
-        let _ = opts;
         let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
         if let Some(id) = ack_id {
             packet = packet.with_id(id);
         }
-        let ns = &*ns;
         let mut selected = targets.iter();
         let Some(first) = selected.next() else {
             return 0;
@@ -503,12 +489,7 @@ impl State {
                     match engine.send_prepared(&entry.engine_sid, message) {
                         Ok(()) => {}
                         Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                            tracing::warn!(sid = %entry.engine_sid, "polling buffer full: closing the slow session");
-                            conn.core.handle_engine_closed(
-                                now,
-                                socketio_protocol::engine::CloseReason::TransportError,
-                            );
-                            let _ = engine.close(now, &entry.engine_sid);
+                            close_slow_session(engine, &mut conn.core, now, &entry.engine_sid);
                             dirty.push(entry.engine_sid.clone());
                             sent = false;
                             break;
@@ -580,4 +561,13 @@ impl State {
             }
         }
     }
+}
+
+/// A polling session whose buffer passed its limit is a slow consumer: its sockets leave now
+/// (`transport error`); the engine session ends at its next GET or after the polling close
+/// timeout.
+fn close_slow_session(engine: &mut Engine, core: &mut ServerConnection, now: Instant, sid: &Str) {
+    tracing::warn!(%sid, "polling buffer full: closing the slow session");
+    core.handle_engine_closed(now, socketio_protocol::engine::CloseReason::TransportError);
+    let _ = engine.close(now, sid);
 }
