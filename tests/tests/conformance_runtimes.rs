@@ -612,6 +612,77 @@ fn engine_level_official_client(runtime: &'static str) {
     }
 }
 
+/// The official `engine.io-client` bursts 10,000 messages back to back to the engine level's
+/// echo: every one must come back, in order, without the session closing (the server pauses
+/// its reading rather than disconnecting). Prints one JSON line.
+const ENGINE_BURST: &str = r#"
+const { Socket } = require('engine.io-client');
+const [port, mode] = process.argv.slice(1);
+const COUNT = 10000;
+const socket = new Socket(`http://127.0.0.1:${port}`, { transports: [mode] });
+let next = 0;
+let done = false;
+const finish = (ok, why) => {
+  if (done) return;
+  done = true;
+  console.log(JSON.stringify({ ok, why, received: next }));
+  socket.close();
+  process.exit(ok ? 0 : 1);
+};
+setTimeout(() => finish(false, 'liveness guard (60 s)'), 60000);
+socket.on('open', () => {
+  for (let i = 0; i < COUNT; i++) socket.send('m' + i);
+});
+socket.on('message', (data) => {
+  if (data !== 'm' + next) return finish(false, `expected m${next}, got ${data}`);
+  next += 1;
+  if (next === COUNT) finish(true);
+});
+socket.on('close', (reason) => finish(false, 'close: ' + reason));
+"#;
+
+/// Engine level: the official client's burst over polling and over WebSocket.
+fn engine_level_official_burst(runtime: &'static str) {
+    socketio_tests::node::ensure_installed();
+    let _one = ONE_NODE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = Conformance::start(runtime, &["--level", "engine"]);
+    let port = server.addr.port().to_string();
+    for mode in ["polling", "websocket"] {
+        let output = Command::new("node")
+            .args(["-e", ENGINE_BURST, port.as_str(), mode])
+            .current_dir(socketio_tests::node::node_dir())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run node (install Node.js >= 18)");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_default();
+        server.check(
+            output.status.success() && report["ok"] == true && report["received"] == 10000,
+            format!(
+                "engine.io-client burst ({mode}): {stdout}\n--- node stderr ---\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        );
+    }
+}
+
+#[test]
+fn conformance_tokio_engine_level_official_burst() {
+    engine_level_official_burst("tokio");
+}
+
+#[test]
+fn conformance_async_std_engine_level_official_burst() {
+    engine_level_official_burst("async-std");
+}
+
+#[test]
+fn conformance_smol_engine_level_official_burst() {
+    engine_level_official_burst("smol");
+}
+
 #[test]
 fn conformance_tokio_engine_level_official_client() {
     engine_level_official_client("tokio");
