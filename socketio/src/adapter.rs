@@ -43,6 +43,7 @@ pub use socketio_protocol::socket::DisconnectReason;
 use socketio_protocol::socket::{Packet, Payload};
 use socketio_protocol::{Instant, Str, Value};
 
+use crate::namespace::lock;
 use crate::server::Inner;
 use crate::{EmitError, Socket};
 
@@ -416,7 +417,7 @@ impl InMemoryAdapter {
             Payload::Value(std::mem::replace(&mut message.data, Value::Null)),
         );
         let now = self.local.now();
-        lock_store(store).store_broadcast(now, &mut packet, message.volatile, &message.opts);
+        lock(store).store_broadcast(now, &mut packet, message.volatile, &message.opts);
         message.data = match packet.data.map(|data| data.to_value()) {
             Some(Ok(value)) => value,
             _ => Value::Null,
@@ -426,12 +427,6 @@ impl InMemoryAdapter {
     fn this(&self) -> Arc<dyn Adapter> {
         self.me.upgrade().expect("reached through its Arc") as Arc<dyn Adapter>
     }
-}
-
-fn lock_store(store: &std::sync::Mutex<RecoveryStore>) -> std::sync::MutexGuard<'_, RecoveryStore> {
-    store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn read(rooms: &RwLock<RoomIndex>) -> std::sync::RwLockReadGuard<'_, RoomIndex> {
@@ -537,14 +532,14 @@ impl Adapter for InMemoryAdapter {
     fn persist_session(&self, session: SessionRecord, reason: DisconnectReason) {
         if let Some(store) = &self.recovery {
             let now = self.local.now();
-            lock_store(store).save_session(now, reason, session);
+            lock(store).save_session(now, reason, session);
         }
     }
 
     fn restore_session(&self, pid: Str, offset: Str) -> BoxFuture<Option<Restored>> {
         let restored = self.recovery.as_ref().and_then(|store| {
             let now = self.local.now();
-            lock_store(store)
+            lock(store)
                 .restore(now, &pid, &offset)
                 .map_err(|error| tracing::debug!(?error, "session not restored"))
                 .ok()
