@@ -666,18 +666,93 @@ fn v4_ping_schedule_and_timeout_fire_at_the_configured_instants() {
     assert!(transmits(&mut server).is_empty());
     get(&mut server, t(56_000), 4, SID1);
     assert_eq!(response_to(&mut server, 4).body_text(), "2");
-    // No pong: closed at exactly 55 s + 20 s.
-    assert_eq!(server.poll_timeout(), Some(t(75_000)));
+    // No pong: closed at exactly 56 s + 20 s (the client's time counts from the GET that
+    // carried the ping, not from when it was due).
+    assert_eq!(server.poll_timeout(), Some(t(76_000)));
     get(&mut server, t(56_001), 5, SID1);
-    server.handle_timeout(t(74_999));
+    server.handle_timeout(t(75_999));
     assert!(events(&mut server).is_empty());
-    server.handle_timeout(t(75_000));
+    server.handle_timeout(t(76_000));
     assert_eq!(response_to(&mut server, 5).body_text(), "1");
     assert_eq!(
         events(&mut server),
         vec![closed(SID1, CloseReason::PingTimeout)]
     );
     assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn a_late_timer_does_not_eat_into_the_pong_time() {
+    let mut server = server(Config::default());
+    open_polling(&mut server, t(0), 1, "EIO=4&transport=polling");
+    get(&mut server, t(100), 2, SID1);
+    // The ping was due at 25 s; the timer runs 3 s late and the held GET takes it then.
+    server.handle_timeout(t(28_000));
+    assert_eq!(response_to(&mut server, 2).body_text(), "2");
+    assert_eq!(server.poll_timeout(), Some(t(48_000)));
+    get(&mut server, t(28_001), 3, SID1);
+    // Answered 19.9 s after the ping went out: alive.
+    let _ = post(&mut server, t(47_900), 4, SID1, b"3");
+    server.handle_timeout(t(48_000));
+    assert!(events(&mut server).is_empty());
+}
+
+#[test]
+fn a_ping_no_get_takes_ends_the_session_after_interval_plus_timeout() {
+    let mut server = server(Config::default());
+    open_polling(&mut server, t(0), 1, "EIO=4&transport=polling");
+    // No GET is held when the ping is due: it waits, and the session ends only if no GET
+    // comes for pingInterval + pingTimeout.
+    server.handle_timeout(t(25_000));
+    assert_eq!(server.poll_timeout(), Some(t(70_000)));
+    server.handle_timeout(t(69_999));
+    assert!(events(&mut server).is_empty());
+    server.handle_timeout(t(70_000));
+    assert_eq!(
+        events(&mut server),
+        vec![closed(SID1, CloseReason::PingTimeout)]
+    );
+}
+
+#[test]
+fn a_post_body_that_never_arrives_gets_408_and_closes_the_session() {
+    let config = Config {
+        request_timeout: std::time::Duration::from_millis(5_000),
+        ..Config::default()
+    };
+    let mut server = server(config);
+    open_polling(&mut server, t(0), 1, "EIO=4&transport=polling");
+    let query = format!("EIO=4&transport=polling&sid={SID1}");
+    server
+        .handle_request(t(10), RequestId(2), head(Method::Post, &query))
+        .unwrap();
+    assert!(matches!(
+        transmits(&mut server).as_slice(),
+        [Transmit::ReadBody {
+            request: RequestId(2),
+            ..
+        }]
+    ));
+    assert_eq!(server.poll_timeout(), Some(t(5_010)));
+    server.handle_timeout(t(5_010));
+    let response = response_to(&mut server, 2);
+    assert_eq!(response.status, 408);
+    assert!(
+        response
+            .headers
+            .iter()
+            .any(|(name, value)| *name == "connection" && value == "close")
+    );
+    assert_eq!(
+        events(&mut server),
+        vec![closed(SID1, CloseReason::TransportError)]
+    );
+    // The body arriving afterwards is for a request the core no longer knows.
+    assert!(
+        server
+            .handle_request_body(t(5_011), RequestId(2), Bytes::from_static(b"4x"))
+            .is_err()
+    );
 }
 
 #[test]

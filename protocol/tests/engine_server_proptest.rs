@@ -99,6 +99,10 @@ struct Model {
     received: Vec<String>,
     ping_pending: bool,
     last_alive: u64,
+    /// When the server's timer queued the ping now pending (its first run after it was due).
+    ping_queued_at: Option<u64>,
+    /// When the pending ping reached the client.
+    ping_received_at: Option<u64>,
 }
 
 impl Model {
@@ -120,6 +124,8 @@ impl Model {
             received: Vec::new(),
             ping_pending: false,
             last_alive: 0,
+            ping_queued_at: None,
+            ping_received_at: None,
         };
         let at = model.at();
         if websocket_only {
@@ -160,7 +166,10 @@ impl Model {
                 self.sid = open.sid.to_string();
             }
             Packet::Message(Data::Text(text)) => self.received.push(text.to_string()),
-            Packet::Ping(data) if data.is_empty() => self.ping_pending = true,
+            Packet::Ping(data) if data.is_empty() => {
+                self.ping_pending = true;
+                self.ping_received_at.get_or_insert(self.now);
+            }
             _ => {}
         }
     }
@@ -182,6 +191,15 @@ impl Model {
                 {
                     let packet = Packet::decode_frame(ProtocolVersion::V4, frame).unwrap();
                     self.on_packet(packet);
+                }
+                Transmit::Heartbeat { connection, frame } if Some(connection) == self.websocket => {
+                    let packet = Packet::decode_frame(ProtocolVersion::V4, frame).unwrap();
+                    self.on_packet(packet);
+                    // This writer is instantaneous.
+                    let at = self.at();
+                    self.server
+                        .handle_heartbeat_written(at, connection)
+                        .unwrap();
                 }
                 Transmit::CloseWebSocket { connection } if Some(connection) == self.probe => {
                     // An upgrade that completes during a server close is reported after the
@@ -290,6 +308,8 @@ impl Model {
                     self.ping_pending = false;
                     self.client_send(b"3");
                     self.last_alive = self.now;
+                    self.ping_queued_at = None;
+                    self.ping_received_at = None;
                 }
             }
             Op::OpenProbe => {
@@ -335,6 +355,9 @@ impl Model {
             }
             Op::Advance(ms) => {
                 self.now += ms;
+                if self.ping_queued_at.is_none() && self.now >= self.last_alive + INTERVAL {
+                    self.ping_queued_at = Some(self.now);
+                }
                 self.server.handle_timeout(self.at());
             }
             Op::GarbagePost(mut bytes) => {
@@ -380,13 +403,22 @@ impl Model {
             self.sent_by_server,
             self.received
         );
+        // The client has pingTimeout from receiving a ping; a ping its transport never takes
+        // ends the session pingInterval + pingTimeout after it was queued.
         if self.open {
-            assert!(
-                self.now < self.last_alive + INTERVAL + TIMEOUT,
-                "alive at {} although the last pong was at {}",
-                self.now,
-                self.last_alive
-            );
+            if let Some(received) = self.ping_received_at {
+                assert!(
+                    self.now < received + TIMEOUT,
+                    "alive at {} although the ping unanswered since {received}",
+                    self.now
+                );
+            } else if let Some(queued) = self.ping_queued_at {
+                assert!(
+                    self.now < queued + INTERVAL + TIMEOUT,
+                    "alive at {} although a ping waits since {queued}",
+                    self.now
+                );
+            }
         }
     }
 

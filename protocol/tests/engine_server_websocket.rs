@@ -33,6 +33,19 @@ fn close_ws(connection: u64) -> Transmit {
     }
 }
 
+fn ping(connection: u64) -> Transmit {
+    Transmit::Heartbeat {
+        connection: ConnectionId(connection),
+        frame: Frame::Text("2".into()),
+    }
+}
+
+fn written(server: &mut socketio_protocol::engine::server::Server, at: u64, connection: u64) {
+    server
+        .handle_heartbeat_written(t(at), ConnectionId(connection))
+        .unwrap();
+}
+
 fn text(connection: u64, text: &str) -> Transmit {
     Transmit::Frame {
         connection: ConnectionId(connection),
@@ -97,11 +110,13 @@ fn websocket_heartbeat_and_ping_timeout() {
     let mut server = server(Config::default());
     open_websocket(&mut server);
     server.handle_timeout(t(25_000));
-    assert_eq!(transmits(&mut server), vec![text(1, "2")]);
+    assert_eq!(transmits(&mut server), vec![ping(1)]);
+    written(&mut server, 25_001, 1);
     frame(&mut server, t(25_010), 1, "3");
     assert_eq!(server.poll_timeout(), Some(t(50_010)));
     server.handle_timeout(t(50_010));
-    assert_eq!(transmits(&mut server), vec![text(1, "2")]);
+    assert_eq!(transmits(&mut server), vec![ping(1)]);
+    written(&mut server, 50_010, 1);
     server.handle_timeout(t(70_009));
     assert!(events(&mut server).is_empty());
     server.handle_timeout(t(70_010));
@@ -117,12 +132,41 @@ fn websocket_heartbeat_and_ping_timeout() {
 }
 
 #[test]
-fn late_timeout_call_still_closes_on_schedule() {
-    // A caller that wakes up late runs the ping and its timeout in one go.
+fn a_late_timer_and_a_late_writer_leave_the_client_its_full_ping_timeout() {
+    // The timer fires 30 s late and the writer takes another 10 s: the client, answering
+    // 19 s after the ping reached it, stays.
     let mut server = server(Config::default());
     open_websocket(&mut server);
-    server.handle_timeout(t(100_000));
-    assert_eq!(transmits(&mut server), vec![text(1, "2"), close_ws(1)]);
+    server.handle_timeout(t(55_000));
+    assert_eq!(transmits(&mut server), vec![ping(1)]);
+    written(&mut server, 65_000, 1);
+    assert_eq!(server.poll_timeout(), Some(t(85_000)));
+    server.handle_timeout(t(83_999));
+    frame(&mut server, t(84_000), 1, "3");
+    server.handle_timeout(t(85_000));
+    assert!(events(&mut server).is_empty());
+    // Without a pong it would have closed 20 s after the write.
+    server.handle_timeout(t(109_000));
+    assert_eq!(transmits(&mut server), vec![ping(1)]);
+    written(&mut server, 109_000, 1);
+    server.handle_timeout(t(128_999));
+    assert!(events(&mut server).is_empty());
+    server.handle_timeout(t(129_000));
+    assert_eq!(
+        events(&mut server),
+        vec![closed(SID1, CloseReason::PingTimeout)]
+    );
+}
+
+#[test]
+fn a_ping_never_reported_written_ends_the_session_after_interval_plus_timeout() {
+    let mut server = server(Config::default());
+    open_websocket(&mut server);
+    server.handle_timeout(t(25_000));
+    assert_eq!(transmits(&mut server), vec![ping(1)]);
+    server.handle_timeout(t(69_999));
+    assert!(events(&mut server).is_empty());
+    server.handle_timeout(t(70_000));
     assert_eq!(
         events(&mut server),
         vec![closed(SID1, CloseReason::PingTimeout)]
@@ -332,7 +376,7 @@ fn upgrade_sequence_probe_noop_upgrade_flush() {
     // The noop checks stopped; the next timer is the ping.
     assert_eq!(server.poll_timeout(), Some(t(25_000)));
     server.handle_timeout(t(25_000));
-    assert_eq!(transmits(&mut server), vec![text(7, "2")]);
+    assert_eq!(transmits(&mut server), vec![ping(7)]);
 }
 
 #[test]

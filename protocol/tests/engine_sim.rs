@@ -108,6 +108,10 @@ impl Sim {
             self.net.push_back(Delivery::ToServer(transmit));
         }
         while let Some(transmit) = self.server.poll_transmit() {
+            if let server::Transmit::Heartbeat { connection, .. } = &transmit {
+                // The socket takes the ping at once, as a kernel buffer does.
+                let _ = self.server.handle_heartbeat_written(self.now, *connection);
+            }
             self.net.push_back(Delivery::ToClient(transmit));
         }
         while let Some(event) = self.client.poll_event() {
@@ -238,7 +242,10 @@ impl Sim {
                     self.client.handle_ws_closed(now, ClientId(connection.0));
                 }
             }
-            Delivery::ToClient(server::Transmit::Frame { connection, frame }) => {
+            Delivery::ToClient(
+                server::Transmit::Frame { connection, frame }
+                | server::Transmit::Heartbeat { connection, frame },
+            ) => {
                 if self.open_ws.contains(&connection.0) {
                     self.client
                         .handle_ws_frame(now, ClientId(connection.0), frame);
@@ -476,6 +483,9 @@ fn a_silent_server_is_detected_after_ping_interval_plus_ping_timeout() {
         let (at, reason) = sim.client_closed.expect("client noticed");
         assert_eq!(reason, CloseReason::PingTimeout);
         assert!(at <= cut + Duration::from_millis(PING_INTERVAL + PING_TIMEOUT));
+        // The server gives a ping that no GET takes pingInterval + pingTimeout from when it
+        // was queued (a ping written to a WebSocket: pingTimeout from then).
+        sim.advance(PING_INTERVAL);
         assert_eq!(sim.server_closed, Some(CloseReason::PingTimeout));
     }
 }

@@ -441,6 +441,7 @@ impl Sim {
                     server::Transmit::AcceptWebSocket { connection, .. }
                     | server::Transmit::RefuseWebSocket { connection, .. }
                     | server::Transmit::Frame { connection, .. }
+                    | server::Transmit::Heartbeat { connection, .. }
                     | server::Transmit::CloseWebSocket { connection },
                 ) => Self::client_of(connection.0),
                 other => panic!("unknown delivery {other:?}"),
@@ -524,7 +525,10 @@ impl Sim {
                     manager.handle_ws_closed(now, local(connection.0));
                 }
             }
-            Delivery::ToClient(server::Transmit::Frame { connection, frame }) => {
+            Delivery::ToClient(
+                server::Transmit::Frame { connection, frame }
+                | server::Transmit::Heartbeat { connection, frame },
+            ) => {
                 if self.open_ws.contains(&connection.0) {
                     manager.handle_ws_frame(now, local(connection.0), frame);
                 }

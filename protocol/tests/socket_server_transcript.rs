@@ -1337,3 +1337,16 @@ fn duplicate_client_ack_ids_are_answered_once() {
         Err(Error::AckNotAwaited)
     );
 }
+
+#[test]
+fn an_ack_id_past_u64_is_ignored_and_the_connection_kept() {
+    // The reference reads the id as a JS number, finds no ack under it, and goes on.
+    let mut peer = Peer::new(Config::default());
+    peer.join("40", "/");
+    peer.text(r#"43184467440737095516160["late"]"#);
+    peer.text(r#"4218446744073709551616["ev"]"#);
+    assert!(peer.events().is_empty());
+    assert!(peer.out().is_empty());
+    peer.text(r#"42["after"]"#);
+    assert!(matches!(&peer.events()[..], [Event::Message { .. }]));
+}

@@ -276,7 +276,10 @@ impl Sim {
                     self.manager.handle_ws_closed(now, ClientId(connection.0));
                 }
             }
-            Delivery::ToClient(server::Transmit::Frame { connection, frame }) => {
+            Delivery::ToClient(
+                server::Transmit::Frame { connection, frame }
+                | server::Transmit::Heartbeat { connection, frame },
+            ) => {
                 if self.open_ws.contains(&connection.0) {
                     self.manager
                         .handle_ws_frame(now, ClientId(connection.0), frame);

@@ -144,6 +144,20 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a POST body may take to arrive once its request was classified from its
+    /// head (300 s, Node's `requestTimeout`); past it the POST gets `408` with
+    /// `Connection: close` and its session closes (`transport error`). A POST refused from its
+    /// head (no session, a bad query) is answered at once, without reading its body.
+    ///
+    /// ```
+    /// let b = socketio::Server::builder().request_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = b;
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.request_timeout = timeout;
+        self
+    }
+
     /// Largest accepted POST body or WebSocket message in bytes (`maxHttpBufferSize`, 1e6).
     ///
     /// ```

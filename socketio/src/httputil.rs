@@ -5,6 +5,7 @@
 //! (The public, runtime-neutral HTTP pieces for the runtime crates are in [`crate::http`].)
 
 use bytes::{Bytes, BytesMut};
+use futures_channel::oneshot;
 use http_body_util::{BodyExt, Full};
 use socketio_protocol::Str;
 use socketio_protocol::engine::server::{Method, RequestHead, Response};
@@ -54,6 +55,75 @@ where
         }
     }
     Ok(out.freeze())
+}
+
+/// How reading a POST body the core asked for ended.
+pub(crate) enum BodyRead {
+    /// The body (cut after `limit + 1` bytes): hand it to the core, then wait for the answer.
+    Read(Bytes),
+    /// The core answered first (`408` when the body took too long, or the session closed).
+    Answered(Result<Response, oneshot::Canceled>),
+    /// The body failed (the peer went away).
+    Failed,
+}
+
+/// Reads a POST body of at most `limit + 1` bytes unless the core's answer comes first (its
+/// `request_timeout`): a body that never ends cannot hold the request.
+pub(crate) async fn read_body_or_answer<B>(
+    body: B,
+    limit: usize,
+    answer: &mut oneshot::Receiver<Response>,
+) -> BodyRead
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let read = std::pin::pin!(read_body(body, limit.saturating_add(1)));
+    match futures_util::future::select(read, answer).await {
+        futures_util::future::Either::Left((Ok(body), _)) => BodyRead::Read(body),
+        futures_util::future::Either::Left((Err(()), _)) => BodyRead::Failed,
+        futures_util::future::Either::Right((answer, _)) => BodyRead::Answered(answer),
+    }
+}
+
+/// The core's answer to a request handed to it, once the body it asked for (`wanted`: its
+/// limit) is read and passed on with `feed` (outside any lock). `None`: the peer's body failed.
+/// The flag says whether a body was left unread (see [`close_unread`]).
+pub(crate) async fn await_answer<B>(
+    method: Method,
+    body: B,
+    wanted: Option<usize>,
+    mut answer: oneshot::Receiver<Response>,
+    feed: impl FnOnce(Bytes),
+) -> Option<(Result<Response, oneshot::Canceled>, bool)>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some(limit) = wanted else {
+        drop(body);
+        return Some((answer.await, method == Method::Post));
+    };
+    match read_body_or_answer(body, limit, &mut answer).await {
+        BodyRead::Read(body) => {
+            feed(body);
+            Some((answer.await, false))
+        }
+        BodyRead::Answered(response) => Some((response, true)),
+        BodyRead::Failed => None,
+    }
+}
+
+/// Marks a response to a POST whose body was not read: the connection cannot be reused (the
+/// rest of the body would be taken for the next request), so it closes.
+pub(crate) fn close_unread(
+    mut response: http::Response<Full<Bytes>>,
+) -> http::Response<Full<Bytes>> {
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// A response of the engine core as an `http` response, with `Content-Length`.

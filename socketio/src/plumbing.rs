@@ -26,34 +26,55 @@ pub(crate) type Verdict = Result<Vec<(&'static str, Str)>, Response>;
 #[derive(Default)]
 pub(crate) struct Plumbing {
     requests: HashMap<RequestId, oneshot::Sender<Response>>,
-    bodies: HashMap<RequestId, Bytes>,
+    /// POSTs whose body the core asked for, with its limit: read by the request's caller,
+    /// outside the lock ([`take_body_wanted`](Self::take_body_wanted)).
+    bodies_wanted: HashMap<RequestId, usize>,
     writers: IdMap<ConnectionId, Writer>,
     verdicts: HashMap<ConnectionId, Verdict>,
 }
 
 impl Plumbing {
-    /// Hands an HTTP request to the core; its answer comes on `tx`.
+    /// Hands an HTTP request to the core, classified from its head alone; its answer comes on
+    /// `tx`. A POST the core wants the body of is listed for
+    /// [`take_body_wanted`](Self::take_body_wanted): nothing is read for a request refused
+    /// from its head.
     pub(crate) fn start_request(
         &mut self,
         core: &mut Core,
         now: Instant,
         id: RequestId,
         head: RequestHead,
-        body: Bytes,
         tx: oneshot::Sender<Response>,
     ) {
         self.requests.insert(id, tx);
-        self.bodies.insert(id, body);
         if let Err(error) = core.handle_request(now, id, head) {
             tracing::warn!(%error, "engine refused a request");
             self.requests.remove(&id);
-            self.bodies.remove(&id);
+        }
+    }
+
+    /// The body limit of request `id` if the core asked for its body.
+    pub(crate) fn take_body_wanted(&mut self, id: RequestId) -> Option<usize> {
+        self.bodies_wanted.remove(&id)
+    }
+
+    /// The body of POST `id` arrived; dropped if the core answered it meanwhile (`408`, or its
+    /// session closed).
+    pub(crate) fn body_arrived(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        id: RequestId,
+        body: Bytes,
+    ) {
+        if self.requests.contains_key(&id) {
+            let _ = core.handle_request_body(now, id, body);
         }
     }
 
     /// The request's caller went away before its answer; tells the core if it still waited.
     pub(crate) fn abort_request(&mut self, core: &mut Core, now: Instant, id: RequestId) {
-        self.bodies.remove(&id);
+        self.bodies_wanted.remove(&id);
         if self.requests.remove(&id).is_some() {
             let _ = core.handle_request_aborted(now, id);
         }
@@ -122,7 +143,7 @@ impl Plumbing {
     /// Shutdown: forgets waiting requests and queues every WebSocket's close.
     pub(crate) fn close_all(&mut self) {
         self.requests.clear();
-        self.bodies.clear();
+        self.bodies_wanted.clear();
         for (_, writer) in self.writers.drain() {
             writer.close();
         }
@@ -138,19 +159,20 @@ impl Plumbing {
         transmit: Transmit,
         limits: &Backpressure,
     ) {
+        // A heartbeat is written like a frame, then reported (`handle_heartbeat_written`).
+        let heartbeat = matches!(transmit, Transmit::Heartbeat { .. });
         match transmit {
             Transmit::Response { request, response } => {
-                self.bodies.remove(&request);
+                self.bodies_wanted.remove(&request);
                 if let Some(tx) = self.requests.remove(&request) {
                     let _ = tx.send(response);
                 }
             }
-            Transmit::ReadBody { request, .. } => {
-                let body = self.bodies.remove(&request).unwrap_or_default();
-                let _ = core.handle_request_body(now, request, body);
+            Transmit::ReadBody { request, limit } => {
+                self.bodies_wanted.insert(request, limit);
             }
             Transmit::Abort { request } => {
-                self.bodies.remove(&request);
+                self.bodies_wanted.remove(&request);
                 self.requests.remove(&request);
             }
             Transmit::AcceptWebSocket {
@@ -165,11 +187,11 @@ impl Plumbing {
             } => {
                 self.verdicts.insert(connection, Err(response));
             }
-            Transmit::Frame { connection, frame } => {
+            Transmit::Frame { connection, frame } | Transmit::Heartbeat { connection, frame } => {
                 let Some(writer) = self.writers.get_mut(&connection) else {
                     return;
                 };
-                if writer.push_frame(frame, limits, now).is_err() {
+                if writer.push_frame(frame, heartbeat, limits, now).is_err() {
                     tracing::warn!(
                         connection = connection.0,
                         queued = writer.queued_bytes(),
@@ -271,7 +293,7 @@ mod tests {
         let path = format!("{}/", Config::default().path);
         let (tx, mut rx) = oneshot::channel();
         let head = RequestHead::new(Method::Get, path.clone(), "EIO=4&transport=polling");
-        io.start_request(&mut core, now, RequestId(1), head, Bytes::new(), tx);
+        io.start_request(&mut core, now, RequestId(1), head, tx);
         drain(&mut io, &mut core, now);
         let open = rx.try_recv().unwrap().expect("handshake answered");
         let body = String::from_utf8(open.body.to_vec()).unwrap();
@@ -286,12 +308,12 @@ mod tests {
         let (tx, mut rx) = oneshot::channel();
         let query = format!("EIO=4&transport=polling&sid={sid}");
         let head = RequestHead::new(Method::Get, path, query);
-        io.start_request(&mut core, now, RequestId(2), head, Bytes::new(), tx);
+        io.start_request(&mut core, now, RequestId(2), head, tx);
         drain(&mut io, &mut core, now);
         assert_eq!(rx.try_recv().unwrap(), None, "held");
         io.abort_request(&mut core, now, RequestId(2));
         drain(&mut io, &mut core, now);
         assert!(io.requests.is_empty());
-        assert!(io.bodies.is_empty());
+        assert!(io.bodies_wanted.is_empty());
     }
 }

@@ -6,9 +6,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::Either;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use socketio_protocol::Str;
 use socketio_protocol::engine::Frame;
+use std::sync::atomic::Ordering;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 use std::sync::Arc;
 
@@ -19,10 +22,29 @@ use socketio_protocol::flow::{Backpressure, OutgoingWatch};
 use crate::flow::Gate;
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
 
-/// What the state queues for a WebSocket: a frame, or the close.
+/// What the state queues for a WebSocket: a frame, a heartbeat ping (reported once written),
+/// or the close.
 pub(crate) enum WsOut {
     Frame(Frame),
+    Heartbeat(Frame),
     Close,
+}
+
+/// Most WebSocket ping frames a peer may send between two of our heartbeats (one per
+/// `pingInterval`, 25 s by default) before it counts as flooding and is closed with 1008:
+/// each ping makes tungstenite queue a pong, which a peer that never reads would pile up.
+/// Browsers send none; proxies that keep connections alive send one every few seconds.
+pub(crate) const MAX_PINGS_PER_HEARTBEAT: u32 = 100;
+
+/// Why the peer's side of a WebSocket ended.
+enum ReadEnd {
+    /// Closed, or gone (`transport close`).
+    Closed,
+    /// A failure of the connection (`transport error`).
+    Failed,
+    /// A protocol violation: the close code and reason to send before closing
+    /// (`transport error`).
+    Violation(CloseCode, &'static str),
 }
 
 /// The state's handle on a WebSocket's writer task.
@@ -68,6 +90,7 @@ impl Writer {
     pub(crate) fn push_frame(
         &mut self,
         frame: Frame,
+        heartbeat: bool,
         limits: &Backpressure,
         now: Instant,
     ) -> Result<(), Overflow> {
@@ -78,7 +101,12 @@ impl Writer {
             }
             return Err(Overflow);
         }
-        let _ = self.tx.push(WsOut::Frame(frame), len);
+        let out = if heartbeat {
+            WsOut::Heartbeat(frame)
+        } else {
+            WsOut::Frame(frame)
+        };
+        let _ = self.tx.push(out, len);
         Ok(())
     }
 
@@ -109,8 +137,13 @@ impl Writer {
 }
 
 /// Serves an accepted WebSocket until it ends: hands every received frame to `on_frame`
-/// and writes the queue, everything queued as one batch flushed once. Resolves to whether it
-/// ended cleanly ([`ws_closed`]); an abort is not clean.
+/// and writes the queue, everything queued as one batch flushed once, calling
+/// `on_heartbeat_written` after a batch with a heartbeat ping is flushed. Resolves to whether
+/// it ended cleanly ([`ws_closed`]); an abort is not clean.
+///
+/// A protocol violation by the peer (a message over the size limit, invalid UTF-8, an
+/// unmasked frame, a reserved opcode or bit, a ping flood) gets a close frame with the code
+/// the reference sends (1009, 1007, 1002, 1008) before the connection ends.
 ///
 /// Backpressure: `on_frame` returns the gate of the session the connection carries (once it
 /// carries one); while the queue's bytes or the session's backlog are above `limits`, the
@@ -123,6 +156,7 @@ pub(crate) fn serve<S>(
     end: WriterEnd,
     limits: Backpressure,
     mut on_frame: impl FnMut(Frame) -> Option<Arc<Gate>>,
+    on_heartbeat_written: impl Fn(),
 ) -> impl std::future::Future<Output = bool>
 where
     S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
@@ -133,18 +167,26 @@ where
     let probe = rx.probe();
     let (mut sink, mut stream) = socket.split();
     async move {
+        let pings = std::sync::atomic::AtomicU32::new(0);
+        let pings = &pings;
         let reader = async {
             while let Some(message) = stream.next().await {
                 let frame = match message {
                     Ok(tungstenite::Message::Text(text)) => match Str::from_utf8(Bytes::from(text))
                     {
                         Ok(text) => Frame::Text(text),
-                        Err(_) => return false,
+                        Err(_) => return ReadEnd::Violation(CloseCode::Invalid, "invalid UTF-8"),
                     },
                     Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
-                    Ok(tungstenite::Message::Close(_)) => return true,
+                    Ok(tungstenite::Message::Close(_)) => return ReadEnd::Closed,
+                    Ok(tungstenite::Message::Ping(_)) => {
+                        if pings.fetch_add(1, Ordering::Relaxed) >= MAX_PINGS_PER_HEARTBEAT {
+                            return ReadEnd::Violation(CloseCode::Policy, "ping flood");
+                        }
+                        continue;
+                    }
                     Ok(_) => continue,
-                    Err(error) => return ws_closed(&error),
+                    Err(error) => return read_error(&error),
                 };
                 if let Some(gate) = on_frame(frame)
                     && limits.must_pause(probe.bytes(), gate.backlog())
@@ -156,39 +198,48 @@ where
                     .await;
                 }
             }
-            true
+            ReadEnd::Closed
         };
         let writer = async {
             let mut batch = VecDeque::new();
             while rx.take_all(&mut batch).await {
                 let mut bytes = 0;
+                let mut heartbeat = false;
                 while let Some(out) = batch.pop_front() {
-                    match out {
-                        WsOut::Frame(frame) => {
-                            bytes += frame.len();
-                            let message = match frame {
-                                Frame::Text(text) => {
-                                    match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                                        Ok(text) => tungstenite::Message::Text(text),
-                                        Err(_) => continue,
-                                    }
-                                }
-                                Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-                            };
-                            if let Err(error) = sink.feed(message).await {
-                                return ws_closed(&error);
-                            }
+                    let frame = match out {
+                        WsOut::Frame(frame) => frame,
+                        WsOut::Heartbeat(frame) => {
+                            heartbeat = true;
+                            frame
                         }
                         WsOut::Close => {
                             let _ = sink.send(tungstenite::Message::Close(None)).await;
                             return true;
                         }
+                    };
+                    bytes += frame.len();
+                    let message = match frame {
+                        Frame::Text(text) => {
+                            match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
+                                Ok(text) => tungstenite::Message::Text(text),
+                                Err(_) => continue,
+                            }
+                        }
+                        Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+                    };
+                    if let Err(error) = sink.feed(message).await {
+                        return ws_closed(&error);
                     }
                 }
                 if let Err(error) = sink.flush().await {
                     return ws_closed(&error);
                 }
                 rx.written(bytes);
+                if heartbeat {
+                    // A new heartbeat interval: the peer's ping allowance starts over.
+                    pings.store(0, Ordering::Relaxed);
+                    on_heartbeat_written();
+                }
                 // An idle connection keeps no buffer (the next batch allocates once).
                 batch = VecDeque::new();
             }
@@ -198,13 +249,63 @@ where
         // A dropped `Writer` ends the connection too, as an abort; `io` is polled first, so a
         // close queued just before is still written when the socket takes it at once, and a peer
         // that does not read cannot hold the task.
-        let reader = std::pin::pin!(reader);
-        let writer = std::pin::pin!(writer);
-        let io = futures_util::future::select(reader, writer);
-        match futures_util::future::select(io, abort).await {
-            futures_util::future::Either::Left((either, _)) => either.factor_first().0,
-            futures_util::future::Either::Right(_) => false,
+        let ended = {
+            let reader = std::pin::pin!(reader);
+            let writer = std::pin::pin!(writer);
+            let io = futures_util::future::select(reader, writer);
+            match futures_util::future::select(io, abort).await {
+                futures_util::future::Either::Left((Either::Left((end, _)), _)) => end,
+                futures_util::future::Either::Left((Either::Right((clean, _)), _)) => {
+                    if clean {
+                        ReadEnd::Closed
+                    } else {
+                        ReadEnd::Failed
+                    }
+                }
+                futures_util::future::Either::Right(_) => ReadEnd::Failed,
+            }
+        };
+        match ended {
+            ReadEnd::Closed => true,
+            ReadEnd::Failed => false,
+            ReadEnd::Violation(code, reason) => {
+                // One attempt, without waiting: a peer that does not read gets no close frame.
+                let close = tungstenite::protocol::CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = sink
+                    .send(tungstenite::Message::Close(Some(close)))
+                    .now_or_never();
+                false
+            }
         }
+    }
+}
+
+/// What a read error means: the peer gone, a violation to answer with a close code, or
+/// another failure.
+fn read_error(error: &tungstenite::Error) -> ReadEnd {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    match error {
+        _ if ws_closed(error) => ReadEnd::Closed,
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. }) => {
+            ReadEnd::Violation(CloseCode::Size, "message too big")
+        }
+        tungstenite::Error::Utf8(_) => ReadEnd::Violation(CloseCode::Invalid, "invalid UTF-8"),
+        tungstenite::Error::Protocol(
+            ProtocolError::UnmaskedFrameFromClient
+            | ProtocolError::NonZeroReservedBits
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::ControlFrameTooBig
+            | ProtocolError::FragmentedControlFrame
+            | ProtocolError::UnexpectedContinueFrame
+            | ProtocolError::ExpectedFragment(_)
+            | ProtocolError::InvalidOpcode(_)
+            | ProtocolError::InvalidCloseSequence,
+        ) => ReadEnd::Violation(CloseCode::Protocol, "protocol error"),
+        _ => ReadEnd::Failed,
     }
 }
 

@@ -496,6 +496,9 @@ impl ServerConnection {
         match decoded {
             Ok(Some(packet)) => self.on_packet(packet),
             Ok(None) => {}
+            // The reference reads the id as a JS number and finds no ack under it: the packet
+            // is ignored, the connection stays.
+            Err(Violation::Decode(DecodeError::AckIdOverflow)) => {}
             Err(violation) => self.violate(violation),
         }
     }

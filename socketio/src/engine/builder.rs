@@ -136,6 +136,20 @@ impl EngineBuilder {
         self
     }
 
+    /// How long a POST body may take to arrive once its request was classified from its
+    /// head (300 s, Node's `requestTimeout`); past it the POST gets `408` with
+    /// `Connection: close` and its session closes (`transport error`). A POST refused from its
+    /// head (no session, a bad query) is answered at once, without reading its body.
+    ///
+    /// ```
+    /// let b = socketio::engine::EngineServer::builder().request_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = b;
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.core.request_timeout = timeout;
+        self
+    }
+
     /// Largest accepted POST body or WebSocket message in bytes (`maxHttpBufferSize`, 1e6),
     /// announced to clients as `maxPayload`.
     ///

@@ -35,7 +35,9 @@ use socketio_protocol::{Instant, Str};
 use super::builder::EngineConfig;
 use super::{EngineBuilder, EngineSocket, Message, SendError};
 use crate::flow::Gate;
-use crate::httputil::{has_sid, head_from_parts, plain, read_body, session_of, to_http};
+use crate::httputil::{
+    await_answer, close_unread, has_sid, head_from_parts, plain, session_of, to_http,
+};
 use crate::ids::id_generator;
 use crate::namespace::lock;
 use crate::plumbing::{Plumbing, upgrade_headers};
@@ -309,25 +311,21 @@ impl EngineServer {
         }
         let head = head_from_parts(&parts);
         let method = head.method;
-        let body = if head.method == Method::Post {
-            match read_body(body, inner.config.core.max_payload + 1).await {
-                Ok(body) => body,
-                Err(()) => return plain(400, "body read error"),
-            }
-        } else {
-            drop(body);
-            Bytes::new()
-        };
         let id = RequestId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         let ctx = RequestCtx {
             parts: Some(&parts),
             remote,
         };
-        let checks = inner.with_state(ctx, |st, now, inner| {
-            st.io.start_request(&mut st.core, now, id, head, body, tx);
+        // Classified from its head: a POST's body is read only if the core asks for it,
+        // after the lock, and only until the core's `request_timeout` answers `408`.
+        let (checks, wanted) = inner.with_state(ctx, |st, now, inner| {
+            st.io.start_request(&mut st.core, now, id, head, tx);
             st.pump(inner, now, ctx);
-            std::mem::take(&mut st.handshake_checks)
+            (
+                std::mem::take(&mut st.handshake_checks),
+                st.io.take_body_wanted(id),
+            )
         });
         inner.verify_handshakes(ctx, checks);
         let mut guard = AbortGuard {
@@ -335,14 +333,28 @@ impl EngineServer {
             id,
             armed: true,
         };
-        let response = rx.await;
+        let feed = |body| {
+            inner.with_state(NO_CTX, |st, now, inner| {
+                st.io.body_arrived(&mut st.core, now, id, body);
+                st.pump(inner, now, NO_CTX);
+            })
+        };
+        let Some((response, unread)) = await_answer(method, body, wanted, rx, feed).await else {
+            // The guard aborts the request: its session closes (`transport error`).
+            return close_unread(plain(400, "body read error"));
+        };
         guard.armed = false;
         if let Some(sid) = session_of(&parts) {
             inner.after_poll(method, sid).await;
         }
-        match response {
+        let response = match response {
             Ok(response) => to_http(response),
             Err(_) => plain(400, ""),
+        };
+        if unread {
+            close_unread(response)
+        } else {
+            response
         }
     }
 
@@ -432,13 +444,24 @@ impl EngineServer {
         // session): above `incoming_queue` messages not taken by `recv`, or the high water
         // mark of outgoing bytes.
         let limits = inner.config.backpressure;
-        let clean = wsio::serve(socket, end, limits, |frame| {
-            inner.with_state(NO_CTX, |st, now, inner| {
-                let _ = st.core.handle_frame(now, connection, frame);
-                st.pump(inner, now, NO_CTX);
-                st.io.gate(connection)
-            })
-        })
+        let clean = wsio::serve(
+            socket,
+            end,
+            limits,
+            |frame| {
+                inner.with_state(NO_CTX, |st, now, inner| {
+                    let _ = st.core.handle_frame(now, connection, frame);
+                    st.pump(inner, now, NO_CTX);
+                    st.io.gate(connection)
+                })
+            },
+            || {
+                inner.with_state(NO_CTX, |st, now, inner| {
+                    let _ = st.core.handle_heartbeat_written(now, connection);
+                    st.pump(inner, now, NO_CTX);
+                })
+            },
+        )
         .await;
         inner.with_state(NO_CTX, |st, now, inner| {
             st.io.websocket_ended(&mut st.core, now, connection, clean);

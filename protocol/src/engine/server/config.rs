@@ -146,6 +146,10 @@ pub struct Config {
     /// Whether handshakes wait for the application's verdict (`allowRequest`); when off they
     /// are accepted at once. See [`Event::HandshakeRequest`](super::Event::HandshakeRequest).
     pub verify_handshakes: bool,
+    /// How long a POST body may take to arrive once its head was classified (300 s, Node's
+    /// `requestTimeout`): past it the POST is answered `408` with `Connection: close` and
+    /// its session closes (`transport error`).
+    pub request_timeout: Duration,
     /// How long a server-closed polling session waits for a GET to carry the close packet (30 s).
     pub polling_close_timeout: Duration,
     /// How many messages may wait for the next polling GET before `send` fails (1024).
@@ -171,6 +175,7 @@ impl Default for Config {
             initial_packet: None,
             cookie: None,
             verify_handshakes: false,
+            request_timeout: Duration::from_millis(300_000),
             polling_close_timeout: Duration::from_millis(30_000),
             max_buffered_packets: 1024,
             max_buffered_bytes: usize::MAX,

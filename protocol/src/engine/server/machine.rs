@@ -101,6 +101,17 @@ pub enum Transmit {
         /// The frame.
         frame: Frame,
     },
+    /// Send a heartbeat ping on WebSocket `connection`, as [`Transmit::Frame`], and report
+    /// with [`Server::handle_heartbeat_written`] once it has been written: the client's time
+    /// to answer (`pingTimeout`) counts from then, so a writer running late cannot make a
+    /// healthy client miss its deadline. Unreported, the deadline is
+    /// `pingInterval + pingTimeout` from when the ping was queued.
+    Heartbeat {
+        /// The connection.
+        connection: ConnectionId,
+        /// The ping frame.
+        frame: Frame,
+    },
     /// Close WebSocket `connection` (the engine has forgotten it).
     CloseWebSocket {
         /// The connection.
@@ -348,10 +359,10 @@ impl Server {
                 let response = Response::error(ErrorCode::BadRequest, None, headers);
                 self.out.respond(request, response);
             }
-            Method::Get => session.on_poll(request, headers, &mut self.out),
+            Method::Get => session.on_poll(now, request, headers, &self.config, &mut self.out),
             Method::Post => {
                 let binary = head.is_octet_stream();
-                session.on_post(request, binary, headers, &self.config, &mut self.out);
+                session.on_post(now, request, binary, headers, &self.config, &mut self.out);
             }
             _ => self.out.respond(request, Response::empty(500, headers)),
         }
@@ -512,6 +523,24 @@ impl Server {
             } else {
                 session.on_frame(now, frame, &self.config, &mut self.out);
             }
+        }
+        self.touch(key);
+        Ok(())
+    }
+
+    /// The ping announced by [`Transmit::Heartbeat`] on WebSocket `connection` has been
+    /// written: the client has `pingTimeout` from `now` to answer it.
+    pub fn handle_heartbeat_written(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+    ) -> Result<(), Error> {
+        let Some(ConnectionState::Main(key)) = self.out.connections.get(&connection) else {
+            return Err(Error::UnknownConnection);
+        };
+        let key = *key;
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.on_ping_written(now, &self.config);
         }
         self.touch(key);
         Ok(())
@@ -907,7 +936,7 @@ impl Server {
             if let Some(cookie) = &self.config.cookie {
                 headers.push(("Set-Cookie", Str::from(cookie.header_value(&sid))));
             }
-            session.on_poll(request, headers, &mut self.out);
+            session.on_poll(now, request, headers, &self.config, &mut self.out);
         }
         self.sessions.insert(key, session);
         self.touch(key);

@@ -214,6 +214,11 @@ pub(super) struct Session {
     pub next_ping: Option<Instant>,
     /// v4: when the session closes unless a pong arrives.
     pub pong_deadline: Option<Instant>,
+    /// v4: a ping is queued but not known to be written yet (a WebSocket writer not done
+    /// with it, or no GET took it): `pong_deadline` is provisional until it is.
+    pub ping_unwritten: bool,
+    /// When the body of the POST being read must have arrived (`request_timeout`).
+    pub body_deadline: Option<Instant>,
     /// v3: when the session closes unless a ping arrives.
     pub ping_deadline: Option<Instant>,
     /// The upgrade in progress.
@@ -255,6 +260,8 @@ impl Session {
             buffered_bytes: 0,
             next_ping,
             pong_deadline: None,
+            ping_unwritten: false,
+            body_deadline: None,
             ping_deadline,
             probe: None,
             upgraded: false,
@@ -282,6 +289,7 @@ impl Session {
             self.next_ping,
             self.pong_deadline,
             self.ping_deadline,
+            self.body_deadline,
             probe.map(|probe| probe.deadline),
             probe.and_then(|probe| probe.noop_at),
         ]
@@ -294,10 +302,8 @@ impl Session {
     pub fn push(&mut self, packet: Packet, out: &mut Outputs) {
         match &self.active {
             Active::WebSocket(connection) => {
-                out.transmits.push_back(Transmit::Frame {
-                    connection: *connection,
-                    frame: packet.encode_frame(self.version),
-                });
+                out.transmits
+                    .push_back(frame_transmit(*connection, &packet, self.version));
             }
             Active::Polling { .. } => {
                 if let Packet::Message(data) = &packet {
@@ -346,7 +352,14 @@ impl Session {
     }
 
     /// A polling GET for this session.
-    pub fn on_poll(&mut self, request: RequestId, headers: Vec<Header>, out: &mut Outputs) {
+    pub fn on_poll(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        headers: Vec<Header>,
+        config: &Config,
+        out: &mut Outputs,
+    ) {
         let held = HeldGet { request, headers };
         if self.closing.is_some() {
             // The close waits for this GET: whatever is buffered, then `1`.
@@ -371,12 +384,30 @@ impl Session {
         }
         *get = Some(held);
         out.requests.insert(request, RequestState::Poll(self.key));
+        let ping_waiting = self.ping_unwritten
+            && self
+                .buffer
+                .iter()
+                .any(|queued| matches!(queued, Packet::Ping(_)));
         self.flush(out);
+        if ping_waiting {
+            // This GET carries the ping: the client's time to answer starts now.
+            self.on_ping_written(now, config);
+        }
+    }
+
+    /// The pending ping has reached the client's transport (written to the WebSocket, or
+    /// taken by a GET): the pong is due `ping_timeout` from `now`.
+    pub fn on_ping_written(&mut self, now: Instant, config: &Config) {
+        if core::mem::take(&mut self.ping_unwritten) && self.pong_deadline.is_some() {
+            self.pong_deadline = Some(now + config.ping_timeout);
+        }
     }
 
     /// A data POST for this session; its body is read next.
     pub fn on_post(
         &mut self,
+        now: Instant,
         request: RequestId,
         binary: bool,
         headers: Vec<Header>,
@@ -394,6 +425,7 @@ impl Session {
             return;
         }
         *post = Some(request);
+        self.body_deadline = Some(now + config.request_timeout);
         out.requests.insert(
             request,
             RequestState::Data {
@@ -426,6 +458,7 @@ impl Session {
             && *post == Some(request)
         {
             *post = None;
+            self.body_deadline = None;
         }
         if body.len() > config.max_payload {
             out.respond(request, Response::empty(413, headers));
@@ -507,6 +540,7 @@ impl Session {
             }
             (Packet::Pong(_), ProtocolVersion::V4) => {
                 self.pong_deadline = None;
+                self.ping_unwritten = false;
                 self.next_ping = Some(now + config.ping_interval);
             }
             (Packet::Ping(_) | Packet::Pong(_), _) => {
@@ -597,11 +631,27 @@ impl Session {
             self.close(CloseReason::PingTimeout, Farewell::Close, out);
             return;
         }
-        if let Some(at) = self.next_ping.filter(|&at| at <= now) {
+        if self.body_deadline.is_some_and(|deadline| deadline <= now) {
+            self.body_deadline = None;
+            self.body_timed_out(out);
+            return;
+        }
+        if self.next_ping.is_some_and(|at| at <= now) {
             self.next_ping = None;
-            self.pong_deadline = Some(at + config.ping_timeout);
+            // The deadline counts from now, not from when the ping was due: a timer that fires
+            // late must not eat into the client's time.
+            self.pong_deadline = Some(now + config.ping_timeout);
             if self.closing.is_none() {
+                // Only a held GET takes the ping at once.
+                let unwritten = !matches!(&self.active, Active::Polling { get: Some(_), .. });
                 self.push(Packet::Ping(Str::from_static("")), out);
+                if unwritten {
+                    // Not on the wire yet: the client's time starts when it is
+                    // (`on_ping_written`); until then a generous bound still ends a session
+                    // whose transport never takes it.
+                    self.ping_unwritten = true;
+                    self.pong_deadline = Some(now + config.ping_interval + config.ping_timeout);
+                }
             }
         }
         if let Some(probe) = &mut self.probe {
@@ -620,6 +670,25 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The body of the POST being read did not arrive within `request_timeout`: `408` with
+    /// `Connection: close` (as Node's `requestTimeout`), and the session closes.
+    fn body_timed_out(&mut self, out: &mut Outputs) {
+        let Active::Polling { post, .. } = &mut self.active else {
+            return;
+        };
+        let Some(request) = post.take() else {
+            return;
+        };
+        let headers = match out.requests.get(&request) {
+            Some(RequestState::Data { headers, .. }) => headers.clone(),
+            _ => Vec::new(),
+        };
+        let mut headers = headers;
+        headers.push(("connection", Str::from_static("close")));
+        out.respond(request, Response::empty(408, headers));
+        self.close(CloseReason::TransportError, Farewell::Close, out);
     }
 
     /// Starts probing WebSocket `connection` as the new transport.
@@ -700,14 +769,22 @@ impl Session {
         self.buffered_messages = 0;
         self.buffered_bytes = 0;
         for packet in core::mem::take(&mut self.buffer) {
-            out.transmits.push_back(Transmit::Frame {
-                connection,
-                frame: packet.encode_frame(self.version),
-            });
+            out.transmits
+                .push_back(frame_transmit(connection, &packet, self.version));
         }
         // A close that waited for this upgrade ends the session on the new transport.
         if self.closing.take().is_some() {
             self.close(CloseReason::ForcedClose, Farewell::Close, out);
         }
+    }
+}
+
+/// The transmit carrying `packet` on WebSocket `connection`: a ping asks to be reported once
+/// written ([`Transmit::Heartbeat`]).
+fn frame_transmit(connection: ConnectionId, packet: &Packet, version: ProtocolVersion) -> Transmit {
+    let frame = packet.encode_frame(version);
+    match packet {
+        Packet::Ping(_) => Transmit::Heartbeat { connection, frame },
+        _ => Transmit::Frame { connection, frame },
     }
 }
