@@ -761,7 +761,9 @@ fn v3_websocket_binary_frames_and_server_pings_ignored() {
 
 #[test]
 fn the_polling_body_cap_follows_the_handshake_within_bounds() {
-    use socketio_protocol::engine::client::{DEFAULT_MAX_PAYLOAD, MAX_TRUSTED_PAYLOAD};
+    use socketio_protocol::engine::client::{
+        DEFAULT_MAX_PAYLOAD, MAX_TRUSTED_PAYLOAD, MIN_POLL_BODY_LIMIT,
+    };
     let open = |max: &str| {
         let mut client = EngineClient::new(ClientConfig::default(), ms(0)).unwrap();
         assert_eq!(client.max_response_len(), DEFAULT_MAX_PAYLOAD);
@@ -772,9 +774,11 @@ fn the_polling_body_cap_follows_the_handshake_within_bounds() {
         ok(&mut client, ms(0), 0, &body);
         client.max_response_len()
     };
-    assert_eq!(open(r#","maxPayload":5000"#), 5000);
-    assert_eq!(open(""), DEFAULT_MAX_PAYLOAD);
-    assert_eq!(open(r#","maxPayload":0"#), DEFAULT_MAX_PAYLOAD);
+    assert_eq!(open(r#","maxPayload":50000000"#), 50_000_000);
+    // Never below the floor: a poll may carry a burst the server buffered.
+    assert_eq!(open(r#","maxPayload":5000"#), MIN_POLL_BODY_LIMIT);
+    assert_eq!(open(""), MIN_POLL_BODY_LIMIT);
+    assert_eq!(open(r#","maxPayload":0"#), MIN_POLL_BODY_LIMIT);
     // A hostile handshake cannot lift the cap past the trusted ceiling.
     assert_eq!(open(r#","maxPayload":1000000000000"#), MAX_TRUSTED_PAYLOAD);
     // The application's own cap wins.

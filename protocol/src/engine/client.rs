@@ -64,6 +64,13 @@ pub const POST_CONTENT_TYPE: &str = "text/plain;charset=UTF-8";
 /// `maxHttpBufferSize`.
 pub const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
 
+/// The smallest cap on a polling response body once the session is open: 16 MiB. A server
+/// sends everything it buffered for a polling client in one body, which may be much larger
+/// than its `maxPayload` (the reference server does so; this crate's server buffers up to its
+/// backpressure limit, 16 MiB by default), so the handshake's `maxPayload` alone would cut
+/// legitimate bursts.
+pub const MIN_POLL_BODY_LIMIT: u64 = 16 << 20;
+
 /// The largest handshake `maxPayload` the client takes as its cap on polling response bodies:
 /// 100 000 000 bytes (the reference documentation's example of a raised `maxHttpBufferSize`).
 /// A server announcing more gets this cap, so a hostile handshake cannot lift it.
@@ -120,13 +127,9 @@ pub struct ClientConfig {
     /// [`SendError::BufferFull`] (a single larger message is still accepted into an empty buffer).
     pub max_buffered_bytes: usize,
     /// The most bytes the client reads in one polling response body
-    /// ([`EngineClient::max_response_len`]): `None` (the default) takes the handshake's
-    /// `maxPayload`, at most [`MAX_TRUSTED_PAYLOAD`], and [`DEFAULT_MAX_PAYLOAD`] before the
-    /// handshake or when the server announced none; `Some(n)` is `n` bytes always.
-    ///
-    /// A server that buffered many messages for a polling client may send them in one body
-    /// larger than its `maxPayload` (the reference server does); raise this for a
-    /// polling-only client that receives bursts.
+    /// ([`EngineClient::max_response_len`]): `None` (the default) is [`DEFAULT_MAX_PAYLOAD`]
+    /// before the handshake, then the handshake's `maxPayload` kept between
+    /// [`MIN_POLL_BODY_LIMIT`] and [`MAX_TRUSTED_PAYLOAD`]; `Some(n)` is `n` bytes always.
     pub max_payload: Option<u64>,
 }
 
@@ -471,23 +474,31 @@ impl EngineClient {
     ///
     /// ```
     /// use socketio_protocol::Instant;
-    /// use socketio_protocol::engine::client::{ClientConfig, EngineClient, Transmit, DEFAULT_MAX_PAYLOAD};
+    /// use socketio_protocol::engine::client::{
+    ///     ClientConfig, EngineClient, Transmit, DEFAULT_MAX_PAYLOAD, MIN_POLL_BODY_LIMIT,
+    /// };
     ///
     /// let mut client = EngineClient::new(ClientConfig::default(), Instant::ZERO).unwrap();
     /// assert_eq!(client.max_response_len(), DEFAULT_MAX_PAYLOAD);
     /// let Some(Transmit::Http { id, .. }) = client.poll_transmit() else { panic!() };
-    /// let open = r#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":5000}"#;
+    /// let open = r#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":50000000}"#;
     /// client.handle_http_response(Instant::ZERO, id, 200, open.into());
-    /// assert_eq!(client.max_response_len(), 5000);
+    /// assert_eq!(client.max_response_len(), 50_000_000);
+    /// # let _ = MIN_POLL_BODY_LIMIT;
     /// ```
     pub fn max_response_len(&self) -> u64 {
         if let Some(limit) = self.config.max_payload {
             return limit;
         }
-        match self.handshake.as_ref().and_then(|open| open.max_payload) {
-            Some(max) if max > 0 => max.min(MAX_TRUSTED_PAYLOAD),
-            _ => DEFAULT_MAX_PAYLOAD,
+        if self.handshake.is_none() {
+            return DEFAULT_MAX_PAYLOAD;
         }
+        let announced = self
+            .handshake
+            .as_ref()
+            .and_then(|open| open.max_payload)
+            .unwrap_or(0);
+        announced.clamp(MIN_POLL_BODY_LIMIT, MAX_TRUSTED_PAYLOAD)
     }
 
     /// Queues a message; it goes out as soon as the transport is writable.

@@ -681,8 +681,8 @@ impl ClientManager {
     }
 
     /// The most bytes to read of a polling response body of the current connection
-    /// ([`EngineClient::max_response_len`]; [`engine::DEFAULT_MAX_PAYLOAD`] when there is
-    /// none, or as the engine configuration says).
+    /// ([`EngineClient::max_response_len`]; without a connection,
+    /// [`engine::DEFAULT_MAX_PAYLOAD`] or the engine configuration's `max_payload`).
     pub fn max_response_len(&self) -> u64 {
         match &self.conn {
             Conn::Opening { slot, .. } | Conn::Open { slot } => slot.engine.max_response_len(),

@@ -345,11 +345,12 @@ impl ClientBuilder {
     }
 
     /// The most bytes the client reads in one polling response body, in place of the default:
-    /// the server's `maxPayload` from the handshake (at most 100 MB), 1 000 000 bytes before
-    /// it. Past it the connection closes with the reason `payload too large` and the client
-    /// reconnects as configured. Raise it for a polling-only client that receives bursts: a
-    /// server may send all it buffered for a poll in one body larger than its `maxPayload`.
-    /// (WebSocket messages are capped by the connector's WebSocket configuration.)
+    /// 1 000 000 bytes before the handshake, then the server's `maxPayload` kept between
+    /// 16 MiB and 100 MB (a poll may carry a burst of everything the server buffered, larger
+    /// than its `maxPayload`; a hostile handshake cannot lift the cap past 100 MB). Past it
+    /// the connection closes with the reason `payload too large (limit: … bytes)` and the
+    /// client reconnects as configured. (WebSocket messages are capped by the connector's
+    /// WebSocket configuration, 1 000 000 bytes by default.)
     ///
     /// ```
     /// let b = socketio::client::Client::builder("http://localhost:3000").max_payload(16 << 20);
