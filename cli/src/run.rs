@@ -17,8 +17,12 @@ use crate::values::{ack_line, event_line, parse_auth, parse_json_arg};
 
 /// What the client's handlers report to the command.
 enum Note {
-    Connected { id: Option<String>, recovered: bool },
+    Connected {
+        id: Option<String>,
+        recovered: bool,
+    },
     ConnectError(ConnectFailed),
+    /// The reason (with the cap, for `payload too large`) and whether the client reconnects.
     Disconnected(String, bool),
     Event(String, Vec<Value>),
     Attempt(u32),
@@ -26,6 +30,12 @@ enum Note {
     Reconnected(u32),
     GaveUp,
 }
+
+/// How many notes (events, mostly) may wait for the terminal. A handler waits for room, and
+/// the client stops reading from the server while its handlers wait
+/// ([`ClientBuilder::max_pending_events`](socketio_tokio::client::ClientBuilder::max_pending_events)),
+/// so a slow stdout slows the server down instead of growing `sio`'s memory.
+const NOTE_QUEUE: usize = 64;
 
 pub(crate) async fn run(cli: Cli, output: &mut Output) -> Result<(), Failure> {
     match cli.command {
@@ -42,9 +52,7 @@ fn parse_args(args: &[String]) -> Result<Vec<Value>, Failure> {
 }
 
 /// Builds the client and registers the reporting handlers on the namespace's socket.
-fn start(
-    connect: &ConnectArgs,
-) -> Result<(Client, ClientSocket, mpsc::UnboundedReceiver<Note>), Failure> {
+fn start(connect: &ConnectArgs) -> Result<(Client, ClientSocket, mpsc::Receiver<Note>), Failure> {
     if !connect.namespace.starts_with('/') {
         return Err(Failure::Usage(format!(
             "--namespace must start with '/', got {:?}",
@@ -81,67 +89,85 @@ fn start(
         .build(Arc::new(TokioRuntime::new()), connector(connect)?)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let socket = client.socket(&connect.namespace);
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Every handler waits for room in the queue (see `NOTE_QUEUE`).
+    let (tx, rx) = mpsc::channel(NOTE_QUEUE);
+    let reconnects = !connect.no_reconnect;
     {
         let tx = tx.clone();
         socket.on_connect(move |s: ClientSocket| {
-            let _ = tx.send(Note::Connected {
+            let note = Note::Connected {
                 id: s.id(),
                 recovered: s.recovered(),
-            });
-            async {}
+            };
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(note).await;
+            }
         });
     }
     {
         let tx = tx.clone();
         socket.on_connect_error(move |_s, error: ConnectFailed| {
-            let _ = tx.send(Note::ConnectError(error));
-            async {}
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Note::ConnectError(error)).await;
+            }
         });
     }
     {
         let tx = tx.clone();
         socket.on_disconnect(move |_s, reason| {
-            let _ = tx.send(Note::Disconnected(
-                reason.to_string(),
-                reason.allows_reconnect(),
-            ));
-            async {}
+            let note =
+                Note::Disconnected(reason.to_string(), reconnects && reason.allows_reconnect());
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(note).await;
+            }
         });
     }
     {
         let tx = tx.clone();
         socket.on_any(
             move |_s, event: String, args: Vec<Value>, _ack: Option<AckSender>| {
-                let _ = tx.send(Note::Event(event, args));
-                async {}
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(Note::Event(event, args)).await;
+                }
             },
         );
     }
     {
         let tx = tx.clone();
         client.on_reconnect_attempt(move |n| {
-            let _ = tx.send(Note::Attempt(n));
-            async {}
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Note::Attempt(n)).await;
+            }
         });
     }
     {
         let tx = tx.clone();
         client.on_reconnect_error(move || {
-            let _ = tx.send(Note::AttemptFailed);
-            async {}
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Note::AttemptFailed).await;
+            }
         });
     }
     {
         let tx = tx.clone();
         client.on_reconnect(move |n| {
-            let _ = tx.send(Note::Reconnected(n));
-            async {}
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Note::Reconnected(n)).await;
+            }
         });
     }
     client.on_reconnect_failed(move || {
-        let _ = tx.send(Note::GaveUp);
-        async {}
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(Note::GaveUp).await;
+        }
     });
     socket.connect();
     Ok((client, socket, rx))
@@ -188,8 +214,9 @@ pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
-/// Progress lines on stderr; a refusal or giving up ends the command.
-fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> {
+/// Progress lines on stderr; a refusal or giving up ends the command, and so does a failed
+/// attempt when the client does not reconnect (`reconnects` false: `--no-reconnect`).
+fn progress(note: &Note, nsp: &str, reconnects: bool, output: &mut Output) -> Result<(), Failure> {
     match note {
         Note::Connected { id, recovered } => output.note(&format!(
             "connected to {nsp} as {}{}",
@@ -205,6 +232,12 @@ fn progress(note: &Note, nsp: &str, output: &mut Output) -> Result<(), Failure> 
                     message: error.message.clone(),
                     data: error.data.clone(),
                 });
+            }
+            if !reconnects {
+                return Err(Failure::Connect(format!(
+                    "cannot connect to {nsp}: {}",
+                    describe(error)
+                )));
             }
             output.note(&format!("connect_error: {}", describe(error)));
         }
@@ -298,7 +331,7 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
             connected_once = true;
         }
         record_attempt_error(&note, &mut last_error);
-        if let Err(failure) = progress(&note, &nsp, output) {
+        if let Err(failure) = progress(&note, &nsp, !args.connect.no_reconnect, output) {
             break Err(failure);
         }
         match note {
@@ -309,9 +342,6 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
                 }
             }
             Note::Disconnected(reason, false) => {
-                break Err(Failure::Connect(format!("disconnected: {reason}")));
-            }
-            Note::Disconnected(reason, true) if args.connect.no_reconnect => {
                 break Err(Failure::Connect(format!("disconnected: {reason}")));
             }
             _ => {}
@@ -335,7 +365,7 @@ async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
                 return Err(Failure::Other("the client stopped".into()));
             };
             record_attempt_error(&note, &mut last_error);
-            progress(&note, &nsp, output)?;
+            progress(&note, &nsp, !args.connect.no_reconnect, output)?;
             match note {
                 Note::Connected { .. } => return Ok(()),
                 Note::Disconnected(reason, _) => {

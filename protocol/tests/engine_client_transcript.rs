@@ -758,3 +758,87 @@ fn v3_websocket_binary_frames_and_server_pings_ignored() {
     client.handle_ws_frame(ms(1_100), RequestId(0), Frame::Text("3".into()));
     assert_eq!(client.poll_timeout(), Some(ms(2_100)));
 }
+
+#[test]
+fn the_polling_body_cap_follows_the_handshake_within_bounds() {
+    use socketio_protocol::engine::client::{
+        DEFAULT_MAX_PAYLOAD, MAX_TRUSTED_PAYLOAD, MIN_POLL_BODY_LIMIT,
+    };
+    let open = |max: &str| {
+        let mut client = EngineClient::new(ClientConfig::default(), ms(0)).unwrap();
+        assert_eq!(client.max_response_len(), DEFAULT_MAX_PAYLOAD);
+        let _ = drain(&mut client);
+        let body = format!(
+            r#"0{{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000{max}}}"#
+        );
+        ok(&mut client, ms(0), 0, &body);
+        client.max_response_len()
+    };
+    assert_eq!(open(r#","maxPayload":50000000"#), 50_000_000);
+    // Never below the floor: a poll may carry a burst the server buffered.
+    assert_eq!(open(r#","maxPayload":5000"#), MIN_POLL_BODY_LIMIT);
+    assert_eq!(open(""), MIN_POLL_BODY_LIMIT);
+    assert_eq!(open(r#","maxPayload":0"#), MIN_POLL_BODY_LIMIT);
+    // A hostile handshake cannot lift the cap past the trusted ceiling.
+    assert_eq!(open(r#","maxPayload":1000000000000"#), MAX_TRUSTED_PAYLOAD);
+    // The application's own cap wins.
+    let config = ClientConfig {
+        max_payload: Some(42),
+        ..ClientConfig::default()
+    };
+    let mut client = open_polling(config);
+    assert_eq!(client.max_response_len(), 42);
+    let _ = drain(&mut client);
+}
+
+#[test]
+fn an_oversized_poll_closes_with_payload_too_large_and_tells_the_server() {
+    let mut client = open_polling(ClientConfig::default());
+    client.handle_too_large(ms(5), RequestId(1), 1_000_000);
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(CloseReason::PayloadTooLarge {
+            limit: 1_000_000
+        })]
+    );
+    assert_eq!(
+        drain(&mut client),
+        ["#2 POST /engine.io/?EIO=4&transport=polling&t=2&sid=abc 1 [text/plain;charset=UTF-8]"]
+    );
+    // Late answers for the aborted GET are ignored.
+    ok(&mut client, ms(6), 1, "4late");
+    assert!(events(&mut client).is_empty());
+}
+
+#[test]
+fn an_oversized_websocket_message_closes_and_an_oversized_probe_only_fails_the_probe() {
+    let config = ClientConfig {
+        transports: vec![TransportKind::WebSocket],
+        ..ClientConfig::default()
+    };
+    let mut client = EngineClient::new(config, ms(0)).unwrap();
+    let _ = drain(&mut client);
+    client.handle_ws_opened(ms(0), RequestId(0));
+    client.handle_ws_frame(ms(0), RequestId(0), Frame::Text(Str::from(OPEN_WS)));
+    let _ = events(&mut client);
+    client.handle_too_large(ms(1), RequestId(0), 1_000_000);
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(CloseReason::PayloadTooLarge {
+            limit: 1_000_000
+        })]
+    );
+    assert_eq!(drain(&mut client), ["#0 CLOSE"]);
+
+    let mut client = EngineClient::new(ClientConfig::default(), ms(0)).unwrap();
+    let _ = drain(&mut client);
+    ok(&mut client, ms(0), 0, OPEN_POLLING);
+    let _ = events(&mut client);
+    let _ = drain(&mut client); // WS #1, GET #2
+    client.handle_ws_opened(ms(1), RequestId(1));
+    let _ = drain(&mut client);
+    client.handle_too_large(ms(2), RequestId(1), 1_000_000);
+    assert_eq!(events(&mut client), [Event::UpgradeFailed]);
+    assert_eq!(drain(&mut client), ["#1 CLOSE"]);
+    assert!(client.is_open());
+}

@@ -656,3 +656,40 @@ fn a_silent_server_is_a_ping_timeout_and_reconnects() {
     assert_eq!(h.out(), [Out::Close]);
     assert_eq!(h.manager.poll_timeout(), Some(Instant::from_millis(46_000)));
 }
+
+#[test]
+fn a_connection_lost_before_the_connect_reply_is_a_connect_error_not_a_silent_retry() {
+    let mut h = Harness::new(config());
+    let root = h.open("/", None);
+    h.accept_engine();
+    assert_eq!(h.texts(), ["40"]);
+    // The CONNECT_ERROR reply is larger than the client reads: the transport reports it.
+    let ws = h.ws.unwrap();
+    h.manager.handle_too_large(h.now, ws, 1_000_000);
+    assert_eq!(
+        show(h.events()),
+        ["connect_error / payload too large (limit: 1000000 bytes) None"]
+    );
+    // A failed attempt, not a refusal: the socket stays active and the client retries.
+    assert!(h.manager.is_active(root));
+    assert!(h.manager.poll_timeout().is_some());
+}
+
+#[test]
+fn an_oversized_message_on_an_open_socket_is_the_disconnect_reason() {
+    let (mut h, _root) = connected();
+    let ws = h.ws.unwrap();
+    h.manager.handle_too_large(h.now, ws, 1_000_000);
+    let events = h.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Disconnect {
+            reason: DisconnectReason::PayloadTooLarge { limit: 1_000_000 },
+            ..
+        }
+    )));
+    assert_eq!(
+        show(events),
+        ["disconnect / payload too large (limit: 1000000 bytes)"]
+    );
+}

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use socketio::client::BuildError;
 use socketio::client::connect::{ConnectionPool, ConnectorOptions, Target};
-use socketio::client::{BoxFuture, BoxWebSocket, Client, ClientBuilder, Connector, ConnectorError};
+use socketio::client::{
+    BodyLimit, BoxFuture, BoxWebSocket, Client, ClientBuilder, Connector, ConnectorError,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -29,8 +31,10 @@ struct Inner {
 }
 
 /// The [`Connector`] for tokio: polling requests over HTTP/1.1 (hyper, keep-alive
-/// connections reused), WebSockets with tokio-tungstenite (4 KiB buffers, like the server),
-/// TLS with rustls and the Mozilla roots (`webpki-roots`) plus any added root.
+/// connections reused; response bodies read up to the request's [`BodyLimit`]), WebSockets
+/// with tokio-tungstenite ([`client_websocket_config`](socketio::client::connect::client_websocket_config):
+/// 4 KiB buffers and 1 MB messages like the server, the write buffer bounded), TLS with rustls
+/// and the Mozilla roots (`webpki-roots`) plus any added root.
 ///
 /// ```no_run
 /// # async fn f() {
@@ -107,6 +111,7 @@ impl TokioConnector {
         self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, ConnectorError> {
+        let limit = BodyLimit::of(&request);
         let (mut parts, body) = request.into_parts();
         let target = Target::from_uri(&parts.uri)?;
         let key = socketio::client::origin_form(&mut parts)?;
@@ -138,11 +143,8 @@ impl TokioConnector {
             .await
             .map_err(ConnectorError::new)?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(ConnectorError::new)?
-            .to_bytes();
+        // At most `limit` bytes: past it the connection is dropped, not pooled, unread.
+        let body = socketio::client::read_body(body, limit).await?;
         self.0.pool.put(key, sender);
         Ok(http::Response::from_parts(parts, body))
     }
@@ -219,7 +221,10 @@ impl TokioConnectorBuilder {
         self
     }
 
-    /// The WebSocket configuration (default: [`crate::default_websocket_config`], 4 KiB buffers).
+    /// The WebSocket configuration (default:
+    /// [`client_websocket_config`](socketio::client::connect::client_websocket_config): 4 KiB
+    /// buffers, 1 MB messages, a bounded write buffer). Keep `max_message_size` and
+    /// `max_write_buffer_size` set: they bound what a server can make the client hold.
     ///
     /// ```
     /// let builder = socketio_tokio::TokioConnector::builder()

@@ -59,6 +59,23 @@ use crate::{Instant, Str};
 /// The content type of a polling POST body, as the official client sends it.
 pub const POST_CONTENT_TYPE: &str = "text/plain;charset=UTF-8";
 
+/// The most bytes a polling response body may have before the handshake told the client the
+/// server's `maxPayload` (and when it told none): 1 000 000, the reference server's default
+/// `maxHttpBufferSize`.
+pub const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
+
+/// The smallest cap on a polling response body once the session is open: 16 MiB. A server
+/// sends everything it buffered for a polling client in one body, which may be much larger
+/// than its `maxPayload` (the reference server does so; this crate's server buffers up to its
+/// backpressure limit, 16 MiB by default), so the handshake's `maxPayload` alone would cut
+/// legitimate bursts.
+pub const MIN_POLL_BODY_LIMIT: u64 = 16 << 20;
+
+/// The largest handshake `maxPayload` the client takes as its cap on polling response bodies:
+/// 100 000 000 bytes (the reference documentation's example of a raised `maxHttpBufferSize`).
+/// A server announcing more gets this cap, so a hostile handshake cannot lift it.
+pub const MAX_TRUSTED_PAYLOAD: u64 = 100_000_000;
+
 /// A low-level transport the client can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -109,6 +126,11 @@ pub struct ClientConfig {
     /// Most message bytes buffered before [`EngineClient::send`] returns
     /// [`SendError::BufferFull`] (a single larger message is still accepted into an empty buffer).
     pub max_buffered_bytes: usize,
+    /// The most bytes the client reads in one polling response body
+    /// ([`EngineClient::max_response_len`]): `None` (the default) is [`DEFAULT_MAX_PAYLOAD`]
+    /// before the handshake, then the handshake's `maxPayload` kept between
+    /// [`MIN_POLL_BODY_LIMIT`] and [`MAX_TRUSTED_PAYLOAD`]; `Some(n)` is `n` bytes always.
+    pub max_payload: Option<u64>,
 }
 
 impl Default for ClientConfig {
@@ -126,6 +148,7 @@ impl Default for ClientConfig {
             timestamp_seed: 0,
             max_buffered_messages: 1024,
             max_buffered_bytes: 16 * 1024 * 1024,
+            max_payload: None,
         }
     }
 }
@@ -445,6 +468,39 @@ impl EngineClient {
         self.buffered_messages
     }
 
+    /// The most bytes the caller may read of a polling response body (see
+    /// [`ClientConfig::max_payload`]); past it, report
+    /// [`handle_too_large`](Self::handle_too_large) instead of the response.
+    ///
+    /// ```
+    /// use socketio_protocol::Instant;
+    /// use socketio_protocol::engine::client::{
+    ///     ClientConfig, EngineClient, Transmit, DEFAULT_MAX_PAYLOAD, MIN_POLL_BODY_LIMIT,
+    /// };
+    ///
+    /// let mut client = EngineClient::new(ClientConfig::default(), Instant::ZERO).unwrap();
+    /// assert_eq!(client.max_response_len(), DEFAULT_MAX_PAYLOAD);
+    /// let Some(Transmit::Http { id, .. }) = client.poll_transmit() else { panic!() };
+    /// let open = r#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":50000000}"#;
+    /// client.handle_http_response(Instant::ZERO, id, 200, open.into());
+    /// assert_eq!(client.max_response_len(), 50_000_000);
+    /// # let _ = MIN_POLL_BODY_LIMIT;
+    /// ```
+    pub fn max_response_len(&self) -> u64 {
+        if let Some(limit) = self.config.max_payload {
+            return limit;
+        }
+        if self.handshake.is_none() {
+            return DEFAULT_MAX_PAYLOAD;
+        }
+        let announced = self
+            .handshake
+            .as_ref()
+            .and_then(|open| open.max_payload)
+            .unwrap_or(0);
+        announced.clamp(MIN_POLL_BODY_LIMIT, MAX_TRUSTED_PAYLOAD)
+    }
+
     /// Queues a message; it goes out as soon as the transport is writable.
     ///
     /// Messages sent before the open are buffered. Over v4 polling, text must not contain the
@@ -522,6 +578,45 @@ impl EngineClient {
             }
             self.on_drain();
             self.maybe_paused();
+        }
+    }
+
+    /// The response body of the HTTP request `id`, or a message on the WebSocket `id`, was
+    /// larger than the caller reads (`limit` bytes, e.g. [`max_response_len`](Self::max_response_len)
+    /// for a polling body): the session closes with [`CloseReason::PayloadTooLarge`]. For a
+    /// WebSocket probe, the probe fails and the session keeps polling.
+    ///
+    /// ```
+    /// use socketio_protocol::Instant;
+    /// use socketio_protocol::engine::CloseReason;
+    /// use socketio_protocol::engine::client::{ClientConfig, EngineClient, Event, Transmit};
+    ///
+    /// let mut client = EngineClient::new(ClientConfig::default(), Instant::ZERO).unwrap();
+    /// let Some(Transmit::Http { id, .. }) = client.poll_transmit() else { panic!() };
+    /// client.handle_too_large(Instant::ZERO, id, client.max_response_len());
+    /// assert_eq!(
+    ///     client.poll_event(),
+    ///     Some(Event::Closed(CloseReason::PayloadTooLarge { limit: 1_000_000 }))
+    /// );
+    /// ```
+    pub fn handle_too_large(&mut self, now: Instant, id: RequestId, limit: u64) {
+        let _ = now;
+        if self.state == State::Closed {
+            return;
+        }
+        let reason = CloseReason::PayloadTooLarge { limit };
+        match self.main {
+            Main::Polling { get, post, .. } if get == Some(id) || post == Some(id) => {
+                self.set_get(None);
+                self.set_post(None);
+                self.finish(reason, true);
+            }
+            Main::WebSocket { id: main, .. } if main == id => self.finish(reason, true),
+            _ => {
+                if matches!(self.probe, Some((probe, _)) if probe == id) {
+                    self.probe_failed(true);
+                }
+            }
         }
     }
 

@@ -16,6 +16,20 @@ pub enum CloseReason {
     ParseError,
     /// This side closed the session on purpose: `forced close`.
     ForcedClose,
+    /// A response body or message from the peer was larger than this side reads
+    /// (`limit` bytes): `payload too large`. Not a reference reason: the reference client has
+    /// no such cap and would keep reading.
+    ///
+    /// ```
+    /// use socketio_protocol::engine::CloseReason;
+    /// let reason = CloseReason::PayloadTooLarge { limit: 1_000_000 };
+    /// assert_eq!(reason.as_str(), "payload too large");
+    /// assert_eq!(reason.to_string(), "payload too large (limit: 1000000 bytes)");
+    /// ```
+    PayloadTooLarge {
+        /// The cap that was passed, in bytes.
+        limit: u64,
+    },
 }
 
 impl CloseReason {
@@ -27,12 +41,18 @@ impl CloseReason {
             CloseReason::TransportClose => "transport close",
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
+            CloseReason::PayloadTooLarge { .. } => "payload too large",
         }
     }
 }
 
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            CloseReason::PayloadTooLarge { limit } => {
+                write!(f, "{} (limit: {limit} bytes)", self.as_str())
+            }
+            _ => f.write_str(self.as_str()),
+        }
     }
 }

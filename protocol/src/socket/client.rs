@@ -669,6 +669,30 @@ impl ClientManager {
         });
     }
 
+    /// The response body of the HTTP request `id`, or a message on the WebSocket `id`, was
+    /// larger than the caller reads (`limit` bytes; for a polling body,
+    /// [`max_response_len`](Self::max_response_len)): the connection closes with
+    /// [`DisconnectReason::PayloadTooLarge`] (sockets still waiting for their CONNECT reply get
+    /// an [`Event::ConnectError`] with the reason as message) and reconnects as configured.
+    pub fn handle_too_large(&mut self, now: Instant, id: RequestId, limit: u64) {
+        self.forward(now, id, |engine, inner| {
+            engine.handle_too_large(now, inner, limit)
+        });
+    }
+
+    /// The most bytes to read of a polling response body of the current connection
+    /// ([`EngineClient::max_response_len`]; without a connection,
+    /// [`engine::DEFAULT_MAX_PAYLOAD`] or the engine configuration's `max_payload`).
+    pub fn max_response_len(&self) -> u64 {
+        match &self.conn {
+            Conn::Opening { slot, .. } | Conn::Open { slot } => slot.engine.max_response_len(),
+            _ => self
+                .engine_config
+                .max_payload
+                .unwrap_or(engine::DEFAULT_MAX_PAYLOAD),
+        }
+    }
+
     /// The WebSocket `id` is connected.
     pub fn handle_ws_opened(&mut self, now: Instant, id: RequestId) {
         self.forward(now, id, |engine, inner| engine.handle_ws_opened(now, inner));
@@ -1073,7 +1097,7 @@ impl ClientManager {
                 let opening = matches!(self.conn, Conn::Opening { .. });
                 self.retire_current();
                 if opening {
-                    self.open_failed(now, reason.as_str());
+                    self.open_failed(now, &alloc::format!("{reason}"));
                 } else {
                     self.on_close(now, reason.into());
                 }
@@ -1105,10 +1129,22 @@ impl ClientManager {
         }
     }
 
-    /// The open connection ended for `reason`.
+    /// The open connection ended for `reason`. A socket still waiting for its CONNECT reply
+    /// learns it as a failed attempt ([`Event::ConnectError`], not refused), so a connection
+    /// that keeps dropping before the namespace answers is never a silent loop.
     fn on_close(&mut self, now: Instant, reason: DisconnectReason) {
         self.backoff.reset();
         for index in 0..self.sockets.len() {
+            let socket = &self.sockets[index];
+            if socket.active && !socket.connected {
+                self.events.push_back(Event::ConnectError {
+                    socket: SocketId(index),
+                    nsp: socket.nsp.clone(),
+                    message: alloc::format!("{reason}"),
+                    data: None,
+                    refused: false,
+                });
+            }
             if self.sockets[index].active {
                 self.socket_closed(now, index, reason);
             }

@@ -28,6 +28,21 @@ pub enum DisconnectReason {
     IoServerDisconnect,
     /// Client side: the application disconnected the socket: `io client disconnect`.
     IoClientDisconnect,
+    /// Client side: a response body or message from the server was larger than the client
+    /// reads (`limit` bytes), so the connection was dropped: `payload too large`. Not a
+    /// reference reason (the reference client has no such cap); the client reconnects.
+    ///
+    /// ```
+    /// use socketio_protocol::socket::DisconnectReason;
+    /// let reason = DisconnectReason::PayloadTooLarge { limit: 1_000_000 };
+    /// assert_eq!(reason.as_str(), "payload too large");
+    /// assert_eq!(reason.to_string(), "payload too large (limit: 1000000 bytes)");
+    /// assert!(reason.allows_reconnect());
+    /// ```
+    PayloadTooLarge {
+        /// The cap that was passed, in bytes.
+        limit: u64,
+    },
 }
 
 impl DisconnectReason {
@@ -45,6 +60,7 @@ impl DisconnectReason {
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
             DisconnectReason::IoServerDisconnect => "io server disconnect",
             DisconnectReason::IoClientDisconnect => "io client disconnect",
+            DisconnectReason::PayloadTooLarge { .. } => "payload too large",
         }
     }
 
@@ -78,6 +94,7 @@ impl From<crate::engine::CloseReason> for DisconnectReason {
             CloseReason::TransportError => DisconnectReason::TransportError,
             CloseReason::TransportClose => DisconnectReason::TransportClose,
             CloseReason::ParseError => DisconnectReason::ParseError,
+            CloseReason::PayloadTooLarge { limit } => DisconnectReason::PayloadTooLarge { limit },
             _ => DisconnectReason::ForcedClose,
         }
     }
@@ -85,6 +102,11 @@ impl From<crate::engine::CloseReason> for DisconnectReason {
 
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            DisconnectReason::PayloadTooLarge { limit } => {
+                write!(f, "{} (limit: {limit} bytes)", self.as_str())
+            }
+            _ => f.write_str(self.as_str()),
+        }
     }
 }

@@ -40,7 +40,13 @@ pub struct ClientBuilder {
     auth: Result<AuthSource, String>,
     config: ManagerConfig,
     namespaces: Vec<String>,
+    max_pending_events: usize,
 }
+
+/// How many received events may wait for their handlers to finish before the client stops
+/// reading from the server ([`ClientBuilder::max_pending_events`]): 256, the server's
+/// [`Backpressure::max_backlog`](crate::flow::Backpressure) too.
+pub const DEFAULT_MAX_PENDING_EVENTS: usize = 256;
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,6 +83,7 @@ impl ClientBuilder {
             auth: Ok(AuthSource::None),
             config,
             namespaces: Vec::new(),
+            max_pending_events: DEFAULT_MAX_PENDING_EVENTS,
         }
     }
 
@@ -316,6 +323,44 @@ impl ClientBuilder {
         self.parser(Parser::Msgpack)
     }
 
+    /// How many received events may be pending (handed to their handler, the handler not
+    /// finished) before the client stops reading from the server: no WebSocket frame is read
+    /// and no polling request sent until one finishes, so a server sending faster than the
+    /// handlers consume is slowed down by TCP instead of growing the client's memory. Default
+    /// [`DEFAULT_MAX_PENDING_EVENTS`] (256; at least 1). The memory it bounds is at most this
+    /// many events of the largest message the client reads
+    /// ([`max_payload`](Self::max_payload)).
+    ///
+    /// A handler that awaits something only a later read brings (the ack of an
+    /// `emit_with_ack` without a timeout) holds its place meanwhile: with this many such
+    /// handlers at once, reading stays paused. Give such acks a timeout, or raise the bound.
+    ///
+    /// ```
+    /// let b = socketio::client::Client::builder("http://localhost:3000").max_pending_events(64);
+    /// # let _ = b;
+    /// ```
+    pub fn max_pending_events(mut self, events: usize) -> Self {
+        self.max_pending_events = events.max(1);
+        self
+    }
+
+    /// The most bytes the client reads in one polling response body, in place of the default:
+    /// 1 000 000 bytes before the handshake, then the server's `maxPayload` kept between
+    /// 16 MiB and 100 MB (a poll may carry a burst of everything the server buffered, larger
+    /// than its `maxPayload`; a hostile handshake cannot lift the cap past 100 MB). Past it
+    /// the connection closes with the reason `payload too large (limit: … bytes)` and the
+    /// client reconnects as configured. (WebSocket messages are capped by the connector's
+    /// WebSocket configuration, 1 000 000 bytes by default.)
+    ///
+    /// ```
+    /// let b = socketio::client::Client::builder("http://localhost:3000").max_payload(16 << 20);
+    /// # let _ = b;
+    /// ```
+    pub fn max_payload(mut self, bytes: u64) -> Self {
+        self.config.engine.max_payload = Some(bytes);
+        self
+    }
+
     /// Another namespace to join on [`Client::connect`], over the same connection.
     ///
     /// ```
@@ -399,7 +444,15 @@ impl ClientBuilder {
             authority,
             headers,
         };
-        Client::new(runtime, connector, config, origin, auth, namespaces)
+        Client::new(
+            runtime,
+            connector,
+            config,
+            origin,
+            auth,
+            namespaces,
+            self.max_pending_events,
+        )
     }
 
     /// Builds the client and connects at once ([`build`](Self::build) then

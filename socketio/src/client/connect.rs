@@ -32,6 +32,27 @@ use super::ConnectorError;
 /// [`ConnectionPool::new`].
 pub const MAX_IDLE_PER_ORIGIN: usize = 4;
 
+/// The most bytes a client WebSocket keeps unwritten (tungstenite's `max_write_buffer_size`):
+/// the 4 KiB write buffer plus 16 MiB, room for one message as large as the engine's send
+/// buffer takes. It bounds what a server that stops reading can make the client hold, its
+/// own pongs to a flood of WebSocket pings included (tungstenite keeps one pending pong once
+/// the buffer is full). A larger message fails the connection.
+pub const CLIENT_MAX_WRITE_BUFFER: usize = crate::http::WEBSOCKET_WRITE_BUFFER + (16 << 20);
+
+/// The tungstenite configuration of the client's WebSockets: the server's
+/// ([`default_websocket_config`](crate::http::default_websocket_config): 4 KiB buffers,
+/// messages up to 1 000 000 bytes) with the write buffer bounded by
+/// [`CLIENT_MAX_WRITE_BUFFER`].
+///
+/// ```
+/// let config = socketio::client::connect::client_websocket_config();
+/// assert_eq!(config.max_write_buffer_size, socketio::client::connect::CLIENT_MAX_WRITE_BUFFER);
+/// assert_eq!(config.max_message_size, Some(1_000_000));
+/// ```
+pub fn client_websocket_config() -> WebSocketConfig {
+    crate::http::default_websocket_config().max_write_buffer_size(CLIENT_MAX_WRITE_BUFFER)
+}
+
 /// Where a request URL leads: the host to dial (IPv6 brackets removed), the port (the
 /// scheme's default if none), and whether to speak TLS (`https` / `wss`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,8 +170,7 @@ impl<C> ConnectionPool<C> {
 
 /// What a runtime's connector builder collects: trusted roots (the Mozilla set from
 /// `webpki-roots` plus any added), whether to skip certificate verification (tests only), and
-/// the WebSocket configuration ([`default_websocket_config`](crate::http::default_websocket_config)
-/// unless replaced).
+/// the WebSocket configuration ([`client_websocket_config`] unless replaced).
 #[derive(Clone)]
 pub struct ConnectorOptions {
     roots: RootCertStore,
@@ -182,7 +202,7 @@ impl ConnectorOptions {
         ConnectorOptions {
             roots,
             accept_invalid_certs: false,
-            websocket: crate::http::default_websocket_config(),
+            websocket: client_websocket_config(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! handler runner.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -13,7 +14,8 @@ use socketio_protocol::socket::DisconnectReason;
 use socketio_protocol::socket::client::{AckId, ClientManager, Event, SocketId};
 use socketio_protocol::{Instant, Str, Value};
 
-use super::{ConnectFailed, ConnectFailedKind, Connector};
+use super::flow::Inflow;
+use super::{BodyLimit, ConnectFailed, ConnectFailedKind, Connector};
 use crate::namespace::lock;
 use crate::{AckError, BoxTask, Runtime};
 
@@ -108,12 +110,35 @@ enum WsOut {
     Close,
 }
 
+/// The queue to one WebSocket's writer. A pong (`3`) is only queued while no other pong waits
+/// in it: a server's ping flood, read faster than the writer writes (or never read back by the
+/// server), costs one queued pong, not one per ping.
+struct WsWriter {
+    tx: mpsc::UnboundedSender<WsOut>,
+    pong_queued: Arc<AtomicBool>,
+}
+
+impl WsWriter {
+    fn send(&self, frame: Frame) {
+        let pong = is_pong(&frame);
+        if pong && self.pong_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self.tx.unbounded_send(WsOut::Frame(frame));
+    }
+}
+
+/// The Engine.IO v4 pong the client answers every ping with.
+fn is_pong(frame: &Frame) -> bool {
+    matches!(frame, Frame::Text(text) if text.as_bytes()[..] == b"3"[..])
+}
+
 /// Everything behind the client's lock.
 pub(crate) struct State {
     pub(crate) manager: ClientManager,
     pub(crate) sockets: Vec<SocketEntry>,
     pub(crate) acks: HashMap<AckId, oneshot::Sender<Result<Vec<Value>, AckError>>>,
-    ws: HashMap<RequestId, mpsc::UnboundedSender<WsOut>>,
+    ws: HashMap<RequestId, WsWriter>,
     armed: Option<Instant>,
     spawns: Vec<BoxTask>,
     /// Transport tasks that write: POST requests and WebSocket connections. A polling GET
@@ -177,6 +202,14 @@ pub(crate) struct Shared {
     timer_wake: mpsc::UnboundedSender<()>,
     runner: mpsc::UnboundedSender<BoxTask>,
     pub(crate) manager_handlers: Mutex<ManagerHandlers>,
+    /// Events handed to handlers and not finished; the readers wait while it is full.
+    pub(crate) inflow: Arc<Inflow>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.inflow.close();
+    }
 }
 
 impl Shared {
@@ -187,6 +220,7 @@ impl Shared {
         origin: Origin,
         auth: AuthSource,
         namespaces: Vec<String>,
+        max_pending_events: usize,
     ) -> Arc<Shared> {
         let (timer_wake, wake_rx) = mpsc::unbounded();
         let (runner, runner_rx) = mpsc::unbounded();
@@ -213,6 +247,7 @@ impl Shared {
             timer_wake,
             runner,
             manager_handlers: Mutex::new(ManagerHandlers::default()),
+            inflow: Arc::new(Inflow::new(max_pending_events)),
         });
         shared
             .runtime
@@ -313,12 +348,19 @@ impl Shared {
                         http::HeaderValue::from_static(content_type),
                     );
                 }
+                request
+                    .extensions_mut()
+                    .insert(BodyLimit(st.manager.max_response_len()));
                 let shared = self.clone();
                 let writes = method == Method::Post;
                 if writes {
                     st.writers += 1;
                 }
                 st.spawns.push(Box::pin(async move {
+                    if !writes {
+                        // Backpressure: no poll while the handlers are behind.
+                        shared.inflow.room().await;
+                    }
                     shared.refresh_auth();
                     let result = shared.connector.http(request).await;
                     shared.with_state(|st, now| {
@@ -338,7 +380,12 @@ impl Shared {
                             Err(error) => {
                                 tracing::debug!(%error, "polling request failed");
                                 st.last_transport_error = Some(error.to_string());
-                                st.manager.handle_http_error(now, id);
+                                match error.body_too_large() {
+                                    Some(too_large) => {
+                                        st.manager.handle_too_large(now, id, too_large.limit)
+                                    }
+                                    None => st.manager.handle_http_error(now, id),
+                                }
                             }
                         }
                     });
@@ -366,13 +413,13 @@ impl Shared {
                 }));
             }
             Transmit::WsFrame { id, frame } => {
-                if let Some(tx) = st.ws.get(&id) {
-                    let _ = tx.unbounded_send(WsOut::Frame(frame));
+                if let Some(writer) = st.ws.get(&id) {
+                    writer.send(frame);
                 }
             }
             Transmit::CloseWebSocket { id } => {
-                if let Some(tx) = st.ws.remove(&id) {
-                    let _ = tx.unbounded_send(WsOut::Close);
+                if let Some(writer) = st.ws.remove(&id) {
+                    let _ = writer.tx.unbounded_send(WsOut::Close);
                 }
             }
             _ => {}
@@ -417,13 +464,23 @@ impl Shared {
             }
         };
         let (tx, mut rx) = mpsc::unbounded();
+        let pong_queued = Arc::new(AtomicBool::new(false));
+        let writer = WsWriter {
+            tx,
+            pong_queued: pong_queued.clone(),
+        };
         self.with_state(|st, now| {
-            st.ws.insert(id, tx);
+            st.ws.insert(id, writer);
             st.manager.handle_ws_opened(now, id);
         });
         let (mut sink, mut stream) = ws.split();
         let reader = async {
-            while let Some(message) = stream.next().await {
+            loop {
+                // Backpressure: no frame is read while the handlers are behind.
+                self.inflow.room().await;
+                let Some(message) = stream.next().await else {
+                    return;
+                };
                 let frame = match message {
                     Ok(tungstenite::Message::Text(text)) => {
                         match Str::from_utf8(Bytes::from(text)) {
@@ -432,6 +489,18 @@ impl Shared {
                         }
                     }
                     Ok(tungstenite::Message::Binary(bytes)) => Frame::Binary(bytes),
+                    Err(tungstenite::Error::Capacity(
+                        tungstenite::error::CapacityError::MessageTooLong { max_size, .. },
+                    )) => {
+                        let limit = max_size as u64;
+                        tracing::debug!(limit, "websocket message over the limit");
+                        self.with_state(|st, now| {
+                            st.last_transport_error =
+                                Some(super::BodyTooLarge { limit }.to_string());
+                            st.manager.handle_too_large(now, id, limit);
+                        });
+                        return;
+                    }
                     Ok(tungstenite::Message::Close(_)) | Err(_) => return,
                     Ok(_) => continue,
                 };
@@ -444,10 +513,15 @@ impl Shared {
                 while let Some(out) = next.take() {
                     match out {
                         WsOut::Frame(frame) => {
+                            let pong = is_pong(&frame);
                             if let Some(message) = to_message(frame)
                                 && sink.feed(message).await.is_err()
                             {
                                 return;
+                            }
+                            if pong {
+                                // Handed to the socket: the next ping may queue a pong again.
+                                pong_queued.store(false, Ordering::Release);
                             }
                         }
                         WsOut::Close => {
@@ -563,12 +637,20 @@ impl Shared {
                 let args: Vec<Value> = items.collect();
                 let handle = self.socket_handle(&entry.shared);
                 let handlers = lock(&entry.shared.handlers);
+                // Counted until the handler finishes: the readers wait while too many are
+                // pending (`Inflow`).
                 if let Some(handler) = handlers.events.get(&name).cloned() {
-                    self.queue(Box::pin(async move { handler(handle, args, ack).await }));
+                    let pending = self.inflow.admit();
+                    self.queue(Box::pin(async move {
+                        handler(handle, args, ack).await;
+                        drop(pending);
+                    }));
                 } else if let Some(handler) = handlers.any.clone() {
-                    self.queue(Box::pin(
-                        async move { handler(handle, name, args, ack).await },
-                    ));
+                    let pending = self.inflow.admit();
+                    self.queue(Box::pin(async move {
+                        handler(handle, name, args, ack).await;
+                        drop(pending);
+                    }));
                 } else {
                     tracing::debug!(event = %name, "no handler for event");
                 }

@@ -40,6 +40,7 @@
 mod builder;
 pub mod connect;
 mod driver;
+mod flow;
 mod socket;
 
 use std::future::Future;
@@ -48,7 +49,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use socketio_protocol::Value;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_MAX_PENDING_EVENTS};
 pub use socket::{AckRequest, AckSender, Client, ClientSocket, Volatile};
 
 /// A boxed, sendable future, as the [`Connector`] methods return them.
@@ -83,6 +84,16 @@ pub type BoxWebSocket = Box<dyn WebSocketConnection>;
 ///
 /// Requests carry an absolute URI (`http://host:port/socket.io/?EIO=4&…` for HTTP,
 /// `ws://…` or `wss://…` for WebSocket) and the client's extra headers.
+///
+/// **Body cap.** Every HTTP request the client makes carries a [`BodyLimit`] extension: the
+/// most bytes of response body the connector may read. A connector must stop reading there
+/// and fail the request with a [`ConnectorError`] made from a [`BodyTooLarge`] (the client
+/// then closes the connection with the reason `payload too large`); [`read_body`] does both
+/// for any [`http_body::Body`]. A connector that reads the whole body regardless lets a
+/// hostile server grow the client's memory without bound. The WebSockets it opens should cap
+/// incoming messages likewise (tungstenite's `max_message_size`, as
+/// [`ConnectorOptions`](connect::ConnectorOptions) sets it) and bound their write buffer
+/// (`max_write_buffer_size`).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -134,6 +145,119 @@ impl ConnectorError {
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ConnectorError(error.into())
     }
+
+    /// The [`BodyTooLarge`] this error was made from, if it was.
+    ///
+    /// ```
+    /// use socketio::client::ConnectorError;
+    /// assert_eq!(ConnectorError::new("reset").body_too_large(), None);
+    /// ```
+    pub fn body_too_large(&self) -> Option<BodyTooLarge> {
+        self.0.downcast_ref::<BodyTooLarge>().copied()
+    }
+}
+
+/// The most bytes of response body a [`Connector`] may read for this request: an extension
+/// on every [`Connector::http`] request (see the trait's "Body cap"). Absent (a request made
+/// by other code), the connector may read [`BodyLimit::DEFAULT`].
+///
+/// ```
+/// use socketio::client::BodyLimit;
+/// let mut request = http::Request::new(bytes::Bytes::new());
+/// request.extensions_mut().insert(BodyLimit(5000));
+/// assert_eq!(BodyLimit::of(&request), BodyLimit(5000));
+/// assert_eq!(BodyLimit::of(&http::Request::new(())), BodyLimit::DEFAULT);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyLimit(pub u64);
+
+impl BodyLimit {
+    /// 1 000 000 bytes: the reference server's default `maxHttpBufferSize`, the cap the client
+    /// uses before the handshake told it the server's `maxPayload`.
+    pub const DEFAULT: BodyLimit =
+        BodyLimit(socketio_protocol::engine::client::DEFAULT_MAX_PAYLOAD);
+
+    /// The limit a request carries, or [`BodyLimit::DEFAULT`].
+    pub fn of<B>(request: &http::Request<B>) -> BodyLimit {
+        request
+            .extensions()
+            .get::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit::DEFAULT)
+    }
+}
+
+/// A response body was longer than its [`BodyLimit`] (or a WebSocket message longer than the
+/// connector reads): the error a [`Connector`] reports, wrapped in a [`ConnectorError`].
+///
+/// ```
+/// use socketio::client::{BodyTooLarge, ConnectorError};
+/// let error = ConnectorError::new(BodyTooLarge { limit: 1_000_000 });
+/// assert_eq!(error.to_string(), "response body over the limit of 1000000 bytes");
+/// assert_eq!(error.body_too_large(), Some(BodyTooLarge { limit: 1_000_000 }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("response body over the limit of {limit} bytes")]
+pub struct BodyTooLarge {
+    /// The cap, in bytes.
+    pub limit: u64,
+}
+
+/// Reads a whole response body, at most `limit` bytes: past it (or when the body announces a
+/// larger length), stops reading and returns a [`ConnectorError`] made from [`BodyTooLarge`].
+/// The one body reader every [`Connector`] should use for [`Connector::http`].
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use http_body_util::Full;
+/// use socketio::client::{read_body, BodyLimit};
+///
+/// let body = read_body(Full::new(bytes::Bytes::from_static(b"hello")), BodyLimit(5)).await.unwrap();
+/// assert_eq!(&body[..], b"hello");
+/// let error = read_body(Full::new(bytes::Bytes::from_static(b"hello!")), BodyLimit(5)).await.unwrap_err();
+/// assert_eq!(error.body_too_large().map(|e| e.limit), Some(5));
+/// # });
+/// ```
+pub async fn read_body<B>(body: B, limit: BodyLimit) -> Result<Bytes, ConnectorError>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use bytes::Buf;
+    use http_body_util::BodyExt;
+    let too_large = || ConnectorError::new(BodyTooLarge { limit: limit.0 });
+    if body.size_hint().lower() > limit.0 {
+        return Err(too_large());
+    }
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut collected: Vec<u8> = Vec::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ConnectorError::new(e.into()))?;
+        let Ok(mut data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let chunk = data.copy_to_bytes(data.remaining());
+        total = total.saturating_add(chunk.len() as u64);
+        if total > limit.0 {
+            return Err(too_large());
+        }
+        // One chunk (the common case) is returned as is, without a copy.
+        match first.take() {
+            None if collected.is_empty() => first = Some(chunk),
+            previous => {
+                if let Some(previous) = previous {
+                    collected.extend_from_slice(&previous);
+                }
+                collected.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(match first {
+        Some(only) => only,
+        None => Bytes::from(collected),
+    })
 }
 
 /// Turns the absolute URI of a [`Connector::http`] request into origin form (path and query)

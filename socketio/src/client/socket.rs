@@ -69,9 +69,18 @@ impl Client {
         origin: Origin,
         auth: AuthSource,
         namespaces: Vec<String>,
+        max_pending_events: usize,
     ) -> Result<Client, BuildError> {
         let manager = ClientManager::new(config).map_err(|e| BuildError::Config(e.to_string()))?;
-        let shared = Shared::start(runtime, connector, manager, origin, auth, namespaces);
+        let shared = Shared::start(
+            runtime,
+            connector,
+            manager,
+            origin,
+            auth,
+            namespaces,
+            max_pending_events,
+        );
         let client = Client(shared);
         for nsp in client.0.namespaces.clone() {
             client.socket(&nsp);
