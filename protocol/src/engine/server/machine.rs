@@ -1,24 +1,16 @@
 //! The server: the session table, request routing, and the handle/poll interface.
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
-use alloc::string::String;
 use alloc::vec::Vec;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE;
 use bytes::Bytes;
 use core::fmt;
 
 use super::config::{Config, TransportKind};
-use super::http::{
-    ConnectionId, ErrorCode, Header, Method, Query, RequestHead, RequestId, Response, TransportId,
-    is_invalid_header_value,
-};
-use super::session::{
-    Active, ConnectionState, Outputs, PostBody, RequestState, Session, SidKey, poll_response,
-    sid_key,
-};
-use crate::engine::{CloseReason, Data, Frame, OpenPacket, Packet, ProtocolVersion};
+use super::http::{ConnectionId, Header, RequestHead, RequestId, Response, TransportId};
+use super::router::{RequestRoute, Router, UpgradeRoute};
+use super::session::{SidKey, sid_key};
+use super::session_machine::Session;
+use crate::engine::{CloseReason, Data, Frame, Packet, ProtocolVersion};
 use crate::{Instant, Str};
 
 /// One message for many sessions ([`Server::send_prepared`]): the data, and its WebSocket
@@ -206,49 +198,33 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// A handshake parked until the application's verdict.
-#[derive(Debug)]
-struct Pending {
-    head: RequestHead,
-    query: Query,
-    headers: Vec<Header>,
+/// Who a live request or WebSocket of the [`Server`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// A handshake parked in the router.
+    Router,
+    /// A session.
+    Session(SidKey),
 }
 
-/// How many generated ids may collide with live sessions before a handshake is refused.
-const ID_ATTEMPTS: usize = 8;
-
-/// A polling session the client closed by POST while no GET was held: the first GET that
-/// crossed the close still gets its noop
-/// (see [`CLOSED_POLL_GRACE`](super::session::CLOSED_POLL_GRACE)).
-#[derive(Debug, Clone, Copy)]
-struct ClosedPoll {
-    /// Until when the noop is owed.
-    until: Instant,
-    /// The session's protocol revision (how the noop is encoded).
-    version: ProtocolVersion,
-}
-
-/// The sans-IO Engine.IO server: every session, every transport, one set of timers.
+/// The sans-IO Engine.IO server: a [`Router`] and every [`Session`] in one machine, with one
+/// set of timers. (A driver that keeps each session behind its own lock uses the router and
+/// the sessions directly.)
 pub struct Server {
-    config: Config,
-    prefix: String,
-    ids: Box<dyn FnMut() -> [u8; 15] + Send>,
-    sessions: BTreeMap<SidKey, Session>,
+    router: Router,
+    sessions: BTreeMap<SidKey, (Session, Option<Instant>)>,
     timers: BTreeSet<(Instant, SidKey)>,
-    pending: BTreeMap<TransportId, Pending>,
-    /// Sessions closed by the client over polling, owing a noop to a GET that crossed the
-    /// close; with their expiries in order (the grace is constant, so a queue).
-    closed_polls: BTreeMap<SidKey, ClosedPoll>,
-    closed_poll_expiries: VecDeque<(Instant, SidKey)>,
-    out: Outputs,
+    requests: BTreeMap<RequestId, Owner>,
+    connections: BTreeMap<ConnectionId, Owner>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
 }
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("config", &self.config)
+            .field("router", &self.router)
             .field("sessions", &self.sessions.len())
-            .field("pending", &self.pending.len())
             .finish_non_exhaustive()
     }
 }
@@ -257,26 +233,24 @@ impl Server {
     /// A server with `config`; `ids` yields 15 random bytes per session (base64url → 20 chars).
     pub fn new(config: Config, ids: impl FnMut() -> [u8; 15] + Send + 'static) -> Self {
         Server {
-            prefix: config.path_prefix(),
-            config,
-            ids: Box::new(ids),
+            router: Router::new(config, ids),
             sessions: BTreeMap::new(),
             timers: BTreeSet::new(),
-            pending: BTreeMap::new(),
-            closed_polls: BTreeMap::new(),
-            closed_poll_expiries: VecDeque::new(),
-            out: Outputs::default(),
+            requests: BTreeMap::new(),
+            connections: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
         }
     }
 
     /// The options.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.router.config()
     }
 
     /// Whether a request path belongs to this server (starts with `path + "/"`).
     pub fn matches_path(&self, path: &str) -> bool {
-        path.starts_with(&self.prefix)
+        self.router.matches_path(path)
     }
 
     /// The number of sessions (open or closing).
@@ -296,11 +270,13 @@ impl Server {
 
     /// The protocol revision of session `sid`.
     pub fn protocol_of(&self, sid: &str) -> Option<ProtocolVersion> {
-        self.session(sid).map(|session| session.version)
+        self.session(sid).map(Session::protocol)
     }
 
     fn session(&self, sid: &str) -> Option<&Session> {
-        sid_key(sid).and_then(|key| self.sessions.get(&key))
+        sid_key(sid)
+            .and_then(|key| self.sessions.get(&key))
+            .map(|(session, _)| session)
     }
 
     /// An HTTP request (not a WebSocket upgrade) arrived: handshake, poll, data POST, or an
@@ -317,56 +293,39 @@ impl Server {
         request: RequestId,
         head: RequestHead,
     ) -> Result<(), Error> {
-        if self.out.requests.contains_key(&request) {
+        if self.requests.contains_key(&request) {
             return Err(Error::IdInUse);
         }
-        self.forget_closed_polls(now);
-        if !self.matches_path(&head.path) {
-            self.out.respond(request, Response::empty(404, Vec::new()));
-            return Ok(());
-        }
-        if let Some(cors) = &self.config.cors
-            && head.method == Method::Options
-        {
-            let headers = cors.headers(&head, true);
-            self.out.respond(request, Response::empty(204, headers));
-            return Ok(());
-        }
-        let headers = self.cors_headers(&head);
-        let query = Query::parse(&head.query);
-        let key = match self.verify(&head, &query, false) {
-            Ok(key) => key,
-            Err(code) => {
-                let response = match self.take_closed_poll(now, code, &head, &query) {
-                    Some(version) => poll_response(version, false, &[Packet::Noop], headers),
-                    None => Response::error(code, None, headers),
-                };
-                self.out.respond(request, response);
-                return Ok(());
+        let sessions = &self.sessions;
+        let route = self
+            .router
+            .route_request(now, request, head, |sid| live_transport(sessions, sid));
+        match route {
+            RequestRoute::Router => {
+                if self.router.is_pending(TransportId::Polling(request)) {
+                    self.requests.insert(request, Owner::Router);
+                }
             }
-        };
-        let Some(key) = key else {
-            self.begin_handshake(now, TransportId::Polling(request), head, query, headers);
-            return Ok(());
-        };
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return Ok(());
-        };
-        let on_websocket = session.transport() == TransportKind::WebSocket;
-        match head.method {
-            Method::Get | Method::Post if on_websocket => {
-                // A plain request on a WebSocket session (`transport=websocket` without upgrade).
-                let response = Response::error(ErrorCode::BadRequest, None, headers);
-                self.out.respond(request, response);
+            RequestRoute::Opened(session) => {
+                self.requests.insert(request, Owner::Session(session.key()));
+                self.insert(*session);
             }
-            Method::Get => session.on_poll(now, request, headers, &self.config, &mut self.out),
-            Method::Post => {
-                let binary = head.is_octet_stream();
-                session.on_post(now, request, binary, headers, &self.config, &mut self.out);
+            RequestRoute::Session {
+                sid,
+                method,
+                binary,
+                headers,
+            } => {
+                if let Some(key) = sid_key(&sid)
+                    && let Some((session, _)) = self.sessions.get_mut(&key)
+                {
+                    self.requests.insert(request, Owner::Session(key));
+                    session.handle_request(now, request, method, binary, headers);
+                    self.collect(key);
+                }
             }
-            _ => self.out.respond(request, Response::empty(500, headers)),
         }
-        self.touch(key);
+        self.collect_router();
         Ok(())
     }
 
@@ -378,28 +337,12 @@ impl Server {
         request: RequestId,
         body: Bytes,
     ) -> Result<(), Error> {
-        let Some(RequestState::Data { .. }) = self.out.requests.get(&request) else {
+        let Some(&Owner::Session(key)) = self.requests.get(&request) else {
             return Err(Error::UnknownRequest);
         };
-        let Some(RequestState::Data {
-            sid,
-            binary,
-            headers,
-        }) = self.out.requests.remove(&request)
-        else {
-            return Err(Error::UnknownRequest);
-        };
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return Err(Error::UnknownRequest);
-        };
-        let post_body = PostBody {
-            request,
-            body,
-            binary,
-            headers,
-        };
-        session.on_body(now, post_body, &self.config, &mut self.out);
-        self.touch(sid);
+        let (session, _) = self.sessions.get_mut(&key).ok_or(Error::UnknownRequest)?;
+        session.handle_request_body(now, request, body)?;
+        self.collect(key);
         Ok(())
     }
 
@@ -410,30 +353,17 @@ impl Server {
         now: Instant,
         request: RequestId,
     ) -> Result<(), Error> {
-        let _ = now;
-        match self.out.requests.remove(&request) {
+        match self.requests.remove(&request) {
             None => Err(Error::UnknownRequest),
-            Some(RequestState::Handshake) => {
-                self.pending.remove(&TransportId::Polling(request));
+            Some(Owner::Router) => {
+                self.router.handshake_gone(TransportId::Polling(request));
                 Ok(())
             }
-            Some(RequestState::Poll(key) | RequestState::Data { sid: key, .. }) => {
-                if let Some(session) = self.sessions.get_mut(&key) {
-                    if let Active::Polling { get, post } = &mut session.active {
-                        if get.as_ref().is_some_and(|held| held.request == request) {
-                            *get = None;
-                        }
-                        if *post == Some(request) {
-                            *post = None;
-                        }
-                    }
-                    session.close(
-                        CloseReason::TransportError,
-                        super::session::Farewell::Close,
-                        &mut self.out,
-                    );
+            Some(Owner::Session(key)) => {
+                if let Some((session, _)) = self.sessions.get_mut(&key) {
+                    let _ = session.handle_request_aborted(now, request);
+                    self.collect(key);
                 }
-                self.touch(key);
                 Ok(())
             }
         }
@@ -447,61 +377,35 @@ impl Server {
         connection: ConnectionId,
         head: RequestHead,
     ) -> Result<(), Error> {
-        if self.out.connections.contains_key(&connection) {
+        if self.connections.contains_key(&connection) {
             return Err(Error::IdInUse);
         }
-        if !self.matches_path(&head.path) {
-            self.out.transmits.push_back(Transmit::RefuseWebSocket {
-                connection,
-                response: Response::empty(404, Vec::new()),
-            });
-            return Ok(());
-        }
-        let headers = self.cors_headers(&head);
-        let query = Query::parse(&head.query);
-        let key = match self.verify(&head, &query, true) {
-            Ok(key) => key,
-            Err(code) => {
-                self.refuse(TransportId::WebSocket(connection), code, None, headers);
-                return Ok(());
+        let sessions = &self.sessions;
+        let route = self
+            .router
+            .route_websocket(now, connection, head, |sid| live_transport(sessions, sid));
+        match route {
+            UpgradeRoute::Router => {
+                if self.router.is_pending(TransportId::WebSocket(connection)) {
+                    self.connections.insert(connection, Owner::Router);
+                }
             }
-        };
-        let accept_then_close = |out: &mut Outputs, headers| {
-            out.transmits.push_back(Transmit::AcceptWebSocket {
-                connection,
-                headers,
-            });
-            out.transmits
-                .push_back(Transmit::CloseWebSocket { connection });
-        };
-        if query.transport.as_deref() != Some(TransportKind::WebSocket.as_str()) {
-            // `transport=polling` on an upgrade: the reference accepts the socket and closes it.
-            accept_then_close(&mut self.out, headers);
-            return Ok(());
+            UpgradeRoute::Opened(session) => {
+                self.connections
+                    .insert(connection, Owner::Session(session.key()));
+                self.insert(*session);
+            }
+            UpgradeRoute::Session { sid, headers } => {
+                if let Some(key) = sid_key(&sid)
+                    && let Some((session, _)) = self.sessions.get_mut(&key)
+                {
+                    self.connections.insert(connection, Owner::Session(key));
+                    session.handle_upgrade(now, connection, headers);
+                    self.collect(key);
+                }
+            }
         }
-        let Some(key) = key else {
-            self.begin_handshake(
-                now,
-                TransportId::WebSocket(connection),
-                head,
-                query,
-                headers,
-            );
-            return Ok(());
-        };
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return Ok(());
-        };
-        if session.probe.is_some() || session.upgraded || !session.is_open() {
-            accept_then_close(&mut self.out, headers);
-            return Ok(());
-        }
-        self.out.transmits.push_back(Transmit::AcceptWebSocket {
-            connection,
-            headers,
-        });
-        session.start_probe(now, connection, &self.config, &mut self.out);
-        self.touch(key);
+        self.collect_router();
         Ok(())
     }
 
@@ -512,20 +416,16 @@ impl Server {
         connection: ConnectionId,
         frame: Frame,
     ) -> Result<(), Error> {
-        let (key, probe) = match self.out.connections.get(&connection) {
-            Some(ConnectionState::Main(key)) => (*key, false),
-            Some(ConnectionState::Probe(key)) => (*key, true),
-            Some(ConnectionState::Handshake) | None => return Err(Error::UnknownConnection),
+        let Some(&Owner::Session(key)) = self.connections.get(&connection) else {
+            return Err(Error::UnknownConnection);
         };
-        if let Some(session) = self.sessions.get_mut(&key) {
-            if probe {
-                session.on_probe_frame(now, frame, &mut self.out);
-            } else {
-                session.on_frame(now, frame, &self.config, &mut self.out);
-            }
-        }
-        self.touch(key);
-        Ok(())
+        let (session, _) = self
+            .sessions
+            .get_mut(&key)
+            .ok_or(Error::UnknownConnection)?;
+        let result = session.handle_frame(now, connection, frame);
+        self.collect(key);
+        result
     }
 
     /// The ping announced by [`Transmit::Heartbeat`] on WebSocket `connection` has been
@@ -535,15 +435,16 @@ impl Server {
         now: Instant,
         connection: ConnectionId,
     ) -> Result<(), Error> {
-        let Some(ConnectionState::Main(key)) = self.out.connections.get(&connection) else {
+        let Some(&Owner::Session(key)) = self.connections.get(&connection) else {
             return Err(Error::UnknownConnection);
         };
-        let key = *key;
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.on_ping_written(now, &self.config);
-        }
-        self.touch(key);
-        Ok(())
+        let (session, _) = self
+            .sessions
+            .get_mut(&key)
+            .ok_or(Error::UnknownConnection)?;
+        let result = session.handle_heartbeat_written(now, connection);
+        self.collect(key);
+        result
     }
 
     /// WebSocket `connection` closed (by the peer or the network): `transport close` for a
@@ -571,51 +472,59 @@ impl Server {
         connection: ConnectionId,
         reason: CloseReason,
     ) -> Result<(), Error> {
-        let _ = now;
-        match self.out.connections.remove(&connection) {
+        match self.connections.remove(&connection) {
             None => Err(Error::UnknownConnection),
-            Some(ConnectionState::Handshake) => {
-                self.pending.remove(&TransportId::WebSocket(connection));
+            Some(Owner::Router) => {
+                self.router
+                    .handshake_gone(TransportId::WebSocket(connection));
                 Ok(())
             }
-            Some(ConnectionState::Main(key)) => {
-                if let Some(session) = self.sessions.get_mut(&key) {
-                    session.close(reason, super::session::Farewell::Close, &mut self.out);
+            Some(Owner::Session(key)) => {
+                if let Some((session, _)) = self.sessions.get_mut(&key) {
+                    let _ = session.handle_websocket_gone(now, connection, reason);
+                    self.collect(key);
                 }
-                self.touch(key);
-                Ok(())
-            }
-            Some(ConnectionState::Probe(key)) => {
-                if let Some(session) = self.sessions.get_mut(&key) {
-                    session.on_probe_closed(&mut self.out);
-                }
-                self.touch(key);
                 Ok(())
             }
         }
     }
 
     /// Runs the timers due at `now` (pings, ping timeouts, upgrade checks and timeouts, the
-    /// polling close safety timer).
+    /// polling close safety timer, body deadlines).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.forget_closed_polls(now);
+        self.router.handle_timeout(now);
         while let Some(&(at, key)) = self.timers.first() {
             if at > now {
                 break;
             }
             self.timers.pop_first();
-            if let Some(session) = self.sessions.get_mut(&key) {
-                session.armed = None;
-                session.on_timeout(now, &self.config, &mut self.out);
+            if let Some((session, armed)) = self.sessions.get_mut(&key) {
+                *armed = None;
+                session.handle_timeout(now);
             }
-            self.touch(key);
+            self.collect(key);
         }
     }
 
     /// Completes the handshake parked for `transport` (the application allowed it).
     pub fn accept_handshake(&mut self, now: Instant, transport: TransportId) -> Result<(), Error> {
-        let pending = self.take_pending(transport)?;
-        self.complete_handshake(now, transport, pending.head, pending.query, pending.headers);
+        let sessions = &self.sessions;
+        let opened = self
+            .router
+            .accept_handshake(now, transport, |sid| live_transport(sessions, sid))?;
+        match (opened, transport) {
+            (Some(session), TransportId::Polling(request)) => {
+                self.requests.insert(request, Owner::Session(session.key()));
+                self.insert(session);
+            }
+            (Some(session), TransportId::WebSocket(connection)) => {
+                self.connections
+                    .insert(connection, Owner::Session(session.key()));
+                self.insert(session);
+            }
+            (None, _) => self.forget_transport(transport),
+        }
+        self.collect_router();
         Ok(())
     }
 
@@ -627,34 +536,27 @@ impl Server {
         transport: TransportId,
         message: Option<&str>,
     ) -> Result<(), Error> {
-        let _ = now;
-        let pending = self.take_pending(transport)?;
-        self.refuse(transport, ErrorCode::Forbidden, message, pending.headers);
+        self.router.refuse_handshake(now, transport, message)?;
+        self.forget_transport(transport);
+        self.collect_router();
         Ok(())
     }
 
-    fn take_pending(&mut self, transport: TransportId) -> Result<Pending, Error> {
-        let pending = self
-            .pending
-            .remove(&transport)
-            .ok_or(Error::UnknownHandshake)?;
+    fn forget_transport(&mut self, transport: TransportId) {
         match transport {
             TransportId::Polling(request) => {
-                self.out.requests.remove(&request);
+                self.requests.remove(&request);
             }
             TransportId::WebSocket(connection) => {
-                self.out.connections.remove(&connection);
+                self.connections.remove(&connection);
             }
         }
-        Ok(pending)
     }
 
     /// The bytes of messages waiting in session `sid`'s polling buffer for the next GET
     /// (0 over WebSocket, where frames leave at once), or `None` for an unknown session.
     pub fn buffered_bytes(&self, sid: &str) -> Option<usize> {
-        sid_key(sid)
-            .and_then(|key| self.sessions.get(&key))
-            .map(|session| session.buffered_bytes)
+        self.session(sid).map(Session::buffered_bytes)
     }
 
     /// Queues a message to session `sid`.
@@ -664,28 +566,11 @@ impl Server {
     /// [`Error::QueueFull`] and the message is not queued (the caller chooses to drop it,
     /// retry later or close the session).
     pub fn send(&mut self, sid: &str, data: Data) -> Result<(), Error> {
-        let (session, out) = self.writable_session(sid)?;
-        session.push(Packet::Message(data), out);
+        let key = sid_key(sid).ok_or(Error::UnknownSession)?;
+        let (session, _) = self.sessions.get_mut(&key).ok_or(Error::UnknownSession)?;
+        session.send(data)?;
+        self.collect(key);
         Ok(())
-    }
-
-    /// The open session `sid` if it can take one more message (see [`send`](Self::send)),
-    /// with the outputs to push it to.
-    fn writable_session(&mut self, sid: &str) -> Result<(&mut Session, &mut Outputs), Error> {
-        let session = sid_key(sid)
-            .and_then(|key| self.sessions.get_mut(&key))
-            .ok_or(Error::UnknownSession)?;
-        if !session.is_open() {
-            return Err(Error::SessionClosing);
-        }
-        if session.transport() == TransportKind::Polling
-            && (session.buffered_messages >= self.config.max_buffered_packets
-                || (session.buffered_messages > 0
-                    && session.buffered_bytes >= self.config.max_buffered_bytes))
-        {
-            return Err(Error::QueueFull);
-        }
-        Ok((session, &mut self.out))
     }
 
     /// [`send`](Self::send) for a message going to many sessions (a broadcast): its
@@ -701,8 +586,10 @@ impl Server {
     /// assert!(server.send_prepared("nope", &message).is_err());
     /// ```
     pub fn send_prepared(&mut self, sid: &str, message: &PreparedMessage) -> Result<(), Error> {
-        let (session, out) = self.writable_session(sid)?;
-        session.push_prepared(message, out);
+        let key = sid_key(sid).ok_or(Error::UnknownSession)?;
+        let (session, _) = self.sessions.get_mut(&key).ok_or(Error::UnknownSession)?;
+        session.send_prepared(message)?;
+        self.collect(key);
         Ok(())
     }
 
@@ -710,13 +597,10 @@ impl Server {
     /// its buffer and the close packet on the next GET, or closes after
     /// [`Config::polling_close_timeout`].
     pub fn close(&mut self, now: Instant, sid: &str) -> Result<(), Error> {
-        let key = sid_key(sid)
-            .filter(|key| self.sessions.contains_key(key))
-            .ok_or(Error::UnknownSession)?;
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.force_close(now, &self.config, &mut self.out);
-        }
-        self.touch(key);
+        let key = sid_key(sid).ok_or(Error::UnknownSession)?;
+        let (session, _) = self.sessions.get_mut(&key).ok_or(Error::UnknownSession)?;
+        session.close(now);
+        self.collect(key);
         Ok(())
     }
 
@@ -725,27 +609,23 @@ impl Server {
         let _ = now;
         let keys: Vec<SidKey> = self.sessions.keys().copied().collect();
         for key in keys {
-            if let Some(session) = self.sessions.get_mut(&key) {
-                session.close(
-                    CloseReason::ForcedClose,
-                    super::session::Farewell::Close,
-                    &mut self.out,
-                );
+            if let Some((session, _)) = self.sessions.get_mut(&key) {
+                session.close_now();
             }
-            self.touch(key);
+            self.collect(key);
         }
     }
 
     /// The next thing to write: responses, frames, WebSocket accepts and closes, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
+        self.transmits.pop_front()
     }
 
     /// The next event for the application, in order.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
+        self.events.pop_front()
     }
 
     /// The earliest instant at which [`Server::handle_timeout`] must be called.
@@ -754,278 +634,89 @@ impl Server {
         self.timers.first().map(|&(at, _)| at)
     }
 
-    /// CORS headers for the simple (non-preflight) response to `head`.
-    fn cors_headers(&self, head: &RequestHead) -> Vec<Header> {
-        self.config
-            .cors
-            .as_ref()
-            .map(|cors| cors.headers(head, false))
-            .unwrap_or_default()
+    /// Adds a session the router opened, and takes its first outputs.
+    fn insert(&mut self, session: Session) {
+        let key = session.key();
+        self.sessions.insert(key, (session, None));
+        self.collect(key);
     }
 
-    /// The reference `verify`: the session key for a request with a `sid`, `None` for a
-    /// handshake, or the error code.
-    fn verify(
-        &self,
-        head: &RequestHead,
-        query: &Query,
-        upgrade: bool,
-    ) -> Result<Option<SidKey>, ErrorCode> {
-        let transport = query
-            .transport
-            .as_deref()
-            .and_then(TransportKind::from_query)
-            .filter(|&transport| self.config.allows(transport))
-            .ok_or(ErrorCode::UnknownTransport)?;
-        if head.origin.as_deref().is_some_and(is_invalid_header_value) {
-            return Err(ErrorCode::BadRequest);
+    /// Moves the router's outputs to the server's queues.
+    fn collect_router(&mut self) {
+        while let Some(transmit) = self.router.poll_transmit() {
+            self.forget_finished(&transmit);
+            self.transmits.push_back(transmit);
         }
-        if let Some(sid) = &query.sid {
-            let (key, session) = sid_key(sid)
-                .and_then(|key| Some((key, self.sessions.get(&key)?)))
-                .filter(|(_, session)| !session.closed)
-                .ok_or(ErrorCode::UnknownSid)?;
-            if !upgrade && session.transport() != transport {
-                return Err(ErrorCode::BadRequest);
-            }
-            return Ok(Some(key));
-        }
-        if head.method != Method::Get {
-            return Err(ErrorCode::BadHandshakeMethod);
-        }
-        if transport == TransportKind::WebSocket && !upgrade {
-            return Err(ErrorCode::BadRequest);
-        }
-        Ok(None)
-    }
-
-    /// Refuses a handshake or upgrade with `code`.
-    fn refuse(
-        &mut self,
-        transport: TransportId,
-        code: ErrorCode,
-        message: Option<&str>,
-        headers: Vec<Header>,
-    ) {
-        match transport {
-            TransportId::Polling(request) => {
-                self.out
-                    .respond(request, Response::error(code, message, headers));
-            }
-            TransportId::WebSocket(connection) => {
-                self.out.connections.remove(&connection);
-                self.out.transmits.push_back(Transmit::RefuseWebSocket {
-                    connection,
-                    response: Response::websocket_refusal(code, message),
-                });
-            }
+        while let Some(event) = self.router.poll_event() {
+            self.events.push_back(event);
         }
     }
 
-    /// Parks the handshake for the application's verdict, or completes it at once.
-    fn begin_handshake(
-        &mut self,
-        now: Instant,
-        transport: TransportId,
-        head: RequestHead,
-        query: Query,
-        headers: Vec<Header>,
-    ) {
-        if !self.config.verify_handshakes {
-            self.complete_handshake(now, transport, head, query, headers);
-            return;
-        }
-        match transport {
-            TransportId::Polling(request) => {
-                self.out.requests.insert(request, RequestState::Handshake);
-            }
-            TransportId::WebSocket(connection) => {
-                self.out
-                    .connections
-                    .insert(connection, ConnectionState::Handshake);
-            }
-        }
-        self.out.events.push_back(Event::HandshakeRequest {
-            transport,
-            head: head.clone(),
-        });
-        self.pending.insert(
-            transport,
-            Pending {
-                head,
-                query,
-                headers,
-            },
-        );
-    }
-
-    /// Opens a session on `transport` and sends the open packet.
-    fn complete_handshake(
-        &mut self,
-        now: Instant,
-        transport: TransportId,
-        head: RequestHead,
-        query: Query,
-        mut headers: Vec<Header>,
-    ) {
-        let version = match query.eio.as_deref() {
-            Some("4") => ProtocolVersion::V4,
-            _ if self.config.allow_eio3 => ProtocolVersion::V3,
-            _ => {
-                self.refuse(
-                    transport,
-                    ErrorCode::UnsupportedProtocolVersion,
-                    None,
-                    headers,
-                );
-                return;
-            }
-        };
-        let Some((sid, key)) = self.generate_sid() else {
-            self.refuse(transport, ErrorCode::BadRequest, None, headers);
+    /// Moves session `key`'s outputs to the server's queues, then files it under its next
+    /// deadline, or drops it if it closed.
+    fn collect(&mut self, key: SidKey) {
+        let Some((session, armed)) = self.sessions.get_mut(&key) else {
             return;
         };
-        let (kind, active) = match transport {
-            TransportId::Polling(_) => (
-                TransportKind::Polling,
-                Active::Polling {
-                    get: None,
-                    post: None,
-                },
-            ),
-            TransportId::WebSocket(connection) => {
-                (TransportKind::WebSocket, Active::WebSocket(connection))
+        while let Some(transmit) = session.poll_transmit() {
+            match &transmit {
+                Transmit::Response { request, .. } | Transmit::Abort { request } => {
+                    self.requests.remove(request);
+                }
+                Transmit::RefuseWebSocket { connection, .. }
+                | Transmit::CloseWebSocket { connection } => {
+                    self.connections.remove(connection);
+                }
+                _ => {}
             }
-        };
-        let mut session = Session::new(
-            now,
-            sid.clone(),
-            key,
-            version,
-            !query.b64,
-            active,
-            &self.config,
-        );
-        self.out.events.push_back(Event::Opened(Handshake {
-            sid: sid.clone(),
-            protocol: version,
-            transport,
-            head,
-        }));
-        if let TransportId::WebSocket(connection) = transport {
-            self.out.transmits.push_back(Transmit::AcceptWebSocket {
-                connection,
-                headers: core::mem::take(&mut headers),
-            });
-            self.out
-                .connections
-                .insert(connection, ConnectionState::Main(key));
+            self.transmits.push_back(transmit);
         }
-        let open = OpenPacket {
-            sid: sid.clone(),
-            upgrades: self.config.upgrades(kind),
-            ping_interval: millis(self.config.ping_interval),
-            ping_timeout: millis(self.config.ping_timeout),
-            max_payload: Some(self.config.max_payload as u64),
-        };
-        session.push(open.to_packet(), &mut self.out);
-        if let Some(initial) = &self.config.initial_packet {
-            session.push(Packet::Message(initial.clone()), &mut self.out);
+        while let Some(event) = session.poll_event() {
+            self.events.push_back(event);
         }
-        if let TransportId::Polling(request) = transport {
-            if let Some(cookie) = &self.config.cookie {
-                headers.push(("Set-Cookie", Str::from(cookie.header_value(&sid))));
-            }
-            session.on_poll(now, request, headers, &self.config, &mut self.out);
-        }
-        self.sessions.insert(key, session);
-        self.touch(key);
-    }
-
-    /// For a polling GET refused with `code` because its session is gone: the protocol
-    /// revision of that session if the client closed it by POST while this GET was on its way
-    /// (within the grace, and for the first such GET only), so it gets the noop instead.
-    fn take_closed_poll(
-        &mut self,
-        now: Instant,
-        code: ErrorCode,
-        head: &RequestHead,
-        query: &Query,
-    ) -> Option<ProtocolVersion> {
-        if code != ErrorCode::UnknownSid
-            || head.method != Method::Get
-            || query.transport.as_deref() != Some(TransportKind::Polling.as_str())
-        {
-            return None;
-        }
-        let key = sid_key(query.sid.as_deref()?)?;
-        let closed = self.closed_polls.remove(&key)?;
-        (now < closed.until).then_some(closed.version)
-    }
-
-    /// Drops the owed noops whose grace is over.
-    fn forget_closed_polls(&mut self, now: Instant) {
-        while let Some(&(until, key)) = self.closed_poll_expiries.front() {
-            if until > now {
-                break;
-            }
-            self.closed_poll_expiries.pop_front();
-            if self
-                .closed_polls
-                .get(&key)
-                .is_some_and(|closed| closed.until == until)
-            {
-                self.closed_polls.remove(&key);
-            }
-        }
-    }
-
-    /// A fresh session id that no live session uses.
-    fn generate_sid(&mut self) -> Option<(Str, SidKey)> {
-        for _ in 0..ID_ATTEMPTS {
-            let bytes = (self.ids)();
-            let sid = URL_SAFE.encode(bytes);
-            let key = sid_key(&sid)?;
-            if !self.sessions.contains_key(&key) {
-                return Some((Str::from(sid), key));
-            }
-        }
-        None
-    }
-
-    /// Files the session under its next deadline, or drops it if it closed.
-    fn touch(&mut self, key: SidKey) {
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        if session.closed {
-            if let Some(at) = session.armed.take() {
+        if session.is_closed() {
+            if let Some(at) = armed.take() {
                 self.timers.remove(&(at, key));
             }
-            if let Some(until) = session.noop_owed {
-                let version = session.version;
-                self.closed_polls.insert(key, ClosedPoll { until, version });
-                self.closed_poll_expiries.push_back((until, key));
+            if let Some((session, _)) = self.sessions.remove(&key) {
+                self.router.session_closed(&session);
             }
-            self.sessions.remove(&key);
             return;
         }
-        let deadline = session.deadline();
-        if deadline != session.armed {
-            if let Some(at) = session.armed {
+        let deadline = session.poll_timeout();
+        if deadline != *armed {
+            if let Some(at) = *armed {
                 self.timers.remove(&(at, key));
             }
             if let Some(at) = deadline {
                 self.timers.insert((at, key));
             }
-            session.armed = deadline;
+            *armed = deadline;
+        }
+    }
+
+    /// Forgets the request or WebSocket a router transmit finishes.
+    fn forget_finished(&mut self, transmit: &Transmit) {
+        match transmit {
+            Transmit::Response { request, .. } | Transmit::Abort { request } => {
+                self.requests.remove(request);
+            }
+            Transmit::RefuseWebSocket { connection, .. }
+            | Transmit::CloseWebSocket { connection } => {
+                self.connections.remove(connection);
+            }
+            _ => {}
         }
     }
 }
 
-/// A duration in whole milliseconds, saturating.
-fn millis(duration: core::time::Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+/// The active transport of live session `sid` (the router's lookup).
+fn live_transport(
+    sessions: &BTreeMap<SidKey, (Session, Option<Instant>)>,
+    sid: &str,
+) -> Option<TransportKind> {
+    let (session, _) = sessions.get(&sid_key(sid)?)?;
+    (!session.is_closed()).then(|| session.transport())
 }
 
 #[cfg(test)]

@@ -1,5 +1,13 @@
 //! The sans-IO Engine.IO server: HTTP request classification, sessions, and the session table.
 //!
+//! Two layers, usable apart: a [`Router`] classifies requests and upgrades from their heads
+//! (path, CORS, query, the reference's `verify`), answers errors and preflights, runs
+//! handshakes and opens sessions; one [`Session`] machine per session owns its transports,
+//! buffer, heartbeat, upgrade and close, with its own outputs and timers. A driver that keeps
+//! each session behind its own lock routes with the router (`RequestRoute::Session`,
+//! `UpgradeRoute::Session`) and feeds the session directly. [`Server`] composes the two with
+//! a session table and one set of timers:
+//!
 //! One [`Server`] drives every session and every transport. The caller names transports:
 //! a [`RequestId`] per HTTP request (polling GET or POST, handshake) and a [`ConnectionId`] per
 //! WebSocket, from its upgrade request on. It feeds inputs, issues commands, and after each of
@@ -64,7 +72,9 @@ mod config;
 mod cors;
 mod http;
 mod machine;
+mod router;
 mod session;
+mod session_machine;
 
 pub use config::{Config, SameSite, SessionCookie, TransportKind};
 pub use cors::{Cors, CorsOrigin};
@@ -72,6 +82,8 @@ pub use http::{
     ConnectionId, ErrorCode, Header, Method, RequestHead, RequestId, Response, TransportId,
 };
 pub use machine::{Error, Event, Handshake, PreparedMessage, Server, Transmit};
+pub use router::{RequestRoute, Router, UpgradeRoute};
+pub use session_machine::Session;
 
 #[cfg(doc)]
 use crate::engine::CloseReason;

@@ -40,32 +40,26 @@ pub(super) const CLOSED_POLL_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(super) enum RequestState {
     /// A GET held until the session has something to send.
-    Poll(SidKey),
+    Poll,
     /// A POST whose body is being read.
     Data {
-        /// The session.
-        sid: SidKey,
         /// Whether the body is declared binary (v3 XHR2 payload).
         binary: bool,
         /// Headers for the answer (CORS).
         headers: Vec<Header>,
     },
-    /// A handshake waiting for the application's verdict.
-    Handshake,
 }
 
 /// What a WebSocket of the server is.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum ConnectionState {
     /// The active transport of a session.
-    Main(SidKey),
+    Main,
     /// A probe that may become the session's transport.
-    Probe(SidKey),
-    /// A handshake waiting for the application's verdict (not accepted yet).
-    Handshake,
+    Probe,
 }
 
-/// The output queues and the transport routing tables shared by all sessions.
+/// A session's output queues and its live requests and WebSockets.
 #[derive(Debug, Default)]
 pub(super) struct Outputs {
     /// Transmits, drained by `poll_transmit`.
@@ -187,9 +181,9 @@ pub(super) fn poll_response(
     Response::poll(body, content_type, headers)
 }
 
-/// One session.
+/// One session's state (driven by [`Session`](super::Session), which owns its outputs).
 #[derive(Debug)]
-pub(super) struct Session {
+pub(super) struct SessionState {
     /// The id, as sent to the client.
     pub sid: Str,
     /// The id as a table key.
@@ -225,14 +219,12 @@ pub(super) struct Session {
     pub probe: Option<Probe>,
     /// Whether the session was upgraded.
     pub upgraded: bool,
-    /// The instant under which the session is filed in the timer table.
-    pub armed: Option<Instant>,
     /// Set when the client closed by POST while no GET was held: until when a GET crossing
     /// that close is answered with a noop ([`CLOSED_POLL_GRACE`]).
     pub noop_owed: Option<Instant>,
 }
 
-impl Session {
+impl SessionState {
     /// A new open session whose heartbeat starts at `now`.
     pub fn new(
         now: Instant,
@@ -247,7 +239,7 @@ impl Session {
             ProtocolVersion::V4 => (Some(now + config.ping_interval), None),
             ProtocolVersion::V3 => (None, Some(now + config.ping_interval + config.ping_timeout)),
         };
-        Session {
+        SessionState {
             sid,
             key,
             version,
@@ -265,7 +257,6 @@ impl Session {
             ping_deadline,
             probe: None,
             upgraded: false,
-            armed: None,
             noop_owed: None,
         }
     }
@@ -278,7 +269,7 @@ impl Session {
         }
     }
 
-    /// The earliest instant at which [`Session::on_timeout`] has work.
+    /// The earliest instant at which [`SessionState::on_timeout`] has work.
     pub fn deadline(&self) -> Option<Instant> {
         if self.closed {
             return None;
@@ -383,7 +374,7 @@ impl Session {
             return;
         }
         *get = Some(held);
-        out.requests.insert(request, RequestState::Poll(self.key));
+        out.requests.insert(request, RequestState::Poll);
         let ping_waiting = self.ping_unwritten
             && self
                 .buffer
@@ -426,14 +417,8 @@ impl Session {
         }
         *post = Some(request);
         self.body_deadline = Some(now + config.request_timeout);
-        out.requests.insert(
-            request,
-            RequestState::Data {
-                sid: self.key,
-                binary,
-                headers,
-            },
-        );
+        out.requests
+            .insert(request, RequestState::Data { binary, headers });
         out.transmits.push_back(Transmit::ReadBody {
             request,
             limit: config.max_payload,
@@ -699,8 +684,7 @@ impl Session {
         config: &Config,
         out: &mut Outputs,
     ) {
-        out.connections
-            .insert(connection, ConnectionState::Probe(self.key));
+        out.connections.insert(connection, ConnectionState::Probe);
         self.probe = Some(Probe {
             connection,
             deadline: now + config.upgrade_timeout,
@@ -746,8 +730,7 @@ impl Session {
             return;
         };
         let connection = probe.connection;
-        out.connections
-            .insert(connection, ConnectionState::Main(self.key));
+        out.connections.insert(connection, ConnectionState::Main);
         match core::mem::replace(&mut self.active, Active::WebSocket(connection)) {
             Active::Polling { get, post } => {
                 if let Some(request) = post {
