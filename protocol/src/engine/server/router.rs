@@ -147,8 +147,8 @@ impl Router {
     /// Classifies an HTTP request (not a WebSocket upgrade) from its head.
     ///
     /// A GET of a session the client closed by POST within the last two seconds, while no GET
-    /// was held, is answered with the noop a held GET would have got (see
-    /// [`CLOSED_POLL_GRACE`](super::session::CLOSED_POLL_GRACE)).
+    /// was held, is answered with the noop a held GET would have got (the GET crossed the
+    /// close on its own connection; see [`Router::session_closed`]).
     pub fn route_request(
         &mut self,
         now: Instant,
