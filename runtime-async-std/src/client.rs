@@ -79,23 +79,35 @@ impl AsyncWrite for NoticeRead {
 /// request of this connector uses it (an idle pooled connection costs no task).
 struct HttpConnection {
     sender: http1::SendRequest<Full<Bytes>>,
-    connection: http1::Connection<HyperIo<NoticeRead>, Full<Bytes>>,
+    /// `None` once it ended: dropped then, since a request still queued in it is only
+    /// cancelled (and its sender woken) when it is dropped.
+    connection: Option<http1::Connection<HyperIo<NoticeRead>, Full<Bytes>>>,
     /// Whether a byte of an answer came since the last request was sent.
     answered: Arc<AtomicBool>,
 }
 
+/// Drives `connection` until it ends, then drops it; never completes.
+async fn drive<T>(
+    connection: &mut Option<http1::Connection<HyperIo<NoticeRead>, Full<Bytes>>>,
+) -> T {
+    if let Some(running) = connection.as_mut()
+        && let Err(error) = running.await
+    {
+        tracing::debug!(%error, "client HTTP connection");
+    }
+    *connection = None;
+    future::pending().await
+}
+
 impl HttpConnection {
-    /// Whether the connection can take another request (not closed by the server meanwhile).
+    /// Whether the connection can take another request (not closed by the server meanwhile:
+    /// then the sender fails once the ended connection is dropped).
     async fn ready(&mut self) -> bool {
         let Self {
             sender, connection, ..
         } = self;
-        // The connection's end (the server closed it) means not ready; it is then dropped.
-        future::or(async { sender.ready().await.is_ok() }, async {
-            let _ = connection.await;
-            false
-        })
-        .await
+        future::or(async { sender.ready().await.is_ok() }, drive(connection)).await
+            && connection.is_some()
     }
 
     /// Sends `request` and reads its whole answer; the flag: whether the connection may carry
@@ -108,8 +120,6 @@ impl HttpConnection {
         let Self {
             sender, connection, ..
         } = self;
-        let mut ended = false;
-        let ended_flag = &mut ended;
         let exchange = async {
             let response = sender
                 .send_request(request)
@@ -127,16 +137,8 @@ impl HttpConnection {
                 .to_bytes();
             Ok(http::Response::from_parts(parts, body))
         };
-        // The connection is driven alongside; once it ends it must not be polled again.
-        let drive = async {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "client HTTP connection");
-            }
-            *ended_flag = true;
-            future::pending().await
-        };
-        let response = future::or(exchange, drive).await?;
-        Ok((response, !ended))
+        let response = future::or(exchange, drive(connection)).await?;
+        Ok((response, connection.is_some()))
     }
 }
 
@@ -223,7 +225,7 @@ impl AsyncIoConnector {
             .map_err(ConnectorError::new)?;
         Ok(HttpConnection {
             sender,
-            connection,
+            connection: Some(connection),
             answered,
         })
     }
