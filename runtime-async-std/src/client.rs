@@ -1,52 +1,151 @@
-//! The client's connector on async-net: HTTP/1.1 ([`crate::h1`]) and WebSocket
-//! (async-tungstenite) over TCP or TLS (futures-rustls, `https://` / `wss://`).
+//! The client's connector on async-net: HTTP/1.1 (hyper's client, driven through
+//! [`crate::rt`]) and WebSocket (async-tungstenite) over TCP or TLS (futures-rustls,
+//! `https://` / `wss://`).
 
-use std::sync::Arc;
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+};
 
 use async_net::TcpStream;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_lite::{AsyncRead, AsyncWrite, future};
 use futures_rustls::TlsConnector;
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1;
 use socketio::client::{
     BoxFuture, BoxWebSocket, BuildError, Client, ClientBuilder, Connector, ConnectorError,
     connect::{ConnectionPool, ConnectorOptions, Target},
     origin_form,
 };
 
-use crate::{AsyncIoRuntime, h1};
+use crate::{AsyncIoRuntime, rt::HyperIo};
+
+/// Largest response body the client reads.
+const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
 /// A byte stream: TCP or TLS over TCP.
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// A reader that notes whether any byte came through it.
-struct NoticeRead<'a, R> {
-    io: &'a mut R,
-    read_any: &'a mut bool,
+/// A stream that notes whether any byte came through it since the flag was last cleared.
+struct NoticeRead {
+    io: Box<dyn Io>,
+    read_any: Arc<AtomicBool>,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for NoticeRead<'_, R> {
+impl AsyncRead for NoticeRead {
     fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
+    ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        let poll = std::pin::Pin::new(&mut *this.io).poll_read(cx, buf);
-        if let std::task::Poll::Ready(Ok(read)) = poll
+        let poll = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(read)) = poll
             && read > 0
         {
-            *this.read_any = true;
+            this.read_any.store(true, Ordering::Relaxed);
         }
         poll
+    }
+}
+
+impl AsyncWrite for NoticeRead {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}
+
+/// One HTTP/1.1 connection: hyper's sender and the connection future, driven only while a
+/// request of this connector uses it (an idle pooled connection costs no task).
+struct HttpConnection {
+    sender: http1::SendRequest<Full<Bytes>>,
+    /// `None` once it ended: dropped then, since a request still queued in it is only
+    /// cancelled (and its sender woken) when it is dropped.
+    connection: Option<http1::Connection<HyperIo<NoticeRead>, Full<Bytes>>>,
+    /// Whether a byte of an answer came since the last request was sent.
+    answered: Arc<AtomicBool>,
+}
+
+/// Drives `connection` until it ends, then drops it; never completes.
+async fn drive<T>(
+    connection: &mut Option<http1::Connection<HyperIo<NoticeRead>, Full<Bytes>>>,
+) -> T {
+    if let Some(running) = connection.as_mut()
+        && let Err(error) = running.await
+    {
+        tracing::debug!(%error, "client HTTP connection");
+    }
+    *connection = None;
+    future::pending().await
+}
+
+impl HttpConnection {
+    /// Whether the connection can take another request (not closed by the server meanwhile:
+    /// then the sender fails once the ended connection is dropped).
+    async fn ready(&mut self) -> bool {
+        let Self {
+            sender, connection, ..
+        } = self;
+        future::or(async { sender.ready().await.is_ok() }, drive(connection)).await
+            && connection.is_some()
+    }
+
+    /// Sends `request` and reads its whole answer; the flag: whether the connection may carry
+    /// another request.
+    async fn exchange(
+        &mut self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::Response<Bytes>, bool), ConnectorError> {
+        self.answered.store(false, Ordering::Relaxed);
+        let Self {
+            sender, connection, ..
+        } = self;
+        let exchange = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(ConnectorError::new)?;
+            let (parts, body) = response.into_parts();
+            // A declared length past the limit is refused before any allocation.
+            if body.size_hint().lower() > MAX_RESPONSE_BODY as u64 {
+                return Err(ConnectorError::new("response body too large"));
+            }
+            let body = Limited::new(body, MAX_RESPONSE_BODY)
+                .collect()
+                .await
+                .map_err(ConnectorError::new)?
+                .to_bytes();
+            Ok(http::Response::from_parts(parts, body))
+        };
+        let response = future::or(exchange, drive(connection)).await?;
+        Ok((response, connection.is_some()))
     }
 }
 
 struct Inner {
     tls: TlsConnector,
     websocket: WebSocketConfig,
-    pool: ConnectionPool<Box<dyn Io>>,
+    pool: ConnectionPool<HttpConnection>,
 }
 
 /// The [`Connector`] on async-net: polling requests over HTTP/1.1 (keep-alive connections
@@ -115,6 +214,22 @@ impl AsyncIoConnector {
         }
     }
 
+    async fn connect(&self, target: &Target) -> Result<HttpConnection, ConnectorError> {
+        let answered = Arc::new(AtomicBool::new(false));
+        let io = NoticeRead {
+            io: self.dial(target).await?,
+            read_any: answered.clone(),
+        };
+        let (sender, connection) = http1::handshake(HyperIo::new(io))
+            .await
+            .map_err(ConnectorError::new)?;
+        Ok(HttpConnection {
+            sender,
+            connection: Some(connection),
+            answered,
+        })
+    }
+
     async fn request(
         self,
         request: http::Request<Bytes>,
@@ -126,31 +241,28 @@ impl AsyncIoConnector {
         // but only if no byte of an answer came back. A partial answer means the server took
         // the request, and sending it again could deliver a POST's packets twice.
         loop {
-            let idle = self.0.pool.take(&key);
-            let reused = idle.is_some();
-            let mut io = match idle {
-                Some(io) => io,
-                None => self.dial(&target).await?,
+            let mut reused = None;
+            while let Some(mut idle) = self.0.pool.take(&key) {
+                if idle.ready().await {
+                    reused = Some(idle);
+                    break;
+                }
+            }
+            let was_reused = reused.is_some();
+            let mut connection = match reused {
+                Some(connection) => connection,
+                None => self.connect(&target).await?,
             };
-            let mut answered = false;
-            let exchange = async {
-                h1::write_request(&mut io, &parts, &body).await?;
-                let mut reader = NoticeRead {
-                    io: &mut io,
-                    read_any: &mut answered,
-                };
-                h1::read_response(&mut reader, parts.method == http::Method::HEAD).await
-            };
-            let result = exchange.await;
-            match result {
+            let request = http::Request::from_parts(parts.clone(), Full::new(body.clone()));
+            match connection.exchange(request).await {
                 Ok((response, reusable)) => {
                     if reusable {
-                        self.0.pool.put(key, io);
+                        self.0.pool.put(key, connection);
                     }
                     return Ok(response);
                 }
-                Err(_) if reused && !answered => continue,
-                Err(error) => return Err(ConnectorError::new(error)),
+                Err(_) if was_reused && !connection.answered.load(Ordering::Relaxed) => continue,
+                Err(error) => return Err(error),
             }
         }
     }

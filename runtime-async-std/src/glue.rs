@@ -1,16 +1,34 @@
-//! [`HttpServer`]: the standalone server on async-net — accept loop, HTTP/1.1 connections
-//! ([`crate::h1`]), WebSocket upgrades on async-tungstenite, graceful shutdown.
+//! [`HttpServer`]: the standalone server on async-net — accept loop, hyper's HTTP/1.1
+//! connections on async-io ([`crate::rt`], [`crate::server_io`]), WebSocket upgrades on
+//! async-tungstenite, graceful shutdown.
+//!
+//! Limits, with what Node's HTTP server does in the same case:
+//! - a request head must arrive within [`HEADERS_TIMEOUT`] (60 s, Node's `headersTimeout`),
+//!   counted from the moment the server waits for it; past it hyper closes the connection
+//!   (Node answers `408` first when part of the head came);
+//! - a kept-alive connection with no new request within [`KEEP_ALIVE_TIMEOUT`] (5 s, Node's
+//!   `keepAliveTimeout`) is closed;
+//! - a head larger than [`MAX_HEAD`] (16 KiB, Node's `maxHeaderSize`) or with more than 100
+//!   fields: `431`;
+//! - the refusals of [`crate::refusals`] (`Host`, `Transfer-Encoding`, `Expect`), and hyper's
+//!   own `400`s (malformed heads, conflicting lengths, bad chunks).
+//!
+//! The time a body may take is the server's to limit (`socketio`), not this layer's.
 
-use std::{future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
+};
 
 use async_net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 use async_tungstenite::{
     WebSocketStream,
     tungstenite::protocol::{Role, WebSocketConfig},
 };
+use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
-use http::{Method, Request, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::Full;
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use socketio::{
     ClientBundle, Endpoint, Runtime, Server,
     http::{
@@ -20,14 +38,45 @@ use socketio::{
 };
 use tracing::Instrument;
 
-use crate::h1;
+use crate::{
+    body::RequestBody,
+    refusals,
+    rt::{AsyncIoTimer, HyperIo},
+    server_io::ServerIo,
+};
+
+/// Largest request head accepted (request line and headers), as Node's `maxHeaderSize`.
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
+/// Time allowed for a whole request head, from the moment the server waits for it.
+pub(crate) const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a kept-alive connection may wait for its next request (Node's
+/// `keepAliveTimeout`).
+pub(crate) const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server side's time limits (see the module documentation).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// [`HEADERS_TIMEOUT`].
+    headers_timeout: Duration,
+    /// [`KEEP_ALIVE_TIMEOUT`].
+    keep_alive_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            headers_timeout: HEADERS_TIMEOUT,
+            keep_alive_timeout: KEEP_ALIVE_TIMEOUT,
+        }
+    }
+}
 
 struct Inner<E> {
     io: E,
     runtime: Arc<dyn Runtime>,
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
-    limits: h1::Limits,
+    limits: Limits,
 }
 
 /// The HTTP side of a Socket.IO [`Server`] on async-net: serves it standalone
@@ -76,7 +125,7 @@ impl<E: Endpoint> HttpServer<E> {
                 io,
                 client: None,
                 websocket: default_websocket_config(),
-                limits: h1::Limits::default(),
+                limits: Limits::default(),
             }),
         }
     }
@@ -91,9 +140,9 @@ impl<E: Endpoint> HttpServer<E> {
         self.with_inner(|inner| inner.websocket = config)
     }
 
-    /// How long a client may take to send a request head (60 s, Node's `headersTimeout`);
-    /// past it the connection gets `408` and is closed. An idle keep-alive connection is
-    /// closed silently after the same time.
+    /// How long a client may take to send a request head (60 s, Node's `headersTimeout`),
+    /// counted from the moment the server waits for it, on a new connection or between two
+    /// requests; past it the connection is closed (hyper's `header_read_timeout`).
     ///
     /// ```
     /// # fn io() -> socketio::Server { unimplemented!() }
@@ -105,21 +154,6 @@ impl<E: Endpoint> HttpServer<E> {
     /// ```
     pub fn headers_timeout(self, timeout: Duration) -> Self {
         self.with_inner(|inner| inner.limits.headers_timeout = timeout)
-    }
-
-    /// How long a client may take to send a request body after its head (300 s, Node's
-    /// `requestTimeout`); past it the connection gets `408` and is closed.
-    ///
-    /// ```
-    /// # fn io() -> socketio::Server { unimplemented!() }
-    /// # fn f() {
-    /// let http = socketio_async_std::HttpServer::new(io())
-    ///     .request_timeout(std::time::Duration::from_secs(30));
-    /// # let _ = http;
-    /// # }
-    /// ```
-    pub fn request_timeout(self, timeout: Duration) -> Self {
-        self.with_inner(|inner| inner.limits.request_timeout = timeout)
     }
 
     /// How long a kept-alive connection may stay idle waiting for its next request (5 s,
@@ -246,100 +280,134 @@ impl<E: Endpoint> HttpServer<E> {
         self.serve_io(io, remote, None).await;
     }
 
-    async fn serve_io<IO>(self, mut io: IO, remote: Option<SocketAddr>, stop: Option<Stop>)
+    async fn serve_io<IO>(self, io: IO, remote: Option<SocketAddr>, stop: Option<Stop>)
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let stopped = || stop.as_ref().is_some_and(|stop| stop.stopped.is_closed());
-        let mut buf = Vec::new();
-        let mut served_one = false;
-        loop {
-            let limits = self.inner.limits;
-            let idle = served_one && buf.is_empty();
-            served_one = true;
-            let next = async {
-                if idle && !h1::await_next_request(&mut io, &mut buf, &limits).await {
-                    return Ok(None);
-                }
-                h1::read_head_with(&mut io, &mut buf, &limits).await
-            };
-            let head = future::or(next, async {
-                match &stop {
-                    Some(stop) => drop(stop.stopped.recv().await),
-                    None => future::pending().await,
-                }
-                Ok(None)
-            });
-            let parts = match head.await {
-                Ok(Some(parts)) => parts,
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::debug!(%error, "bad request head");
-                    let response = plain(StatusCode::BAD_REQUEST, "Bad request");
-                    drop(h1::write_response(&mut io, response, false, false).await);
-                    return;
-                }
-            };
-            let route = socketio::http::route(
-                &parts.method,
-                parts.uri.path(),
-                self.inner.client.as_ref(),
-                |path| self.inner.io.handles(path),
-            );
-            if route == Route::SocketIo && is_websocket_upgrade(&parts.method, &parts.headers) {
-                self.upgrade(io, buf, parts, remote).await;
-                return;
+        let limits = self.inner.limits;
+        let io = ServerIo::new(io, limits.keep_alive_timeout, self.inner.runtime.clone());
+        let in_flight = io.in_flight();
+        let http = self.clone();
+        // Accepted WebSockets hold the stop signal too: the shutdown waits for them.
+        let websocket_stop = stop.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            let serving = in_flight.start();
+            let http = http.clone();
+            let stop = websocket_stop.clone();
+            async move {
+                let response = http.answer::<IO>(request, remote, stop).await;
+                drop(serving);
+                Ok::<_, Infallible>(response)
             }
-            let keep_alive = h1::keep_alive(&parts);
-            let limit = self.inner.io.max_payload() + 1;
-            let read = h1::read_body_with(&mut io, &mut buf, &parts, limit, &limits).await;
-            let (body, whole) = match read {
-                Ok(body) => body,
-                // Refused and answered by h1 (bad framing, expectation, timeout).
-                Err(error) => {
-                    tracing::debug!(%error, "request body");
-                    return;
-                }
-            };
-            let head_only = parts.method == Method::HEAD;
-            let response = match route {
-                Route::Bundle => match &self.inner.client {
-                    Some(bundle) => bundle.respond(&parts, |dir| self.inner.io.handles(dir)),
-                    None => plain(StatusCode::NOT_FOUND, "Not Found"),
-                },
-                Route::SocketIo => {
-                    let request = Request::from_parts(parts, Full::new(body));
-                    self.inner.io.handle_http(request, remote).await
-                }
-                Route::Other => plain(StatusCode::NOT_FOUND, "Not Found"),
-            };
-            let keep_alive = keep_alive && whole && !stopped();
-            if let Err(error) = h1::write_response(&mut io, response, head_only, keep_alive).await {
-                tracing::debug!(%error, "connection ended with an error");
-                return;
+        });
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(AsyncIoTimer)
+            .header_read_timeout(limits.headers_timeout)
+            .max_header_size(MAX_HEAD)
+            .max_buf_size(MAX_HEAD)
+            // Bodies are queued as they are, not copied into a buffer that stays grown.
+            .writev(true);
+        let connection = builder
+            .serve_connection(HyperIo::new(io), service)
+            .with_upgrades();
+        let mut connection = pin!(connection);
+        let served = future::or(async { Some(connection.as_mut().await) }, async {
+            match &stop {
+                Some(stop) => drop(stop.stopped.recv().await),
+                None => future::pending().await,
             }
-            if !keep_alive {
-                if !whole {
-                    // Unread input (a body past the limit): closing at once would make the
-                    // kernel reset the connection and destroy the answer (413) in flight.
-                    h1::linger(&mut io).await;
-                }
-                return;
+            None
+        });
+        let result = match served.await {
+            Some(result) => result,
+            // Stopping: the request in flight is answered with `Connection: close`, an idle
+            // connection is closed now.
+            None => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
             }
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "connection ended with an error");
         }
     }
 
-    /// Verifies a WebSocket upgrade, answers `101` and serves the WebSocket on this task.
-    #[allow(clippy::result_large_err)] // the refusal is the response to write
-    async fn upgrade<IO>(
+    /// Answers one request: a refusal from its head, the client bundle, Engine.IO polling, a
+    /// WebSocket upgrade, or `404`.
+    async fn answer<IO>(
         &self,
-        mut io: IO,
-        read: Vec<u8>,
-        parts: http::request::Parts,
+        request: Request<Incoming>,
         remote: Option<SocketAddr>,
-    ) where
+        stop: Option<Stop>,
+    ) -> Response<Full<Bytes>>
+    where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        if let Some(refusal) = refusals::refusal(&request, self.inner.io.max_payload()) {
+            tracing::debug!(status = %refusal.status(), "request refused");
+            return refusal;
+        }
+        // hyper closes an HTTP/1.0 connection without `keep-alive` but does not say so; Node
+        // does, as this crate did before hyper.
+        let closes = request.version() == Version::HTTP_10
+            && !request
+                .headers()
+                .get_all(header::CONNECTION)
+                .iter()
+                .any(|value| {
+                    value
+                        .as_bytes()
+                        .split(|&b| b == b',')
+                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
+                });
+        let route = socketio::http::route(
+            request.method(),
+            request.uri().path(),
+            self.inner.client.as_ref(),
+            |path| self.inner.io.handles(path),
+        );
+        let (parts, body) = request.into_parts();
+        let (body, end) = RequestBody::new(body);
+        let request = Request::from_parts(parts, body);
+        let mut response = match route {
+            Route::Bundle => {
+                let (parts, _body) = request.into_parts();
+                match &self.inner.client {
+                    Some(bundle) => bundle.respond(&parts, |dir| self.inner.io.handles(dir)),
+                    None => plain(StatusCode::NOT_FOUND, "Not Found"),
+                }
+            }
+            Route::SocketIo if is_websocket_upgrade(request.method(), request.headers()) => {
+                self.upgrade::<IO>(request, remote, stop)
+            }
+            Route::SocketIo => self.inner.io.handle_http(request, remote).await,
+            Route::Other => plain(StatusCode::NOT_FOUND, "Not Found"),
+        };
+        // A body left partly unread makes hyper close the connection: said in the answer.
+        let unread = !end.reached() && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+        if closes || unread {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+
+    /// Verifies a WebSocket upgrade and answers `101`; once hyper hands the stream over, the
+    /// WebSocket is served on a new task.
+    #[allow(clippy::result_large_err)] // the refusal is the response to write
+    fn upgrade<IO>(
+        &self,
+        mut request: Request<RequestBody>,
+        remote: Option<SocketAddr>,
+        stop: Option<Stop>,
+    ) -> Response<Full<Bytes>>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        let (parts, _body) = request.into_parts();
         let verdict = websocket_accept(&parts.headers).and_then(|accept| {
             let ticket = self.inner.io.accept_websocket(&parts, remote)?;
             let response = switching_protocols(accept, E::websocket_headers(&ticket));
@@ -349,23 +417,47 @@ impl<E: Endpoint> HttpServer<E> {
             Ok(accepted) => accepted,
             Err(refusal) => {
                 tracing::debug!(?remote, status = %refusal.status(), "websocket refused");
-                drop(h1::write_response(&mut io, refusal, false, false).await);
-                return;
+                return refusal;
             }
         };
-        if let Err(error) = h1::write_response(&mut io, response, false, true).await {
-            tracing::debug!(%error, "websocket upgrade failed");
-            return;
-        }
+        let io = self.inner.io.clone();
+        let config = self.inner.websocket;
         let span = tracing::info_span!("websocket", ?remote, path = parts.uri.path());
-        async move {
+        let serve = async move {
+            let _stop = stop;
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    tracing::debug!(%error, "websocket upgrade failed");
+                    return;
+                }
+            };
+            // The stream hyper was given, back without its adapters, and the bytes hyper read
+            // past the request head (the first WebSocket frames).
+            let Ok(hyper::upgrade::Parts {
+                io: stream,
+                read_buf,
+                ..
+            }) = upgraded.downcast::<HyperIo<ServerIo<IO>>>()
+            else {
+                tracing::warn!("websocket upgrade on an unexpected stream type");
+                return;
+            };
+            let Some(stream) = stream.into_inner().into_stream() else {
+                return;
+            };
             tracing::debug!("websocket open");
-            let config = Some(self.inner.websocket);
-            let socket = WebSocketStream::from_partially_read(io, read, Role::Server, config).await;
-            self.inner.io.serve_websocket(ticket, socket).await;
+            let socket = WebSocketStream::from_partially_read(
+                stream,
+                read_buf.to_vec(),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            io.serve_websocket(ticket, socket).await;
             tracing::debug!("websocket done");
-        }
-        .instrument(span)
-        .await;
+        };
+        self.inner.runtime.spawn(Box::pin(serve.instrument(span)));
+        response
     }
 }

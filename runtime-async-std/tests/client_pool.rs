@@ -1,7 +1,7 @@
 //! `AsyncIoConnector`'s keep-alive pool against a raw HTTP/1.1 server, under smol and
 //! async-std: a connection is reused while the server keeps it; one the server closed while
 //! idle is retried on a new connection, one whose answer was cut off is not; `Connection: close`
-//! and chunked answers.
+//! and chunked answers; interim answers and trailers skipped; a huge declared length refused.
 
 mod common;
 
@@ -164,5 +164,40 @@ on_executors!(
             .unwrap();
         assert!(timeout(connector.http(request)).await.is_err());
         assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+);
+
+on_executors!(
+    interim_answers_chunks_and_trailers_are_read,
+    |executor| async move {
+        let (addr, _) = raw_server(
+            executor,
+            b"HTTP/1.1 100 Continue\r\n\r\n\
+              HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+              3\r\nabc\r\n2;x=y\r\nde\r\n0\r\ntrailer: 1\r\n\r\n",
+            false,
+        )
+        .await;
+        let connector = AsyncIoConnector::new();
+        let response = get(&connector, addr).await;
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(response.body().as_ref(), b"abcde");
+    }
+);
+
+on_executors!(
+    a_huge_content_length_is_an_error_not_an_allocation,
+    |executor| async move {
+        let (addr, _) = raw_server(
+            executor,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999\r\n\r\n",
+            false,
+        )
+        .await;
+        let connector = AsyncIoConnector::new();
+        let request = http::Request::get(format!("http://{addr}/socket.io/?EIO=4"))
+            .body(Bytes::new())
+            .unwrap();
+        assert!(timeout(connector.http(request)).await.is_err());
     }
 );

@@ -1,7 +1,7 @@
 //! [`HttpServer`]: routes HTTP requests to the Socket.IO server, the client bundle or elsewhere,
 //! and turns WebSocket upgrades into tungstenite streams.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -19,10 +19,14 @@ use crate::{BoxError, ClientBundle, Endpoint, Server};
 
 pub(crate) use socketio::http::Route;
 
+/// Time allowed for a whole request head (Node's `headersTimeout`).
+pub(crate) const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+
 struct Inner<E> {
     io: E,
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
+    headers_timeout: Duration,
 }
 
 /// The HTTP side of a Socket.IO [`Server`] on hyper and tokio: serves it standalone
@@ -72,6 +76,7 @@ impl<E: Endpoint> HttpServer<E> {
                 io,
                 client: None,
                 websocket: default_websocket_config(),
+                headers_timeout: HEADERS_TIMEOUT,
             }),
         }
     }
@@ -86,6 +91,28 @@ impl<E: Endpoint> HttpServer<E> {
         self.with_inner(|inner| inner.websocket = config)
     }
 
+    /// How long a client may take to send a request head (60 s, Node's `headersTimeout`),
+    /// counted from the moment the server waits for it, on a new connection or between two
+    /// requests; past it the connection is closed (hyper's `header_read_timeout`). Applies to
+    /// the standalone server ([`listen`](Self::listen), [`serve`](Self::serve),
+    /// [`serve_connection`](Self::serve_connection)), not to a tower stack.
+    ///
+    /// ```
+    /// # fn io() -> socketio_tokio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let http = socketio_tokio::HttpServer::new(io())
+    ///     .headers_timeout(std::time::Duration::from_secs(10));
+    /// # let _ = http;
+    /// # }
+    /// ```
+    pub fn headers_timeout(self, timeout: Duration) -> Self {
+        self.with_inner(|inner| inner.headers_timeout = timeout)
+    }
+
+    pub(crate) fn headers_timeout_value(&self) -> Duration {
+        self.inner.headers_timeout
+    }
+
     /// The server behind this HTTP server.
     pub fn io(&self) -> &E {
         &self.inner.io
@@ -96,6 +123,7 @@ impl<E: Endpoint> HttpServer<E> {
             io: shared.io.clone(),
             client: shared.client.clone(),
             websocket: shared.websocket,
+            headers_timeout: shared.headers_timeout,
         });
         change(&mut inner);
         Self {

@@ -136,12 +136,14 @@ async fn serve_io<E: Endpoint, IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let headers_timeout = http.headers_timeout_value();
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let http = http.clone();
         async move { Ok::<_, std::convert::Infallible>(http.handle(request, remote).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(headers_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut connection = pin!(connection);

@@ -1,5 +1,6 @@
 //! Bad inputs over a real loopback socket: every Engine.IO error code with its exact status and
-//! JSON body, a refused WebSocket upgrade, `413` over maxPayload, `404` off the path.
+//! JSON body, a refused WebSocket upgrade, `413` over maxPayload, `404` off the path, a half-sent
+//! head closed after the (shortened) headers timeout.
 
 mod common;
 
@@ -200,4 +201,25 @@ async fn unknown_method_on_known_session_is_500() {
         send(addr, request).await.status,
         StatusCode::INTERNAL_SERVER_ERROR
     );
+}
+
+#[tokio::test]
+async fn a_half_sent_head_is_closed_after_the_headers_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let http = HttpServer::new(conformance_builder().build_tokio())
+        .headers_timeout(std::time::Duration::from_millis(200));
+    let addr = start(http).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    // Then nothing: closed well within the test's wait, far below the 60 s default; hyper
+    // closes without an answer.
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the connection stays open")
+        .unwrap();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
 }
