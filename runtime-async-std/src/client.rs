@@ -16,8 +16,7 @@ use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use futures_rustls::TlsConnector;
-use http_body::Body;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::client::conn::http1;
 use socketio::client::{
     BoxFuture, BoxWebSocket, BuildError, Client, ClientBuilder, Connector, ConnectorError,
@@ -26,9 +25,6 @@ use socketio::client::{
 };
 
 use crate::{AsyncIoRuntime, rt::HyperIo};
-
-/// Largest response body the client reads.
-const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
 /// A byte stream: TCP or TLS over TCP.
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -115,6 +111,7 @@ impl HttpConnection {
     async fn exchange(
         &mut self,
         request: http::Request<Full<Bytes>>,
+        limit: socketio::client::BodyLimit,
     ) -> Result<(http::Response<Bytes>, bool), ConnectorError> {
         self.answered.store(false, Ordering::Relaxed);
         let Self {
@@ -126,15 +123,9 @@ impl HttpConnection {
                 .await
                 .map_err(ConnectorError::new)?;
             let (parts, body) = response.into_parts();
-            // A declared length past the limit is refused before any allocation.
-            if body.size_hint().lower() > MAX_RESPONSE_BODY as u64 {
-                return Err(ConnectorError::new("response body too large"));
-            }
-            let body = Limited::new(body, MAX_RESPONSE_BODY)
-                .collect()
-                .await
-                .map_err(ConnectorError::new)?
-                .to_bytes();
+            // The client's cap (`BodyLimit`): a body past it fails the request, and the
+            // connection, half read, is not reused.
+            let body = socketio::client::read_body(body, limit).await?;
             Ok(http::Response::from_parts(parts, body))
         };
         let response = future::or(exchange, drive(connection)).await?;
@@ -234,6 +225,7 @@ impl AsyncIoConnector {
         self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, ConnectorError> {
+        let limit = socketio::client::BodyLimit::of(&request);
         let (mut parts, body) = request.into_parts();
         let target = Target::from_uri(&parts.uri)?;
         let key = origin_form(&mut parts)?;
@@ -254,7 +246,7 @@ impl AsyncIoConnector {
                 None => self.connect(&target).await?,
             };
             let request = http::Request::from_parts(parts.clone(), Full::new(body.clone()));
-            match connection.exchange(request).await {
+            match connection.exchange(request, limit).await {
                 Ok((response, reusable)) => {
                     if reusable {
                         self.0.pool.put(key, connection);

@@ -77,6 +77,31 @@
 //!
 //! Incoming data is bounded by `max_http_buffer_size` (POST bodies, WebSocket messages are
 //! bounded by the runtime's WebSocket config) and the decoders' limits.
+//!
+//! # Limits under abuse
+//!
+//! Everything a peer can make the server hold is bounded; what happens past each bound, with
+//! the reference's (socket.io 4.8 on Node's HTTP server and `ws` 8) default beside ours:
+//!
+//! | what a peer sends | bound (ours) | past it | reference |
+//! |---|---|---|---|
+//! | a request head | 60 s to arrive, 16 KiB (both runtimes, hyper) | closed (hyper sends no `408`); `431` | `headersTimeout` 60 s (`408`), `maxHeaderSize` 16 KiB |
+//! | a POST the server refuses from its head (no `sid`, bad query) | its body is not read | answered at once, `Connection: close` | same |
+//! | a POST body | `max_http_buffer_size` (1 MB); `request_timeout` (300 s) to arrive | `413`; `408` with `Connection: close`, session closed (`transport error`) | `maxHttpBufferSize` 1 MB; `requestTimeout` 300 s |
+//! | a second POST while one is read | one at a time | `400`, session closed (`transport error`) | same |
+//! | a WebSocket message | 1 MB (`max_http_buffer_size`) | close code 1009 | same |
+//! | invalid UTF-8; an unmasked frame, a reserved opcode or RSV bit | — | close code 1007; 1002 | same |
+//! | WebSocket pings | 100 per heartbeat interval (pongs are never queued more than one) | close code 1008 | none (resets after a few thousand unread pongs) |
+//! | Engine.IO v3 pings over polling | one pong waits at most | — | one per ping |
+//! | events faster than its handlers | `max_backlog` (256) waiting | reading pauses (no disconnect) | none |
+//! | not reading what it is sent | `high_water` 1 MiB, `limit` 16 MiB, 30 s | reading pauses; then `transport error` | none (buffers without bound) |
+//! | packet structure | 10 attachments, nesting depth 128 | `parse error` | 10 attachments; crashes on 5,000-deep JSON |
+//! | an ack id past `u64` | — | packet ignored | ignored |
+//! | a late pong | `pingTimeout` (20 s) from when the ping reached it (written to the WebSocket, or taken by a GET) | `ping timeout` | from when the ping was queued |
+//!
+//! Parse working memory: a message is validated without building a tree (JSON stays text
+//! until a handler reads it); a handler that asks for a dynamic [`Value`] gets a tree of about
+//! 40 bytes per JSON value.
 #![forbid(unsafe_code)]
 
 pub mod adapter;

@@ -248,14 +248,29 @@ async fn an_endless_handshake_is_cut_at_one_megabyte(exec: Executor) {
     client.disconnect();
 }
 
-#[test]
-fn tokio_an_endless_poll_is_cut_at_the_cap() {
-    Executor::Tokio.run(an_endless_poll_is_cut_at_the_cap);
+/// The endless bodies on every executor's connector (each reads with `read_body`).
+macro_rules! on_every_executor {
+    ($($module:ident: $executor:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn an_endless_poll_is_cut_at_the_cap() {
+                $executor.run(super::an_endless_poll_is_cut_at_the_cap);
+            }
+
+            #[test]
+            fn an_endless_handshake_is_cut_at_one_megabyte() {
+                $executor.run(super::an_endless_handshake_is_cut_at_one_megabyte);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn tokio_an_endless_handshake_is_cut_at_one_megabyte() {
-    Executor::Tokio.run(an_endless_handshake_is_cut_at_one_megabyte);
+on_every_executor! {
+    endless_tokio: Executor::Tokio;
+    endless_async_std: Executor::AsyncStd;
+    endless_smol: Executor::Smol;
 }
 
 // ----- runtime-neutral: the driver and the shared WebSocket configuration -----
