@@ -28,9 +28,9 @@ type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxTask + Send 
 /// Something for the socket's handlers, held back until the connect handler has registered
 /// them (its first poll).
 pub(crate) enum Incoming {
+    /// An event as it came: `[name, ...args]`, read when its handler starts.
     Event {
-        event: String,
-        args: Vec<Value>,
+        data: socketio_protocol::socket::Payload,
         ack: Option<u64>,
     },
     Disconnect(DisconnectReason),
@@ -515,7 +515,11 @@ impl Socket {
     fn task_for(&self, incoming: Incoming) -> BoxTask {
         let socket = self.clone();
         match incoming {
-            Incoming::Event { event, args, ack } => Box::pin(async move {
+            Incoming::Event { data, ack } => Box::pin(async move {
+                let Some((event, args)) = event_parts(&data) else {
+                    return;
+                };
+                drop(data);
                 let ack = ack.map(|id| AckSender {
                     socket: socket.clone(),
                     id,
@@ -692,8 +696,28 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
                 inner
                     .server
                     .emit_with_ack_to_socket(&inner.nsp, &inner.id, value, self.timeout)?;
-            let args = receiver.await.map_err(|_| AckError::Disconnected)??;
-            from_args(args).map_err(AckError::Decode)
+            let data = receiver.await.map_err(|_| AckError::Disconnected)??;
+            from_args(crate::server::ack_args(&data)).map_err(AckError::Decode)
         })
     }
+}
+
+/// An event's name and arguments from its `[name, ...args]` payload (validated by the
+/// decoder: an array whose first item is a string or a number).
+fn event_parts(data: &socketio_protocol::socket::Payload) -> Option<(String, Vec<Value>)> {
+    let Ok(Value::Array(mut items)) = data.to_value() else {
+        return None;
+    };
+    if items.is_empty() {
+        return None;
+    }
+    let event = match items.remove(0) {
+        Value::String(name) => name,
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => n.as_f64().to_string(),
+        },
+        _ => return None,
+    };
+    Some((event, items))
 }

@@ -8,6 +8,7 @@
 //!   proxy that can cut connections, for the Rust client and `sio` tests.
 //! - [`executor`]: the three executors (tokio, async-std, smol) the suites run on, and
 //!   [`executor_tests!`], which runs one set of async test bodies on each.
+//! - [`raw`]: raw-socket HTTP and WebSocket peers for the hostile-input tests.
 //! - [`corpus`]: reads the cross-implementation codec corpus in `tests/data/corpus` and converts
 //!   its descriptions to protocol types.
 
@@ -16,3 +17,4 @@ pub mod corpus;
 pub mod executor;
 pub mod interop;
 pub mod node;
+pub mod raw;

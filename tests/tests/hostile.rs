@@ -15,7 +15,7 @@
 //! generous timeout so that a hang fails the test instead of blocking the suite; no test asserts
 //! how long anything took.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,57 +23,11 @@ use std::time::Duration;
 
 use socketio_tests::executor::Executor;
 use socketio_tests::executor_tests;
+use socketio_tests::raw::{SAFETY, closes, connect, frame, read_frame, read_response, websocket};
 use socketio_tokio::{Runtime, Server, Socket};
 
 /// The ping allowance per heartbeat interval (`wsio::MAX_PINGS_PER_HEARTBEAT`).
 const MAX_PINGS: usize = 100;
-
-/// Longest any single read may block before the test fails.
-const SAFETY: Duration = Duration::from_secs(20);
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(SAFETY)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
-}
-
-/// Reads one HTTP response: status, head (lowercased), body (by `Content-Length`).
-fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut byte).expect("a response head");
-        assert!(
-            n > 0,
-            "closed before a response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8(buf).unwrap().to_ascii_lowercase();
-    let status = head[9..12].parse().unwrap();
-    let length = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |value| value.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).unwrap();
-    (status, head, body)
-}
-
-/// Whether the server closes the connection (EOF or reset) rather than leaving it open.
-fn closes(stream: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
 
 /// A polling handshake; the session id.
 fn handshake(addr: SocketAddr) -> String {
@@ -110,71 +64,6 @@ fn poll_status(addr: SocketAddr, sid: &str) -> u16 {
         format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     read_response(&mut stream).0
-}
-
-/// A WebSocket-only session: the upgrade, then the open packet.
-fn websocket(addr: SocketAddr) -> TcpStream {
-    let mut stream = connect(addr);
-    stream
-        .write_all(
-            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-              Sec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-    let (status, _, _) = read_response(&mut stream);
-    assert_eq!(status, 101);
-    let (opcode, payload) = read_frame(&mut stream).expect("the open packet");
-    assert_eq!(opcode, 1);
-    assert!(payload.starts_with(b"0{"), "{payload:?}");
-    stream
-}
-
-/// One client frame: `first` is the FIN/RSV/opcode byte; masked unless `masked` is false.
-fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let mut out = vec![first];
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        len if len < 126 => out.push(mask_bit | len as u8),
-        len if len < 65_536 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        let key = [0x12, 0x34, 0x56, 0x78];
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
-/// One server frame (opcode, payload), or `None` once the connection ends.
-fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).ok()?;
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).ok()?;
-            u64::from(u16::from_be_bytes(len))
-        }
-        127 => {
-            let mut len = [0u8; 8];
-            stream.read_exact(&mut len).ok()?;
-            u64::from_be_bytes(len)
-        }
-        len => u64::from(len),
-    };
-    let mut payload = vec![0; usize::try_from(len).ok()?];
-    stream.read_exact(&mut payload).ok()?;
-    Some((head[0] & 0x0f, payload))
 }
 
 /// The code of the close frame the server sends, skipping other frames; `None` if the

@@ -79,7 +79,16 @@ pub(super) struct NsState {
     pub(super) next_ack: u64,
 }
 
-pub(super) type AckReply = Result<Vec<Value>, AckError>;
+pub(super) type AckReply = Result<Payload, AckError>;
+
+/// The arguments of an ack's payload (its array's items, or the one value).
+pub(crate) fn ack_args(data: &Payload) -> Vec<Value> {
+    match data.to_value() {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => vec![other],
+        Err(_) => Vec::new(),
+    }
+}
 
 /// Who waits for an ack: one emit, or a broadcast with acks (its namespace and id).
 pub(super) enum AckTarget {
@@ -327,38 +336,19 @@ impl State {
                 else {
                     return;
                 };
-                let Ok(Value::Array(mut items)) = data.to_value() else {
-                    return;
-                };
-                if items.is_empty() {
-                    return;
-                }
-                let event = match items.remove(0) {
-                    Value::String(name) => name,
-                    Value::Number(n) => match n.as_i64() {
-                        Some(i) => i.to_string(),
-                        None => n.as_f64().to_string(),
-                    },
-                    _ => return,
-                };
-                let incoming = Incoming::Event {
-                    event,
-                    args: items,
-                    ack,
-                };
-                socket.incoming(incoming);
+                // The payload stays as it came (validated JSON text): its tree is built by the
+                // socket's runner when the handler starts, outside the lock, and only then, so
+                // events waiting for their handlers cost their wire size.
+                socket.incoming(Incoming::Event { data, ack });
             }
             SocketEvent::AckReceived { sid, id, data } => {
-                let args = match data.to_value() {
-                    Ok(Value::Array(items)) => items,
-                    Ok(other) => vec![other],
-                    Err(_) => Vec::new(),
-                };
                 match self.acks.remove(&(sid, id)) {
                     Some(AckTarget::Single(tx)) => {
-                        let _ = tx.send(Ok(args));
+                        // Read by the waiting emitter, outside the lock.
+                        let _ = tx.send(Ok(data));
                     }
                     Some(AckTarget::Broadcast(nsp, id)) => {
+                        let args = ack_args(&data);
                         if let Some(waiting) = self.broadcasts.get_mut(&(nsp.clone(), id)) {
                             waiting.ack.record(args);
                         }
