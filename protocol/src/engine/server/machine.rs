@@ -644,7 +644,7 @@ impl Server {
     /// Moves the router's outputs to the server's queues.
     fn collect_router(&mut self) {
         while let Some(transmit) = self.router.poll_transmit() {
-            self.forget_finished(&transmit);
+            forget_finished(&mut self.requests, &mut self.connections, &transmit);
             self.transmits.push_back(transmit);
         }
         while let Some(event) = self.router.poll_event() {
@@ -659,16 +659,7 @@ impl Server {
             return;
         };
         while let Some(transmit) = session.poll_transmit() {
-            match &transmit {
-                Transmit::Response { request, .. } | Transmit::Abort { request } => {
-                    self.requests.remove(request);
-                }
-                Transmit::RefuseWebSocket { connection, .. }
-                | Transmit::CloseWebSocket { connection } => {
-                    self.connections.remove(connection);
-                }
-                _ => {}
-            }
+            forget_finished(&mut self.requests, &mut self.connections, &transmit);
             self.transmits.push_back(transmit);
         }
         while let Some(event) = session.poll_event() {
@@ -694,19 +685,22 @@ impl Server {
             *armed = deadline;
         }
     }
+}
 
-    /// Forgets the request or WebSocket a router transmit finishes.
-    fn forget_finished(&mut self, transmit: &Transmit) {
-        match transmit {
-            Transmit::Response { request, .. } | Transmit::Abort { request } => {
-                self.requests.remove(request);
-            }
-            Transmit::RefuseWebSocket { connection, .. }
-            | Transmit::CloseWebSocket { connection } => {
-                self.connections.remove(connection);
-            }
-            _ => {}
+/// Forgets the request or WebSocket a transmit finishes (answered, aborted, refused, closed).
+fn forget_finished(
+    requests: &mut BTreeMap<RequestId, Owner>,
+    connections: &mut BTreeMap<ConnectionId, Owner>,
+    transmit: &Transmit,
+) {
+    match transmit {
+        Transmit::Response { request, .. } | Transmit::Abort { request } => {
+            requests.remove(request);
         }
+        Transmit::RefuseWebSocket { connection, .. } | Transmit::CloseWebSocket { connection } => {
+            connections.remove(connection);
+        }
+        _ => {}
     }
 }
 
