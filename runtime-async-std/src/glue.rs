@@ -10,7 +10,7 @@
 //!   `keepAliveTimeout`) is closed;
 //! - a head larger than [`MAX_HEAD`] (16 KiB, Node's `maxHeaderSize`) or with more than 100
 //!   fields: `431`;
-//! - the refusals of [`crate::refusals`] (`Host`, `Transfer-Encoding`, `Expect`), and hyper's
+//! - the refusals of [`socketio::http::refusal`] (`Host`, `Transfer-Encoding`, `Expect`), and hyper's
 //!   own `400`s (malformed heads, conflicting lengths, bad chunks).
 //!
 //! The time a body may take is the server's to limit (`socketio`), not this layer's.
@@ -40,7 +40,6 @@ use tracing::Instrument;
 
 use crate::{
     body::RequestBody,
-    refusals,
     rt::{AsyncIoTimer, HyperIo},
     server_io::ServerIo,
 };
@@ -344,7 +343,7 @@ impl<E: Endpoint> HttpServer<E> {
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        if let Some(refusal) = refusals::refusal(&request, self.inner.io.max_payload()) {
+        if let Some(refusal) = socketio::http::refusal(&request, self.inner.io.max_payload()) {
             tracing::debug!(status = %refusal.status(), "request refused");
             return refusal;
         }

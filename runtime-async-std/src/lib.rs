@@ -39,7 +39,6 @@
 mod async_io_client;
 mod body;
 mod glue;
-mod refusals;
 mod rt;
 mod runtime;
 mod server_io;

@@ -176,6 +176,12 @@ impl<E: Endpoint> HttpServer<E> {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        // What hyper lets through and Node refuses (no `Host`, an unknown transfer coding or
+        // expectation, `100-continue` over the body limit).
+        if let Some(refusal) = socketio::http::refusal(&request, self.inner.io.max_payload()) {
+            tracing::debug!(?remote, status = %refusal.status(), "request refused");
+            return refusal;
+        }
         if is_websocket_upgrade(request.method(), request.headers()) {
             self.upgrade(request, remote)
         } else {

@@ -223,3 +223,38 @@ async fn a_half_sent_head_is_closed_after_the_headers_timeout() {
         .unwrap();
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
 }
+
+/// What hyper lets through and Node refuses is refused here too (`socketio::http::refusal`).
+#[tokio::test]
+async fn heads_node_refuses_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server().await;
+    for (head, status) in [
+        ("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n", "400"),
+        (
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nExpect: telepathy\r\n\r\n",
+            "417",
+        ),
+        (
+            "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n",
+            "413",
+        ),
+        (
+            "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            "501",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+            .await
+            .expect("answered and closed")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{head:?}: {answer}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! [`ClientBundle`]. The runtime crates only move bytes.
 
 mod bundle;
+mod refusals;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
@@ -10,6 +11,7 @@ use http_body_util::Full;
 use tungstenite::{handshake::derive_accept_key, protocol::WebSocketConfig};
 
 pub use bundle::{ClientBundle, content_type};
+pub use refusals::refusal;
 
 /// Read buffer of each WebSocket connection: 4 KiB (tungstenite's default is 128 KiB). It is
 /// allocated once per connection and grows only while a larger frame is being read.

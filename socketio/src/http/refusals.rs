@@ -1,18 +1,23 @@
 //! Requests refused from their head before they reach the server: cases hyper lets through but
-//! Node's HTTP server (and this crate's HTTP layer before hyper) refuses. Each refusal asks
-//! hyper to close the connection (`Connection: close`) once it is written.
+//! Node's HTTP server refuses. Each refusal asks the HTTP layer to close the connection
+//! (`Connection: close`) once it is written. Both runtime crates call [`refusal`] first.
 
+use super::plain;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::Full;
-use socketio::http::plain;
 
-/// The answer to a request that must not be served, or `None`. `max_payload`: the largest body
-/// the server accepts.
-pub(crate) fn refusal<B>(
-    request: &Request<B>,
-    max_payload: usize,
-) -> Option<Response<Full<Bytes>>> {
+/// The answer to a request that must not be served, or `None`: an HTTP/1.1 request without
+/// `Host` (`400`), a transfer coding other than `chunked` (`501`), an `Expect` other than
+/// `100-continue` (`417`), or `100-continue` with a declared length over `max_payload`, the
+/// largest body the server accepts (`413`, and no `100`).
+///
+/// ```
+/// let request = http::Request::get("/socket.io/").body(()).unwrap();
+/// let refused = socketio::http::refusal(&request, 1_000_000).unwrap();
+/// assert_eq!(refused.status(), 400); // no Host
+/// ```
+pub fn refusal<B>(request: &Request<B>, max_payload: usize) -> Option<Response<Full<Bytes>>> {
     let (status, text) = refused(request, max_payload)?;
     let mut response = plain(status, text);
     response
