@@ -230,7 +230,10 @@ async fn heads_node_refuses_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = server().await;
     for (head, status) in [
-        ("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n", "400"),
+        (
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",
+            "400",
+        ),
         (
             "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nExpect: telepathy\r\n\r\n",
             "417",
