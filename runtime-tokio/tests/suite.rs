@@ -76,7 +76,9 @@ async fn closed(socket: &mut Ws) {
 async fn heartbeat_over_polling_times_out() {
     let addr = server().await;
     let (sid, _) = polling_open(addr, "/socket.io/").await;
-    tokio::time::sleep(Duration::from_millis(300 + 200 + 100)).await;
+    // No GET takes the ping (due at 300 ms): the client cannot answer a ping it never got, so
+    // it has pingInterval + pingTimeout from when the ping was queued (300 + 200).
+    tokio::time::sleep(Duration::from_millis(300 + 300 + 200 + 100)).await;
     let reply = get(
         addr,
         &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
