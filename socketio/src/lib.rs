@@ -97,7 +97,7 @@
 //! | not reading what it is sent | `high_water` 1 MiB, `limit` 16 MiB, 30 s | reading pauses; then `transport error` | none (buffers without bound) |
 //! | packet structure | 10 attachments, nesting depth 128 | `parse error` | 10 attachments; crashes on 5,000-deep JSON |
 //! | an ack id past `u64` | — | packet ignored | ignored |
-//! | a late pong | `pingTimeout` (20 s) from when the ping reached it (written to the WebSocket, or taken by a GET) | `ping timeout` | from when the ping was queued |
+//! | a late pong | `pingTimeout` (20 s) from when the ping reached it (written to the WebSocket, or taken by a GET); a ping no GET takes: `pingInterval + pingTimeout` from when it was queued | `ping timeout` | `pingTimeout` from when the ping was queued |
 //!
 //! Parse working memory: a message is validated without building a tree (JSON stays text
 //! until a handler reads it); a handler that asks for a dynamic [`Value`] gets a tree of about
