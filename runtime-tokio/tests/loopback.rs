@@ -283,8 +283,14 @@ async fn keep_alive_connection_serves_several_requests() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let mut exchange = async |request: Request<Full<bytes::Bytes>>| {
+    let mut exchange = async |mut request: Request<Full<bytes::Bytes>>| {
         use http_body_util::BodyExt;
+        // hyper's connection-level client sends no `Host` of its own; an HTTP/1.1 request
+        // without one is refused (400), as by Node.
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("localhost"),
+        );
         let response = sender.send_request(request).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
