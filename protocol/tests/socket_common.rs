@@ -328,3 +328,25 @@ fn application_json_payload_that_is_not_utf8_does_not_panic() {
         "2[\"a\u{fffd}\"]"
     );
 }
+
+#[test]
+fn event_names_and_ack_arguments_are_read_one_way_for_server_and_client() {
+    use socketio_protocol::Value;
+    use socketio_protocol::socket::Payload;
+    let name = |json: &'static str| Payload::Json(json.into()).event_parts().map(|(n, _)| n);
+    // Numbers as JavaScript's String(n) writes them.
+    assert_eq!(name("[1]").as_deref(), Some("1"));
+    assert_eq!(name("[-2]").as_deref(), Some("-2"));
+    assert_eq!(name("[1.5]").as_deref(), Some("1.5"));
+    assert_eq!(name("[1e21]").as_deref(), Some("1e+21"));
+    assert_eq!(name(r#"["ev",1]"#).as_deref(), Some("ev"));
+    assert_eq!(name("[true]"), None);
+    assert_eq!(name("[]"), None);
+    assert_eq!(name("{}"), None);
+    let args = Payload::Json(r#"["a",{"b":1}]"#.into()).ack_args().unwrap();
+    assert_eq!(args.len(), 2);
+    assert_eq!(
+        Payload::Value(Value::from("lone")).ack_args().unwrap(),
+        vec![Value::from("lone")]
+    );
+}

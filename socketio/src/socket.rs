@@ -516,7 +516,7 @@ impl Socket {
         let socket = self.clone();
         match incoming {
             Incoming::Event { data, ack } => Box::pin(async move {
-                let Some((event, args)) = event_parts(&data) else {
+                let Some((event, args)) = data.event_parts() else {
                     return;
                 };
                 drop(data);
@@ -697,27 +697,10 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
                     .server
                     .emit_with_ack_to_socket(&inner.nsp, &inner.id, value, self.timeout)?;
             let data = receiver.await.map_err(|_| AckError::Disconnected)??;
-            from_args(crate::server::ack_args(&data)).map_err(AckError::Decode)
+            let args = data
+                .ack_args()
+                .map_err(|error| AckError::Decode(error.to_string()))?;
+            from_args(args).map_err(AckError::Decode)
         })
     }
-}
-
-/// An event's name and arguments from its `[name, ...args]` payload (validated by the
-/// decoder: an array whose first item is a string or a number).
-fn event_parts(data: &socketio_protocol::socket::Payload) -> Option<(String, Vec<Value>)> {
-    let Ok(Value::Array(mut items)) = data.to_value() else {
-        return None;
-    };
-    if items.is_empty() {
-        return None;
-    }
-    let event = match items.remove(0) {
-        Value::String(name) => name,
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.to_string(),
-            None => n.as_f64().to_string(),
-        },
-        _ => return None,
-    };
-    Some((event, items))
 }

@@ -93,6 +93,54 @@ impl Payload {
             Payload::Value(value) => value.has_binary(),
         }
     }
+
+    /// An event's name and arguments, from its `[name, ...args]` array: the name is a string,
+    /// or a number written as JavaScript's `String(n)` writes it (`1`, `1.5`, `1e+21`), as the
+    /// reference dispatches numeric names. `None` for anything else (which the decoders refuse
+    /// for EVENT packets).
+    ///
+    /// ```
+    /// use socketio_protocol::socket::Payload;
+    /// use socketio_protocol::Value;
+    ///
+    /// let (name, args) = Payload::Json(r#"["chat","hi"]"#.into()).event_parts().unwrap();
+    /// assert_eq!((name.as_str(), args), ("chat", vec![Value::from("hi")]));
+    /// let (name, _) = Payload::Json("[1.5]".into()).event_parts().unwrap();
+    /// assert_eq!(name, "1.5");
+    /// ```
+    pub fn event_parts(&self) -> Option<(alloc::string::String, alloc::vec::Vec<Value>)> {
+        let Ok(Value::Array(items)) = self.to_value() else {
+            return None;
+        };
+        let mut items = items.into_iter();
+        let name = match items.next()? {
+            Value::String(name) => name,
+            Value::Number(number) => {
+                let mut text = alloc::vec::Vec::new();
+                crate::json::write_number(number, &mut text);
+                alloc::string::String::from_utf8(text).ok()?
+            }
+            _ => return None,
+        };
+        Some((name, items.collect()))
+    }
+
+    /// An ack's arguments: the items of its array, or a lone value as the one argument (the
+    /// reference always sends an array; a peer that does not is read leniently).
+    ///
+    /// ```
+    /// use socketio_protocol::socket::Payload;
+    /// use socketio_protocol::Value;
+    ///
+    /// let args = Payload::Json("[1,2]".into()).ack_args().unwrap();
+    /// assert_eq!(args, vec![Value::from(1u64), Value::from(2u64)]);
+    /// ```
+    pub fn ack_args(&self) -> Result<alloc::vec::Vec<Value>, crate::json::JsonError> {
+        Ok(match self.to_value()? {
+            Value::Array(items) => items,
+            other => alloc::vec![other],
+        })
+    }
 }
 
 impl From<Value> for Payload {

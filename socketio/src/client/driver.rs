@@ -621,20 +621,9 @@ impl Shared {
                 let Some(entry) = st.entry_by_id(socket) else {
                     return;
                 };
-                let items = match data.to_value() {
-                    Ok(Value::Array(items)) if !items.is_empty() => items,
-                    _ => return,
+                let Some((name, args)) = data.event_parts() else {
+                    return;
                 };
-                let mut items = items.into_iter();
-                let name = match items.next() {
-                    Some(Value::String(name)) => name,
-                    Some(other) => match socketio_protocol::value::from_value::<f64>(other) {
-                        Ok(n) => n.to_string(),
-                        Err(_) => return,
-                    },
-                    None => return,
-                };
-                let args: Vec<Value> = items.collect();
                 let handle = self.socket_handle(&entry.shared);
                 let handlers = lock(&entry.shared.handlers);
                 // Counted until the handler finishes: the readers wait while too many are
@@ -657,11 +646,9 @@ impl Shared {
             }
             Event::Ack { id, data, .. } => {
                 if let Some(tx) = st.acks.remove(&id) {
-                    let args = match data.to_value() {
-                        Ok(Value::Array(items)) => Ok(items),
-                        Ok(other) => Ok(vec![other]),
-                        Err(error) => Err(AckError::Decode(error.to_string())),
-                    };
+                    let args = data
+                        .ack_args()
+                        .map_err(|error| AckError::Decode(error.to_string()));
                     let _ = tx.send(args);
                 }
             }

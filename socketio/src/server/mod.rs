@@ -50,7 +50,6 @@ use crate::{BoxTask, BroadcastOperator, EmitError, Runtime, ServerBuilder, Socke
 pub use entry::WebSocketTicket;
 use entry::{NO_CTX, RequestCtx};
 use state::State;
-pub(crate) use state::ack_args;
 use timer::timer_task;
 
 use crate::ids::id_generator;

@@ -81,15 +81,6 @@ pub(super) struct NsState {
 
 pub(super) type AckReply = Result<Payload, AckError>;
 
-/// The arguments of an ack's payload (its array's items, or the one value).
-pub(crate) fn ack_args(data: &Payload) -> Vec<Value> {
-    match data.to_value() {
-        Ok(Value::Array(items)) => items,
-        Ok(other) => vec![other],
-        Err(_) => Vec::new(),
-    }
-}
-
 /// Who waits for an ack: one emit, or a broadcast with acks (its namespace and id).
 pub(super) enum AckTarget {
     Single(oneshot::Sender<AckReply>),
@@ -348,7 +339,8 @@ impl State {
                         let _ = tx.send(Ok(data));
                     }
                     Some(AckTarget::Broadcast(nsp, id)) => {
-                        let args = ack_args(&data);
+                        // One answer that cannot be read counts as an answer without arguments.
+                        let args = data.ack_args().unwrap_or_default();
                         if let Some(waiting) = self.broadcasts.get_mut(&(nsp.clone(), id)) {
                             waiting.ack.record(args);
                         }
