@@ -150,7 +150,9 @@ pub fn render(
         px: vec![0xff; WIDTH * h * 3],
     };
     let (grey, dark, light) = ([0x99; 3], [0x22; 3], [0xe4; 3]);
-    let all = panels.iter().flat_map(|p| p.series.iter().flat_map(|s| &s.points));
+    let all = panels
+        .iter()
+        .flat_map(|p| p.series.iter().flat_map(|s| &s.points));
     let x_max = all.clone().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
     let x_min = all.map(|p| p.0).fold(f64::INFINITY, f64::min).min(0.0);
     let x_step = nice_step(x_max - x_min, 10.0);
@@ -158,7 +160,10 @@ pub fn render(
         let top = k * PANEL_H + TOP;
         let plot_h = PANEL_H - TOP - BOTTOM;
         let plot_w = WIDTH - LEFT - RIGHT;
-        let ys = panel.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+        let ys = panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1));
         let (mut y_min, mut y_max) = ys
             .clone()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
@@ -186,12 +191,7 @@ pub fn render(
         while y <= y_hi + y_step * 0.01 {
             cv.rect(LEFT as i64, py(y), plot_w as i64, 1, light);
             let l = label(y, y_step);
-            cv.text(
-                (LEFT - 8 - text_width(&l)) as i64,
-                py(y) - 7,
-                &l,
-                dark,
-            );
+            cv.text((LEFT - 8 - text_width(&l)) as i64, py(y) - 7, &l, dark);
             y += y_step;
         }
         let mut x = (x_min / x_step).ceil() * x_step;

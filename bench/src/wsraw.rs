@@ -108,7 +108,9 @@ impl Conn {
                 break i + 4;
             }
             if conn.buf.len() > 16 * 1024 {
-                return Err(WsError::Other("the upgrade response head is too long".into()));
+                return Err(WsError::Other(
+                    "the upgrade response head is too long".into(),
+                ));
             }
             conn.fill().await?;
         };
@@ -333,5 +335,8 @@ pub fn lossy(b: &[u8]) -> String {
 pub fn number_after(msg: &[u8], key: &[u8]) -> Option<u64> {
     let at = find(msg, key)? + key.len();
     let digits = msg[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&msg[at..at + digits]).ok()?.parse().ok()
+    std::str::from_utf8(&msg[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }

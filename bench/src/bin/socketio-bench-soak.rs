@@ -282,8 +282,11 @@ fn run(opts: &Options) -> Result<bool, String> {
         "results": results,
     });
     let path = opts.out.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap_or_default())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&all).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     plot(opts, &results)?;
     let body = report(opts, &results);
     match &opts.write {
@@ -547,11 +550,12 @@ async fn soak_one(opts: &Options, mut server: Server) -> Result<Value, String> {
         .await
         .is_err()
     {
-        stats.note(format!("stable clients did not leave within {leave_limit:?}"));
+        stats.note(format!(
+            "stable clients did not leave within {leave_limit:?}"
+        ));
     }
-    let ghost_handles: Vec<_> = std::mem::take(
-        &mut *ghost_tasks.lock().unwrap_or_else(|p| p.into_inner()),
-    );
+    let ghost_handles: Vec<_> =
+        std::mem::take(&mut *ghost_tasks.lock().unwrap_or_else(|p| p.into_inner()));
     for g in ghost_handles {
         g.abort();
     }
@@ -578,18 +582,13 @@ async fn soak_one(opts: &Options, mut server: Server) -> Result<Value, String> {
     // Figures.
     let warm = opts.warmup_minutes * 60.0;
     let after: Vec<&Sample> = samples.iter().filter(|s| s.t_s >= warm - 0.5).collect();
-    let rss_points: Vec<(f64, f64)> = after
-        .iter()
-        .map(|s| (s.t_s / 60.0, s.rss as f64))
-        .collect();
-    let fd_points: Vec<(f64, f64)> = after
-        .iter()
-        .map(|s| (s.t_s / 60.0, s.fds as f64))
-        .collect();
+    let rss_points: Vec<(f64, f64)> = after.iter().map(|s| (s.t_s / 60.0, s.rss as f64)).collect();
+    let fd_points: Vec<(f64, f64)> = after.iter().map(|s| (s.t_s / 60.0, s.fds as f64)).collect();
     let rss_slope = contender::slope(&rss_points);
     let fd_slope = contender::slope(&fd_points);
     let mean_rss = rss_points.iter().map(|p| p.1).sum::<f64>() / rss_points.len().max(1) as f64;
-    let window_min = rss_points.last().map_or(0.0, |l| l.0) - rss_points.first().map_or(0.0, |f| f.0);
+    let window_min =
+        rss_points.last().map_or(0.0, |l| l.0) - rss_points.first().map_or(0.0, |f| f.0);
     let growth_pct = rss_slope.map(|s| s * window_min / mean_rss * 100.0);
     let fd_leak = fds_after_close.map(|f| f as i64 - fds_baseline as i64);
     let acks_lost = Stats::get(&stats.acks_lost);
@@ -605,10 +604,14 @@ async fn soak_one(opts: &Options, mut server: Server) -> Result<Value, String> {
         failures.push(format!("{acks_lost} lost ack(s)"));
     }
     if stable_dropped > 0 {
-        failures.push(format!("{stable_dropped} stable client(s) dropped by the server"));
+        failures.push(format!(
+            "{stable_dropped} stable client(s) dropped by the server"
+        ));
     }
     if sessions_dropped > 0 {
-        failures.push(format!("{sessions_dropped} session(s) dropped by the server"));
+        failures.push(format!(
+            "{sessions_dropped} session(s) dropped by the server"
+        ));
     }
     if lost_ticks > 0 {
         failures.push(format!("{lost_ticks} tick(s) missing on stable clients"));
@@ -690,8 +693,8 @@ async fn stable_client(
 ) {
     let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let period = o.echo;
-    let mut next_echo = tokio::time::Instant::now()
-        + Duration::from_millis(rng.below(period.as_millis() as u64));
+    let mut next_echo =
+        tokio::time::Instant::now() + Duration::from_millis(rng.below(period.as_millis() as u64));
     let mut pending: Option<(u64, tokio::time::Instant)> = None;
     let mut id = 0u64;
     let mut stopping = false;
@@ -1026,9 +1029,7 @@ fn report(opts: &Options, results: &[Value]) -> String {
         let name = r["contender"].as_str().unwrap_or("?");
         if let Some(e) = r["error"].as_str() {
             let e = e.lines().next().unwrap_or("").replace('|', "\\|");
-            s.push_str(&format!(
-                "| {name} | | | | | | | | | **failed**: {e} |\n"
-            ));
+            s.push_str(&format!("| {name} | | | | | | | | | **failed**: {e} |\n"));
             continue;
         }
         let slope = r["rss_slope_bytes_per_min"]
