@@ -47,6 +47,15 @@ io.on("connection", (socket) => {
   socket.on("broadcast", (arg) => {
     io.to("bench").emit("tick", arg);
   });
+  // Used by the soak (bench/run-soak.sh): join or leave the named room, ack with its name.
+  socket.on("join", (room, ack) => {
+    if (typeof room === "string") socket.join(room);
+    if (typeof ack === "function") ack(room);
+  });
+  socket.on("leave", (room, ack) => {
+    if (typeof room === "string") socket.leave(room);
+    if (typeof ack === "function") ack(room);
+  });
 });
 
 httpServer.on("error", (error) => {

@@ -1,7 +1,7 @@
 //! Every contender of `bench/CONTENDERS.md` honours the contract, checked over raw WebSocket:
 //! the `LISTENING` line (and nothing else on stdout), the Engine.IO open packet, `40`, `echo`
-//! with an ack, `broadcast` reaching every client with the same argument, and exit when stdin
-//! closes.
+//! with an ack, `broadcast` reaching every client with the same argument, `join` / `leave` with
+//! an ack (ours and node, for the soak), and exit when stdin closes.
 //!
 //! The `node` contender needs `node` on PATH and `npm ci --prefix tests/node` done.
 
@@ -150,6 +150,11 @@ fn tick_argument(name: &str, frame: &str) -> serde_json::Value {
 
 /// The contract of `bench/CONTENDERS.md`, over raw WebSocket.
 fn check_contract(name: &'static str, command: Command) {
+    check_contract_with(name, command, false);
+}
+
+/// The contract, plus `join` / `leave` with an ack (the soak's events: ours and node only).
+fn check_contract_with(name: &'static str, command: Command, soak_events: bool) {
     let mut running = start(name, command);
     let port = running.port;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -179,6 +184,17 @@ fn check_contract(name: &'static str, command: Command) {
             .await
             .expect("send echo");
         assert_eq!(next_text(name, &mut b).await, r#"435["x"]"#, "{name}");
+
+        if soak_events {
+            a.send(Message::text(r#"426["join","r-1"]"#))
+                .await
+                .expect("send join");
+            assert_eq!(next_text(name, &mut a).await, r#"436["r-1"]"#, "{name}");
+            a.send(Message::text(r#"427["leave","r-1"]"#))
+                .await
+                .expect("send leave");
+            assert_eq!(next_text(name, &mut a).await, r#"437["r-1"]"#, "{name}");
+        }
 
         for mut ws in [a, b] {
             ws.send(Message::text("41")).await.ok();
@@ -213,14 +229,14 @@ fn check_contract(name: &'static str, command: Command) {
 fn ours_tokio_honours_the_contract() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_socketio-bench-ours"));
     command.args(["--runtime", "tokio"]);
-    check_contract("ours-tokio", command);
+    check_contract_with("ours-tokio", command, true);
 }
 
 #[test]
 fn ours_smol_honours_the_contract() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_socketio-bench-ours"));
     command.args(["--runtime", "smol"]);
-    check_contract("ours-smol", command);
+    check_contract_with("ours-smol", command, true);
 }
 
 #[test]
@@ -260,7 +276,7 @@ fn node_honours_the_contract() {
     );
     let mut command = Command::new("node");
     command.arg(root.join("bench/node/server.js"));
-    check_contract("node", command);
+    check_contract_with("node", command, true);
 }
 
 /// The Rust contenders with `--workers N` (the `scaling` scenario of the harness): they honour

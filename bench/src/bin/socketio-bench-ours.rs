@@ -21,7 +21,9 @@ use std::sync::{Arc, OnceLock};
 use socketio_tokio::{AckSender, Server, Socket, Value};
 
 /// The benchmark application on namespace `/`: join `bench`; `echo` acks with its argument;
-/// `broadcast` emits `tick` with its argument to room `bench` (the sender included).
+/// `broadcast` emits `tick` with its argument to room `bench` (the sender included); `join` and
+/// `leave` (used by the soak) join or leave the room named by their string argument and ack
+/// with it.
 ///
 /// The argument is taken as a [`Value`] and handed back as an argument list, so the broadcast
 /// is encoded once for all recipients and nothing is serialised through serde twice.
@@ -44,6 +46,28 @@ fn app(io: &Server) {
                     .to("bench")
                     .emit_args("tick", vec![arg])
                     .ok();
+            },
+        );
+        socket.on(
+            "join",
+            |socket: Socket, arg: Value, ack: Option<AckSender>| async move {
+                if let Some(room) = arg.as_str() {
+                    socket.join(room.to_owned());
+                }
+                if let Some(ack) = ack {
+                    ack.send_args(vec![arg]).ok();
+                }
+            },
+        );
+        socket.on(
+            "leave",
+            |socket: Socket, arg: Value, ack: Option<AckSender>| async move {
+                if let Some(room) = arg.as_str() {
+                    socket.leave(room);
+                }
+                if let Some(ack) = ack {
+                    ack.send_args(vec![arg]).ok();
+                }
             },
         );
     });
