@@ -590,6 +590,15 @@ async fn soak_one(opts: &Options, mut server: Server) -> Result<Value, String> {
     let window_min =
         rss_points.last().map_or(0.0, |l| l.0) - rss_points.first().map_or(0.0, |f| f.0);
     let growth_pct = rss_slope.map(|s| s * window_min / mean_rss * 100.0);
+    // A lasting trend shows in the second half too; a step (a table growing once the
+    // population is reached) only in the first.
+    let half = opts.minutes * 30.0;
+    let second_half: Vec<(f64, f64)> = rss_points
+        .iter()
+        .copied()
+        .filter(|p| p.0 * 60.0 >= half - 0.5)
+        .collect();
+    let rss_slope_second_half = contender::slope(&second_half);
     let fd_leak = fds_after_close.map(|f| f as i64 - fds_baseline as i64);
     let acks_lost = Stats::get(&stats.acks_lost);
     let stable_dropped = Stats::get(&stats.stable_dropped);
@@ -652,6 +661,7 @@ async fn soak_one(opts: &Options, mut server: Server) -> Result<Value, String> {
         "rss_baseline": rss_baseline,
         "fds_baseline": fds_baseline,
         "rss_slope_bytes_per_min": rss_slope,
+        "rss_slope_second_half_bytes_per_min": rss_slope_second_half,
         "fd_slope_per_min": fd_slope,
         "rss_growth_pct_over_window": growth_pct,
         "rss_mean_after_warmup": mean_rss,
@@ -1022,17 +1032,20 @@ fn report(opts: &Options, results: &[Value]) -> String {
         opts.command,
     ));
     s.push_str(
-        "| contender | RSS slope after warm-up | RSS (mean after warm-up, max) | growth over the window | fd slope | fds (baseline → held min–max → after close) | acks (sent / lost) | sessions (exits: polite / FIN / reset / ghost) | broadcasts (ticks lost) | result |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| contender | RSS slope after warm-up | RSS slope, second half | RSS (mean after warm-up, max) | growth over the window | fd slope | fds (baseline → held min–max → after close) | acks (sent / lost) | sessions (exits: polite / FIN / reset / ghost) | broadcasts (ticks lost) | result |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         let name = r["contender"].as_str().unwrap_or("?");
         if let Some(e) = r["error"].as_str() {
             let e = e.lines().next().unwrap_or("").replace('|', "\\|");
-            s.push_str(&format!("| {name} | | | | | | | | | **failed**: {e} |\n"));
+            s.push_str(&format!("| {name} | | | | | | | | | | **failed**: {e} |\n"));
             continue;
         }
         let slope = r["rss_slope_bytes_per_min"]
+            .as_f64()
+            .map_or("n/a".into(), |b| format!("{:+.1} KiB/min", b / 1024.0));
+        let slope_second_half = r["rss_slope_second_half_bytes_per_min"]
             .as_f64()
             .map_or("n/a".into(), |b| format!("{:+.1} KiB/min", b / 1024.0));
         let growth = r["rss_growth_pct_over_window"].as_f64();
@@ -1055,7 +1068,7 @@ fn report(opts: &Options, results: &[Value]) -> String {
         };
         let ex = &r["exits"];
         s.push_str(&format!(
-            "| {name} | {slope} | {} / {} MiB | {verdict} | {fd_slope} | {} → {}–{} → {} | {} / {} | {} ({} / {} / {} / {}) | {} ({}) | {result} |\n",
+            "| {name} | {slope} | {slope_second_half} | {} / {} MiB | {verdict} | {fd_slope} | {} → {}–{} → {} | {} / {} | {} ({} / {} / {} / {}) | {} ({}) | {result} |\n",
             mib(&r["rss_mean_after_warmup"]),
             mib(&r["rss_max"]),
             r["fds_baseline"],
