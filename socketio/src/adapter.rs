@@ -259,6 +259,7 @@ pub struct RemoteSocket {
     id: Str,
     rooms: Vec<Str>,
     data: Value,
+    handshake: crate::RemoteHandshake,
     local: Option<Socket>,
     adapter: Arc<dyn Adapter>,
 }
@@ -281,9 +282,16 @@ impl RemoteSocket {
             id,
             rooms,
             data,
+            handshake: crate::RemoteHandshake::default(),
             local: None,
             adapter,
         }
+    }
+
+    /// The same socket with its handshake, as the node holding it reported it.
+    pub fn with_handshake(mut self, handshake: crate::RemoteHandshake) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     /// One of this node's sockets.
@@ -292,6 +300,7 @@ impl RemoteSocket {
             id: Str::from(socket.id().to_owned()),
             rooms: socket.rooms().into_iter().map(Str::from).collect(),
             data: socket.data_value(),
+            handshake: crate::RemoteHandshake::of(socket.handshake()),
             local: Some(socket),
             adapter,
         }
@@ -305,6 +314,12 @@ impl RemoteSocket {
     /// Its rooms when it was fetched.
     pub fn rooms(&self) -> Vec<String> {
         self.rooms.iter().map(|room| room.to_string()).collect()
+    }
+
+    /// Its handshake (headers, address, query, auth, when it opened), in the shape the
+    /// reference's `fetchSockets` gives it.
+    pub fn handshake(&self) -> &crate::RemoteHandshake {
+        &self.handshake
     }
 
     /// Its per-socket data when it was fetched, read as `T`.

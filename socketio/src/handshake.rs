@@ -247,3 +247,201 @@ mod owned_copy_tests {
         assert_eq!(owned_uri(&uri), uri);
     }
 }
+
+/// A socket's handshake as a cluster carries it: the reference's `socket.handshake` object,
+/// which `fetchSockets` returns for sockets on every node (`headers`, `time`, `address`,
+/// `xdomain`, `secure`, `issued`, `url`, `query`, `auth`), so a Node node and ours read each
+/// other's. Serializes to and from that JSON shape.
+///
+/// ```
+/// use socketio::RemoteHandshake;
+/// let json = r#"{"headers":{"host":"x"},"time":"Mon Dec 07 2026 16:41:04 GMT+0000 (Coordinated Universal Time)",
+///   "address":"::1","xdomain":false,"secure":false,"issued":1796661664000,
+///   "url":"/socket.io/?EIO=4&transport=polling","query":{"EIO":"4"},"auth":{"token":"t"}}"#;
+/// let handshake: RemoteHandshake = serde_json::from_str(json).unwrap();
+/// assert_eq!(handshake.address, "::1");
+/// assert_eq!(handshake.issued, 1_796_661_664_000);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RemoteHandshake {
+    /// The request headers, names in lower case (a repeated header joined with `, `, as Node
+    /// does; Node sends `set-cookie` as a list).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, Value>,
+    /// When the session opened, as JavaScript's `Date.prototype.toString` writes it.
+    #[serde(default)]
+    pub time: String,
+    /// The peer's address (empty when unknown).
+    #[serde(default)]
+    pub address: String,
+    /// Whether the request carried an `Origin` header (a cross-domain request).
+    #[serde(default)]
+    pub xdomain: bool,
+    /// Whether the connection was encrypted; ours tells only through `X-Forwarded-Proto:
+    /// https` or a `wss`/`https` URI (the TLS layer is the runtime's).
+    #[serde(default)]
+    pub secure: bool,
+    /// When the session opened, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub issued: u64,
+    /// The request's path and query.
+    #[serde(default)]
+    pub url: String,
+    /// The query parameters (a repeated one keeps its last value).
+    #[serde(default)]
+    pub query: std::collections::BTreeMap<String, Value>,
+    /// The CONNECT auth payload.
+    #[serde(default)]
+    pub auth: Value,
+}
+
+impl RemoteHandshake {
+    /// The handshake of one of this node's sockets.
+    pub fn of(handshake: &Handshake) -> Self {
+        let http = &handshake.http;
+        let mut headers = std::collections::BTreeMap::<String, Value>::new();
+        for name in http.headers.keys() {
+            let values: Vec<String> = http
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                .collect();
+            let value = if name == http::header::SET_COOKIE {
+                Value::Array(values.into_iter().map(Value::String).collect())
+            } else {
+                Value::String(values.join(", "))
+            };
+            headers.insert(name.as_str().to_owned(), value);
+        }
+        let query = handshake
+            .query()
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode(key), Value::String(decode(value)))
+            })
+            .collect();
+        let forwarded_https = http
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+        let scheme_secure = matches!(http.uri.scheme_str(), Some("https" | "wss"));
+        let issued = http
+            .time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        RemoteHandshake {
+            headers,
+            time: js_date_string(issued),
+            address: http.address.map(|a| a.ip().to_string()).unwrap_or_default(),
+            xdomain: http.headers.contains_key(http::header::ORIGIN),
+            secure: forwarded_https || scheme_secure,
+            issued,
+            url: http.uri.to_string(),
+            query,
+            auth: handshake.auth.as_ref().clone(),
+        }
+    }
+}
+
+/// `new Date(ms).toString()` in UTC: `Mon Dec 07 2026 16:41:04 GMT+0000 (Coordinated Universal
+/// Time)`.
+fn js_date_string(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let (hour, minute, second) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:02} {year} {hour:02}:{minute:02}:{second:02} GMT+0000 (Coordinated Universal Time)",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+    )
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_javascript_writes_them() {
+        assert_eq!(
+            js_date_string(0),
+            "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        // 2026-12-07T16:41:04Z
+        assert_eq!(
+            js_date_string(1_796_661_664_000),
+            "Mon Dec 07 2026 16:41:04 GMT+0000 (Coordinated Universal Time)"
+        );
+        // A leap day.
+        assert_eq!(
+            js_date_string(951_782_400_000),
+            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+    }
+
+    #[test]
+    fn a_local_handshake_in_the_reference_shape() {
+        let request = http::Request::get("/socket.io/?EIO=4&transport=websocket&room=a%20b")
+            .header("origin", "https://app")
+            .header("x-forwarded-proto", "https")
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let handshake = Handshake {
+            http: Arc::new(HttpHandshake::new(
+                Some(&parts),
+                Some("10.0.0.1:4000".parse().unwrap()),
+            )),
+            namespace: Arc::from("/"),
+            auth: Arc::new(Value::String("token".into())),
+        };
+        let remote = RemoteHandshake::of(&handshake);
+        assert_eq!(remote.address, "10.0.0.1");
+        assert!(remote.xdomain && remote.secure);
+        assert_eq!(remote.query["room"], Value::String("a b".into()));
+        assert_eq!(
+            remote.url,
+            "/socket.io/?EIO=4&transport=websocket&room=a%20b"
+        );
+        assert_eq!(
+            remote.headers["set-cookie"],
+            Value::Array(vec![
+                Value::String("a=1".into()),
+                Value::String("b=2".into())
+            ])
+        );
+        assert_eq!(remote.auth, Value::String("token".into()));
+        assert!(
+            remote
+                .time
+                .ends_with("GMT+0000 (Coordinated Universal Time)")
+        );
+        let json = serde_json::to_value(&remote).unwrap();
+        for field in [
+            "headers", "time", "address", "xdomain", "secure", "issued", "url", "query", "auth",
+        ] {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+    }
+}

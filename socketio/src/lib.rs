@@ -133,7 +133,7 @@ pub use config::{
 pub use endpoint::{BoxError, Endpoint};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError};
 pub use flow::Backpressure;
-pub use handshake::Handshake;
+pub use handshake::{Handshake, RemoteHandshake};
 pub use http::ClientBundle;
 pub use namespace::{DynamicNamespace, Namespace};
 pub use operators::BroadcastOperator;

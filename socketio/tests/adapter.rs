@@ -150,6 +150,16 @@ fn rooms_broadcasts_and_requests_go_through_the_adapter() {
         let sockets = io.to("lobby").fetch_sockets().await.unwrap();
         assert_eq!(sockets.len(), 2);
         assert!(sockets.iter().all(|s| s.as_local().is_some()));
+        // Each carries its handshake in the reference's fetchSockets shape.
+        for socket in &sockets {
+            let handshake = socket.handshake();
+            assert!(
+                handshake.url.starts_with("/socket.io/?EIO=4"),
+                "{handshake:?}"
+            );
+            assert_eq!(handshake.query["EIO"], socketio::Value::String("4".into()));
+            assert!(handshake.issued > 0 && handshake.time.contains("GMT+0000"));
+        }
         io.to("lobby").sockets_join("vip");
         assert_eq!(io.to("vip").emit("news", &1).unwrap(), 2);
         assert_eq!(a.text().await, r#"42["news",1]"#);
