@@ -91,17 +91,17 @@
 //! | a second POST while one is read | one at a time | `400`, session closed (`transport error`) | same |
 //! | a WebSocket message | 1 MB (`max_http_buffer_size`) | close code 1009 | same |
 //! | invalid UTF-8; an unmasked frame, a reserved opcode or RSV bit | — | close code 1007; 1002 | same |
-//! | WebSocket pings | 100 per heartbeat interval (pongs are never queued more than one) | close code 1008 | none (resets after a few thousand unread pongs) |
+//! | WebSocket pings | 100 per heartbeat interval (pongs are never queued more than one) | close code 1008 | none (measured: took 1,000,000 unread pings, +106 MiB; `BENCHMARKS.md`, hostile input) |
 //! | Engine.IO v3 pings over polling | one pong waits at most | — | one per ping |
 //! | events faster than its handlers | `max_backlog` (256) waiting | reading pauses (no disconnect) | none |
 //! | not reading what it is sent | `high_water` 1 MiB, `limit` 16 MiB, 30 s | reading pauses; then `transport error` | none (buffers without bound) |
-//! | packet structure | 10 attachments, nesting depth 128 | `parse error` | 10 attachments; crashes on 5,000-deep JSON |
+//! | packet structure | 10 attachments, nesting depth 128 | `parse error` | 10 attachments; no depth limit (5,000-deep JSON crashed it in an outside probe) |
 //! | an ack id past `u64` | — | packet ignored | ignored |
 //! | a late pong | `pingTimeout` (20 s) from when the ping reached it (written to the WebSocket, or taken by a GET); a ping no GET takes: `pingInterval + pingTimeout` from when it was queued | `ping timeout` | `pingTimeout` from when the ping was queued |
 //!
 //! Parse working memory: a message is validated without building a tree (JSON stays text
-//! until a handler reads it); a handler that asks for a dynamic [`Value`] gets a tree of about
-//! 40 bytes per JSON value.
+//! until a handler reads it); a handler that asks for a dynamic [`Value`] gets a tree of 40 bytes
+//! (`size_of::<Value>()`) per JSON value, built when the handler starts.
 #![forbid(unsafe_code)]
 
 pub mod adapter;
