@@ -444,24 +444,15 @@ impl Conn {
 
     async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
         self.out.clear();
-        self.out.push(0x80 | opcode);
-        let len = payload.len();
-        if len < 126 {
-            self.out.push(0x80 | len as u8);
-        } else if len <= u16::MAX as usize {
-            self.out.push(0x80 | 126);
-            self.out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            self.out.push(0x80 | 127);
-            self.out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
         self.mask ^= self.mask << 13;
         self.mask ^= self.mask >> 17;
         self.mask ^= self.mask << 5;
-        let key = self.mask.to_le_bytes();
-        self.out.extend_from_slice(&key);
-        self.out
-            .extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        socketio_bench::wsraw::encode_frame(
+            &mut self.out,
+            opcode,
+            payload,
+            self.mask.to_le_bytes(),
+        );
         self.stream.write_all(&self.out).await?;
         Ok(())
     }

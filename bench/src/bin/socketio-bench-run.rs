@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write as _};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -814,7 +814,13 @@ fn run(opts: &Options) -> Result<()> {
     let report = report(opts, &programs, &scenarios, &results, &failures, elapsed);
     match &opts.write {
         Some(path) => {
-            write_section(path, &report)?;
+            socketio_bench::contender::write_section(
+                path,
+                BEGIN,
+                END,
+                "# Whole-server benchmarks",
+                &report,
+            )?;
             eprintln!(
                 "== {} updated (raw results in {})",
                 path.display(),
@@ -1500,29 +1506,4 @@ fn capitalize(text: &str) -> String {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-/// Replaces the text between the servers markers of `path` (appending the markers, under a
-/// heading, when missing); nothing else of the file changes.
-fn write_section(path: &Path, body: &str) -> Result<()> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (text.find(BEGIN), text.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{body}{}", &text[..b], &text[e..]),
-        (None, None) => {
-            let mut t = text.trim_end().to_string();
-            if !t.is_empty() {
-                t.push_str("\n\n");
-            }
-            format!("{t}# Whole-server benchmarks\n\n{BEGIN}\n{body}{END}\n")
-        }
-        _ => {
-            return Err(format!(
-                "{}: the markers {BEGIN} / {END} are unbalanced; fix them by hand",
-                path.display()
-            ));
-        }
-    };
-    let mut f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(new.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
