@@ -118,6 +118,23 @@ fn websocket_client(url: &str) -> socketio_tokio::client::ClientBuilder {
     Client::builder(url).transports([TransportKind::WebSocket])
 }
 
+/// A WebSocket-only client of `url` without reconnection, once its default socket connected
+/// (a hostile server floods it first: the connection must survive that).
+async fn connected_websocket_client(exec: Executor, url: &str) -> Client {
+    let client = websocket_client(url)
+        .reconnection(false)
+        .connect(exec.runtime(), exec.connector())
+        .unwrap();
+    let connected = exec
+        .timeout(
+            Duration::from_secs(60),
+            client.default_socket().wait_connected(),
+        )
+        .await;
+    assert!(matches!(connected, Ok(Ok(()))), "{connected:?}");
+    client
+}
+
 // ----- polling bodies (the tokio connector honours the request's BodyLimit) -----
 
 /// Serves polling: the handshake (maxPayload 100 000) and POSTs normally, every later GET with
@@ -339,14 +356,7 @@ executor_tests! {
             let _ = stream.shutdown(Shutdown::Both);
             pongs
         });
-        let client = websocket_client(&url)
-            .reconnection(false)
-            .connect(exec.runtime(), exec.connector())
-            .unwrap();
-        let connected = exec
-            .timeout(Duration::from_secs(60), client.default_socket().wait_connected())
-            .await;
-        assert!(matches!(connected, Ok(Ok(()))), "{connected:?}");
+        let client = connected_websocket_client(exec, &url).await;
         let pongs = exec.unblock(move || server.join().unwrap()).await;
         eprintln!("{exec}: {pongs} pongs came back for {PINGS} pings");
         assert!(pongs < PINGS / 10, "{pongs} pongs queued for {PINGS} pings");
@@ -380,14 +390,7 @@ executor_tests! {
             let _ = stream.shutdown(Shutdown::Both);
             pong_bytes
         });
-        let client = websocket_client(&url)
-            .reconnection(false)
-            .connect(exec.runtime(), exec.connector())
-            .unwrap();
-        let connected = exec
-            .timeout(Duration::from_secs(60), client.default_socket().wait_connected())
-            .await;
-        assert!(matches!(connected, Ok(Ok(()))), "{connected:?}");
+        let client = connected_websocket_client(exec, &url).await;
         let pong_bytes = exec.unblock(move || server.join().unwrap()).await;
         eprintln!("{exec}: {pong_bytes} bytes of pongs came back for {PINGS} pings");
         // The write buffer (16 MiB) plus what the two sockets hold.
