@@ -211,6 +211,64 @@ impl Plumbing {
     }
 }
 
+/// A server's driver as the shared transport code sees it: both [`Server`](crate::Server)
+/// and [`EngineServer`](crate::engine::EngineServer) keep an engine core and its `Plumbing`
+/// behind their lock.
+pub(crate) trait EngineDriver {
+    /// Under the lock: `input` on the core and the plumbing, then the driver's pump, then
+    /// `output` on the plumbing (what the pump changed is visible there).
+    fn drive<R>(
+        &self,
+        input: impl FnOnce(&mut Core, &mut Plumbing, Instant),
+        output: impl FnOnce(&mut Plumbing) -> R,
+    ) -> R;
+}
+
+/// Serves accepted WebSocket `connection` of `driver` until it ends (`wsio::serve`): frames
+/// and heartbeat reports into the core, reading paused on the session's gate; then the end
+/// (`transport close` when clean, `transport error` otherwise). Whether it ended cleanly.
+pub(crate) async fn serve_websocket<D, S>(
+    driver: &D,
+    connection: ConnectionId,
+    end: crate::wsio::WriterEnd,
+    limits: Backpressure,
+    socket: S,
+) -> bool
+where
+    D: EngineDriver,
+    S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
+        + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
+        + Unpin,
+{
+    let clean = crate::wsio::serve(
+        socket,
+        end,
+        limits,
+        |frame| {
+            driver.drive(
+                |core, _, now| {
+                    let _ = core.handle_frame(now, connection, frame);
+                },
+                |io| io.gate(connection),
+            )
+        },
+        || {
+            driver.drive(
+                |core, _, now| {
+                    let _ = core.handle_heartbeat_written(now, connection);
+                },
+                |_| (),
+            )
+        },
+    )
+    .await;
+    driver.drive(
+        |core, io, now| io.websocket_ended(core, now, connection, clean),
+        |_| (),
+    );
+    clean
+}
+
 /// Runs the `allow_request` hook (user code: the caller holds no lock) on each handshake in
 /// `checks`, all started by one request (`parts`, `remote`).
 pub(crate) fn allow_request_verdicts(

@@ -444,29 +444,8 @@ impl EngineServer {
         // session): above `incoming_queue` messages not taken by `recv`, or the high water
         // mark of outgoing bytes.
         let limits = inner.config.backpressure;
-        let clean = wsio::serve(
-            socket,
-            end,
-            limits,
-            |frame| {
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.core.handle_frame(now, connection, frame);
-                    st.pump(inner, now, NO_CTX);
-                    st.io.gate(connection)
-                })
-            },
-            || {
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.core.handle_heartbeat_written(now, connection);
-                    st.pump(inner, now, NO_CTX);
-                })
-            },
-        )
-        .await;
-        inner.with_state(NO_CTX, |st, now, inner| {
-            st.io.websocket_ended(&mut st.core, now, connection, clean);
-            st.pump(inner, now, NO_CTX);
-        });
+        let clean =
+            crate::plumbing::serve_websocket(&*inner, connection, end, limits, socket).await;
         tracing::debug!(connection = connection.0, clean, "engine websocket ended");
     }
 
@@ -685,6 +664,20 @@ async fn timer_task(inner: Arc<Inner>, mut wake: mpsc::Receiver<()>) {
         }
     }
     inner.timer_running.store(false, Ordering::Release);
+}
+
+impl crate::plumbing::EngineDriver for Inner {
+    fn drive<R>(
+        &self,
+        input: impl FnOnce(&mut Core, &mut Plumbing, Instant),
+        output: impl FnOnce(&mut Plumbing) -> R,
+    ) -> R {
+        self.with_state(NO_CTX, |st, now, inner| {
+            input(&mut st.core, &mut st.io, now);
+            st.pump(inner, now, NO_CTX);
+            output(&mut st.io)
+        })
+    }
 }
 
 impl Inner {

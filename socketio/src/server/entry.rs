@@ -207,30 +207,8 @@ impl Server {
         inner.websockets.fetch_add(1, Ordering::AcqRel);
         let _count = Decrement(&inner.websockets);
         let limits = inner.config.backpressure;
-        let clean = wsio::serve(
-            socket,
-            end,
-            limits,
-            |frame| {
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.engine.handle_frame(now, connection, frame);
-                    st.pump(inner, now, NO_CTX);
-                    st.io.gate(connection)
-                })
-            },
-            || {
-                inner.with_state(NO_CTX, |st, now, inner| {
-                    let _ = st.engine.handle_heartbeat_written(now, connection);
-                    st.pump(inner, now, NO_CTX);
-                })
-            },
-        )
-        .await;
-        inner.with_state(NO_CTX, |st, now, inner| {
-            st.io
-                .websocket_ended(&mut st.engine, now, connection, clean);
-            st.pump(inner, now, NO_CTX);
-        });
+        let clean =
+            crate::plumbing::serve_websocket(&*inner, connection, end, limits, socket).await;
         tracing::debug!(connection = connection.0, clean, "websocket ended");
     }
 }

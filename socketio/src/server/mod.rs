@@ -459,6 +459,20 @@ impl Drop for Decrement<'_> {
     }
 }
 
+impl crate::plumbing::EngineDriver for Inner {
+    fn drive<R>(
+        &self,
+        input: impl FnOnce(&mut Engine, &mut crate::plumbing::Plumbing, Instant),
+        output: impl FnOnce(&mut crate::plumbing::Plumbing) -> R,
+    ) -> R {
+        self.with_state(NO_CTX, |st, now, inner| {
+            input(&mut st.engine, &mut st.io, now);
+            st.pump(inner, now, NO_CTX);
+            output(&mut st.io)
+        })
+    }
+}
+
 impl Inner {
     fn now(&self) -> Instant {
         Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
