@@ -108,6 +108,7 @@ pub mod adapter;
 mod args;
 pub mod client;
 mod config;
+mod driver;
 mod endpoint;
 pub mod engine;
 mod error;

@@ -17,7 +17,7 @@ use socketio_protocol::{Str, Value};
 
 use crate::args::{event_value, from_args, to_args};
 use crate::namespace::lock;
-use crate::server::Inner;
+use crate::server::{Inner, SioCell};
 use crate::{AckError, BoxTask, BroadcastOperator, EmitError, Handshake};
 
 type EventHandler = Arc<dyn Fn(Socket, Vec<Value>, Option<AckSender>) -> BoxTask + Send + Sync>;
@@ -47,12 +47,13 @@ struct Handlers {
 pub(crate) struct SocketInner {
     pub(crate) id: Str,
     pub(crate) nsp: Arc<str>,
-    pub(crate) engine_sid: Str,
     pub(crate) handshake: Handshake,
     pub(crate) recovered: bool,
     /// The private session id, with connection state recovery on.
     pub(crate) pid: Option<Str>,
     pub(crate) server: Arc<Inner>,
+    /// The connection (engine session) it lives on.
+    pub(crate) conn: Arc<SioCell>,
     handlers: Mutex<Handlers>,
     pub(crate) data: Mutex<Value>,
     pub(crate) connected: AtomicBool,
@@ -111,12 +112,12 @@ impl Socket {
     pub(crate) fn new(
         id: Str,
         nsp: Arc<str>,
-        engine_sid: Str,
         handshake: Handshake,
         recovered: bool,
         pid: Option<Str>,
         data: Value,
         server: Arc<Inner>,
+        conn: Arc<SioCell>,
         queue: mpsc::UnboundedSender<BoxTask>,
         gate: Arc<crate::flow::Gate>,
     ) -> Socket {
@@ -126,8 +127,8 @@ impl Socket {
             pid,
             id,
             nsp,
-            engine_sid,
             handshake,
+            conn,
             recovered,
             server,
             handlers: Mutex::new(Handlers::default()),
@@ -298,9 +299,7 @@ impl Socket {
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let value = event_value(event, to_args(data)?)?;
-        self.0
-            .server
-            .emit_to_socket(&self.0.nsp, &self.0.id, self.0.pid.as_ref(), value)
+        self.0.server.emit_to_socket(self, value)
     }
 
     /// Sends event `event` with a dynamic argument list: each item of `args` is one argument
@@ -315,9 +314,7 @@ impl Socket {
     /// ```
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
         let value = event_value(event, args)?;
-        self.0
-            .server
-            .emit_to_socket(&self.0.nsp, &self.0.id, self.0.pid.as_ref(), value)
+        self.0.server.emit_to_socket(self, value)
     }
 
     /// Sends event `event` and waits for the client's acknowledgement, read as `R`; set a
@@ -441,9 +438,7 @@ impl Socket {
     /// socket().disconnect(false);
     /// ```
     pub fn disconnect(&self, close: bool) {
-        self.0
-            .server
-            .disconnect_socket(&self.0.engine_sid, &self.0.id, close);
+        self.0.server.disconnect_socket(self, close);
     }
 
     /// Closes the underlying Engine.IO connection (the reference's `socket.conn.close()`)
@@ -462,7 +457,7 @@ impl Socket {
     /// socket().close_transport();
     /// ```
     pub fn close_transport(&self) {
-        self.0.server.close_transport(&self.0.engine_sid);
+        self.0.server.close_transport(&self.0.conn);
     }
 
     /// The per-socket data (`socket.data`), read as `T` (`None` if unset or of another type).
@@ -574,7 +569,7 @@ impl Socket {
     ) -> BoxTask {
         let socket = self.clone();
         let server = self.0.server.clone();
-        let engine_sid = self.0.engine_sid.clone();
+        let conn = self.0.conn.clone();
         let gate = self.0.gate.clone();
         Box::pin(async move {
             // Its own room (and a recovered session's rooms) first: the adapter is called
@@ -584,7 +579,7 @@ impl Socket {
             // The handler's synchronous part (joins, handlers, first emits) runs before the
             // client sees its CONNECT.
             let pending = futures_util::poll!(connect.as_mut()).is_pending();
-            server.release_held(&engine_sid);
+            server.release_held(&conn);
             if pending {
                 server.spawn(connect);
             }
@@ -624,9 +619,7 @@ impl AckSender {
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
         let args = to_args(data)?;
         let inner = &self.socket.0;
-        inner
-            .server
-            .ack(&inner.engine_sid, &inner.id, self.id, Value::Array(args))
+        inner.server.ack(&self.socket, self.id, Value::Array(args))
     }
 
     /// Sends the acknowledgement with a dynamic argument list: each item of `args` is one
@@ -639,9 +632,7 @@ impl AckSender {
     /// ```
     pub fn send_args(self, args: Vec<Value>) -> Result<(), EmitError> {
         let inner = &self.socket.0;
-        inner
-            .server
-            .ack(&inner.engine_sid, &inner.id, self.id, Value::Array(args))
+        inner.server.ack(&self.socket, self.id, Value::Array(args))
     }
 }
 
@@ -695,7 +686,7 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
             let receiver =
                 inner
                     .server
-                    .emit_with_ack_to_socket(&inner.nsp, &inner.id, value, self.timeout)?;
+                    .emit_with_ack_to_socket(&self.socket, value, self.timeout)?;
             let data = receiver.await.map_err(|_| AckError::Disconnected)??;
             let args = data
                 .ack_args()

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use socketio_protocol::Str;
 use socketio_protocol::engine::{CloseReason, Data, ProtocolVersion};
 
-use super::driver::Inner;
+use super::driver::{EngineCell, Inner};
 use crate::TransportKind;
 use crate::flow::Gate;
 use crate::namespace::lock;
@@ -175,6 +175,8 @@ pub(crate) struct SocketInner {
     uri: http::Uri,
     headers: http::HeaderMap,
     server: Weak<Inner>,
+    /// The session's connection in the driver.
+    conn: Weak<EngineCell>,
     incoming: futures_util::lock::Mutex<mpsc::UnboundedReceiver<Message>>,
     /// The session's incoming side (backpressure): messages received and not taken by `recv`
     /// yet, and whoever paused reading on them.
@@ -226,6 +228,7 @@ impl EngineSocket {
         parts: Option<&http::request::Parts>,
         remote: Option<SocketAddr>,
         server: Weak<Inner>,
+        conn: Weak<EngineCell>,
         incoming: mpsc::UnboundedReceiver<Message>,
         gate: Arc<Gate>,
     ) -> Self {
@@ -237,6 +240,7 @@ impl EngineSocket {
             uri: parts.map(|p| p.uri.clone()).unwrap_or_default(),
             headers: parts.map(|p| p.headers.clone()).unwrap_or_default(),
             server,
+            conn,
             incoming: futures_util::lock::Mutex::new(incoming),
             gate,
             close: Mutex::new(CloseState::default()),
@@ -354,7 +358,8 @@ impl EngineSocket {
     /// ```
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
         let server = self.0.server.upgrade().ok_or(SendError::Closed)?;
-        server.send(&self.0.id, Data::from(message.into()))
+        let conn = self.0.conn.upgrade().ok_or(SendError::Closed)?;
+        server.send(&conn, Data::from(message.into()))
     }
 
     /// Closes the session (`forced close`): over WebSocket at once, after the messages already
@@ -367,8 +372,8 @@ impl EngineSocket {
     /// # }
     /// ```
     pub fn close(&self) {
-        if let Some(server) = self.0.server.upgrade() {
-            server.close_session(&self.0.id);
+        if let (Some(server), Some(conn)) = (self.0.server.upgrade(), self.0.conn.upgrade()) {
+            server.close_session(&conn);
         }
     }
 

@@ -1,18 +1,19 @@
 //! The API commands: what `Socket`, `BroadcastOperator` and the adapter's `LocalNamespace`
-//! call on `Inner`. Each takes the lock (`with_state`), only queues work on a core, pumps and
-//! unlocks; the adapter is called without the lock.
+//! call on the server. A command on one socket takes that socket's connection lock only
+//! (`Driver::drive`); a broadcast takes each recipient's in turn; the adapter is called
+//! without any lock.
 //!
 //! ```text
-//! socket.emit         → emit_to_socket → State::send_event (with recovery: the adapter)
+//! socket.emit         → emit_to_socket → its connection: send_to (with recovery: the adapter)
 //! io.to(room).emit    → adapter(nsp).broadcast → LocalNamespace::deliver → deliver
-//!                       → State::send_event, one encoding for every recipient
+//!                       → Inner::send_event: one encoding, each recipient's lock in turn
 //! socket.emit_with_ack / operator emit_with_ack
 //!                     → emit_with_ack_to_socket / deliver_with_ack: an ack id per
-//!                       namespace, the waiter in State::acks (and State::broadcasts)
-//! ack, disconnect_socket, release_held, close_transport: one connection's core
+//!                       namespace, the waiter in the connection (and in `broadcasts`)
+//! ack, disconnect_socket, release_held, close_transport: one connection's machines
 //! ```
 //!
-//! Shutdown is here too (`Inner::shutdown`, behind [`Server::shutdown`]).
+//! Shutdown is here too (`Inner::shutdown`, behind [`Server::shutdown`](crate::Server::shutdown)).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,9 +25,9 @@ use socketio_protocol::socket::Payload;
 use socketio_protocol::socket::ack::BroadcastAck;
 use socketio_protocol::{Str, Value};
 
-use super::state::{AckReply, AckTarget, BroadcastWait};
-use super::{Inner, NO_CTX};
+use super::state::{AckReply, AckTarget, BroadcastWait, Encoded, Inner, SioCell, read, send_to};
 use crate::adapter::{Adapter, BroadcastAcks, BroadcastMessage, LocalNamespace};
+use crate::driver::Effects;
 use crate::namespace::lock;
 use crate::{EmitError, Socket};
 
@@ -35,90 +36,60 @@ impl Inner {
     /// to the socket's own room as in the reference, so it is stored with its offset and
     /// replayed if the client comes back: an emit made while it is briefly away is not lost
     /// (and, as in the reference, it is `Ok` whether or not the session comes back).
-    pub(crate) fn emit_to_socket(
-        &self,
-        nsp: &str,
-        sid: &Str,
-        pid: Option<&Str>,
-        value: Value,
-    ) -> Result<(), EmitError> {
-        let opts = BroadcastOptions::new().to(sid.clone());
-        if self.config.recovery.is_some() && pid.is_some() {
-            self.adapter(nsp)
+    pub(crate) fn emit_to_socket(&self, socket: &Socket, value: Value) -> Result<(), EmitError> {
+        let sid = &socket.0.id;
+        if self.config.recovery.is_some() && socket.0.pid.is_some() {
+            let opts = BroadcastOptions::new().to(sid.clone());
+            self.adapter(&socket.0.nsp)
                 .broadcast(BroadcastMessage::new(value, opts));
             return Ok(());
         }
-        self.with_state(NO_CTX, |st, now, inner| {
-            let Some(ns) = st.nsps.get(nsp) else {
-                return Err(EmitError::Disconnected);
-            };
-            let connected = ns.sockets.contains_key(sid);
-            if !connected {
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        // Encoded before the lock.
+        let encoded = Encoded::new(&self.config, &socket.0.nsp, value, false, None);
+        self.drive(&socket.0.conn, |st, cx| {
+            if !st.layer.has(socket) {
                 return Err(EmitError::Disconnected);
             }
-            st.send_event(
-                inner,
-                now,
-                nsp,
-                std::slice::from_ref(sid),
-                value,
-                false,
-                None,
-            );
-            st.pump(inner, now, NO_CTX);
+            send_to(st, cx.now, &socket.0.nsp, sid, &encoded, false, None);
             Ok(())
         })
     }
 
     pub(crate) fn emit_with_ack_to_socket(
         &self,
-        nsp: &str,
-        sid: &Str,
+        socket: &Socket,
         value: Value,
         timeout: Option<Duration>,
     ) -> Result<oneshot::Receiver<AckReply>, EmitError> {
-        self.with_state(NO_CTX, |st, now, inner| {
-            let Some(ns) = st.nsps.get_mut(nsp) else {
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let id = self.next_ack_id(&socket.0.nsp);
+        let sid = socket.0.id.clone();
+        self.drive(&socket.0.conn, |st, cx| {
+            if !st.layer.has(socket) {
                 return Err(EmitError::Disconnected);
-            };
-            let Some(engine_sid) = ns.sockets.get(sid).map(|e| e.engine_sid.clone()) else {
-                return Err(EmitError::Disconnected);
-            };
-            let id = ns.next_ack;
-            ns.next_ack += 1;
-            let deadline = timeout.map(|t| now + t);
-            let Some(conn) = st.conns.get_mut(&engine_sid) else {
-                return Err(EmitError::Disconnected);
-            };
-            conn.core
-                .emit_with_ack_id(sid, id, Payload::Value(value), deadline)
+            }
+            let deadline = timeout.map(|t| cx.now + t);
+            st.layer
+                .core
+                .emit_with_ack_id(&sid, id, Payload::Value(value), deadline)
                 .map_err(|_| EmitError::Disconnected)?;
-            st.dirty.push(engine_sid);
             let (tx, rx) = oneshot::channel();
-            st.acks.insert((sid.clone(), id), AckTarget::Single(tx));
-            st.pump(inner, now, NO_CTX);
+            st.layer.acks.insert((sid, id), AckTarget::Single(tx));
             Ok(rx)
         })
     }
 
-    pub(crate) fn ack(
-        &self,
-        engine_sid: &Str,
-        sid: &str,
-        id: u64,
-        args: Value,
-    ) -> Result<(), EmitError> {
-        self.with_state(NO_CTX, |st, now, inner| {
-            let conn = st
-                .conns
-                .get_mut(engine_sid)
-                .ok_or(EmitError::Disconnected)?;
-            conn.core
-                .ack(sid, id, Payload::Value(args))
-                .map_err(|_| EmitError::Disconnected)?;
-            st.dirty.push(engine_sid.clone());
-            st.pump(inner, now, NO_CTX);
-            Ok(())
+    pub(crate) fn ack(&self, socket: &Socket, id: u64, args: Value) -> Result<(), EmitError> {
+        self.drive(&socket.0.conn, |st, _| {
+            st.layer
+                .core
+                .ack(&socket.0.id, id, Payload::Value(args))
+                .map_err(|_| EmitError::Disconnected)
         })
     }
 
@@ -138,19 +109,8 @@ impl Inner {
 
     /// [`LocalNamespace::deliver`]: `message` to this node's sockets `sids`.
     pub(crate) fn deliver(&self, nsp: &str, message: &BroadcastMessage, sids: &[Str]) -> usize {
-        self.with_state(NO_CTX, |st, now, inner| {
-            let count = st.send_event(
-                inner,
-                now,
-                nsp,
-                sids,
-                message.data.clone(),
-                message.volatile,
-                None,
-            );
-            st.pump(inner, now, NO_CTX);
-            count
-        })
+        self.send_event(nsp, sids, message.data.clone(), message.volatile, None)
+            .len()
     }
 
     /// [`LocalNamespace::deliver_with_ack`].
@@ -162,42 +122,35 @@ impl Inner {
         timeout: Duration,
     ) -> (usize, crate::adapter::BoxFuture<BroadcastAcks>) {
         let (tx, rx) = oneshot::channel();
-        let count = self.with_state(NO_CTX, |st, now, inner| {
-            let id = {
-                let ns = st.ns_state(nsp);
-                let id = ns.next_ack;
-                ns.next_ack += 1;
-                id
-            };
-            let count = st.send_event(
-                inner,
-                now,
-                nsp,
-                sids,
-                message.data.clone(),
-                message.volatile,
-                Some(id),
-            );
-            let deadline = now + timeout;
-            let reached: Vec<Str> = sids
-                .iter()
-                .filter(|sid| st.acks.contains_key(&((*sid).clone(), id)))
-                .cloned()
-                .collect();
-            let ack = BroadcastAck::local(deadline, reached.len());
-            st.broadcasts.insert(
-                (nsp.to_owned(), id),
-                BroadcastWait {
-                    ack,
-                    tx: Some(tx),
-                    members: reached,
-                },
-            );
-            st.broadcast_timers.insert((deadline, nsp.to_owned(), id));
-            st.check_broadcast(now, nsp, id);
-            st.pump(inner, now, NO_CTX);
-            count
-        });
+        let id = self.next_ack_id(nsp);
+        let deadline = self.now() + timeout;
+        let key = (nsp.to_owned(), id);
+        // Filed before the packets go, so an answer that comes at once finds it; complete
+        // only once the count of recipients is set below.
+        lock(&self.broadcasts).waits.insert(
+            key.clone(),
+            BroadcastWait {
+                ack: BroadcastAck::new(deadline),
+                tx: Some(tx),
+                members: Vec::new(),
+            },
+        );
+        let reached = self.send_event(nsp, sids, message.data.clone(), message.volatile, Some(id));
+        let count = reached.len();
+        {
+            let mut broadcasts = lock(&self.broadcasts);
+            if let Some(waiting) = broadcasts.waits.get_mut(&key) {
+                waiting.ack.set_server_count(1);
+                waiting.ack.add_clients(count);
+                waiting.members = reached;
+            }
+            broadcasts.deadlines.insert((deadline, key.0.clone(), id));
+        }
+        let mut fx = Effects::default();
+        self.arm_layer_timer(deadline, &mut fx);
+        self.run_effects(fx);
+        let members = self.check_broadcast(self.now(), nsp, id);
+        self.forget_broadcast_acks(members, id);
         let answers = Box::pin(async move {
             let (responses, complete) = rx.await.unwrap_or((Vec::new(), false));
             BroadcastAcks {
@@ -210,14 +163,13 @@ impl Inner {
 
     /// [`LocalNamespace::sockets`].
     pub(crate) fn local_sockets(&self, nsp: &str, sids: &[Str]) -> Vec<Socket> {
-        self.with_state(NO_CTX, |st, _, _| {
-            let Some(ns) = st.nsps.get(nsp) else {
-                return Vec::new();
-            };
-            sids.iter()
-                .filter_map(|sid| ns.sockets.get(sid).map(|e| e.socket.clone()))
-                .collect()
-        })
+        let nsps = read(&self.nsps);
+        let Some(ns) = nsps.get(nsp) else {
+            return Vec::new();
+        };
+        sids.iter()
+            .filter_map(|sid| ns.sockets.get(sid).map(|e| e.socket.clone()))
+            .collect()
     }
 
     /// [`LocalNamespace::server_side_event`]: the namespace's server-side handlers, in tasks.
@@ -247,93 +199,61 @@ impl Inner {
         }
     }
 
-    pub(crate) fn disconnect_socket(&self, engine_sid: &Str, sid: &str, close: bool) {
-        self.with_state(NO_CTX, |st, now, inner| {
-            if let Some(conn) = st.conns.get_mut(engine_sid) {
-                let _ = if close {
-                    conn.core.close()
-                } else {
-                    conn.core.disconnect(sid)
-                };
-                st.dirty.push(engine_sid.clone());
-                st.pump(inner, now, NO_CTX);
-            }
+    pub(crate) fn disconnect_socket(&self, socket: &Socket, close: bool) {
+        self.drive(&socket.0.conn, |st, _| {
+            let _ = if close {
+                st.layer.core.close()
+            } else {
+                st.layer.core.disconnect(&socket.0.id)
+            };
         });
     }
 
     /// A connection handler ran its synchronous part: the connection's packets (its CONNECT
     /// first) may go once no other handler is pending.
-    pub(crate) fn release_held(&self, engine_sid: &Str) {
-        self.with_state(NO_CTX, |st, now, inner| {
-            if let Some(conn) = st.conns.get_mut(engine_sid) {
-                conn.held = conn.held.saturating_sub(1);
-                st.dirty.push(engine_sid.clone());
-                st.pump(inner, now, NO_CTX);
-            }
+    pub(crate) fn release_held(&self, conn: &Arc<SioCell>) {
+        self.drive(conn, |st, _| {
+            st.layer.held = st.layer.held.saturating_sub(1);
         });
     }
 
-    /// Closes engine session `engine_sid` (`forced close` for every socket on it).
-    pub(crate) fn close_transport(&self, engine_sid: &Str) {
-        self.with_state(NO_CTX, |st, now, inner| {
-            if st.engine.close(now, engine_sid).is_ok() {
-                st.pump(inner, now, NO_CTX);
-            }
-        });
+    /// Closes the engine session of `conn` (`forced close` for every socket on it).
+    pub(crate) fn close_transport(&self, conn: &Arc<SioCell>) {
+        self.drive(conn, |st, cx| st.session.close(cx.now));
     }
 
-    /// [`Server::shutdown`].
+    /// [`Server::shutdown`](crate::Server::shutdown).
     pub(super) async fn shutdown(&self) {
-        let inner = self;
-        if inner.shut_down.swap(true, Ordering::AcqRel) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::info!("socket.io server shutting down");
-        inner.with_state(NO_CTX, |st, now, inner| {
-            let sids: Vec<Str> = st.conns.keys().cloned().collect();
-            for sid in sids {
-                if let Some(conn) = st.conns.get_mut(&sid) {
-                    let _ = conn.core.shutdown();
-                    st.dirty.push(sid);
-                }
+        for conn in self.conns() {
+            self.drive(&conn, |st, _| {
+                let _ = st.layer.core.shutdown();
+            });
+            // (The core asked for its engine session's close once its packets went; make
+            // sure it is closing.)
+            self.drive(&conn, |st, cx| st.session.close(cx.now));
+        }
+        let waits: Vec<BroadcastWait> = lock(&self.broadcasts)
+            .waits
+            .drain()
+            .map(|(_, waiting)| waiting)
+            .collect();
+        for waiting in waits {
+            if let Some(tx) = waiting.tx {
+                let _ = tx.send((Vec::new(), false));
             }
-            st.pump(inner, now, NO_CTX);
-            // (Each core asked for its engine session's close; make sure none is left open.)
-            let sids: Vec<Str> = st.conns.keys().cloned().collect();
-            for sid in sids {
-                let _ = st.engine.close(now, &sid);
-            }
-            st.pump(inner, now, NO_CTX);
-            for (_, waiting) in st.broadcasts.drain() {
-                if let Some(tx) = waiting.tx {
-                    let _ = tx.send((Vec::new(), false));
-                }
-            }
-            st.acks.clear();
-        });
-        let deadline = inner.runtime.now() + inner.config.shutdown_timeout;
+        }
+        for conn in self.conns() {
+            conn.with_state(|st| st.layer.acks.clear());
+        }
+        let deadline = self.runtime.now() + self.config.shutdown_timeout;
         // The engine sessions close as their clients come back (polling) or at once.
-        while inner.with_state(NO_CTX, |st, _, _| st.engine.session_count() > 0)
-            && inner.runtime.now() < deadline
-        {
-            inner.runtime.sleep(Duration::from_millis(5)).await;
-        }
-        inner.with_state(NO_CTX, |st, now, inner| {
-            st.engine.close_all(now);
-            st.pump(inner, now, NO_CTX);
-            st.io.close_all();
-        });
-        // Stop the timer task.
-        lock(&inner.wake).take();
-        while (inner.tasks.load(Ordering::Acquire) > 0
-            || inner.websockets.load(Ordering::Acquire) > 0
-            || inner.timer_running.load(Ordering::Acquire))
-            && inner.runtime.now() < deadline
-        {
-            inner.runtime.sleep(Duration::from_millis(5)).await;
-        }
-        // Dropped after the lock: the closures' captures may run user code in their `Drop`.
-        let registry = std::mem::take(&mut *lock(&inner.registry));
+        self.finish_shutdown(deadline).await;
+        // Dropped after every lock: the closures' captures may run user code in their `Drop`.
+        let registry = std::mem::take(&mut *lock(&self.registry));
         drop(registry);
         tracing::info!("socket.io server shut down");
     }

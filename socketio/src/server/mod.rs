@@ -1,58 +1,46 @@
-//! The Socket.IO server: the [`Server`] handle, and the driver behind it that feeds the
-//! sans-IO cores of `socketio_protocol` (the Engine.IO core, one `ServerConnection` per
-//! session) from HTTP requests, WebSocket frames, API commands and the clock.
+//! The Socket.IO server: the [`Server`] handle, on the shared driver (`crate::driver`) with
+//! the Socket.IO layer (`state.rs`): one lock per connection (its Engine.IO session and its
+//! `ServerConnection`), the router behind a small lock of its own, the namespaces' socket
+//! maps and the broadcasts with acks in leaf locks. Rooms and recovery are the namespace's
+//! adapter's (`crate::adapter`), called without any lock. User code (handlers, middlewares,
+//! matchers, `allow_request`) never runs under a lock.
 //!
-//! Design: one `Mutex<State>` per server holds the Engine.IO core (every session), one
-//! `ServerConnection` per session, and per namespace its sockets. Rooms and recovery are the
-//! namespace's adapter's (`crate::adapter`), called without the lock. User code (handlers,
-//! middlewares, matchers, `allow_request`) never runs under the lock.
+//! Run loop: see `crate::driver` (one connection's step) and `state.rs` (what the Socket.IO
+//! layer does in it):
 //!
-//! Run loop (each input takes the lock with `Inner::with_state`, feeds a core and pumps):
+//! - inputs: HTTP requests, WebSocket upgrades and frames (`crate::driver::entry`, behind
+//!   `entry.rs`); API commands from `Socket`, `BroadcastOperator` and the adapter's
+//!   `LocalNamespace` (`commands.rs`); the driver's timer task;
+//! - under the connection's lock, the driver pumps the session (transmits to the plumbing,
+//!   events to the layer) and the layer flushes its `ServerConnection`: a CONNECT goes
+//!   through admission (`connect.rs`), an event to its socket's runner, an ack to whoever
+//!   waits for it;
+//! - after the lock: a closed session leaves the router's map, the queued calls run (the
+//!   adapter), then the queued tasks are spawned (handlers, middlewares, matchers,
+//!   `restore_session`); an entry point that started handshakes runs `allow_request` on
+//!   them and hands the verdicts to the router.
 //!
-//! - inputs: HTTP requests, WebSocket upgrades and frames (`entry.rs`); API commands from
-//!   `Socket`, `BroadcastOperator` and the adapter's `LocalNamespace` (`commands.rs`); the
-//!   timer task, at the earliest deadline of every core (`timer.rs`);
-//! - under the lock, `State::pump` (`state.rs`) drains the cores until nothing moves: engine
-//!   transmits go to the `Plumbing` (polling answers, WebSocket writers), engine events open
-//!   and close sessions and hand messages to their connection; each connection touched passes
-//!   its packets to the engine and its events to the sockets: a CONNECT goes through admission
-//!   (`connect.rs`), an event to its socket's runner, an ack to whoever waits for it;
-//! - after the lock (`with_state`): the timer task is woken if a deadline came earlier, the
-//!   queued calls run (the adapter), then the queued tasks are spawned (handlers,
-//!   middlewares, matchers, `restore_session`); an entry point that started handshakes runs
-//!   `allow_request` on them and hands the verdicts back under the lock
-//!   (`Inner::verify_handshakes`).
-//!
-//! Files: `mod.rs` the handle, its public API and the lock (`Inner`, `with_state`);
-//! `entry.rs` the transport entry points; `commands.rs` the API commands; `state.rs` the state
-//! and its pump; `connect.rs` namespace admission; `timer.rs` the timer task.
+//! Files: `mod.rs` the handle and its public API; `entry.rs` the transport entry points;
+//! `commands.rs` the API commands; `state.rs` the layer (per connection and per server);
+//! `connect.rs` namespace admission.
 
 mod commands;
 mod connect;
 mod entry;
 mod state;
-mod timer;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_channel::mpsc;
-use socketio_protocol::engine::server::Server as Engine;
 use socketio_protocol::{Instant, Value};
 
-use crate::adapter::Adapter;
 use crate::config::Config;
-use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, Registry, lock};
+use crate::driver::Driver;
+use crate::namespace::{ConnectHandler, DynamicNamespace, Namespace, NsDef, lock};
 use crate::{BoxTask, BroadcastOperator, EmitError, Runtime, ServerBuilder, Socket};
 
 pub use entry::WebSocketTicket;
-use entry::{NO_CTX, RequestCtx};
-use state::State;
-use timer::timer_task;
-
-use crate::ids::id_generator;
+pub(crate) use state::{Inner, SioCell, SioLayer};
 
 /// A Socket.IO server: a cheap clonable handle (an `Arc` inside).
 ///
@@ -87,27 +75,6 @@ impl std::fmt::Debug for Server {
     }
 }
 
-pub(crate) struct Inner {
-    self_ref: std::sync::Weak<Inner>,
-    runtime: Arc<dyn Runtime>,
-    pub(crate) config: Config,
-    epoch: std::time::Instant,
-    state: Mutex<State>,
-    registry: Mutex<Registry>,
-    /// Each namespace's adapter (see [`Inner::adapter`]).
-    adapters: Mutex<HashMap<String, Arc<dyn Adapter>>>,
-    /// Handlers of server-side events from other nodes, per namespace.
-    pub(crate) server_side: Mutex<HashMap<String, Vec<ServerSideHandler>>>,
-    wake: Mutex<Option<mpsc::Sender<()>>>,
-    next_id: AtomicU64,
-    /// Handler tasks still running.
-    tasks: Arc<AtomicUsize>,
-    /// WebSockets being served.
-    websockets: AtomicUsize,
-    timer_running: AtomicBool,
-    shut_down: AtomicBool,
-}
-
 /// A handler of server-side events (`event`, `args`).
 pub(crate) type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxTask + Send + Sync>;
 
@@ -125,28 +92,12 @@ impl Server {
     pub(crate) fn from_config(mut config: Config, runtime: Arc<dyn Runtime>) -> Server {
         config.engine.verify_handshakes = config.allow_request.is_some();
         config.engine.max_buffered_bytes = config.backpressure.limit;
-        let engine = Engine::new(config.engine.clone(), id_generator());
-        let (wake_tx, wake_rx) = mpsc::channel(1);
+        let engine = config.engine.clone();
         let limits = config.backpressure;
-        let inner = Arc::new_cyclic(|self_ref| Inner {
-            self_ref: self_ref.clone(),
-            epoch: runtime.now(),
-            runtime,
-            config,
-            state: Mutex::new(State::new(engine, limits)),
-            registry: Mutex::new(Registry::default()),
-            adapters: Mutex::new(HashMap::new()),
-            server_side: Mutex::new(HashMap::new()),
-            wake: Mutex::new(Some(wake_tx)),
-            next_id: AtomicU64::new(1),
-            tasks: Arc::new(AtomicUsize::new(0)),
-            websockets: AtomicUsize::new(0),
-            timer_running: AtomicBool::new(true),
-            shut_down: AtomicBool::new(false),
-        });
-        let timer = inner.clone();
-        inner.runtime.spawn(Box::pin(timer_task(timer, wake_rx)));
-        Server(inner)
+        let allow_request = config.allow_request.clone();
+        Server(Driver::new(engine, limits, allow_request, runtime, |_| {
+            SioLayer::new(config)
+        }))
     }
 
     /// Defines (or replaces) the static namespace `name`; `handler` runs for every socket that
@@ -410,7 +361,7 @@ impl Server {
     /// assert!(io().handles("/socket.io/"));
     /// ```
     pub fn handles(&self, path: &str) -> bool {
-        path.starts_with(&self.0.config.engine.path_prefix())
+        self.0.handles(path)
     }
 
     /// The runtime this server was built with (for the HTTP glue's own tasks).
@@ -451,99 +402,14 @@ impl Server {
     }
 }
 
-struct Decrement<'a>(&'a AtomicUsize);
-
-impl Drop for Decrement<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl crate::plumbing::EngineDriver for Inner {
-    fn drive<R>(
-        &self,
-        input: impl FnOnce(&mut Engine, &mut crate::plumbing::Plumbing, Instant),
-        output: impl FnOnce(&mut crate::plumbing::Plumbing) -> R,
-    ) -> R {
-        self.with_state(NO_CTX, |st, now, inner| {
-            input(&mut st.engine, &mut st.io, now);
-            st.pump(inner, now, NO_CTX);
-            output(&mut st.io)
-        })
-    }
-}
-
 impl Inner {
-    fn now(&self) -> Instant {
-        Instant::from_duration(self.runtime.now().saturating_duration_since(self.epoch))
-    }
-
-    /// The server's clock, as its cores see it (for adapters).
+    /// The server's clock, as its machines see it (for adapters).
     pub(crate) fn clock(&self) -> Instant {
         self.now()
     }
 
-    /// Spawns a handler task, counted for shutdown.
-    pub(crate) fn spawn(&self, task: BoxTask) {
-        let tasks = self.tasks.clone();
-        tasks.fetch_add(1, Ordering::AcqRel);
-        self.runtime.spawn(Box::pin(async move {
-            let _count = Decrement(&tasks);
-            task.await;
-        }));
-    }
-
-    /// Locks the state, runs `f`, re-arms the timer, unlocks, spawns the queued tasks.
-    fn with_state<R>(
-        &self,
-        ctx: RequestCtx<'_>,
-        f: impl FnOnce(&mut State, Instant, &Inner) -> R,
-    ) -> R {
-        let _ = ctx;
-        // The clock is read before locking: a user's `Runtime::now` is user code.
-        let clock = self.now();
-        let (result, spawn, after, wake) = {
-            let mut st = lock(&self.state);
-            let now = clock.max(st.last_now);
-            st.last_now = now;
-            let result = f(&mut st, now, self);
-            let next = st.next_deadline();
-            let wake = match (next, st.timer_target) {
-                (Some(next), Some(target)) => next < target,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if wake {
-                st.timer_target = next;
-            }
-            (
-                result,
-                std::mem::take(&mut st.spawn),
-                std::mem::take(&mut st.after),
-                wake,
-            )
-        };
-        if wake && let Some(tx) = lock(&self.wake).as_mut() {
-            let _ = tx.try_send(());
-        }
-        for call in after {
-            call();
-        }
-        for task in spawn {
-            self.spawn(task);
-        }
-        result
-    }
-
-    pub(crate) fn registry_ref(&self) -> &Mutex<Registry> {
+    pub(crate) fn registry_ref(&self) -> &Mutex<crate::namespace::Registry> {
         &self.registry
-    }
-
-    /// This server as an `Arc` (the state lives inside it).
-    fn arc(&self) -> Arc<Inner> {
-        self.self_ref
-            .upgrade()
-            .expect("an Inner is only reached through an Arc")
     }
 }
 

@@ -1,32 +1,30 @@
-//! The state behind the lock and its pump: the Engine.IO core, one `Conn` (a
-//! `ServerConnection`, its `Gate`) per session, per namespace its sockets, the acks and
-//! broadcasts with acks waiting for answers.
+//! The Socket.IO layer on the shared driver (`crate::driver`): per connection, its
+//! `ServerConnection` and sockets ([`SioConn`], under that connection's lock); per server, the
+//! namespaces' socket maps and the broadcasts with acks waiting (leaf locks of their own).
 //!
-//! After every input or command, `State::pump` drains the cores until nothing moves:
+//! Under a connection's lock, after each input the driver calls [`SioLayer::flush`]:
 //!
 //! ```text
 //! loop {
-//!     engine.poll_transmit() → Plumbing::on_transmit (answers, WebSocket frames, closes)
-//!     engine.poll_event()    → on_engine_event: Opened → a Conn; Message → conn.core;
-//!                              Upgraded; Closed → the Conn goes
-//!     each dirty Conn        → flush_conn: core.poll_transmit() → engine.send (unless held),
-//!                              core.poll_event() → on_socket_event, re-file its timer
+//!     core.poll_transmit() → session.send (unless a connect handler holds them)
+//!     core.poll_event()    → on_socket_event: a connect request to admission (connect.rs),
+//!                            an event to its socket's runner, an ack to its waiter, a
+//!                            disconnect to the adapter and the runner (after the lock)
 //! }
 //! ```
 //!
-//! Socket events: a connect request goes to admission (`connect.rs`), an event to its socket's
-//! runner (`Socket::incoming`), an ack to its waiter, a disconnect to the adapter and the
-//! runner (after the lock). `send_event` encodes an event once and queues it for every
-//! recipient.
+//! `send_event` encodes an event once, outside every lock, and hands the same bytes to each
+//! recipient under that recipient's lock only.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use futures_channel::oneshot;
 use socketio_protocol::engine::Data;
 use socketio_protocol::engine::server::{
-    ConnectionId, Event as EngineEvent, PreparedMessage, Server as Engine, TransportId,
+    ConnectionId, Event as EngineEvent, Handshake as EngineHandshake, PreparedMessage, TransportId,
+    TransportKind,
 };
 use socketio_protocol::recovery::SessionRecord;
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
@@ -35,24 +33,48 @@ use socketio_protocol::socket::server::{Event as SocketEvent, Parser, ServerConn
 use socketio_protocol::socket::{Packet, Payload, ProtocolVersion};
 use socketio_protocol::{Instant, Str, Value};
 
+use super::ServerSideHandler;
 use super::connect::Accepting;
-use super::{Inner, RequestCtx};
+use crate::adapter::Adapter;
+use crate::config::Config;
+use crate::driver::{Conn, ConnState, Cx, Driver, Effects, Layer, RequestCtx};
 use crate::fasthash::IdMap;
 use crate::flow::Gate;
 use crate::handshake::HttpHandshake;
 use crate::ids::id_generator;
-use crate::namespace::lock;
-use crate::plumbing::Plumbing;
+use crate::namespace::{Registry, lock};
 use crate::socket::Incoming;
 use crate::wsio::Writer;
-use crate::{AckError, BoxTask, Socket};
+use crate::{AckError, Socket};
 
-/// One engine session's Socket.IO state.
-pub(super) struct Conn {
+/// The Socket.IO server's driver.
+pub(crate) type Inner = Driver<SioLayer>;
+
+/// A Socket.IO connection's driver-side handle.
+pub(crate) type SioCell = Conn<SioLayer>;
+
+/// What the Socket.IO server keeps beside the driver.
+pub(crate) struct SioLayer {
+    pub(crate) config: Config,
+    pub(crate) registry: Mutex<Registry>,
+    /// Each namespace's adapter (see [`Inner::adapter`]).
+    pub(crate) adapters: Mutex<HashMap<String, Arc<dyn Adapter>>>,
+    /// Handlers of server-side events from other nodes, per namespace.
+    pub(crate) server_side: Mutex<HashMap<String, Vec<ServerSideHandler>>>,
+    /// Per namespace, its sockets on this node (a leaf lock: never held while a
+    /// connection's lock is taken).
+    pub(crate) nsps: RwLock<HashMap<String, NsState>>,
+    /// Broadcasts with acks waiting for their answers (a leaf lock).
+    pub(crate) broadcasts: Mutex<Broadcasts>,
+}
+
+/// One engine session's Socket.IO state, under its connection's lock.
+pub(crate) struct SioConn {
     pub(super) core: ServerConnection,
     pub(super) http: Arc<HttpHandshake>,
+    /// The connection itself (for the sockets and tasks it makes).
+    pub(super) me: Weak<SioCell>,
     websocket: Option<ConnectionId>,
-    pub(super) armed: Option<Instant>,
     /// Namespaces accepted but whose `Connected` event is not handled yet.
     pub(super) accepting: HashMap<String, Accepting>,
     /// Accepted sockets whose connection handler has not run yet (its synchronous part).
@@ -63,20 +85,23 @@ pub(super) struct Conn {
     /// The session's incoming side (backpressure): events waiting for their handlers, and
     /// whoever paused reading.
     pub(super) gate: Arc<Gate>,
+    /// The connection's sockets (one per namespace joined).
+    pub(super) sockets: Vec<Socket>,
+    /// Who waits for the acks of this connection's sockets.
+    pub(super) acks: IdMap<(Str, u64), AckTarget>,
 }
 
 /// A connected socket of a namespace.
-pub(super) struct SocketEntry {
-    pub(super) engine_sid: Str,
+pub(crate) struct SocketEntry {
     pub(super) socket: Socket,
     pub(super) pid: Option<Str>,
 }
 
 /// A namespace's sockets on this node, and its ack ids.
 #[derive(Default)]
-pub(super) struct NsState {
+pub(crate) struct NsState {
     pub(super) sockets: IdMap<Str, SocketEntry>,
-    pub(super) next_ack: u64,
+    pub(super) next_ack: AtomicU64,
 }
 
 pub(super) type AckReply = Result<Payload, AckError>;
@@ -88,242 +113,188 @@ pub(super) enum AckTarget {
 }
 
 /// A broadcast with acks waiting for its answers.
-pub(super) struct BroadcastWait {
+pub(crate) struct BroadcastWait {
     pub(super) ack: BroadcastAck<Vec<Value>>,
     pub(super) tx: Option<oneshot::Sender<(Vec<Vec<Value>>, bool)>>,
-    pub(super) members: Vec<Str>,
+    pub(super) members: Vec<Socket>,
 }
 
-/// Everything behind the server's lock.
-pub(super) struct State {
-    pub(super) engine: Engine,
-    pub(super) conns: IdMap<Str, Conn>,
-    pub(super) conn_timers: BTreeSet<(Instant, Str)>,
-    pub(super) dirty: Vec<Str>,
-    pub(super) nsps: HashMap<String, NsState>,
-    pub(super) io: Plumbing,
-    pub(super) acks: IdMap<(Str, u64), AckTarget>,
-    pub(super) broadcasts: HashMap<(String, u64), BroadcastWait>,
-    pub(super) broadcast_timers: BTreeSet<(Instant, String, u64)>,
-    pub(super) timer_target: Option<Instant>,
-    /// The latest `now` fed to the cores: a clock read before waiting for the lock may be
-    /// older, and the cores must never see time go back.
-    pub(super) last_now: Instant,
-    /// Tasks to spawn once the lock is released.
-    pub(super) spawn: Vec<BoxTask>,
-    /// Handshakes waiting for `allow_request`, run by the request's caller after the lock.
-    pub(super) handshake_checks: Vec<TransportId>,
-    /// Calls to make once the lock is released, in order, before the tasks are spawned
-    /// (adapter calls: an adapter may call back into the server).
-    pub(super) after: Vec<Box<dyn FnOnce() + Send>>,
-    limits: crate::Backpressure,
+/// The broadcasts with acks waiting, and their deadlines.
+#[derive(Default)]
+pub(crate) struct Broadcasts {
+    pub(super) waits: HashMap<(String, u64), BroadcastWait>,
+    pub(super) deadlines: BTreeSet<(Instant, String, u64)>,
 }
 
-impl State {
-    pub(super) fn new(engine: Engine, limits: crate::Backpressure) -> State {
-        State {
-            engine,
-            conns: IdMap::default(),
-            conn_timers: BTreeSet::new(),
-            dirty: Vec::new(),
-            nsps: HashMap::new(),
-            io: Plumbing::default(),
-            acks: IdMap::default(),
-            broadcasts: HashMap::new(),
-            broadcast_timers: BTreeSet::new(),
-            timer_target: None,
-            last_now: Instant::from_millis(0),
-            spawn: Vec::new(),
-            handshake_checks: Vec::new(),
-            after: Vec::new(),
-            limits,
+impl SioLayer {
+    pub(super) fn new(config: Config) -> SioLayer {
+        SioLayer {
+            config,
+            registry: Mutex::new(Registry::default()),
+            adapters: Mutex::new(HashMap::new()),
+            server_side: Mutex::new(HashMap::new()),
+            nsps: RwLock::new(HashMap::new()),
+            broadcasts: Mutex::new(Broadcasts::default()),
         }
     }
 
-    /// Drains every core until nothing moves: engine transmits and events, then the output of
-    /// every connection that was touched.
-    pub(super) fn pump(&mut self, inner: &Inner, now: Instant, ctx: RequestCtx<'_>) {
-        loop {
-            let mut moved = false;
-            while let Some(transmit) = self.engine.poll_transmit() {
-                moved = true;
-                self.io
-                    .on_transmit(&mut self.engine, now, transmit, &self.limits);
-            }
-            while let Some(event) = self.engine.poll_event() {
-                moved = true;
-                self.on_engine_event(inner, now, ctx, event);
-            }
-            let dirty = std::mem::take(&mut self.dirty);
-            let mut seen = HashSet::new();
-            for sid in dirty {
-                if seen.insert(sid.clone()) {
-                    moved = true;
-                    self.flush_conn(inner, now, &sid);
-                }
-            }
-            if !moved {
-                break;
-            }
+    /// The next ack id of namespace `nsp`.
+    pub(super) fn next_ack_id(&self, nsp: &str) -> u64 {
+        if let Some(ns) = read(&self.nsps).get(nsp) {
+            return ns.next_ack.fetch_add(1, Ordering::Relaxed);
         }
+        write(&self.nsps)
+            .entry(nsp.to_owned())
+            .or_default()
+            .next_ack
+            .fetch_add(1, Ordering::Relaxed)
     }
+}
 
-    fn on_engine_event(
-        &mut self,
-        inner: &Inner,
-        now: Instant,
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Layer for SioLayer {
+    type Conn = SioConn;
+
+    fn open(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        cell: &Weak<SioCell>,
+        handshake: EngineHandshake,
         ctx: RequestCtx<'_>,
-        event: EngineEvent,
-    ) {
+    ) -> SioConn {
+        let websocket = match handshake.transport {
+            TransportId::WebSocket(connection) => Some(connection),
+            _ => None,
+        };
+        SioConn {
+            core: ServerConnection::new(
+                cx.now,
+                &self.config.socket,
+                handshake.sid,
+                handshake.protocol,
+                id_generator(),
+            ),
+            http: Arc::new(HttpHandshake::new(ctx.parts, ctx.remote)),
+            me: cell.clone(),
+            websocket,
+            accepting: HashMap::new(),
+            held: 0,
+            gate: Arc::new(Gate::default()),
+            sockets: Vec::new(),
+            acks: IdMap::default(),
+        }
+    }
+
+    fn on_event(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>, event: EngineEvent) {
         match event {
-            EngineEvent::HandshakeRequest { transport, .. } => {
-                // `allow_request` is user code: the request's caller runs it once the lock is
-                // released ([`Inner::verify_handshakes`]).
-                self.handshake_checks.push(transport);
-            }
-            EngineEvent::Opened(handshake) => {
-                tracing::debug!(sid = %handshake.sid, "engine.io session opened");
-                let websocket = match handshake.transport {
-                    socketio_protocol::engine::server::TransportId::WebSocket(c) => Some(c),
-                    _ => None,
-                };
-                let core = ServerConnection::new(
-                    now,
-                    &inner.config.socket,
-                    handshake.sid.clone(),
-                    handshake.protocol,
-                    id_generator(),
-                );
-                let gate = Arc::new(Gate::default());
-                if let Some(connection) = websocket {
-                    self.io.attach_gate(connection, gate.clone());
-                }
-                self.conns.insert(
-                    handshake.sid.clone(),
-                    Conn {
-                        core,
-                        http: Arc::new(HttpHandshake::new(ctx.parts, ctx.remote)),
-                        websocket,
-                        armed: None,
-                        accepting: HashMap::new(),
-                        held: 0,
-                        gate,
-                    },
-                );
-                self.dirty.push(handshake.sid);
-            }
-            EngineEvent::Message { sid, data } => {
-                if let Some(conn) = self.conns.get_mut(&sid) {
-                    conn.core.handle_message(now, data);
-                    self.dirty.push(sid);
-                }
-            }
+            EngineEvent::Message { data, .. } => st.layer.core.handle_message(cx.now, data),
             EngineEvent::Upgraded { sid, connection } => {
                 tracing::debug!(%sid, "engine.io session upgraded to websocket");
-                if let Some(conn) = self.conns.get_mut(&sid) {
-                    conn.websocket = Some(connection);
-                    self.io.attach_gate(connection, conn.gate.clone());
-                    // A POST paused on the polling buffer waits no more.
-                    conn.gate.wake();
-                }
+                st.layer.websocket = Some(connection);
             }
             EngineEvent::Closed { sid, reason } => {
                 tracing::debug!(%sid, %reason, "engine.io session closed");
-                if let Some(conn) = self.conns.get_mut(&sid) {
-                    conn.core.handle_engine_closed(now, reason);
-                    self.flush_conn(inner, now, &sid);
-                }
-                if let Some(conn) = self.conns.remove(&sid) {
-                    conn.gate.close();
-                    if let Some(at) = conn.armed {
-                        self.conn_timers.remove(&(at, sid));
-                    }
-                }
+                st.layer.core.handle_engine_closed(cx.now, reason);
+                st.layer.gate.close();
             }
             _ => {}
         }
     }
 
-    /// Passes a connection's messages to the engine and handles its events.
-    fn flush_conn(&mut self, inner: &Inner, now: Instant, engine_sid: &Str) {
+    fn flush(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>) -> bool {
+        let mut any = false;
         loop {
-            let Some(conn) = self.conns.get_mut(engine_sid) else {
-                return;
-            };
             let mut moved = false;
-            while conn.held == 0
-                && let Some(data) = conn.core.poll_transmit()
+            while st.layer.held == 0
+                && let Some(data) = st.layer.core.poll_transmit()
             {
                 moved = true;
-                match self.engine.send(engine_sid, data) {
+                match st.session.send(data) {
                     Ok(()) => {}
                     Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                        close_slow_session(&mut self.engine, &mut conn.core, now, engine_sid);
+                        close_slow_session(st, cx.now);
                         break;
                     }
                     Err(_) => {}
                 }
             }
-            let Some(conn) = self.conns.get_mut(engine_sid) else {
-                return;
-            };
-            let mut events = Vec::new();
-            while let Some(event) = conn.core.poll_event() {
-                events.push(event);
-            }
-            for event in events {
+            while let Some(event) = st.layer.core.poll_event() {
                 moved = true;
-                self.on_socket_event(inner, now, engine_sid, event);
+                self.on_socket_event(st, cx, event);
             }
             if !moved {
-                break;
+                return any;
             }
-        }
-        // Re-file the connection's timer.
-        if let Some(conn) = self.conns.get_mut(engine_sid) {
-            let deadline = conn.core.poll_timeout();
-            if deadline != conn.armed {
-                if let Some(at) = conn.armed {
-                    self.conn_timers.remove(&(at, engine_sid.clone()));
-                }
-                if let Some(at) = deadline {
-                    self.conn_timers.insert((at, engine_sid.clone()));
-                }
-                conn.armed = deadline;
-            }
+            any = true;
         }
     }
 
-    fn on_socket_event(
-        &mut self,
-        inner: &Inner,
-        now: Instant,
-        engine_sid: &Str,
-        event: SocketEvent,
-    ) {
+    fn poll_timeout(conn: &SioConn) -> Option<Instant> {
+        conn.core.poll_timeout()
+    }
+
+    fn handle_timeout(conn: &mut SioConn, now: Instant) {
+        conn.core.handle_timeout(now);
+    }
+
+    fn gate(conn: &SioConn) -> &Arc<Gate> {
+        &conn.gate
+    }
+
+    fn on_timer(driver: &Inner, now: Instant) {
+        let due: Vec<(String, u64)> = {
+            let mut broadcasts = lock(&driver.broadcasts);
+            let mut due = Vec::new();
+            while let Some((at, _, _)) = broadcasts.deadlines.first() {
+                if *at > now {
+                    break;
+                }
+                if let Some((_, nsp, id)) = broadcasts.deadlines.pop_first() {
+                    due.push((nsp, id));
+                }
+            }
+            due
+        };
+        for (nsp, id) in due {
+            let members = driver.check_broadcast(now, &nsp, id);
+            driver.forget_broadcast_acks(members, id);
+        }
+    }
+}
+
+impl SioLayer {
+    fn on_socket_event(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>, event: SocketEvent) {
         match event {
             SocketEvent::ConnectRequest {
                 nsp,
                 auth,
                 recovery,
-            } => self.on_connect_request(inner, engine_sid, nsp, auth, recovery),
+            } => super::connect::on_connect_request(st, cx, nsp, auth, recovery),
             SocketEvent::Connected {
                 nsp,
                 sid,
                 pid,
                 recovered,
-            } => self.connected(inner, engine_sid, nsp, sid, pid, recovered),
+            } => super::connect::connected(st, cx, nsp, sid, pid, recovered),
             SocketEvent::Message {
                 sid,
                 nsp,
                 data,
                 ack,
             } => {
-                let Some(socket) = self
-                    .nsps
-                    .get(&nsp)
-                    .and_then(|ns| ns.sockets.get(&sid))
-                    .map(|e| e.socket.clone())
+                let Some(socket) = st
+                    .layer
+                    .sockets
+                    .iter()
+                    .find(|socket| socket.0.id == sid && *socket.0.nsp == *nsp)
                 else {
                     return;
                 };
@@ -333,7 +304,7 @@ impl State {
                 socket.incoming(Incoming::Event { data, ack });
             }
             SocketEvent::AckReceived { sid, id, data } => {
-                match self.acks.remove(&(sid, id)) {
+                match st.layer.acks.remove(&(sid, id)) {
                     Some(AckTarget::Single(tx)) => {
                         // Read by the waiting emitter, outside the lock.
                         let _ = tx.send(Ok(data));
@@ -341,42 +312,63 @@ impl State {
                     Some(AckTarget::Broadcast(nsp, id)) => {
                         // One answer that cannot be read counts as an answer without arguments.
                         let args = data.ack_args().unwrap_or_default();
-                        if let Some(waiting) = self.broadcasts.get_mut(&(nsp.clone(), id)) {
-                            waiting.ack.record(args);
+                        let driver = cx.driver;
+                        let complete = {
+                            let mut broadcasts = lock(&driver.broadcasts);
+                            match broadcasts.waits.get_mut(&(nsp.clone(), id)) {
+                                Some(waiting) => {
+                                    waiting.ack.record(args);
+                                    waiting.ack.is_complete()
+                                }
+                                None => false,
+                            }
+                        };
+                        if complete {
+                            let members = driver.check_broadcast(cx.now, &nsp, id);
+                            // The other members' connections are locked after this one's.
+                            let server = driver.arc();
+                            cx.fx.after.push(Box::new(move || {
+                                server.forget_broadcast_acks(members, id);
+                            }));
                         }
-                        self.check_broadcast(now, &nsp, id);
                     }
                     None => {}
                 }
             }
             SocketEvent::AckTimedOut { sid, id } => {
-                if let Some(AckTarget::Single(tx)) = self.acks.remove(&(sid, id)) {
+                if let Some(AckTarget::Single(tx)) = st.layer.acks.remove(&(sid, id)) {
                     let _ = tx.send(Err(AckError::Timeout));
                 }
             }
             SocketEvent::AckCancelled { sid, id } => {
-                if let Some(AckTarget::Single(tx)) = self.acks.remove(&(sid, id)) {
+                if let Some(AckTarget::Single(tx)) = st.layer.acks.remove(&(sid, id)) {
                     let _ = tx.send(Err(AckError::Disconnected));
                 }
             }
             SocketEvent::Disconnected { sid, nsp, reason } => {
                 tracing::debug!(%sid, nsp, %reason, "socket disconnected");
-                let Some(ns) = self.nsps.get_mut(&nsp) else {
+                let Some(at) = st
+                    .layer
+                    .sockets
+                    .iter()
+                    .position(|socket| socket.0.id == sid && *socket.0.nsp == *nsp)
+                else {
                     return;
                 };
-                let Some(entry) = ns.sockets.remove(&sid) else {
-                    return;
-                };
-                let socket = entry.socket;
+                let socket = st.layer.sockets.swap_remove(at);
+                let entry = write(&self.nsps)
+                    .get_mut(&nsp)
+                    .and_then(|ns| ns.sockets.remove(&sid));
+                let pid = entry.and_then(|entry| entry.pid);
                 socket.0.connected.store(false, Ordering::Release);
-                let recoverable = inner.config.recovery.is_some() && reason.is_recoverable();
+                let recoverable = self.config.recovery.is_some() && reason.is_recoverable();
                 // The adapter is called after the lock; then the session is saved and the
                 // disconnect handlers queued.
-                let server = inner.arc();
-                self.after.push(Box::new(move || {
+                let server = cx.driver.arc();
+                cx.fx.after.push(Box::new(move || {
                     let rooms = server.adapter(&nsp).del_all(&sid);
                     *lock(&socket.0.last_rooms) = rooms.clone();
-                    if let (true, Some(pid)) = (recoverable, entry.pid) {
+                    if let (true, Some(pid)) = (recoverable, pid) {
                         let record = SessionRecord {
                             sid: sid.clone(),
                             pid,
@@ -392,56 +384,39 @@ impl State {
             SocketEvent::CloseConnection { reason, violation } => {
                 match &violation {
                     Some(violation) => {
-                        tracing::info!(sid = %engine_sid, %reason, %violation, "closing connection")
+                        tracing::info!(sid = %st.session.sid(), %reason, %violation, "closing connection")
                     }
-                    None => tracing::debug!(sid = %engine_sid, %reason, "closing connection"),
+                    None => tracing::debug!(sid = %st.session.sid(), %reason, "closing connection"),
                 }
-                let _ = self.engine.close(now, engine_sid);
+                st.session.close(cx.now);
             }
             _ => {}
         }
     }
+}
 
-    pub(super) fn ns_state(&mut self, nsp: &str) -> &mut NsState {
-        self.nsps.entry(nsp.to_owned()).or_default()
-    }
+/// An event encoded once for every recipient.
+pub(super) struct Encoded {
+    /// The packet's messages (a text and its attachments, or one msgpack message).
+    frames: Vec<Data>,
+    /// The same, with their WebSocket frames made once (for plain emits).
+    prepared: Vec<PreparedMessage>,
+}
 
-    /// Encodes an event once and queues it for the sockets `targets` (the adapter selected
-    /// them and stored it for recovery); with `ack_id`, registers the ack on each. Returns how
-    /// many sockets it was queued for.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn send_event(
-        &mut self,
-        inner: &Inner,
-        now: Instant,
+impl Encoded {
+    /// Encodes `value` as an event of `nsp` (with ack `ack_id`) with the server's parser.
+    pub(super) fn new(
+        config: &Config,
         nsp: &str,
-        targets: &[Str],
         value: Value,
         volatile: bool,
         ack_id: Option<u64>,
-    ) -> usize {
-        // Disjoint borrows: the namespace's sockets are read while sessions are written.
-        let State {
-            engine,
-            conns,
-            dirty,
-            nsps,
-            io,
-            acks,
-            ..
-        } = self;
-        let Some(ns) = nsps.get(nsp) else {
-            return 0;
-        };
+    ) -> Encoded {
         let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
         if let Some(id) = ack_id {
             packet = packet.with_id(id);
         }
-        let mut selected = targets.iter();
-        let Some(first) = selected.next() else {
-            return 0;
-        };
-        let frames: Vec<Data> = match inner.config.socket.parser {
+        let frames: Vec<Data> = match config.socket.parser {
             Parser::Msgpack => vec![Data::Binary(msgpack::encode(&packet))],
             _ => {
                 let encoded = common::encode(&packet, ProtocolVersion::V5);
@@ -450,97 +425,155 @@ impl State {
                     .collect()
             }
         };
-        // A plain emit goes straight to the engine with its WebSocket frame encoded once for
-        // every recipient (the connection core would only queue it unchanged).
-        let prepared: Vec<PreparedMessage> = match (ack_id, volatile) {
+        // A plain emit goes straight to the engine session with its WebSocket frame encoded
+        // once for every recipient (the connection core would only queue it unchanged).
+        let prepared = match (ack_id, volatile) {
             (None, false) => frames.iter().cloned().map(PreparedMessage::new).collect(),
             _ => Vec::new(),
         };
-        let mut count = 0;
-        for sid in std::iter::once(first).chain(selected) {
-            let Some(entry) = ns.sockets.get(sid) else {
-                continue;
-            };
-            let Some(conn) = conns.get_mut(&entry.engine_sid) else {
-                continue;
-            };
-            // Packets the core still holds for this connection go first, through it.
-            if !prepared.is_empty() && !conn.core.has_transmits() && !conn.core.is_closed() {
-                let mut sent = true;
-                for message in &prepared {
-                    match engine.send_prepared(&entry.engine_sid, message) {
-                        Ok(()) => {}
-                        Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                            close_slow_session(engine, &mut conn.core, now, &entry.engine_sid);
-                            dirty.push(entry.engine_sid.clone());
-                            sent = false;
-                            break;
-                        }
-                        Err(_) => {
-                            sent = false;
-                            break;
-                        }
-                    }
+        Encoded { frames, prepared }
+    }
+}
+
+impl SioConn {
+    /// Whether `socket` is one of this connection's connected sockets.
+    pub(super) fn has(&self, socket: &Socket) -> bool {
+        self.sockets.iter().any(|s| s == socket)
+    }
+}
+
+/// Queues an encoded event for socket `sid` of connection `st` (with ack `ack_id` for a
+/// broadcast with acks of `nsp`). Whether it was queued.
+pub(super) fn send_to(
+    st: &mut ConnState<SioLayer>,
+    now: Instant,
+    nsp: &str,
+    sid: &Str,
+    encoded: &Encoded,
+    volatile: bool,
+    ack_id: Option<u64>,
+) -> bool {
+    let conn = &mut st.layer;
+    // Packets the core still holds for this connection go first, through it.
+    if !encoded.prepared.is_empty() && !conn.core.has_transmits() && !conn.core.is_closed() {
+        for message in &encoded.prepared {
+            match st.session.send_prepared(message) {
+                Ok(()) => {}
+                Err(socketio_protocol::engine::server::Error::QueueFull) => {
+                    close_slow_session(st, now);
+                    return false;
                 }
-                if sent {
-                    count += 1;
-                }
-                continue;
-            }
-            if volatile {
-                let busy = conn
-                    .websocket
-                    .is_some_and(|c| io.writer(c).is_none_or(Writer::is_busy));
-                if busy {
-                    continue;
-                }
-                let mut sent = true;
-                for frame in frames.iter().cloned() {
-                    if engine.send(&entry.engine_sid, frame).is_err() {
-                        sent = false;
-                        break;
-                    }
-                }
-                if sent {
-                    count += 1;
-                }
-                continue;
-            }
-            if let Some(id) = ack_id {
-                if conn.core.expect_ack(sid, id, None).is_err() {
-                    continue;
-                }
-                acks.insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
-            }
-            if conn.core.send_encoded(frames.iter().cloned()).is_ok() {
-                count += 1;
-                dirty.push(entry.engine_sid.clone());
+                Err(_) => return false,
             }
         }
-        count
+        return true;
+    }
+    if volatile {
+        let busy = st.session.transport() == TransportKind::WebSocket
+            && conn
+                .websocket
+                .is_none_or(|c| st.io.writer(c).is_none_or(Writer::is_busy));
+        if busy {
+            return false;
+        }
+        for frame in encoded.frames.iter().cloned() {
+            if st.session.send(frame).is_err() {
+                return false;
+            }
+        }
+        return true;
+    }
+    if let Some(id) = ack_id {
+        if conn.core.expect_ack(sid, id, None).is_err() {
+            return false;
+        }
+        conn.acks
+            .insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
+    }
+    conn.core
+        .send_encoded(encoded.frames.iter().cloned())
+        .is_ok()
+}
+
+impl Inner {
+    /// Encodes an event once and queues it for the sockets `targets` (the adapter selected
+    /// them and stored it for recovery), each under its own connection's lock; with `ack_id`,
+    /// registers the ack on each. The sockets it was queued for.
+    pub(super) fn send_event(
+        &self,
+        nsp: &str,
+        targets: &[Str],
+        value: Value,
+        volatile: bool,
+        ack_id: Option<u64>,
+    ) -> Vec<Socket> {
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let encoded = Encoded::new(&self.config, nsp, value, volatile, ack_id);
+        let sockets: Vec<Socket> = {
+            let nsps = read(&self.nsps);
+            let Some(ns) = nsps.get(nsp) else {
+                return Vec::new();
+            };
+            targets
+                .iter()
+                .filter_map(|sid| ns.sockets.get(sid).map(|entry| entry.socket.clone()))
+                .collect()
+        };
+        let mut fx = Effects::default();
+        let mut reached = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            let sent = self.drive_with(
+                &socket.0.conn,
+                &mut fx,
+                |st, cx| {
+                    st.layer.has(&socket)
+                        && send_to(st, cx.now, nsp, &socket.0.id, &encoded, volatile, ack_id)
+                },
+                |_, sent| sent,
+            );
+            if sent {
+                reached.push(socket);
+            }
+        }
+        self.run_effects(fx);
+        reached
     }
 
-    /// Reports a broadcast-with-ack outcome if it is complete or due.
-    pub(super) fn check_broadcast(&mut self, now: Instant, nsp: &str, id: u64) {
+    /// Reports a broadcast-with-ack outcome if it is complete or due; the members whose ack
+    /// entries are left to forget.
+    pub(super) fn check_broadcast(&self, now: Instant, nsp: &str, id: u64) -> Vec<Socket> {
         let key = (nsp.to_owned(), id);
-        let Some(waiting) = self.broadcasts.get_mut(&key) else {
-            return;
+        let mut broadcasts = lock(&self.broadcasts);
+        let Some(waiting) = broadcasts.waits.get_mut(&key) else {
+            return Vec::new();
         };
         let outcome = match waiting.ack.poll(now) {
             BroadcastAckStatus::Complete(responses) => (responses, true),
             BroadcastAckStatus::TimedOut(responses) => (responses, false),
-            _ => return,
+            _ => return Vec::new(),
         };
-        if let Some(waiting) = self.broadcasts.remove(&key) {
-            if let Some(tx) = waiting.tx {
-                let _ = tx.send(outcome);
-            }
-            for sid in waiting.members {
-                self.acks.remove(&(sid, id));
-            }
-            if let Some(at) = waiting.ack.poll_timeout() {
-                self.broadcast_timers.remove(&(at, key.0, id));
-            }
+        let Some(waiting) = broadcasts.waits.remove(&key) else {
+            return Vec::new();
+        };
+        if let Some(at) = waiting.ack.poll_timeout() {
+            broadcasts.deadlines.remove(&(at, key.0, id));
+        }
+        drop(broadcasts);
+        if let Some(tx) = waiting.tx {
+            let _ = tx.send(outcome);
+        }
+        waiting.members
+    }
+
+    /// Forgets the ack entries of a finished broadcast with acks, each under its connection's
+    /// lock (no other lock held).
+    pub(super) fn forget_broadcast_acks(&self, members: Vec<Socket>, id: u64) {
+        for socket in members {
+            socket.0.conn.with_state(|st| {
+                st.layer.acks.remove(&(socket.0.id.clone(), id));
+            });
         }
     }
 }
@@ -548,8 +581,10 @@ impl State {
 /// A polling session whose buffer passed its limit is a slow consumer: its sockets leave now
 /// (`transport error`); the engine session ends at its next GET or after the polling close
 /// timeout.
-fn close_slow_session(engine: &mut Engine, core: &mut ServerConnection, now: Instant, sid: &Str) {
-    tracing::warn!(%sid, "polling buffer full: closing the slow session");
-    core.handle_engine_closed(now, socketio_protocol::engine::CloseReason::TransportError);
-    let _ = engine.close(now, sid);
+fn close_slow_session(st: &mut ConnState<SioLayer>, now: Instant) {
+    tracing::warn!(sid = %st.session.sid(), "polling buffer full: closing the slow session");
+    st.layer
+        .core
+        .handle_engine_closed(now, socketio_protocol::engine::CloseReason::TransportError);
+    st.session.close(now);
 }
