@@ -23,6 +23,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod backoff;
+pub mod connection;
 pub mod engine;
 pub mod flow;
 pub mod json;

@@ -22,7 +22,7 @@ use socketio_protocol::engine::server::{
     ConnectionId, Method, RequestId, RequestRoute, Session, TransportId, UpgradeRoute,
 };
 
-use super::{Conn, Driver, Effects, Layer};
+use super::{Conn, Driver, Effects, Layer, Machine};
 use crate::httputil::{
     await_answer, close_unread, has_sid, head_from_parts, plain, session_of, to_http,
 };
@@ -83,7 +83,7 @@ impl<L: Layer> Driver<L> {
             remote,
         };
         let mut fx = Effects::default();
-        let route = self.with_front(&mut fx, |router, io, now, lookup| {
+        let route = self.with_front(&mut fx, session_of(&parts), |router, io, now, lookup| {
             let route = router.route_request(now, id, head, lookup);
             if matches!(route, RequestRoute::Router)
                 && let Some(tx) = tx.take()
@@ -193,7 +193,7 @@ impl<L: Layer> Driver<L> {
         };
         let head = head_from_parts(request);
         let mut fx = Effects::default();
-        let route = self.with_front(&mut fx, |router, io, now, lookup| {
+        let route = self.with_front(&mut fx, session_of(request), |router, io, now, lookup| {
             let route = router.route_websocket(now, connection, head, lookup);
             if matches!(route, UpgradeRoute::Router)
                 && let Some(writer) = writer.take()
@@ -314,7 +314,7 @@ impl<L: Layer> Driver<L> {
             }),
             None => {
                 let mut fx = Effects::default();
-                self.with_front(&mut fx, |router, io, _, _| {
+                self.with_front(&mut fx, None, |router, io, _, _| {
                     io.websocket_ended(connection);
                     router.handshake_gone(TransportId::WebSocket(connection));
                 });
@@ -337,7 +337,7 @@ impl<L: Layer> Driver<L> {
             allow_request_verdicts(self.allow_request.as_ref(), ctx.parts, ctx.remote, checks);
         let mut fx = Effects::default();
         let accepted: Vec<(TransportId, Session, Carried)> =
-            self.with_front(&mut fx, |router, io, now, lookup| {
+            self.with_front(&mut fx, None, |router, io, now, lookup| {
                 let mut accepted = Vec::new();
                 for (transport, verdict) in verdicts {
                     match verdict {
@@ -381,7 +381,7 @@ impl<L: Layer> Driver<L> {
     /// the answer, so its sending pauses meanwhile).
     async fn after_poll(&self, method: Method, conn: &Arc<Conn<L>>) {
         let gate = conn.with_state(|st| L::gate(&st.layer).clone());
-        let buffered = || conn.with_state(|st| st.session.buffered_bytes());
+        let buffered = || conn.with_state(|st| st.session.session().buffered_bytes());
         crate::flow::after_poll(self.limits, method == Method::Post, &gate, buffered).await;
     }
 }
@@ -408,7 +408,7 @@ impl<L: Layer> Drop for AbortGuard<'_, L> {
             }),
             None => {
                 let mut fx = Effects::default();
-                self.driver.with_front(&mut fx, |router, io, _, _| {
+                self.driver.with_front(&mut fx, None, |router, io, _, _| {
                     if io.abort_request(id) {
                         router.handshake_gone(TransportId::Polling(id));
                     }

@@ -30,6 +30,7 @@
 //! earliest deadline of every connection (and the layer's own, such as broadcasts with acks).
 
 mod entry;
+mod machine;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -40,7 +41,8 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 use socketio_protocol::engine::CloseReason;
 use socketio_protocol::engine::server::{
-    Config as CoreConfig, Event, Handshake, Router, Session, TransportId, TransportKind,
+    Config as CoreConfig, ConnectionId, Event, Handshake, Router, Session, TransportId,
+    TransportKind,
 };
 use socketio_protocol::{Instant, Str};
 
@@ -52,11 +54,18 @@ use crate::plumbing::Plumbing;
 use crate::{AllowRequest, BoxTask, Runtime};
 
 pub(crate) use entry::{RequestCtx, Ticket};
+pub(crate) use machine::Machine;
 
 /// What a driver carries on top of each Engine.IO session.
 pub(crate) trait Layer: Send + Sync + Sized + 'static {
-    /// The per-session state beside the engine session.
+    /// The machine behind each connection's lock (the bare session, or the session with
+    /// its Socket.IO side).
+    type Machine: Machine;
+    /// The per-connection state beside the machine.
     type Conn: Send + 'static;
+
+    /// The machine over a session the router just opened, and the handshake it opened with.
+    fn machine(&self, now: Instant, session: Session) -> Option<(Self::Machine, Handshake)>;
 
     /// A session opened (`handshake`, by the request in `ctx`): its state. `cell` is the
     /// connection being made (for handles on it).
@@ -68,25 +77,13 @@ pub(crate) trait Layer: Send + Sync + Sized + 'static {
         ctx: RequestCtx<'_>,
     ) -> Self::Conn;
 
-    /// An event of the session (a message, the upgrade, the close), under its lock.
-    fn on_event(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>, event: Event);
-
-    /// The layer's own outputs, under the lock; whether anything moved.
-    fn flush(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>) -> bool {
-        let _ = (st, cx);
-        false
-    }
-
-    /// The layer's next deadline for this connection.
-    fn poll_timeout(conn: &Self::Conn) -> Option<Instant> {
-        let _ = conn;
-        None
-    }
-
-    /// The layer's deadlines due at `now` for this connection.
-    fn handle_timeout(conn: &mut Self::Conn, now: Instant) {
-        let _ = (conn, now);
-    }
+    /// An event of the machine (a message, the upgrade, the close, …), under its lock.
+    fn on_event(
+        &self,
+        st: &mut ConnState<Self>,
+        cx: &mut Cx<'_, Self>,
+        event: <Self::Machine as Machine>::Event,
+    );
 
     /// The session's incoming side (backpressure).
     fn gate(conn: &Self::Conn) -> &Arc<Gate>;
@@ -130,7 +127,8 @@ pub(crate) struct Conn<L: Layer> {
 
 /// What a connection's lock holds.
 pub(crate) struct ConnState<L: Layer> {
-    pub(crate) session: Session,
+    /// The connection's machine (its session, with its Socket.IO side for that server).
+    pub(crate) session: L::Machine,
     pub(crate) io: Plumbing,
     pub(crate) layer: L::Conn,
     /// The deadline filed in the timers.
@@ -317,6 +315,33 @@ impl<L: Layer> Driver<L> {
         output(&mut st, result)
     }
 
+    /// [`drive_with`](Self::drive_with) for a step that may leave the machines untouched:
+    /// `input` returns its result and whether it fed them (then they are pumped and the
+    /// deadline re-filed); a frame written straight to a WebSocket does not. `clock` is read
+    /// by the caller (a broadcast reads it once for every recipient).
+    pub(crate) fn drive_at<R>(
+        &self,
+        conn: &Arc<Conn<L>>,
+        fx: &mut Effects,
+        clock: Instant,
+        input: impl FnOnce(&mut ConnState<L>, &mut Cx<'_, L>) -> (R, bool),
+    ) -> R {
+        let mut st = lock(&conn.state);
+        let now = clock.max(st.last_now);
+        st.last_now = now;
+        let mut cx = Cx {
+            now,
+            driver: self,
+            fx,
+        };
+        let (result, fed) = input(&mut st, &mut cx);
+        if fed {
+            self.pump(&mut st, &mut cx);
+            self.refile(conn, &mut st, cx.fx);
+        }
+        result
+    }
+
     /// Drains a connection's machines until nothing moves.
     fn pump(&self, st: &mut ConnState<L>, cx: &mut Cx<'_, L>) {
         loop {
@@ -324,6 +349,7 @@ impl<L: Layer> Driver<L> {
             while let Some(transmit) = st.session.poll_transmit() {
                 moved = true;
                 if let Some(failed) = st.io.on_transmit(cx.now, transmit, &self.limits) {
+                    // A slow consumer: its session fails.
                     let _ = st.session.handle_websocket_gone(
                         cx.now,
                         failed,
@@ -333,16 +359,7 @@ impl<L: Layer> Driver<L> {
             }
             while let Some(event) = st.session.poll_event() {
                 moved = true;
-                if let Event::Upgraded { connection, .. } = &event {
-                    let gate = L::gate(&st.layer).clone();
-                    st.io.attach_gate(*connection, gate.clone());
-                    // A POST paused on the polling buffer waits no more.
-                    gate.wake();
-                }
                 self.layer.on_event(st, cx, event);
-            }
-            if self.layer.flush(st, cx) {
-                moved = true;
             }
             if !moved {
                 break;
@@ -357,10 +374,7 @@ impl<L: Layer> Driver<L> {
         let deadline = if closed {
             None
         } else {
-            [st.session.poll_timeout(), L::poll_timeout(&st.layer)]
-                .into_iter()
-                .flatten()
-                .min()
+            st.session.poll_timeout()
         };
         if deadline != st.armed {
             let mut timers = lock(&self.timers);
@@ -380,6 +394,14 @@ impl<L: Layer> Driver<L> {
             st.gone = true;
             fx.closed.push(conn.sid.clone());
         }
+    }
+
+    /// The session moved to WebSocket `connection`: its reading pauses on the session's gate.
+    pub(crate) fn upgraded(st: &mut ConnState<L>, connection: ConnectionId) {
+        let gate = L::gate(&st.layer).clone();
+        st.io.attach_gate(connection, gate.clone());
+        // A POST paused on the polling buffer waits no more.
+        gate.wake();
     }
 
     /// Files a layer deadline (`at`) with the timer task.
@@ -407,7 +429,7 @@ impl<L: Layer> Driver<L> {
                 if let Some(conn) = front.sessions.remove(&sid) {
                     // Front, then the connection: the one lock order.
                     let st = lock(&conn.state);
-                    front.router.session_closed(&st.session);
+                    front.router.session_closed(st.session.session());
                 }
             }
         }
@@ -431,18 +453,9 @@ impl<L: Layer> Driver<L> {
         fx: &mut Effects,
         attach: impl FnOnce(&mut Plumbing),
     ) -> Option<Arc<Conn<L>>> {
-        let mut session = session;
         let now = self.now();
-        let handshake = loop {
-            match session.poll_event() {
-                Some(Event::Opened(handshake)) => break Some(handshake),
-                Some(_) => continue,
-                None => break None,
-            }
-        };
-        // A session's first event is its `Opened`.
-        let handshake = handshake?;
-        let sid = session.sid().clone();
+        let (machine, handshake) = self.layer.machine(now, session)?;
+        let sid = machine.sid().clone();
         tracing::debug!(%sid, "engine.io session opened");
         let websocket = match handshake.transport {
             TransportId::WebSocket(connection) => Some(connection),
@@ -463,7 +476,7 @@ impl<L: Layer> Driver<L> {
             Conn {
                 sid: sid.clone(),
                 state: Mutex::new(ConnState {
-                    session,
+                    session: machine,
                     io,
                     layer,
                     armed: None,
@@ -479,9 +492,14 @@ impl<L: Layer> Driver<L> {
 
     /// Runs `f` on the router and its plumbing under the front lock, then drains the router's
     /// outputs (answers into the plumbing, handshakes to check into `fx.checks`).
+    ///
+    /// `settle`: the session a request names. If it has just closed and its connection's
+    /// effects have not told the router yet, the router is told first: a GET that crossed
+    /// the client's close must find the noop it is owed, whichever thread gets there first.
     fn with_front<R>(
         &self,
         fx: &mut Effects,
+        settle: Option<&str>,
         f: impl FnOnce(&mut Router, &mut Plumbing, Instant, &dyn Fn(&str) -> Option<TransportKind>) -> R,
     ) -> R {
         let clock = self.now();
@@ -489,6 +507,18 @@ impl<L: Layer> Driver<L> {
         let front = &mut *guard;
         let now = clock.max(front.last_now);
         front.last_now = now;
+        if let Some(sid) = settle {
+            let sid = Str::from(sid.to_owned());
+            let closed = front
+                .sessions
+                .get(&sid)
+                .is_some_and(|conn| lock(&conn.state).session.is_closed());
+            if closed && let Some(conn) = front.sessions.remove(&sid) {
+                // Front, then the connection: the one lock order.
+                let st = lock(&conn.state);
+                front.router.session_closed(st.session.session());
+            }
+        }
         let sessions = &front.sessions;
         let lookup = |sid: &str| live_transport(sessions, sid);
         let result = f(&mut front.router, &mut front.io, now, &lookup);
@@ -533,7 +563,6 @@ impl<L: Layer> Driver<L> {
                                     st.armed = None;
                                 }
                                 st.session.handle_timeout(cx.now);
-                                L::handle_timeout(&mut st.layer, cx.now);
                             });
                         }
                     }
@@ -618,7 +647,7 @@ fn live_transport<L: Layer>(
 ) -> Option<TransportKind> {
     let conn = sessions.get(&Str::from(sid.to_owned()))?;
     let st = lock(&conn.state);
-    (!st.session.is_closed()).then(|| st.session.transport())
+    (!st.session.is_closed()).then(|| st.session.session().transport())
 }
 
 struct Decrement<'a>(&'a AtomicUsize);

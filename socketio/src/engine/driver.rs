@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::Bytes;
 use futures_channel::mpsc;
 use http_body_util::Full;
+use socketio_protocol::Instant;
 use socketio_protocol::engine::server::{
-    Error as CoreError, Event, Handshake as CoreHandshake, TransportId,
+    Error as CoreError, Event, Handshake as CoreHandshake, Session, TransportId,
 };
 use socketio_protocol::engine::{CloseReason, Data};
 
@@ -102,7 +103,16 @@ impl Drop for EngineConn {
 }
 
 impl Layer for EngineLayer {
+    type Machine = Session;
     type Conn = EngineConn;
+
+    fn machine(&self, _now: Instant, mut session: Session) -> Option<(Session, CoreHandshake)> {
+        // A session's first event is its `Opened`.
+        match session.poll_event()? {
+            Event::Opened(handshake) => Some((session, handshake)),
+            _ => None,
+        }
+    }
 
     fn open(
         &self,
@@ -142,6 +152,9 @@ impl Layer for EngineLayer {
     }
 
     fn on_event(&self, st: &mut ConnState<Self>, _cx: &mut Cx<'_, Self>, event: Event) {
+        if let Event::Upgraded { connection, .. } = &event {
+            Inner::upgraded(st, *connection);
+        }
         let session = &st.layer;
         match event {
             Event::Message { data, .. } => {

@@ -49,11 +49,11 @@ impl Inner {
         }
         // Encoded before the lock.
         let encoded = Encoded::new(&self.config, &socket.0.nsp, value, false, None);
-        self.drive(&socket.0.conn, |st, cx| {
+        self.drive(&socket.0.conn, |st, _| {
             if !st.layer.has(socket) {
                 return Err(EmitError::Disconnected);
             }
-            send_to(st, cx.now, &socket.0.nsp, sid, &encoded, false, None);
+            send_to(st, &socket.0.nsp, sid, &encoded, false, None);
             Ok(())
         })
     }
@@ -74,8 +74,8 @@ impl Inner {
                 return Err(EmitError::Disconnected);
             }
             let deadline = timeout.map(|t| cx.now + t);
-            st.layer
-                .core
+            st.session
+                .socket_mut()
                 .emit_with_ack_id(&sid, id, Payload::Value(value), deadline)
                 .map_err(|_| EmitError::Disconnected)?;
             let (tx, rx) = oneshot::channel();
@@ -86,8 +86,8 @@ impl Inner {
 
     pub(crate) fn ack(&self, socket: &Socket, id: u64, args: Value) -> Result<(), EmitError> {
         self.drive(&socket.0.conn, |st, _| {
-            st.layer
-                .core
+            st.session
+                .socket_mut()
                 .ack(&socket.0.id, id, Payload::Value(args))
                 .map_err(|_| EmitError::Disconnected)
         })
@@ -202,9 +202,9 @@ impl Inner {
     pub(crate) fn disconnect_socket(&self, socket: &Socket, close: bool) {
         self.drive(&socket.0.conn, |st, _| {
             let _ = if close {
-                st.layer.core.close()
+                st.session.socket_mut().close()
             } else {
-                st.layer.core.disconnect(&socket.0.id)
+                st.session.socket_mut().disconnect(&socket.0.id)
             };
         });
     }
@@ -213,7 +213,7 @@ impl Inner {
     /// first) may go once no other handler is pending.
     pub(crate) fn release_held(&self, conn: &Arc<SioCell>) {
         self.drive(conn, |st, _| {
-            st.layer.held = st.layer.held.saturating_sub(1);
+            st.session.release();
         });
     }
 
@@ -230,7 +230,7 @@ impl Inner {
         tracing::info!("socket.io server shutting down");
         for conn in self.conns() {
             self.drive(&conn, |st, _| {
-                let _ = st.layer.core.shutdown();
+                let _ = st.session.socket_mut().shutdown();
             });
             // (The core asked for its engine session's close once its packets went; make
             // sure it is closing.)

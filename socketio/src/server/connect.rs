@@ -4,7 +4,7 @@
 //! ConnectRequest → on_connect_request: the namespace, or the dynamic matchers (a task)
 //!   → resolve_connect: unknown → refused; recovery asked → restore_session (a task)
 //!   → admit: the middlewares (a task) → Inner::connect_verdict, or at once
-//!   → accept: core.accept_connect / accept_recovered; the connection is held
+//!   → accept: accept_connect / accept_recovered; the connection machine holds its packets
 //!   → Connected → connected: the Socket, its runner spawned (it joins its rooms, runs the
 //!     connect handler's synchronous part, then releases the hold: Inner::release_held)
 //! ```
@@ -91,7 +91,7 @@ fn resolve_connect(
 ) {
     let Some(def) = def else {
         tracing::debug!(nsp, "connect to an unknown namespace");
-        let _ = st.layer.core.refuse_namespace(&nsp);
+        let _ = st.session.socket_mut().refuse_namespace(&nsp);
         return;
     };
     let auth = auth
@@ -138,7 +138,7 @@ fn admit(
     accepting: Accepting,
     restored: Option<Restored>,
 ) {
-    if st.layer.core.is_closed() {
+    if st.session.socket().is_closed() {
         return;
     }
     let def = accepting.def.clone();
@@ -169,7 +169,7 @@ fn admit(
             Ok(()) => accept(st, &nsp, accepting, restored),
             Err(error) => {
                 tracing::debug!(nsp, message = %error.message, "connection refused by a middleware");
-                let _ = st.layer.core.refuse_connect(&nsp, &error.message, error.data);
+                let _ = st.session.socket_mut().refuse_connect(&nsp, &error.message, error.data);
             }
         });
     }));
@@ -177,7 +177,7 @@ fn admit(
 
 /// Accepts a pending namespace connection (fresh or restored).
 fn accept(st: &mut St, nsp: &str, mut accepting: Accepting, restored: Option<Restored>) {
-    let conn = &mut st.layer;
+    let socket = st.session.socket_mut();
     let result = match restored {
         Some(restored) => {
             accepting.restored = Some((restored.rooms, restored.data));
@@ -186,7 +186,7 @@ fn accept(st: &mut St, nsp: &str, mut accepting: Accepting, restored: Option<Res
                 .into_iter()
                 .filter_map(|packet| packet.data)
                 .collect();
-            conn.core.accept_recovered(
+            socket.accept_recovered(
                 nsp,
                 RestoredSession {
                     sid: restored.sid,
@@ -195,12 +195,18 @@ fn accept(st: &mut St, nsp: &str, mut accepting: Accepting, restored: Option<Res
                 },
             )
         }
-        None => conn.core.accept_connect(nsp),
+        None => socket.accept_connect(nsp),
     };
     if result.is_ok() {
         // One hold per pending handler; a repeated accept replaces the pending one.
-        if conn.accepting.insert(nsp.to_owned(), accepting).is_none() {
-            conn.held += 1;
+        // Its packets (the CONNECT first) wait for the connect handler's synchronous part.
+        if st
+            .layer
+            .accepting
+            .insert(nsp.to_owned(), accepting)
+            .is_none()
+        {
+            st.session.hold();
         }
     }
 }

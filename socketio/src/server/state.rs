@@ -21,15 +21,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use futures_channel::oneshot;
+use socketio_protocol::connection::{Connection, Event as ConnEvent};
 use socketio_protocol::engine::Data;
 use socketio_protocol::engine::server::{
-    ConnectionId, Event as EngineEvent, Handshake as EngineHandshake, PreparedMessage, TransportId,
+    ConnectionId, Handshake as EngineHandshake, PreparedMessage, Session, TransportId,
     TransportKind,
 };
 use socketio_protocol::recovery::SessionRecord;
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
-use socketio_protocol::socket::server::{Event as SocketEvent, Parser, ServerConnection};
+use socketio_protocol::socket::server::{Event as SocketEvent, Parser};
 use socketio_protocol::socket::{Packet, Payload, ProtocolVersion};
 use socketio_protocol::{Instant, Str, Value};
 
@@ -70,18 +71,12 @@ pub(crate) struct SioLayer {
 
 /// One engine session's Socket.IO state, under its connection's lock.
 pub(crate) struct SioConn {
-    pub(super) core: ServerConnection,
     pub(super) http: Arc<HttpHandshake>,
     /// The connection itself (for the sockets and tasks it makes).
     pub(super) me: Weak<SioCell>,
     websocket: Option<ConnectionId>,
     /// Namespaces accepted but whose `Connected` event is not handled yet.
     pub(super) accepting: HashMap<String, Accepting>,
-    /// Accepted sockets whose connection handler has not run yet (its synchronous part).
-    /// While any is pending, the core's packets wait: the client must not see its CONNECT
-    /// before the handler has joined its rooms, or a broadcast made as soon as it sees it
-    /// would miss it (the reference runs the handler in the same tick as the CONNECT).
-    pub(super) held: u32,
     /// The session's incoming side (backpressure): events waiting for their handlers, and
     /// whoever paused reading.
     pub(super) gate: Arc<Gate>,
@@ -161,11 +156,16 @@ pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Layer for SioLayer {
+    type Machine = Connection;
     type Conn = SioConn;
+
+    fn machine(&self, now: Instant, session: Session) -> Option<(Connection, EngineHandshake)> {
+        Connection::open(now, session, &self.config.socket, id_generator())
+    }
 
     fn open(
         &self,
-        cx: &mut Cx<'_, Self>,
+        _cx: &mut Cx<'_, Self>,
         cell: &Weak<SioCell>,
         handshake: EngineHandshake,
         ctx: RequestCtx<'_>,
@@ -175,74 +175,30 @@ impl Layer for SioLayer {
             _ => None,
         };
         SioConn {
-            core: ServerConnection::new(
-                cx.now,
-                &self.config.socket,
-                handshake.sid,
-                handshake.protocol,
-                id_generator(),
-            ),
             http: Arc::new(HttpHandshake::new(ctx.parts, ctx.remote)),
             me: cell.clone(),
             websocket,
             accepting: HashMap::new(),
-            held: 0,
             gate: Arc::new(Gate::default()),
             sockets: Vec::new(),
             acks: IdMap::default(),
         }
     }
 
-    fn on_event(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>, event: EngineEvent) {
+    fn on_event(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>, event: ConnEvent) {
         match event {
-            EngineEvent::Message { data, .. } => st.layer.core.handle_message(cx.now, data),
-            EngineEvent::Upgraded { sid, connection } => {
-                tracing::debug!(%sid, "engine.io session upgraded to websocket");
+            ConnEvent::Socket(event) => self.on_socket_event(st, cx, event),
+            ConnEvent::Upgraded { connection } => {
+                tracing::debug!(sid = %st.session.sid(), "engine.io session upgraded to websocket");
                 st.layer.websocket = Some(connection);
+                Inner::upgraded(st, connection);
             }
-            EngineEvent::Closed { sid, reason } => {
-                tracing::debug!(%sid, %reason, "engine.io session closed");
-                st.layer.core.handle_engine_closed(cx.now, reason);
+            ConnEvent::Closed { reason } => {
+                tracing::debug!(sid = %st.session.sid(), %reason, "engine.io session closed");
                 st.layer.gate.close();
             }
             _ => {}
         }
-    }
-
-    fn flush(&self, st: &mut ConnState<Self>, cx: &mut Cx<'_, Self>) -> bool {
-        let mut any = false;
-        loop {
-            let mut moved = false;
-            while st.layer.held == 0
-                && let Some(data) = st.layer.core.poll_transmit()
-            {
-                moved = true;
-                match st.session.send(data) {
-                    Ok(()) => {}
-                    Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                        close_slow_session(st, cx.now);
-                        break;
-                    }
-                    Err(_) => {}
-                }
-            }
-            while let Some(event) = st.layer.core.poll_event() {
-                moved = true;
-                self.on_socket_event(st, cx, event);
-            }
-            if !moved {
-                return any;
-            }
-            any = true;
-        }
-    }
-
-    fn poll_timeout(conn: &SioConn) -> Option<Instant> {
-        conn.core.poll_timeout()
-    }
-
-    fn handle_timeout(conn: &mut SioConn, now: Instant) {
-        conn.core.handle_timeout(now);
     }
 
     fn gate(conn: &SioConn) -> &Arc<Gate> {
@@ -382,13 +338,13 @@ impl SioLayer {
                 }));
             }
             SocketEvent::CloseConnection { reason, violation } => {
+                // (The connection machine closes its session.)
                 match &violation {
                     Some(violation) => {
                         tracing::info!(sid = %st.session.sid(), %reason, %violation, "closing connection")
                     }
                     None => tracing::debug!(sid = %st.session.sid(), %reason, "closing connection"),
                 }
-                st.session.close(cx.now);
             }
             _ => {}
         }
@@ -442,55 +398,68 @@ impl SioConn {
     }
 }
 
+/// A plain emit written straight to the connection's WebSocket when nothing else waits before
+/// it (no packet held or queued by either machine): the frame goes to the writer without
+/// feeding the machines. The outcome (sent, machines fed), or `None` to go the long way.
+fn write_direct(
+    st: &mut ConnState<SioLayer>,
+    now: Instant,
+    encoded: &Encoded,
+    limits: &crate::Backpressure,
+) -> Option<(bool, bool)> {
+    let [message] = encoded.prepared.as_slice() else {
+        return None;
+    };
+    let (connection, frame) = st.session.direct_frame(message)?;
+    let transmit = socketio_protocol::engine::server::Transmit::Frame { connection, frame };
+    match st.io.on_transmit(now, transmit, limits) {
+        None => Some((true, false)),
+        Some(failed) => {
+            // A slow consumer: its session fails (`transport error`).
+            let _ = st.session.handle_websocket_gone(
+                now,
+                failed,
+                socketio_protocol::engine::CloseReason::TransportError,
+            );
+            Some((false, true))
+        }
+    }
+}
+
 /// Queues an encoded event for socket `sid` of connection `st` (with ack `ack_id` for a
 /// broadcast with acks of `nsp`). Whether it was queued.
 pub(super) fn send_to(
     st: &mut ConnState<SioLayer>,
-    now: Instant,
     nsp: &str,
     sid: &Str,
     encoded: &Encoded,
     volatile: bool,
     ack_id: Option<u64>,
 ) -> bool {
-    let conn = &mut st.layer;
-    // Packets the core still holds for this connection go first, through it.
-    if !encoded.prepared.is_empty() && !conn.core.has_transmits() && !conn.core.is_closed() {
-        for message in &encoded.prepared {
-            match st.session.send_prepared(message) {
-                Ok(()) => {}
-                Err(socketio_protocol::engine::server::Error::QueueFull) => {
-                    close_slow_session(st, now);
-                    return false;
-                }
-                Err(_) => return false,
-            }
-        }
-        return true;
+    let conn = &mut st.session;
+    if !encoded.prepared.is_empty() {
+        return encoded
+            .prepared
+            .iter()
+            .all(|message| conn.send_prepared(message).is_ok());
     }
     if volatile {
-        let busy = st.session.transport() == TransportKind::WebSocket
-            && conn
+        let busy = conn.session().transport() == TransportKind::WebSocket
+            && st
+                .layer
                 .websocket
                 .is_none_or(|c| st.io.writer(c).is_none_or(Writer::is_busy));
-        if busy {
-            return false;
-        }
-        for frame in encoded.frames.iter().cloned() {
-            if st.session.send(frame).is_err() {
-                return false;
-            }
-        }
-        return true;
+        return !busy && conn.send_volatile(&encoded.frames);
     }
     if let Some(id) = ack_id {
-        if conn.core.expect_ack(sid, id, None).is_err() {
+        if conn.socket_mut().expect_ack(sid, id, None).is_err() {
             return false;
         }
-        conn.acks
+        st.layer
+            .acks
             .insert((sid.clone(), id), AckTarget::Broadcast(nsp.to_owned(), id));
     }
-    conn.core
+    conn.socket_mut()
         .send_encoded(encoded.frames.iter().cloned())
         .is_ok()
 }
@@ -523,16 +492,19 @@ impl Inner {
         };
         let mut fx = Effects::default();
         let mut reached = Vec::with_capacity(sockets.len());
+        let clock = self.now();
         for socket in sockets {
-            let sent = self.drive_with(
-                &socket.0.conn,
-                &mut fx,
-                |st, cx| {
-                    st.layer.has(&socket)
-                        && send_to(st, cx.now, nsp, &socket.0.id, &encoded, volatile, ack_id)
-                },
-                |_, sent| sent,
-            );
+            let sent = self.drive_at(&socket.0.conn, &mut fx, clock, |st, cx| {
+                // Set under this lock when the socket leaves.
+                if !socket.connected() {
+                    return (false, false);
+                }
+                if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits) {
+                    return written;
+                }
+                let sent = send_to(st, nsp, &socket.0.id, &encoded, volatile, ack_id);
+                (sent, true)
+            });
             if sent {
                 reached.push(socket);
             }
@@ -576,15 +548,4 @@ impl Inner {
             });
         }
     }
-}
-
-/// A polling session whose buffer passed its limit is a slow consumer: its sockets leave now
-/// (`transport error`); the engine session ends at its next GET or after the polling close
-/// timeout.
-fn close_slow_session(st: &mut ConnState<SioLayer>, now: Instant) {
-    tracing::warn!(sid = %st.session.sid(), "polling buffer full: closing the slow session");
-    st.layer
-        .core
-        .handle_engine_closed(now, socketio_protocol::engine::CloseReason::TransportError);
-    st.session.close(now);
 }

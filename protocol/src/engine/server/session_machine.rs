@@ -330,6 +330,36 @@ impl Session {
         Ok(())
     }
 
+    /// A message prepared for many sessions, as the frame to write right now, bypassing the
+    /// outputs: over WebSocket, when the session is open and nothing else waits in its
+    /// outputs (so the order of what it writes holds), the connection and the frame, which the
+    /// caller must write at once. `None`: it must go through
+    /// [`send_prepared`](Self::send_prepared) (polling, an output pending, closing). Nothing
+    /// in the session changes either way, so a caller that wrote the frame need not drain or
+    /// re-arm anything (a broadcast to many sessions saves that work per recipient).
+    ///
+    /// ```
+    /// use socketio_protocol::engine::Data;
+    /// use socketio_protocol::engine::server::PreparedMessage;
+    /// # fn f(session: &socketio_protocol::engine::server::Session) {
+    /// let message = PreparedMessage::new(Data::Text("2[\"tick\"]".into()));
+    /// match session.direct_frame(&message) {
+    ///     Some((connection, frame)) => { /* write `frame` on `connection` now */ }
+    ///     None => { /* session.send_prepared(&message), then drain its outputs */ }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn direct_frame(&self, message: &PreparedMessage) -> Option<(ConnectionId, Frame)> {
+        if !self.state.is_open() || !self.out.transmits.is_empty() {
+            return None;
+        }
+        match &self.state.active {
+            Active::WebSocket(connection) => Some((*connection, message.frame(self.state.version))),
+            _ => None,
+        }
+    }
+
     /// Whether the session can take one more message.
     fn writable(&self) -> Result<(), Error> {
         let state = &self.state;
