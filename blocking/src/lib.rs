@@ -280,8 +280,17 @@ struct Target {
     tls: bool,
 }
 
-/// `(target, namespace, query)` from a URL.
-fn parse_url(url: &str) -> Result<(Target, String, Vec<(String, String)>), Error> {
+/// A URL split the way the official client reads it.
+#[derive(Debug)]
+struct ParsedUrl {
+    target: Target,
+    /// The path: the namespace.
+    namespace: String,
+    query: Vec<(String, String)>,
+}
+
+/// Splits a URL into where to connect, the namespace and the query.
+fn parse_url(url: &str) -> Result<ParsedUrl, Error> {
     let bad = || Error::InvalidUrl(url.to_string());
     let (tls, rest) = if let Some(rest) = url.strip_prefix("http://").or(url.strip_prefix("ws://"))
     {
@@ -317,15 +326,15 @@ fn parse_url(url: &str) -> Result<(Target, String, Vec<(String, String)>), Error
             (k.to_string(), v.to_string())
         })
         .collect();
-    Ok((
-        Target {
+    Ok(ParsedUrl {
+        target: Target {
             host: host.to_string(),
             port,
             tls,
         },
-        namespace.to_string(),
+        namespace: namespace.to_string(),
         query,
-    ))
+    })
 }
 
 /// A TCP stream, or TLS over one.
@@ -419,7 +428,11 @@ impl Client {
     }
 
     fn connect(options: ClientBuilder) -> Result<Client, Error> {
-        let (target, url_namespace, query) = parse_url(&options.url)?;
+        let ParsedUrl {
+            target,
+            namespace: url_namespace,
+            query,
+        } = parse_url(&options.url)?;
         let namespace = options.namespace.clone().unwrap_or(url_namespace);
         let mut config = ManagerConfig::default();
         config.engine.path = options.path.clone();
@@ -915,7 +928,11 @@ mod tests {
 
     #[test]
     fn urls_split_into_target_namespace_and_query() {
-        let (target, nsp, query) = parse_url("http://localhost:3000/custom?a=1&b").unwrap();
+        let ParsedUrl {
+            target,
+            namespace: nsp,
+            query,
+        } = parse_url("http://localhost:3000/custom?a=1&b").unwrap();
         assert_eq!(
             (target.host.as_str(), target.port, target.tls),
             ("localhost", 3000, false)
@@ -925,7 +942,11 @@ mod tests {
             query,
             vec![("a".into(), "1".into()), ("b".into(), String::new())]
         );
-        let (target, nsp, _) = parse_url("ws://[::1]").unwrap();
+        let ParsedUrl {
+            target,
+            namespace: nsp,
+            ..
+        } = parse_url("ws://[::1]").unwrap();
         assert_eq!((target.host.as_str(), target.port), ("::1", 80));
         assert_eq!(nsp, "/");
         assert!(parse_url("ftp://x").is_err());

@@ -370,7 +370,7 @@ impl<'b, C: Connection, T: Timer> Client<'b, C, T> {
                 }
             };
             // Frames already buffered first.
-            match self.reader.next() {
+            match self.reader.decode() {
                 Ok(Some(received)) => {
                     self.on_received(id, received).await;
                     continue;
@@ -484,15 +484,13 @@ impl<'b, C: Connection, T: Timer> Client<'b, C, T> {
                         self.fail_ws(id, error).await;
                     }
                 }
-                Transmit::CloseWebSocket { id } => {
-                    if self.ws == Some(id) {
-                        // Best effort: a close frame (1000), then the stream goes.
-                        let _ = self.write_frame(ws::OP_CLOSE, &1000u16.to_be_bytes()).await;
-                        self.ws = None;
-                        self.conn.disconnect().await;
-                        let now = self.timer.now();
-                        self.manager.handle_ws_closed(now, id);
-                    }
+                Transmit::CloseWebSocket { id } if self.ws == Some(id) => {
+                    // Best effort: a close frame (1000), then the stream goes.
+                    let _ = self.write_frame(ws::OP_CLOSE, &1000u16.to_be_bytes()).await;
+                    self.ws = None;
+                    self.conn.disconnect().await;
+                    let now = self.timer.now();
+                    self.manager.handle_ws_closed(now, id);
                 }
                 Transmit::Http { id, .. } => {
                     // WebSocket only: never asked for, but answer so the core moves on.

@@ -1,7 +1,7 @@
 //! WebSocket framing (RFC 6455, client side) over one caller-provided buffer.
 //!
 //! [`FrameReader`] decodes the server's frames in place: bytes read from the stream go into
-//! [`FrameReader::space`], [`FrameReader::advance`] records them, and [`FrameReader::next`]
+//! [`FrameReader::space`], [`FrameReader::advance`] records them, and [`FrameReader::decode`]
 //! returns each complete message, ping, pong or close. Fragmented messages are reassembled at
 //! the start of the buffer, so the largest message the client accepts is the buffer's size less
 //! the frame header; a larger one is [`WsError::TooLarge`], never a reallocation. Nothing here
@@ -18,8 +18,8 @@
 //! let wire = [0x81, 0x02, b'4', b'x']; // a text frame "4x", unmasked as a server sends it
 //! reader.space()[..4].copy_from_slice(&wire);
 //! reader.advance(4);
-//! assert_eq!(reader.next(), Ok(Some(Received::Message(Frame::Text("4x".into())))));
-//! assert_eq!(reader.next(), Ok(None)); // nothing more buffered
+//! assert_eq!(reader.decode(), Ok(Some(Received::Message(Frame::Text("4x".into())))));
+//! assert_eq!(reader.decode(), Ok(None)); // nothing more buffered
 //! ```
 
 use alloc::string::String;
@@ -71,7 +71,7 @@ impl fmt::Debug for Control {
     }
 }
 
-/// What [`FrameReader::next`] found.
+/// What [`FrameReader::decode`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Received {
@@ -151,7 +151,7 @@ impl<'b> FrameReader<'b> {
     }
 
     /// Where the next bytes read from the stream go; empty when the buffer is full (then
-    /// [`next`](Self::next) has already reported [`WsError::TooLarge`]).
+    /// [`decode`](Self::decode) has already reported [`WsError::TooLarge`]).
     pub fn space(&mut self) -> &mut [u8] {
         let filled = self.filled.min(self.buf.len());
         &mut self.buf[filled..]
@@ -182,7 +182,7 @@ impl<'b> FrameReader<'b> {
     }
 
     /// The next complete item, `None` if more bytes are needed.
-    pub fn next(&mut self) -> Result<Option<Received>, WsError> {
+    pub fn decode(&mut self) -> Result<Option<Received>, WsError> {
         loop {
             let start = self.msg_len;
             let raw = &self.buf[start..self.filled];
@@ -351,12 +351,12 @@ mod tests {
         feed(&mut reader, &[0x01, 0x02, b'4', b'a']); // text, not final
         feed(&mut reader, &[0x89, 0x01, b'p']); // ping in between
         feed(&mut reader, &[0x80, 0x01, b'b']); // final continuation
-        match reader.next() {
+        match reader.decode() {
             Ok(Some(Received::Ping(c))) => assert_eq!(c.as_bytes(), b"p"),
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            reader.next(),
+            reader.decode(),
             Ok(Some(Received::Message(Frame::Text("4ab".into()))))
         );
         assert_eq!(reader.buffered(), 0);
@@ -367,7 +367,7 @@ mod tests {
         let mut buf = [0u8; 16];
         let mut reader = FrameReader::new(&mut buf);
         feed(&mut reader, &[0x82, 126, 0x01, 0x00]);
-        assert_eq!(reader.next(), Err(WsError::TooLarge { limit: 6 }));
+        assert_eq!(reader.decode(), Err(WsError::TooLarge { limit: 6 }));
     }
 
     #[test]
@@ -375,10 +375,10 @@ mod tests {
         let mut buf = [0u8; 16];
         let mut reader = FrameReader::new(&mut buf);
         feed(&mut reader, &[0x81, 0x81, 0, 0, 0, 0, b'x']);
-        assert_eq!(reader.next(), Err(WsError::Protocol));
+        assert_eq!(reader.decode(), Err(WsError::Protocol));
         reader.reset();
         feed(&mut reader, &[0x80, 0x00]);
-        assert_eq!(reader.next(), Err(WsError::Protocol));
+        assert_eq!(reader.decode(), Err(WsError::Protocol));
     }
 
     #[test]
@@ -390,10 +390,10 @@ mod tests {
         for chunk in wire.chunks(7) {
             feed(&mut reader, chunk);
             if reader.buffered() < wire.len() {
-                assert_eq!(reader.next(), Ok(None));
+                assert_eq!(reader.decode(), Ok(None));
             }
         }
-        match reader.next() {
+        match reader.decode() {
             Ok(Some(Received::Message(Frame::Binary(b)))) => assert_eq!(b.len(), 300),
             other => panic!("{other:?}"),
         }
