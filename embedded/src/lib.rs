@@ -102,6 +102,7 @@ mod client;
 pub mod handshake;
 #[cfg(feature = "std")]
 pub mod host;
+pub mod scripted;
 pub mod ws;
 
 pub use client::{Buffers, Client, Config, Connection, Error, MIN_BUFFER, Timer};
