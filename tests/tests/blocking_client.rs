@@ -96,6 +96,14 @@ fn events_binary_and_acks_both_ways(kind: ServerKind) {
                 .expect("ack");
             let (args, _) = next_named(&mut client, "answer");
             assert_eq!(args, vec![Value::from("yes"), bin(&[7, 7])]);
+            // `echo` is never acked by the app: the ack times out, the connection stays.
+            match client.emit_with_ack("echo", vec![Value::from(0u64)], Duration::from_millis(300))
+            {
+                Err(Error::AckTimeout) => {}
+                other => panic!("expected an ack timeout, got {other:?}"),
+            }
+            let _ = next_named(&mut client, "echo-back");
+            assert!(client.is_connected());
             client.disconnect();
         })
         .await;
@@ -245,6 +253,17 @@ fn server_restart_then_reconnect(kind: ServerKind) {
         assert_eq!(server.wait_connects(2, WAIT).await.len(), 2);
         exec.unblock(move || client.disconnect()).await;
     });
+}
+
+#[test]
+fn nothing_listening_is_a_connect_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    match builder(&url).reconnection(false).connect() {
+        Err(Error::ConnectError { .. }) | Err(Error::ConnectTimeout(_)) => {}
+        other => panic!("expected a connect failure, got {other:?}"),
+    }
 }
 
 #[test]
