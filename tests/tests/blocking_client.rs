@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use socketio_blocking::{Client, ClientBuilder, ClientEvent, Error, Value};
-use socketio_tests::client_suite::{ServerKind, ServerOptions, ServerTransports, TestServer};
+use socketio_tests::client_suite::{
+    ServerKind, ServerOptions, ServerTransports, TestServer, TlsFiles,
+};
 use socketio_tests::executor::Executor;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -252,6 +254,74 @@ fn server_restart_then_reconnect(kind: ServerKind) {
             .await;
         assert_eq!(server.wait_connects(2, WAIT).await.len(), 2);
         exec.unblock(move || client.disconnect()).await;
+    });
+}
+
+/// A self-signed certificate for `localhost` in a fresh temporary directory; returns the
+/// server's files and the certificate's DER.
+fn test_certificate() -> (TlsFiles, Vec<u8>) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("test certificate");
+    let dir = std::env::temp_dir().join(format!(
+        "socketio-tls-blocking-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    (TlsFiles { cert, key }, certified.cert.der().to_vec())
+}
+
+/// `https://` against the official server, with its certificate as the only root; the default
+/// roots refuse it.
+#[test]
+fn node_tls() {
+    let (files, der) = test_certificate();
+    let options = ServerOptions {
+        tls: Some(files),
+        ..ServerOptions::default()
+    };
+    run(ServerKind::Node, options, async |exec, server| {
+        let url = server.url();
+        assert!(url.starts_with("https://localhost:"), "{url}");
+        exec.unblock(move || {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(der.into()).expect("root");
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let mut client = builder(&url)
+                .tls_config(std::sync::Arc::new(config))
+                .auth(obj(&[("tls", Value::from(true))]))
+                .connect()
+                .expect("connect over TLS");
+            let (args, _) = next_named(&mut client, "auth");
+            assert_eq!(args, vec![obj(&[("tls", Value::from(true))])]);
+            let reply = client
+                .emit_with_ack(
+                    "echo-ack",
+                    vec![Value::from("secure"), bin(&[0, 1, 2])],
+                    WAIT,
+                )
+                .expect("ack over TLS");
+            assert_eq!(reply, vec![Value::from("secure"), bin(&[0, 1, 2])]);
+            client.disconnect();
+            let untrusted = builder(&url).reconnection(false).connect();
+            assert!(
+                untrusted.is_err(),
+                "connected with an untrusted certificate"
+            );
+        })
+        .await;
     });
 }
 
