@@ -697,6 +697,9 @@ impl Client {
                     if !self.manager.has_live_engines() {
                         return Err(Error::Closed);
                     }
+                    // An engine still finishing without a socket or a deadline: wait a
+                    // little instead of spinning.
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             }
         }

@@ -440,35 +440,50 @@ impl<'b, C: Connection, T: Timer> Client<'b, C, T> {
                     if self.ws.take().is_some() {
                         self.conn.disconnect().await;
                     }
-                    let deadline = self.manager.poll_timeout();
-                    let opened = select(
-                        open(
+                    let random = next_random(&mut self.rng);
+                    let opened = {
+                        let mut opening = pin!(open(
                             &mut self.conn,
                             &mut self.reader,
                             self.tx,
                             &self.host,
                             &path_and_query,
-                            next_random(&mut self.rng),
-                        ),
-                        sleep_opt(&mut self.timer, deadline),
-                    )
-                    .await;
+                            random,
+                        ));
+                        // Deadlines that pass while connecting (an ack timeout, say) are handled
+                        // without abandoning the attempt; only the core's open timeout, which
+                        // retires the engine, ends it.
+                        loop {
+                            let deadline = self.manager.poll_timeout();
+                            match select(opening.as_mut(), sleep_opt(&mut self.timer, deadline))
+                                .await
+                            {
+                                Either::Left(result) => break Some(result),
+                                Either::Right(()) => {
+                                    let now = self.timer.now();
+                                    self.manager.handle_timeout(now);
+                                    if self.manager.engine().is_none() {
+                                        break None;
+                                    }
+                                }
+                            }
+                        }
+                    };
                     let now = self.timer.now();
                     match opened {
-                        Either::Left(Ok(())) => {
+                        Some(Ok(())) => {
                             self.ws = Some(id);
                             self.manager.handle_ws_opened(now, id);
                         }
-                        Either::Left(Err(error)) => {
+                        Some(Err(error)) => {
                             self.conn.disconnect().await;
                             self.last_error = Some(error);
                             self.manager.handle_ws_closed(now, id);
                         }
-                        Either::Right(()) => {
-                            // The core's open timeout (or another deadline) came first.
+                        None => {
+                            // The core gave up on this attempt (its open timeout).
                             self.conn.disconnect().await;
                             self.manager.handle_ws_closed(now, id);
-                            self.manager.handle_timeout(now);
                         }
                     }
                 }
