@@ -70,13 +70,18 @@
 //! # TLS
 //!
 //! TLS is the stream's job: implement [`Connection`] for a type that, in `connect`, opens the
-//! TCP socket and runs the TLS handshake, and forwards `read`/`write` to the TLS session. With
-//! `embedded-tls`: keep the TCP socket and the TLS record buffers in your type; in `connect`,
-//! connect the socket, build `TlsConnection::new(socket, &mut read_record, &mut write_record)`,
-//! call `open(TlsContext::new(&TlsConfig::new().with_server_name("example.com"), &mut rng))`
-//! and keep the connection; `read`, `write` and `flush` go to it (its `read` must be
+//! TCP socket and runs the TLS handshake, and forwards `read`/`write`/`flush` to the TLS
+//! session. With `embedded-tls` (0.19): keep the TCP socket and two record buffers (16 KiB
+//! each for full-size TLS records; they dominate the memory of a TLS client) in your type; in
+//! `connect`, connect the socket, wrap it with
+//! `TlsConnection::new(socket, &mut read_record, &mut write_record)` and call
+//! `tls.open(TlsContext::new(&TlsConfig::new().with_server_name("example.com"), provider))`,
+//! where `provider` is a `CryptoProvider` that verifies the server's certificate
+//! (`UnsecureProvider::new::<Aes128GcmSha256>(rng)` skips the verification: tests only); keep
+//! the open connection and forward `read`, `write` and `flush` to it (its `read` must be
 //! cancel-safe, see [`Connection`]); `disconnect` calls its `close`. Set [`Config::host`] to
-//! the server's name, as for plain TCP.
+//! the server's name, as for plain TCP. `embedded-tls` must speak the same
+//! `embedded-io-async` version as this crate (0.7), or sit behind a small adapter.
 //!
 //! # Memory
 //!
