@@ -345,6 +345,10 @@ impl<'b, C: Connection, T: Timer> Client<'b, C, T> {
 
     /// Drives the connection until the next event: connects, reconnects, answers heartbeats,
     /// writes buffered emits, fires ack timeouts. [`Error::Closed`] once nothing is left to do.
+    ///
+    /// Dropping the future while it waits for input or a deadline loses nothing (it is
+    /// usually dropped there, when it races the application's own timer); dropping it while
+    /// it writes may cut a frame, and the server then drops the connection.
     pub async fn next_event(&mut self) -> Result<Event, Error<C::Error>> {
         loop {
             self.flush().await;
