@@ -217,7 +217,7 @@ fn custom_namespace_and_refusals(kind: ServerKind) {
 
 fn heartbeats_keep_an_idle_connection(kind: ServerKind) {
     let options = ServerOptions {
-        heartbeat: Some((100, 200)),
+        heartbeat: Some((200, 400)),
         transports: ServerTransports::WebSocket,
         ..ServerOptions::default()
     };
@@ -228,10 +228,10 @@ fn heartbeats_keep_an_idle_connection(kind: ServerKind) {
                 let mut client = client(&url, None);
                 let sid = connected(&mut client);
                 let _ = named(&mut client, "auth");
-                // Idle for 20 heartbeat intervals: no event at all (a drop would show as a
+                // Idle for 10 heartbeat intervals: no event at all (a drop would show as a
                 // disconnect and a reconnection attempt).
-                for _ in 0..20 {
-                    assert_eq!(next(&mut client, Duration::from_millis(100)), None);
+                for _ in 0..10 {
+                    assert_eq!(next(&mut client, Duration::from_millis(200)), None);
                 }
                 assert!(client.is_connected());
                 assert_eq!(
