@@ -21,8 +21,13 @@ type Embedded = Client<'static, StdConnection, StdTimer>;
 
 /// A client for `url` (whose path is the namespace), with leaked buffers: 16 KiB in, 1 KiB out.
 fn client(url: &str, auth: Option<Value>) -> Embedded {
+    client_with_rx(url, auth, 16 * 1024)
+}
+
+/// [`client`] with a receive buffer of `rx` bytes.
+fn client_with_rx(url: &str, auth: Option<Value>, rx: usize) -> Embedded {
     let url = Url::parse(url).expect("url");
-    let rx: &'static mut [u8] = Box::leak(vec![0u8; 16 * 1024].into_boxed_slice());
+    let rx: &'static mut [u8] = Box::leak(vec![0u8; rx].into_boxed_slice());
     let tx: &'static mut [u8] = Box::leak(vec![0u8; 1024].into_boxed_slice());
     let mut config = Config::new(&url.host);
     config.namespace = &url.namespace;
@@ -300,6 +305,57 @@ fn server_restart_then_reconnect(kind: ServerKind) {
         })
         .await;
     });
+}
+
+/// A message larger than the receive buffer closes the connection (`payload too large`),
+/// never grows a buffer; the client reconnects and goes on.
+fn a_message_over_the_buffer_drops_and_reconnects(kind: ServerKind) {
+    run(kind, ServerOptions::default(), async |exec, server| {
+        let url = server.url();
+        exec.unblock(move || {
+            let mut client = client_with_rx(&url, None, 1024);
+            let first = connected(&mut client);
+            let _ = named(&mut client, "auth");
+            emit(&mut client, "echo", vec![Value::from("x".repeat(2000))]);
+            let (reason, seen) = until(&mut client, |e| match e {
+                Event::Disconnect { reason, .. } => Some(*reason),
+                _ => None,
+            });
+            assert_eq!(
+                reason,
+                socketio_protocol::socket::DisconnectReason::PayloadTooLarge { limit: 1014 },
+                "{seen:?}"
+            );
+            assert!(
+                matches!(
+                    client.last_error(),
+                    Some(socketio_embedded::Error::WebSocket(
+                        socketio_embedded::ws::WsError::TooLarge { limit: 1014 }
+                    ))
+                ),
+                "{:?}",
+                client.last_error()
+            );
+            let second = connected(&mut client);
+            assert_ne!(first, second);
+            assert_eq!(
+                call(&mut client, "echo-ack", vec![Value::from("small")]),
+                vec![Value::from("small")]
+            );
+            smol::block_on(client.disconnect());
+        })
+        .await;
+    });
+}
+
+#[test]
+fn node_a_message_over_the_buffer_drops_and_reconnects() {
+    a_message_over_the_buffer_drops_and_reconnects(ServerKind::Node);
+}
+
+#[test]
+fn rust_a_message_over_the_buffer_drops_and_reconnects() {
+    a_message_over_the_buffer_drops_and_reconnects(ServerKind::Rust);
 }
 
 #[test]
