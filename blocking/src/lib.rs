@@ -603,6 +603,21 @@ impl Client {
     }
 
     /// Calls `handler` for every event until it returns `false` or the client closes.
+    ///
+    /// ```no_run
+    /// use socketio_blocking::{Client, ClientEvent};
+    ///
+    /// let mut client = Client::connect_to("http://localhost:3000")?;
+    /// client.run(|client, event| {
+    ///     match event {
+    ///         // Answer every ack request with the event's own arguments.
+    ///         ClientEvent::Event { args, ack: Some(ack), .. } => client.ack(ack, args).is_ok(),
+    ///         ClientEvent::Disconnected { reason } => reason.allows_reconnect(),
+    ///         _ => true,
+    ///     }
+    /// })?;
+    /// # Ok::<(), socketio_blocking::Error>(())
+    /// ```
     pub fn run(
         &mut self,
         mut handler: impl FnMut(&mut Client, ClientEvent) -> bool,
