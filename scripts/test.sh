@@ -24,5 +24,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> no_std build of the protocol core"
 cargo build -p socketio-protocol --no-default-features --locked
 
+echo "==> no_std build of the embedded client"
+cargo build -p socketio-embedded --no-default-features --locked
+
 echo "==> cargo test (workspace)"
 cargo test --workspace --locked --no-fail-fast
