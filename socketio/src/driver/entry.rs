@@ -83,50 +83,65 @@ impl<L: Layer> Driver<L> {
             remote,
         };
         let mut fx = Effects::default();
-        let route = self.with_front(&mut fx, session_of(&parts), |router, io, now, lookup| {
-            let route = router.route_request(now, id, head, lookup);
-            if matches!(route, RequestRoute::Router)
-                && let Some(tx) = tx.take()
-            {
-                io.add_request(id, tx);
-            }
-            route
-        });
         // Classified from its head: a POST's body is read only if the session asks for it,
         // outside every lock, and only until its `request_timeout` answers `408`.
-        let mut owner = match route {
-            RequestRoute::Opened(session) => self.open(*session, ctx, &mut fx, |io| {
-                if let Some(tx) = tx.take() {
+        let mut owner = None;
+        // A request routed to a session that closes before it reaches it (the client's close
+        // POST crossed it) goes back to the router once, which knows that close by then.
+        for _attempt in 0..2 {
+            let route = self.with_front(&mut fx, session_of(&parts), |router, io, now, lookup| {
+                let route = router.route_request(now, id, head.clone(), lookup);
+                if matches!(route, RequestRoute::Router)
+                    && let Some(tx) = tx.take()
+                {
                     io.add_request(id, tx);
                 }
-            }),
-            RequestRoute::Session {
-                sid,
-                method,
-                binary,
-                headers,
-            } => {
-                let conn = self.conn(&sid);
-                if let Some(conn) = &conn {
-                    self.drive_with(
-                        conn,
+                route
+            });
+            match route {
+                RequestRoute::Opened(session) => {
+                    owner = self.open(*session, ctx, &mut fx, |io| {
+                        if let Some(tx) = tx.take() {
+                            io.add_request(id, tx);
+                        }
+                    });
+                }
+                RequestRoute::Session {
+                    sid,
+                    method,
+                    binary,
+                    headers,
+                } => {
+                    let Some(conn) = self.conn(&sid) else {
+                        continue;
+                    };
+                    let taken = self.drive_with(
+                        &conn,
                         &mut fx,
                         |st, cx| {
+                            if st.session.is_closed() {
+                                return false;
+                            }
                             if let Some(tx) = tx.take() {
                                 st.io.add_request(id, tx);
                             }
                             st.session
                                 .handle_request(cx.now, id, method, binary, headers);
+                            true
                         },
-                        |_, _| (),
+                        |_, taken| taken,
                     );
+                    if !taken {
+                        continue;
+                    }
+                    owner = Some(conn);
                 }
-                conn
+                // `Router`: answered or parked there; anything else is unknown (its answer
+                // channel is dropped: 400).
+                _ => {}
             }
-            // `Router`: answered or parked there; anything else is unknown (its answer
-            // channel is dropped: 400).
-            _ => None,
-        };
+            break;
+        }
         drop(tx);
         let checks = std::mem::take(&mut fx.checks);
         self.run_effects(fx);

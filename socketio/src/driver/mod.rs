@@ -13,16 +13,19 @@
 //! Run loop of one connection (`Driver::drive`):
 //!
 //! ```text
-//! lock the connection; feed its input (a request, a frame, a command, a timeout)
+//! lock the connection; feed its machine an input (a request, a frame, a command, a timeout)
 //! loop {
-//!     session.poll_transmit() → Plumbing::on_transmit (answers, WebSocket frames, closes)
-//!     session.poll_event()    → Layer::on_event (messages, upgrade, close)
-//!     Layer::flush            → the layer's own machine: its packets into the session,
-//!                               its events (handlers queued as Effects)
+//!     machine.poll_transmit() → Plumbing::on_transmit (answers, WebSocket frames, closes)
+//!     machine.poll_event()    → Layer::on_event (Socket.IO events, the upgrade, the close;
+//!                               handlers and adapter calls queued as Effects)
 //! } until nothing moves
 //! re-file the connection's deadline in the timers; unlock
 //! run the Effects: a closed session leaves the router's map; calls; spawned tasks
 //! ```
+//!
+//! The machine is `socketio_protocol::connection::Connection` for the Socket.IO server (the
+//! session and its Socket.IO side, composed in `protocol/`) and the bare `Session` for the
+//! engine-only server ([`Machine`]).
 //!
 //! Requests and upgrades first go to the router (`route_request`, `route_websocket`): an
 //! error or a parked handshake stays there; a new session gets its own connection; anything
@@ -507,20 +510,29 @@ impl<L: Layer> Driver<L> {
         let front = &mut *guard;
         let now = clock.max(front.last_now);
         front.last_now = now;
-        if let Some(sid) = settle {
-            let sid = Str::from(sid.to_owned());
-            let closed = front
-                .sessions
-                .get(&sid)
-                .is_some_and(|conn| lock(&conn.state).session.is_closed());
-            if closed && let Some(conn) = front.sessions.remove(&sid) {
+        // One look at the named session: closed, it is settled; live, the router sees that
+        // look (not a later one: if it closes meanwhile, the request comes back here).
+        let named = settle.and_then(|sid| {
+            let key = Str::from(sid.to_owned());
+            let conn = front.sessions.get(&key)?;
+            let live = {
+                let st = lock(&conn.state);
+                (!st.session.is_closed()).then(|| st.session.session().transport())
+            };
+            if live.is_none()
+                && let Some(conn) = front.sessions.remove(&key)
+            {
                 // Front, then the connection: the one lock order.
                 let st = lock(&conn.state);
                 front.router.session_closed(st.session.session());
             }
-        }
+            Some((sid, live))
+        });
         let sessions = &front.sessions;
-        let lookup = |sid: &str| live_transport(sessions, sid);
+        let lookup = |sid: &str| match named {
+            Some((named, live)) if named == sid => live,
+            _ => live_transport(sessions, sid),
+        };
         let result = f(&mut front.router, &mut front.io, now, &lookup);
         while let Some(transmit) = front.router.poll_transmit() {
             // No session's frames go through the router.
