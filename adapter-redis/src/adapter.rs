@@ -1,0 +1,880 @@
+//! The classic pub/sub adapter (`createAdapter` of `@socket.io/redis-adapter` 8.3).
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{Either, join, select};
+use socketio::adapter::{
+    Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastAcks, BroadcastMessage,
+    BroadcastOptions, InMemoryAdapter, LocalNamespace, RemoteSocket,
+};
+use socketio::protocol::Str;
+use socketio::{RemoteHandshake, Runtime, Value};
+
+use crate::conn::{Incoming, Publisher, Reconnect, random_id, subscribe_loop};
+use crate::error::RedisAdapterError;
+use crate::wire::{self, Channels, Message, OptsOrder, RequestType, WireBroadcast};
+
+/// The options of the classic adapter, named and defaulted as the official ones.
+#[derive(Debug, Clone)]
+pub struct RedisAdapterOptions {
+    /// `key`: the prefix of every channel (default `socket.io`).
+    pub key: String,
+    /// `requestsTimeout`: how long a cluster request waits for the other nodes (default 5 s).
+    pub requests_timeout: Duration,
+    /// `publishOnSpecificResponseChannel`: answer requests on the requester's own response
+    /// channel (`<key>-response#<nsp>#<uid>#`) instead of the shared one (default false).
+    pub publish_on_specific_response_channel: bool,
+    /// `parser`: how broadcasts are encoded (default msgpack as notepack writes it).
+    pub parser: Parser,
+    /// How many messages may wait to be published (default 4096); past that they are dropped.
+    pub publish_queue: usize,
+    /// How many cluster requests may wait for answers at once (default 1024).
+    pub max_pending_requests: usize,
+    /// How many answers one request collects at most (default 100,000).
+    pub max_responses: usize,
+    /// The largest message read from Redis, in bytes (default 16 MiB); larger ones are dropped.
+    pub max_message_size: usize,
+    /// Reconnection delays when Redis goes away.
+    pub reconnect: Reconnect,
+}
+
+impl Default for RedisAdapterOptions {
+    fn default() -> Self {
+        RedisAdapterOptions {
+            key: "socket.io".to_owned(),
+            requests_timeout: Duration::from_millis(5000),
+            publish_on_specific_response_channel: false,
+            parser: Parser::Msgpack,
+            publish_queue: 4096,
+            max_pending_requests: 1024,
+            max_responses: 100_000,
+            max_message_size: 16 << 20,
+            reconnect: Reconnect::default(),
+        }
+    }
+}
+
+impl RedisAdapterOptions {
+    /// The default options with `key`.
+    pub fn with_key(key: impl Into<String>) -> Self {
+        RedisAdapterOptions {
+            key: key.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The `parser` option: the encoding of broadcasts and of the msgpack requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Parser {
+    /// `notepack.io` (the official default).
+    #[default]
+    Msgpack,
+}
+
+/// Answers server-side events that want an ack: gets the event and its arguments, returns
+/// the ack.
+pub type ServerSideAckHandler =
+    Arc<dyn Fn(String, Vec<Value>) -> Pin<Box<dyn Future<Output = Value> + Send>> + Send + Sync>;
+
+/// One server node's link to Redis: its publishing connection, its options, and the
+/// handlers of acked server-side events. Make one per server, then its
+/// [`factory`](Self::factory) for [`ServerBuilder::adapter`](socketio::ServerBuilder::adapter).
+///
+/// ```no_run
+/// # fn f(runtime: std::sync::Arc<dyn socketio::Runtime>) -> Result<(), redis::RedisError> {
+/// use socketio_redis::{RedisAdapterOptions, RedisNode};
+/// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+/// let node = RedisNode::new(client, runtime.clone(), RedisAdapterOptions::default());
+/// let io = socketio::Server::builder().adapter(node.factory()).build(runtime);
+/// # let _ = io; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisNode {
+    shared: Arc<NodeShared>,
+}
+
+impl std::fmt::Debug for RedisNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisNode")
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+struct NodeShared {
+    client: redis::Client,
+    runtime: Arc<dyn Runtime>,
+    options: RedisAdapterOptions,
+    publisher: Publisher,
+    ack_handlers: Mutex<HashMap<String, ServerSideAckHandler>>,
+}
+
+impl RedisNode {
+    /// A node on `client`, spawning its connection tasks on `runtime` (that of the server).
+    /// Connects in the background: nothing fails here if Redis is not up yet.
+    pub fn new(
+        client: redis::Client,
+        runtime: Arc<dyn Runtime>,
+        options: RedisAdapterOptions,
+    ) -> Self {
+        let publisher = Publisher::start(
+            client.clone(),
+            runtime.clone(),
+            options.publish_queue,
+            options.reconnect,
+        );
+        RedisNode {
+            shared: Arc::new(NodeShared {
+                client,
+                runtime,
+                options,
+                publisher,
+                ack_handlers: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &RedisAdapterOptions {
+        &self.shared.options
+    }
+
+    /// The adapter factory: one [`RedisAdapter`] per namespace.
+    pub fn factory(&self) -> AdapterFactory {
+        let node = self.shared.clone();
+        Arc::new(move |local: LocalNamespace| {
+            RedisAdapter::new(node.clone(), local) as Arc<dyn Adapter>
+        })
+    }
+
+    /// Answers the server-side events of namespace `nsp` that other nodes send with an ack
+    /// (`io.serverSideEmit("ev", cb)` in Node, [`server_side_emit`](socketio::Server::server_side_emit)
+    /// here): `handler` gets the event and its arguments and returns the ack. The
+    /// [`on_server_side_emit`](socketio::Server::on_server_side_emit) handlers run as well.
+    pub fn on_server_side_ack<F, Fut>(&self, nsp: &str, handler: F)
+    where
+        F: Fn(String, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Value> + Send + 'static,
+    {
+        let handler: ServerSideAckHandler =
+            Arc::new(move |event, args| Box::pin(handler(event, args)));
+        lock(&self.shared.ack_handlers).insert(nsp.to_owned(), handler);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A request this node waits on.
+enum Pending {
+    Fetch {
+        expected: usize,
+        received: usize,
+        sockets: Vec<Value>,
+    },
+    ServerSide {
+        expected: usize,
+        responses: Vec<Value>,
+    },
+    BroadcastAck {
+        /// Other nodes, once `PUBSUB NUMSUB` answered.
+        expected_servers: Option<usize>,
+        servers: usize,
+        clients: usize,
+        responses: Vec<Vec<Value>>,
+    },
+}
+
+impl Pending {
+    fn complete(&self) -> bool {
+        match self {
+            Pending::Fetch {
+                expected, received, ..
+            } => received >= expected,
+            Pending::ServerSide {
+                expected,
+                responses,
+            } => responses.len() >= *expected,
+            Pending::BroadcastAck {
+                expected_servers,
+                servers,
+                clients,
+                responses,
+            } => expected_servers.is_some_and(|e| *servers >= e) && responses.len() >= *clients,
+        }
+    }
+}
+
+struct PendingEntry {
+    state: Pending,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// The classic Redis adapter of one namespace: the in-memory adapter for this node's
+/// sockets, plus Redis pub/sub for the others (see the [crate docs](crate)).
+pub struct RedisAdapter {
+    inner: Arc<InMemoryAdapter>,
+    node: Arc<NodeShared>,
+    uid: String,
+    channels: Channels,
+    pending: Mutex<HashMap<String, PendingEntry>>,
+    me: Weak<RedisAdapter>,
+    /// Dropping it stops the subscriber task.
+    _stop: oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("uid", &self.uid)
+            .field("nsp", &self.inner.local().name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAdapter {
+    fn new(node: Arc<NodeShared>, local: LocalNamespace) -> Arc<RedisAdapter> {
+        let uid = random_id(6);
+        let channels = Channels::new(&node.options.key, local.name(), &uid);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let adapter = Arc::new_cyclic(|me| RedisAdapter {
+            inner: InMemoryAdapter::new(local),
+            node: node.clone(),
+            uid,
+            channels: channels.clone(),
+            pending: Mutex::new(HashMap::new()),
+            me: me.clone(),
+            _stop: stop_tx,
+        });
+        let weak = Arc::downgrade(&adapter);
+        let task = subscribe_loop(
+            node.client.clone(),
+            node.runtime.clone(),
+            vec![channels.broadcast_pattern()],
+            vec![
+                channels.request.clone(),
+                channels.response.clone(),
+                channels.specific_response.clone(),
+            ],
+            node.options.reconnect,
+            node.options.max_message_size,
+            stop_rx,
+            move |incoming| match weak.upgrade() {
+                Some(adapter) => {
+                    adapter.on_message(incoming);
+                    true
+                }
+                None => false,
+            },
+        );
+        node.runtime.spawn(Box::pin(task));
+        adapter
+    }
+
+    /// This node's uid in the namespace's messages.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// The in-memory adapter holding this node's sockets.
+    pub fn local(&self) -> &Arc<InMemoryAdapter> {
+        &self.inner
+    }
+
+    fn nsp(&self) -> &str {
+        self.inner.local().name()
+    }
+
+    fn publish(&self, channel: String, payload: Vec<u8>) {
+        if let Err(error) = self.node.publisher.publish(channel, payload) {
+            tracing::debug!(%error, "not published");
+        }
+    }
+
+    fn publish_response(&self, requester: &str, payload: Vec<u8>) {
+        let channel = self.channels.response_channel(
+            self.node.options.publish_on_specific_response_channel,
+            requester,
+        );
+        self.publish(channel, payload);
+    }
+
+    /// `PUBSUB NUMSUB` of the request channel: the nodes of the namespace.
+    async fn count(node: &NodeShared, channel: &str) -> Result<usize, RedisAdapterError> {
+        node.publisher.numsub(channel).await
+    }
+
+    /// Registers a request; its `done` fires when it is complete.
+    fn register(
+        &self,
+        state: Pending,
+    ) -> Result<(String, oneshot::Receiver<()>), RedisAdapterError> {
+        let mut pending = lock(&self.pending);
+        if pending.len() >= self.node.options.max_pending_requests {
+            return Err(RedisAdapterError::TooManyRequests);
+        }
+        let id = random_id(6);
+        let (done, rx) = oneshot::channel();
+        pending.insert(
+            id.clone(),
+            PendingEntry {
+                state,
+                done: Some(done),
+            },
+        );
+        Ok((id, rx))
+    }
+
+    /// Applies `update` to request `id`, firing `done` if it completes.
+    fn update(&self, id: &str, update: impl FnOnce(&mut Pending, usize)) {
+        let mut pending = lock(&self.pending);
+        if let Some(entry) = pending.get_mut(id) {
+            update(&mut entry.state, self.node.options.max_responses);
+            if entry.state.complete()
+                && let Some(done) = entry.done.take()
+            {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Waits for request `id` to complete or time out, then takes it out.
+    fn wait(
+        &self,
+        id: String,
+        done: oneshot::Receiver<()>,
+        timeout: Duration,
+    ) -> impl Future<Output = Option<(Pending, bool)>> + Send + 'static {
+        let me = self.me.clone();
+        let sleep = self.node.runtime.sleep(timeout);
+        async move {
+            let complete = matches!(select(done, sleep).await, Either::Left((Ok(()), _)));
+            let me = me.upgrade()?;
+            let entry = lock(&me.pending).remove(&id)?;
+            let complete = complete || entry.state.complete();
+            Some((entry.state, complete))
+        }
+    }
+
+    // ---- receiving ------------------------------------------------------------------
+
+    fn on_message(&self, incoming: Incoming) {
+        let Incoming { channel, payload } = incoming;
+        if let Some(room) = self.channels.room_of(&channel) {
+            self.on_broadcast(room, &payload);
+        } else if channel == self.channels.request {
+            self.on_request(&payload);
+        } else if channel.starts_with(&self.channels.response) {
+            self.on_response(&payload);
+        }
+    }
+
+    fn on_broadcast(&self, room: &str, payload: &[u8]) {
+        if !room.is_empty() && self.inner.sockets_in(room).is_empty() {
+            return; // a room this node does not hold
+        }
+        let message = match wire::decode_broadcast(payload) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%error, "broadcast dropped");
+                return;
+            }
+        };
+        if message.uid == self.uid || message.nsp != self.nsp() {
+            return;
+        }
+        let opts = wire::opts_from_lists(message.rooms, message.except);
+        self.inner
+            .broadcast(BroadcastMessage::new(message.data, opts).volatile(message.volatile));
+    }
+
+    fn on_request(&self, payload: &[u8]) {
+        let request = match Message::decode(payload) {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::debug!(%error, "request dropped");
+                return;
+            }
+        };
+        let from = request.str("uid").unwrap_or_default().to_owned();
+        if from == self.uid {
+            return; // our own request: applied locally already
+        }
+        let request_id = request.request_id().map(str::to_owned);
+        let Some(kind) = request.kind() else {
+            return;
+        };
+        match kind {
+            RequestType::Sockets => {
+                let Some(id) = request_id else { return };
+                let opts = wire::opts_from_lists(wire::room_list(request.get("rooms")), Vec::new());
+                let sockets = self
+                    .inner
+                    .local_sockets(&opts)
+                    .into_iter()
+                    .map(|sid| Value::String(sid.to_string()))
+                    .collect();
+                self.publish_response(
+                    &from,
+                    wire::encode_response(&id, vec![("sockets", Value::Array(sockets))]),
+                );
+            }
+            RequestType::AllRooms => {
+                let Some(id) = request_id else { return };
+                let mut rooms = BTreeSet::new();
+                for sid in self.inner.local_sockets(&BroadcastOptions::new()) {
+                    rooms.extend(self.inner.socket_rooms(&sid));
+                }
+                let rooms = rooms
+                    .into_iter()
+                    .map(|r| Value::String(r.to_string()))
+                    .collect();
+                self.publish_response(
+                    &from,
+                    wire::encode_response(&id, vec![("rooms", Value::Array(rooms))]),
+                );
+            }
+            RequestType::RemoteJoin | RequestType::RemoteLeave => {
+                let join = kind == RequestType::RemoteJoin;
+                if let Some(opts) = request.opts() {
+                    let rooms = wire::room_list(request.get("rooms"));
+                    if join {
+                        self.inner.add_sockets(opts, rooms);
+                    } else {
+                        self.inner.del_sockets(opts, rooms);
+                    }
+                    return;
+                }
+                // The legacy form: one socket, one room, answered.
+                let (Some(sid), Some(room)) = (request.str("sid"), request.str("room")) else {
+                    return;
+                };
+                let sockets = self.inner.local().sockets(&[Str::from(sid.to_owned())]);
+                let Some(socket) = sockets.first() else {
+                    return;
+                };
+                if join {
+                    socket.join(room.to_owned());
+                } else {
+                    socket.leave(room);
+                }
+                if let Some(id) = request_id {
+                    self.publish_response(&from, wire::encode_response(&id, Vec::new()));
+                }
+            }
+            RequestType::RemoteDisconnect => {
+                let close = matches!(request.get("close"), Some(Value::Bool(true)));
+                if let Some(opts) = request.opts() {
+                    self.inner.disconnect_sockets(opts, close);
+                    return;
+                }
+                let Some(sid) = request.str("sid") else {
+                    return;
+                };
+                let sockets = self.inner.local().sockets(&[Str::from(sid.to_owned())]);
+                let Some(socket) = sockets.first() else {
+                    return;
+                };
+                socket.disconnect(close);
+                if let Some(id) = request_id {
+                    self.publish_response(&from, wire::encode_response(&id, Vec::new()));
+                }
+            }
+            RequestType::RemoteFetch => {
+                let (Some(id), Some(opts)) = (request_id, request.opts()) else {
+                    return;
+                };
+                self.answer_fetch(from, id, opts);
+            }
+            RequestType::ServerSideEmit => {
+                let Some(Value::Array(data)) = request.get("data").cloned() else {
+                    return;
+                };
+                self.inner
+                    .local()
+                    .server_side_event(Value::Array(data.clone()));
+                let Some(id) = request_id else { return };
+                let handler = lock(&self.node.ack_handlers).get(self.nsp()).cloned();
+                let Some(handler) = handler else { return };
+                let mut items = data.into_iter();
+                let Some(Value::String(event)) = items.next() else {
+                    return;
+                };
+                let answer = handler(event, items.collect());
+                let me = self.me.clone();
+                self.node.runtime.spawn(Box::pin(async move {
+                    let answer = answer.await;
+                    if let Some(me) = me.upgrade() {
+                        // The official adapter answers these on the shared response channel.
+                        let channel = me.channels.response.clone();
+                        me.publish(channel, wire::encode_server_side_ack(&id, &answer));
+                    }
+                }));
+            }
+            RequestType::Broadcast => {
+                let (Some(id), Some(opts)) = (request_id, request.opts()) else {
+                    return;
+                };
+                if lock(&self.pending).contains_key(&id) {
+                    return;
+                }
+                let Some(data @ Value::Array(_)) =
+                    request.get("packet").and_then(|p| p.get("data")).cloned()
+                else {
+                    return;
+                };
+                let timeout = request
+                    .flag_timeout()
+                    .map(Duration::from_millis)
+                    .unwrap_or(self.node.options.requests_timeout);
+                let message = BroadcastMessage::new(data, opts).volatile(request.flag_volatile());
+                let sids = self.inner.local_sockets(&message.opts);
+                let (count, answers) = self
+                    .inner
+                    .local()
+                    .deliver_with_ack(&message, &sids, timeout);
+                self.publish_response(&from, wire::encode_client_count(&id, count));
+                let me = self.me.clone();
+                self.node.runtime.spawn(Box::pin(async move {
+                    let answers = answers.await;
+                    if let Some(me) = me.upgrade() {
+                        for answer in answers.responses {
+                            let first = answer.into_iter().next().unwrap_or(Value::Null);
+                            me.publish_response(&from, wire::encode_client_ack(&id, &first));
+                        }
+                    }
+                }));
+            }
+            RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
+        }
+    }
+
+    fn answer_fetch(&self, from: String, id: String, opts: BroadcastOptions) {
+        let local = self.inner.fetch_sockets(opts);
+        let me = self.me.clone();
+        self.node.runtime.spawn(Box::pin(async move {
+            let Ok(sockets) = local.await else { return };
+            let Some(me) = me.upgrade() else { return };
+            let sockets = sockets.iter().map(describe).collect();
+            me.publish_response(
+                &from,
+                wire::encode_response(&id, vec![("sockets", Value::Array(sockets))]),
+            );
+        }));
+    }
+
+    fn on_response(&self, payload: &[u8]) {
+        let response = match Message::decode(payload) {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, "response dropped");
+                return;
+            }
+        };
+        let Some(id) = response.request_id() else {
+            return;
+        };
+        let kind = response.kind();
+        self.update(id, |state, max| match state {
+            Pending::Fetch {
+                received, sockets, ..
+            } => {
+                *received += 1;
+                if let Some(Value::Array(list)) = response.get("sockets") {
+                    let room = max.saturating_sub(sockets.len());
+                    sockets.extend(list.iter().take(room).cloned());
+                }
+            }
+            Pending::ServerSide { responses, .. } => {
+                if kind == Some(RequestType::ServerSideEmit) && responses.len() < max {
+                    responses.push(response.get("data").cloned().unwrap_or(Value::Null));
+                }
+            }
+            Pending::BroadcastAck {
+                servers,
+                clients,
+                responses,
+                ..
+            } => match kind {
+                Some(RequestType::BroadcastClientCount) => {
+                    *servers += 1;
+                    if let Some(Value::Number(n)) = response.get("clientCount") {
+                        *clients = clients.saturating_add(n.as_u64().unwrap_or(0) as usize);
+                    }
+                }
+                Some(RequestType::BroadcastAck) if responses.len() < max => {
+                    responses.push(vec![response.get("packet").cloned().unwrap_or(Value::Null)]);
+                }
+                _ => {}
+            },
+        });
+    }
+
+    fn this(&self) -> Option<Arc<dyn Adapter>> {
+        self.me.upgrade().map(|me| me as Arc<dyn Adapter>)
+    }
+}
+
+/// A local socket as the official adapter describes it in a fetch answer.
+fn describe(socket: &RemoteSocket) -> Value {
+    let handshake = socketio::to_value(socket.handshake()).unwrap_or(Value::Null);
+    Value::Object(vec![
+        ("id".to_owned(), Value::String(socket.id().to_owned())),
+        ("handshake".to_owned(), handshake),
+        (
+            "rooms".to_owned(),
+            Value::Array(socket.rooms().into_iter().map(Value::String).collect()),
+        ),
+        (
+            "data".to_owned(),
+            socket.data::<Value>().unwrap_or(Value::Null),
+        ),
+    ])
+}
+
+/// A socket of another node, from its fetch answer.
+fn remote_socket(value: &Value, adapter: Arc<dyn Adapter>) -> Option<RemoteSocket> {
+    let id = value.get("id")?.as_str()?.to_owned();
+    let rooms = wire::room_list(value.get("rooms"));
+    let data = value.get("data").cloned().unwrap_or(Value::Null);
+    let handshake = value
+        .get("handshake")
+        .cloned()
+        .and_then(|h| socketio::from_value::<RemoteHandshake>(h).ok())
+        .unwrap_or_default();
+    Some(RemoteSocket::new(Str::from(id), rooms, data, adapter).with_handshake(handshake))
+}
+
+impl Adapter for RedisAdapter {
+    fn add_all(&self, sid: &Str, rooms: &[Str]) {
+        self.inner.add_all(sid, rooms)
+    }
+
+    fn del(&self, sid: &Str, room: &Str) {
+        self.inner.del(sid, room)
+    }
+
+    fn del_all(&self, sid: &Str) -> Vec<Str> {
+        self.inner.del_all(sid)
+    }
+
+    fn socket_rooms(&self, sid: &Str) -> Vec<Str> {
+        self.inner.socket_rooms(sid)
+    }
+
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Str> {
+        self.inner.local_sockets(opts)
+    }
+
+    fn broadcast(&self, message: BroadcastMessage) -> usize {
+        if !message.local {
+            let (rooms, except) = wire::opts_lists(&message.opts);
+            let wire_message = WireBroadcast {
+                uid: self.uid.clone(),
+                nsp: self.nsp().to_owned(),
+                data: message.data.clone(),
+                rooms,
+                except,
+                volatile: message.volatile,
+            };
+            let channel = self.channels.broadcast_channel(&message.opts);
+            self.publish(
+                channel,
+                wire::encode_broadcast(&wire_message, OptsOrder::Adapter),
+            );
+        }
+        self.inner.broadcast(message)
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<BroadcastAcks> {
+        if message.local {
+            return self.inner.broadcast_with_ack(message, timeout);
+        }
+        let registered = self.register(Pending::BroadcastAck {
+            expected_servers: None,
+            servers: 0,
+            clients: 0,
+            responses: Vec::new(),
+        });
+        let sids = self.inner.local_sockets(&message.opts);
+        let (_, local) = self
+            .inner
+            .local()
+            .deliver_with_ack(&message, &sids, timeout);
+        let Ok((id, done)) = registered else {
+            return local; // too many requests: this node's answers only
+        };
+        self.publish(
+            self.channels.request.clone(),
+            wire::encode_broadcast_request(
+                &self.uid,
+                &id,
+                self.nsp(),
+                &message.data,
+                &message.opts,
+                message.volatile,
+                timeout.as_millis() as u64,
+            ),
+        );
+        let node = self.node.clone();
+        let channel = self.channels.request.clone();
+        let me = self.me.clone();
+        let wait = self.wait(id.clone(), done, timeout);
+        Box::pin(async move {
+            let remote = async move {
+                let servers = RedisAdapter::count(&node, &channel).await.unwrap_or(1);
+                if let Some(me) = me.upgrade() {
+                    me.update(&id, |state, _| {
+                        if let Pending::BroadcastAck {
+                            expected_servers, ..
+                        } = state
+                        {
+                            *expected_servers = Some(servers.saturating_sub(1));
+                        }
+                    });
+                }
+                wait.await
+            };
+            let (local, remote) = join(local, remote).await;
+            let mut acks = local;
+            match remote {
+                Some((Pending::BroadcastAck { responses, .. }, complete)) => {
+                    acks.responses.extend(responses);
+                    acks.complete &= complete;
+                }
+                _ => acks.complete = false,
+            }
+            acks
+        })
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<RemoteSocket>, AdapterError>> {
+        let local = self.inner.fetch_sockets(opts.clone());
+        let node = self.node.clone();
+        let me = self.me.clone();
+        let channel = self.channels.request.clone();
+        let timeout = self.node.options.requests_timeout;
+        Box::pin(async move {
+            let mut sockets = local.await?;
+            let servers = RedisAdapter::count(&node, &channel).await?;
+            if servers <= 1 {
+                return Ok(sockets);
+            }
+            let me = me.upgrade().ok_or(RedisAdapterError::Closed)?;
+            let expected = servers - 1;
+            let (id, done) = me.register(Pending::Fetch {
+                expected,
+                received: 0,
+                sockets: Vec::new(),
+            })?;
+            me.publish(channel, wire::encode_fetch(&me.uid, &id, &opts));
+            let wait = me.wait(id, done, timeout);
+            let adapter = me.this().ok_or(RedisAdapterError::Closed)?;
+            drop(me);
+            match wait.await {
+                Some((
+                    Pending::Fetch {
+                        sockets: remote, ..
+                    },
+                    true,
+                )) => {
+                    sockets.extend(
+                        remote
+                            .iter()
+                            .filter_map(|v| remote_socket(v, adapter.clone())),
+                    );
+                    Ok(sockets)
+                }
+                Some((Pending::Fetch { received, .. }, false)) => Err(RedisAdapterError::Timeout {
+                    operation: "fetchSockets",
+                    received,
+                    expected,
+                }
+                .into()),
+                _ => Err(RedisAdapterError::Closed.into()),
+            }
+        })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
+        self.publish(
+            self.channels.request.clone(),
+            wire::encode_remote_rooms(Some(&self.uid), true, &opts, &rooms),
+        );
+        self.inner.add_sockets(opts, rooms)
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
+        self.publish(
+            self.channels.request.clone(),
+            wire::encode_remote_rooms(Some(&self.uid), false, &opts, &rooms),
+        );
+        self.inner.del_sockets(opts, rooms)
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+        self.publish(
+            self.channels.request.clone(),
+            wire::encode_remote_disconnect(Some(&self.uid), &opts, close),
+        );
+        self.inner.disconnect_sockets(opts, close)
+    }
+
+    fn server_side_emit(&self, data: Value) -> BoxFuture<Result<Vec<Value>, AdapterError>> {
+        let node = self.node.clone();
+        let me = self.me.clone();
+        let channel = self.channels.request.clone();
+        let timeout = self.node.options.requests_timeout;
+        Box::pin(async move {
+            let servers = RedisAdapter::count(&node, &channel).await?;
+            let me = me.upgrade().ok_or(RedisAdapterError::Closed)?;
+            let expected = servers.saturating_sub(1);
+            if expected == 0 {
+                return Ok(Vec::new());
+            }
+            let (id, done) = me.register(Pending::ServerSide {
+                expected,
+                responses: Vec::new(),
+            })?;
+            me.publish(
+                channel,
+                wire::encode_server_side_emit(&me.uid, Some(&id), &data),
+            );
+            let wait = me.wait(id, done, timeout);
+            drop(me);
+            match wait.await {
+                Some((Pending::ServerSide { responses, .. }, true)) => Ok(responses),
+                Some((Pending::ServerSide { responses, .. }, false)) => {
+                    Err(RedisAdapterError::Timeout {
+                        operation: "serverSideEmit",
+                        received: responses.len(),
+                        expected,
+                    }
+                    .into())
+                }
+                _ => Err(RedisAdapterError::Closed.into()),
+            }
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
+        let node = self.node.clone();
+        let channel = self.channels.request.clone();
+        Box::pin(async move { Ok(RedisAdapter::count(&node, &channel).await?) })
+    }
+}

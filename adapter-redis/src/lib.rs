@@ -1,0 +1,71 @@
+//! Scale-out on Redis for `socketio` servers, wire-compatible with the official Node
+//! packages, so Node and Rust nodes can share one cluster:
+//!
+//! - [`RedisNode`] / [`RedisAdapter`]: the classic pub/sub adapter of
+//!   `@socket.io/redis-adapter` 8.3 (`createAdapter`): broadcasts as notepack msgpack on
+//!   `<key>#<nsp>#` (or `<key>#<nsp>#<room>#` for one room), the JSON requests on
+//!   `<key>-request#<nsp>#` and their answers on `<key>-response#<nsp>#`, nodes counted with
+//!   `PUBSUB NUMSUB`, requests timing out after `requestsTimeout` (5 s).
+//! - [`Emitter`]: sends from a process that is not a server, as `@socket.io/redis-emitter`
+//!   5.1 does (uid `"emitter"`): emits with `to` / `except` / `of` / `volatile`,
+//!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`.
+//!
+//! ```no_run
+//! # fn f(runtime: std::sync::Arc<dyn socketio::Runtime>) -> Result<(), redis::RedisError> {
+//! use socketio_redis::{RedisAdapterOptions, RedisNode};
+//! let client = redis::Client::open("redis://127.0.0.1:6379")?;
+//! let node = RedisNode::new(client, runtime.clone(), RedisAdapterOptions::with_key("my-app"));
+//! let io = socketio::Server::builder().adapter(node.factory()).build(runtime);
+//! # let _ = io; Ok(()) }
+//! ```
+//!
+//! # Every adapter operation across nodes
+//!
+//! Broadcasts (`to`, `except`, `volatile`, binary; `local` is not published), broadcasts with
+//! acks (each node reports its client count, then each client's first ack argument),
+//! `fetch_sockets` (with each socket's handshake, rooms and data), `sockets_join`,
+//! `sockets_leave`, `disconnect_sockets`, `server_side_emit` with acks and `server_count`.
+//! Nodes answer acked server-side events through [`RedisNode::on_server_side_ack`].
+//!
+//! # Runtimes
+//!
+//! Built on `redis` (redis-rs) 1.x with its `tokio-comp` and `smol-comp` features: a
+//! connection opened inside a tokio runtime runs on tokio, any other on async-io (smol's
+//! reactor), which also serves async-std's executor. The connection tasks are spawned on the
+//! server's [`Runtime`](socketio::Runtime). Verified by this crate's tests, which run the same
+//! cluster scenarios with servers on tokio, on smol and on async-std
+//! (`tests/cluster.rs`), against a real Redis.
+//!
+//! # When Redis goes away
+//!
+//! Each node keeps serving its own clients: local broadcasts, rooms and acks work as before.
+//! The publishing connection and each namespace's subscribing connection reconnect with
+//! backoff (100 ms doubling to 5 s, with jitter). While Redis is unreachable:
+//!
+//! - every message this node publishes (broadcasts, room and disconnect requests, answers to
+//!   other nodes) is **dropped**, not queued: other nodes never see it;
+//! - every message other nodes publish meanwhile is lost for this node (pub/sub keeps nothing);
+//! - `fetch_sockets`, `server_side_emit` and `server_count` fail at once with
+//!   [`RedisAdapterError::Unavailable`] (as an [`AdapterError`](socketio::adapter::AdapterError));
+//!   requests in flight end with [`RedisAdapterError::Timeout`] after `requestsTimeout`; a
+//!   broadcast with acks resolves with this node's answers, marked incomplete;
+//! - once Redis is back, the subscriptions are made again and broadcasts flow again.
+//!
+//! # Bounds
+//!
+//! Messages waiting to be published: `publish_queue` (beyond: dropped, with a warning).
+//! Requests waiting for answers: `max_pending_requests` (beyond: an error). Answers per
+//! request: `max_responses`. Messages read from Redis: `max_message_size` bytes, decoded with
+//! a nesting limit; a malformed message is dropped, never a panic.
+
+mod adapter;
+mod conn;
+mod emitter;
+mod error;
+pub mod wire;
+
+pub use adapter::{Parser, RedisAdapter, RedisAdapterOptions, RedisNode, ServerSideAckHandler};
+pub use conn::Reconnect;
+pub use emitter::{EMITTER_UID, Emitter, EmitterOperator};
+pub use error::{DecodeError, RedisAdapterError};
+pub use redis;
