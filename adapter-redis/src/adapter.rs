@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{Either, join, select};
 use socketio::adapter::{
-    Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastAcks, BroadcastMessage,
-    BroadcastOptions, InMemoryAdapter, LocalNamespace, RemoteSocket,
+    Adapter, AdapterError, BoxFuture, BroadcastAcks, BroadcastMessage, BroadcastOptions,
+    InMemoryAdapter, LocalNamespace, RemoteSocket,
 };
 use socketio::protocol::Str;
 use socketio::{RemoteHandshake, Runtime, Value};
@@ -147,11 +147,9 @@ impl RedisNode {
     }
 
     /// The adapter factory: one [`RedisAdapter`] per namespace.
-    pub fn factory(&self) -> AdapterFactory {
+    pub fn factory(&self) -> impl Fn(LocalNamespace) -> Arc<dyn Adapter> + Send + Sync + 'static {
         let node = self.shared.clone();
-        Arc::new(move |local: LocalNamespace| {
-            RedisAdapter::new(node.clone(), local) as Arc<dyn Adapter>
-        })
+        move |local: LocalNamespace| RedisAdapter::new(node.clone(), local) as Arc<dyn Adapter>
     }
 
     /// Answers the server-side events of namespace `nsp` that other nodes send with an ack

@@ -76,10 +76,18 @@ pub(crate) struct Outgoing {
     pub payload: Vec<u8>,
 }
 
+/// What the publishing task is asked to do.
+pub(crate) enum Job {
+    /// Publish a message.
+    Publish(Outgoing),
+    /// A query on the connection failed: check it (`PING`) and reconnect if it is broken.
+    Check,
+}
+
 /// The node's publishing side: a bounded queue drained, in order, by one task that holds the
 /// connection; and the connection itself for queries (`PUBSUB NUMSUB`).
 pub(crate) struct Publisher {
-    queue: mpsc::Sender<Outgoing>,
+    queue: mpsc::Sender<Job>,
     conn: Arc<Mutex<Option<MultiplexedConnection>>>,
 }
 
@@ -106,7 +114,7 @@ impl Publisher {
     ) -> Result<(), RedisAdapterError> {
         self.queue
             .clone()
-            .try_send(Outgoing { channel, payload })
+            .try_send(Job::Publish(Outgoing { channel, payload }))
             .map_err(|error| {
                 if error.is_full() {
                     tracing::warn!("redis publish queue full: message dropped");
@@ -126,18 +134,21 @@ impl Publisher {
             .ok_or(RedisAdapterError::Unavailable)
     }
 
-    /// `PUBSUB NUMSUB channel`.
+    /// `PUBSUB NUMSUB channel`. A failure has the connection checked (and remade).
     pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, RedisAdapterError> {
         let mut conn = self.connection()?;
-        let (_, count): (String, usize) = redis::cmd("PUBSUB")
+        let answer = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)
             .query_async::<Vec<(String, usize)>>(&mut conn)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(RedisAdapterError::Unavailable)?;
-        Ok(count)
+            .await;
+        match answer {
+            Ok(counts) => Ok(counts.first().map_or(0, |(_, count)| *count)),
+            Err(error) => {
+                let _ = self.queue.clone().try_send(Job::Check);
+                Err(error.into())
+            }
+        }
     }
 }
 
@@ -150,7 +161,7 @@ fn set(slot: &Mutex<Option<MultiplexedConnection>>, conn: Option<MultiplexedConn
 async fn publish_loop(
     client: redis::Client,
     runtime: Arc<dyn Runtime>,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: mpsc::Receiver<Job>,
     slot: Arc<Mutex<Option<MultiplexedConnection>>>,
     reconnect: Reconnect,
 ) {
@@ -168,25 +179,27 @@ async fn publish_loop(
                         return; // the node is gone
                     };
                     let mut pipe = redis::pipe();
-                    pipe.cmd("PUBLISH")
-                        .arg(first.channel)
-                        .arg(first.payload)
-                        .ignore();
-                    let mut n = 1;
-                    while n < PIPELINE_BATCH {
-                        match rx.try_recv() {
-                            Ok(next) => {
+                    let mut n = 0;
+                    let mut job = Some(first);
+                    while let Some(next) = job.take() {
+                        match next {
+                            Job::Publish(message) => {
                                 pipe.cmd("PUBLISH")
-                                    .arg(next.channel)
-                                    .arg(next.payload)
+                                    .arg(message.channel)
+                                    .arg(message.payload)
                                     .ignore();
                                 n += 1;
                             }
-                            Err(_) => break,
+                            Job::Check => {
+                                pipe.cmd("PING").ignore();
+                            }
+                        }
+                        if n < PIPELINE_BATCH {
+                            job = rx.try_recv().ok();
                         }
                     }
                     if let Err(error) = pipe.query_async::<()>(&mut conn).await {
-                        tracing::warn!(%error, lost = n, "redis publish failed");
+                        tracing::warn!(%error, lost = n, "redis connection broken");
                         break;
                     }
                 }

@@ -1,0 +1,338 @@
+//! Helpers of the Redis cluster tests (`tests/cluster_redis*.rs`): nodes of the cluster app
+//! on a unique key, clients that record what they get, a Redis server of a test's own.
+//!
+//! Redis must answer on 127.0.0.1:6379 (`scripts/test.sh` starts one when nothing does): a
+//! test panics, never skips, when it does not.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use smol::channel::{Receiver, unbounded};
+use socketio_redis::{RedisAdapterOptions, RedisNode};
+use socketio_tokio::client::ClientSocket;
+use socketio_tokio::{Client, Server, Value};
+
+use crate::cluster;
+use crate::executor::{Executor, Served};
+
+/// The shared Redis of the tests.
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// How long a test waits for anything (a liveness guard, not a timing assertion).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A key prefix no other test (or run) uses.
+pub fn unique_key(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("sio-test-{name}-{}-{nanos}", std::process::id())
+}
+
+/// Panics with what to do when nothing answers on 127.0.0.1:6379.
+pub fn require_redis() {
+    if TcpStream::connect("127.0.0.1:6379").is_err() {
+        panic!(
+            "Redis is not running on 127.0.0.1:6379: the cluster tests need it (never skipped). \
+             Start one with `redis-server --daemonize yes` (Debian: `apt-get install redis-server`); \
+             scripts/test.sh starts it when it is installed."
+        );
+    }
+}
+
+/// A client of the shared Redis.
+pub fn redis_client() -> socketio_redis::redis::Client {
+    require_redis();
+    socketio_redis::redis::Client::open(REDIS_URL).expect("a redis URL")
+}
+
+/// A string value.
+pub fn s(text: &str) -> Value {
+    Value::String(text.to_owned())
+}
+
+/// A value as JSON text.
+pub fn json(value: &Value) -> String {
+    socketio_tokio::protocol::json::to_string(value)
+}
+
+/// A list of values as JSON text.
+pub fn json_args(values: &[Value]) -> String {
+    json(&Value::Array(values.to_vec()))
+}
+
+/// One node of the cluster app, served on loopback.
+pub struct TestNode {
+    /// The server.
+    pub io: Server,
+    /// Its link to Redis.
+    pub node: RedisNode,
+    served: Served,
+}
+
+impl TestNode {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        self.served.url()
+    }
+}
+
+/// Nodes of the cluster app with node ids `ids`, on the shared Redis under `key`.
+pub async fn start_nodes(exec: Executor, key: &str, ids: &[&str]) -> Vec<TestNode> {
+    require_redis();
+    start_nodes_on(exec, REDIS_URL, RedisAdapterOptions::with_key(key), ids).await
+}
+
+/// Nodes of the cluster app on the Redis at `url` with `options`.
+pub async fn start_nodes_on(
+    exec: Executor,
+    url: &str,
+    options: RedisAdapterOptions,
+    ids: &[&str],
+) -> Vec<TestNode> {
+    let mut nodes = Vec::new();
+    for id in ids {
+        let client = socketio_redis::redis::Client::open(url).expect("a redis URL");
+        let node = RedisNode::new(client, exec.runtime(), options.clone());
+        let io = cluster::builder(&node, false).build(exec.runtime());
+        cluster::install(&io, &node, id);
+        let served = exec.serve(io.clone()).await;
+        nodes.push(TestNode { io, node, served });
+    }
+    nodes
+}
+
+/// Waits until every node counts `n` servers (their subscriptions are up).
+pub async fn wait_server_count(exec: Executor, nodes: &[TestNode], n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        // Each node's adapter of `/` is made on first use: ask every node every round.
+        let mut counts = Vec::new();
+        for node in nodes {
+            counts.push(node.io.server_count().await);
+        }
+        if counts.iter().all(|c| *c == Ok(n)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the nodes never counted {n} servers: {counts:?}"
+        );
+        exec.sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Stops the nodes' HTTP servers.
+pub async fn stop_nodes(exec: Executor, nodes: Vec<TestNode>) {
+    for node in nodes {
+        node.served.stop(Duration::from_secs(1)).await;
+    }
+    exec.sleep(Duration::from_millis(10)).await;
+}
+
+/// A client (this project's) of a cluster node on namespace `/`: records every event;
+/// answers `question` with its socket id.
+pub struct Peer {
+    /// The client.
+    pub client: Client,
+    /// Its socket on `/`.
+    pub socket: ClientSocket,
+    /// Its socket id.
+    pub id: String,
+    /// The node id its `hello` named.
+    pub hello_node: String,
+    /// Events received and not yet taken by [`next`](Self::next).
+    pub backlog: Vec<(String, Vec<Value>)>,
+    events: Receiver<(String, Vec<Value>)>,
+    disconnects: Receiver<String>,
+}
+
+impl Peer {
+    /// Connects to `url` and waits for `hello`.
+    pub async fn connect(exec: Executor, url: &str) -> Peer {
+        let client = Client::builder(url)
+            .reconnection(false)
+            .build(exec.runtime(), exec.connector())
+            .expect("client options");
+        let socket = client.socket("/");
+        let (tx, events) = unbounded();
+        socket.on_any(
+            move |socket: ClientSocket,
+                  event: String,
+                  args: Vec<Value>,
+                  ack: Option<socketio_tokio::client::AckSender>| {
+                let tx = tx.clone();
+                async move {
+                    if event == "question"
+                        && let Some(ack) = ack
+                    {
+                        let _ = ack.send(&socket.id().unwrap_or_default());
+                    }
+                    let _ = tx.try_send((event, args));
+                }
+            },
+        );
+        let (dtx, disconnects) = unbounded();
+        socket.on_disconnect(move |_socket, reason| {
+            let dtx = dtx.clone();
+            async move {
+                let _ = dtx.try_send(reason.to_string());
+            }
+        });
+        client.connect();
+        exec.timeout(WAIT, socket.wait_connected())
+            .await
+            .expect("connected in time")
+            .expect("connected");
+        let id = socket.id().expect("an id");
+        let mut peer = Peer {
+            client,
+            socket,
+            id,
+            hello_node: String::new(),
+            backlog: Vec::new(),
+            events,
+            disconnects,
+        };
+        let hello = peer.next(exec, "hello").await;
+        assert_eq!(
+            hello.get(1),
+            Some(&s(&peer.id)),
+            "hello names the socket id"
+        );
+        peer.hello_node = hello
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        peer
+    }
+
+    /// The arguments of the next `event` (earlier events of other names stay in the
+    /// backlog).
+    pub async fn next(&mut self, exec: Executor, event: &str) -> Vec<Value> {
+        if let Some(at) = self.backlog.iter().position(|(name, _)| name == event) {
+            return self.backlog.remove(at).1;
+        }
+        loop {
+            let received = exec
+                .timeout(WAIT, self.events.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no {event} within {WAIT:?}; backlog {:?}", self.backlog)
+                })
+                .expect("the client is alive");
+            if received.0 == event {
+                return received.1;
+            }
+            self.backlog.push(received);
+        }
+    }
+
+    /// Whether an `event` arrived and was not taken yet.
+    pub fn seen(&mut self, event: &str) -> bool {
+        while let Ok(received) = self.events.try_recv() {
+            self.backlog.push(received);
+        }
+        self.backlog.iter().any(|(name, _)| name == event)
+    }
+
+    /// Emits `event` with `args`.
+    pub fn emit(&self, event: &str, args: Vec<Value>) {
+        self.socket.emit_args(event, args).expect("emit");
+    }
+
+    /// Emits `event` with `args` and an ack; the ack's first argument.
+    pub async fn call(&self, exec: Executor, event: &str, args: Vec<Value>) -> Value {
+        let ack = self.socket.emit_with_ack_args(event, args).timeout(WAIT);
+        let answer = exec
+            .timeout(WAIT + Duration::from_secs(1), ack.into_future())
+            .await
+            .unwrap_or_else(|_| panic!("no ack to {event}"))
+            .unwrap_or_else(|e| panic!("ack to {event}: {e}"));
+        answer.into_iter().next().unwrap_or(Value::Null)
+    }
+
+    /// Waits for the server to disconnect this client.
+    pub async fn disconnected(&self, exec: Executor) {
+        exec.timeout(WAIT, self.disconnects.recv())
+            .await
+            .expect("disconnected in time")
+            .expect("a disconnect");
+    }
+}
+
+/// Asks `peer`'s node, until it answers so, that `room` holds `n` sockets across the cluster.
+pub async fn wait_for_room(exec: Executor, peer: &Peer, room: &str, n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let fetched = peer.call(exec, "fetch-sockets", vec![s(room)]).await;
+        if fetched.as_array().map(<[Value]>::len) == Some(n) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "room {room} never held {n} sockets: {fetched:?}"
+        );
+        exec.sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `redis-server` of a test's own, on a free port, without persistence.
+pub struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    /// Starts one.
+    pub fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = OwnRedis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("`redis-server` must be installed (Debian: apt-get install redis-server)");
+        self.child = Some(child);
+        let start = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < WAIT, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

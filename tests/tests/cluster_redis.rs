@@ -1,0 +1,261 @@
+//! Clusters of this project's servers on the Redis adapter (`socketio-redis`), against the
+//! real Redis on 127.0.0.1:6379 (a test fails, never skips, when it is missing). Each test
+//! uses its own key prefix, so tests run in parallel; nothing is flushed.
+//!
+//! - every operation of the adapter seam across three nodes, on tokio, async-std and smol;
+//! - our emitter driving the nodes;
+//! - Redis stopped and restarted under two nodes (a `redis-server` of the test's own).
+//!
+//! The mixed Node/Rust clusters are in `cluster_redis_node.rs`.
+
+use std::time::Duration;
+
+use socketio_redis::{Emitter, RedisAdapterOptions};
+use socketio_tests::cluster_support::*;
+use socketio_tests::executor::Executor;
+use socketio_tokio::Value;
+
+socketio_tests::executor_tests! {
+    /// Three nodes, one client on each: every row of the cluster table across nodes.
+    async fn every_operation_across_three_nodes(exec: Executor) {
+        let key = unique_key("ops");
+        let nodes = start_nodes(exec, &key, &["rs-1", "rs-2", "rs-3"]).await;
+        wait_server_count(exec, &nodes, 3).await;
+        let mut a = Peer::connect(exec, &nodes[0].url()).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        let mut c = Peer::connect(exec, &nodes[2].url()).await;
+        assert_eq!(a.hello_node, "rs-1");
+        assert_eq!(c.hello_node, "rs-3");
+
+        assert_eq!(a.call(exec, "join", vec![s("r1")]).await, s("ok"));
+        assert_eq!(c.call(exec, "join", vec![s("r1")]).await, s("ok"));
+
+        // A room broadcast from node 2 reaches the room's clients on nodes 1 and 3.
+        b.emit("to-room", vec![s("r1"), s("x"), Value::from(1u64)]);
+        assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["x",1]"#);
+        assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["x",1]"#);
+
+        // A broadcast to all, with binary kept binary across nodes.
+        let bin = Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]));
+        a.emit("broadcast", vec![s("all"), bin.clone()]);
+        for peer in [&mut a, &mut b, &mut c] {
+            assert_eq!(peer.next(exec, "broadcast-event").await, vec![s("all"), bin.clone()]);
+        }
+        // B was not in r1: the room event never reached it (the broadcast came after it).
+        assert!(!b.seen("room-event"), "{:?}", b.backlog);
+
+        // except: only B (not in r1) gets it; local: only C's node.
+        b.emit("except-room", vec![s("r1"), s("e")]);
+        assert_eq!(json_args(&b.next(exec, "except-event").await), r#"["e"]"#);
+        c.emit("local-broadcast", vec![s("l")]);
+        assert_eq!(json_args(&c.next(exec, "local-event").await), r#"["l"]"#);
+        b.emit("broadcast", vec![s("marker")]);
+        for peer in [&mut a, &mut b, &mut c] {
+            peer.next(exec, "broadcast-event").await;
+        }
+        assert!(!a.seen("except-event") && !c.seen("except-event"));
+        assert!(!a.seen("local-event") && !b.seen("local-event"));
+
+        // fetchSockets across nodes: ids, sorted rooms, data.
+        let fetched = b.call(exec, "fetch-sockets", vec![s("r1")]).await;
+        let mut expected = [(a.id.clone(), "rs-1"), (c.id.clone(), "rs-3")];
+        expected.sort();
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|(id, node)| {
+                let mut rooms = [id.clone(), "r1".to_owned()];
+                rooms.sort();
+                format!(
+                    r#"{{"id":"{id}","rooms":["{}","{}"],"data":{{"node":"{node}"}}}}"#,
+                    rooms[0], rooms[1]
+                )
+            })
+            .collect();
+        assert_eq!(json(&fetched), format!("[{}]", expected.join(",")));
+
+        // socketsJoin / socketsLeave across nodes.
+        assert_eq!(b.call(exec, "sockets-join", vec![s("r1"), s("r2")]).await, s("ok"));
+        b.emit("to-room", vec![s("r2"), s("two")]);
+        assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["two"]"#);
+        assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["two"]"#);
+        assert_eq!(b.call(exec, "sockets-leave", vec![s("r2"), s("r2")]).await, s("ok"));
+        let fetched = b.call(exec, "fetch-sockets", vec![s("r2")]).await;
+        assert_eq!(json(&fetched), "[]");
+
+        // Broadcast with acks across nodes: every client in r1 answers with its id.
+        let answers = b.call(exec, "ask-room", vec![s("r1")]).await;
+        let mut ids = [a.id.clone(), c.id.clone()];
+        ids.sort();
+        assert_eq!(json(&answers), format!(r#"["{}","{}"]"#, ids[0], ids[1]));
+
+        // serverSideEmit with acks: the other nodes answer; serverCount.
+        assert_eq!(json(&a.call(exec, "server-side-emit", vec![]).await), r#"["rs-2","rs-3"]"#);
+        assert_eq!(a.call(exec, "server-count", vec![]).await, Value::from(3u64));
+
+        // disconnectSockets across nodes: A and C go, B stays.
+        assert_eq!(b.call(exec, "disconnect-room", vec![s("r1")]).await, s("ok"));
+        a.disconnected(exec).await;
+        c.disconnected(exec).await;
+        let left = b.call(exec, "fetch-sockets", vec![Value::Null]).await;
+        assert_eq!(json(&left), format!(r#"[{{"id":"{}","rooms":["{}"],"data":{{"node":"rs-2"}}}}]"#, b.id, b.id));
+        stop_nodes(exec, nodes).await;
+    }
+}
+
+/// 500 room events from one client arrive in order on every node.
+#[test]
+fn room_events_keep_their_order_across_nodes() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("order");
+        let nodes = start_nodes(exec, &key, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let mut a = Peer::connect(exec, &nodes[0].url()).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        assert_eq!(a.call(exec, "join", vec![s("r")]).await, s("ok"));
+        assert_eq!(b.call(exec, "join", vec![s("r")]).await, s("ok"));
+        for i in 0..500u64 {
+            a.emit("to-room", vec![s("r"), Value::from(i)]);
+        }
+        for peer in [&mut a, &mut b] {
+            for i in 0..500u64 {
+                assert_eq!(peer.next(exec, "room-event").await, vec![Value::from(i)]);
+            }
+        }
+        stop_nodes(exec, nodes).await;
+    });
+}
+
+/// Our emitter (uid "emitter", the official emitter's format) drives the nodes: room emits,
+/// except, namespaces, socketsJoin/Leave, disconnectSockets, serverSideEmit.
+#[test]
+fn our_emitter_drives_the_nodes() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("emitter");
+        let nodes = start_nodes(exec, &key, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let (tx, rx) = ::smol::channel::unbounded();
+        nodes[1]
+            .io
+            .on_server_side_emit(move |event: String, args: Vec<Value>| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.try_send((event, args));
+                }
+            });
+        let mut a = Peer::connect(exec, &nodes[0].url()).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        assert_eq!(a.call(exec, "join", vec![s("news")]).await, s("ok"));
+        let conn = redis_client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let emitter = Emitter::with_key(conn, key.clone());
+
+        emitter
+            .to("news")
+            .emit("room-event", &("n", 1))
+            .await
+            .unwrap();
+        assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["n",1]"#);
+        emitter
+            .except("news")
+            .emit("except-event", &"e")
+            .await
+            .unwrap();
+        assert_eq!(json_args(&b.next(exec, "except-event").await), r#"["e"]"#);
+        emitter.of("/").emit("broadcast-event", &2u8).await.unwrap();
+        for peer in [&mut a, &mut b] {
+            assert_eq!(json_args(&peer.next(exec, "broadcast-event").await), "[2]");
+        }
+        assert!(!a.seen("except-event") && !b.seen("room-event"));
+
+        emitter.sockets_join(&["all"]).await.unwrap();
+        // The join is a request: once a node has applied it, an emit to the room reaches it.
+        wait_for_room(exec, &b, "all", 2).await;
+        emitter
+            .to("all")
+            .emit("room-event", &"joined")
+            .await
+            .unwrap();
+        for peer in [&mut a, &mut b] {
+            assert_eq!(
+                json_args(&peer.next(exec, "room-event").await),
+                r#"["joined"]"#
+            );
+        }
+        emitter.to("news").sockets_leave(&["all"]).await.unwrap();
+        wait_for_room(exec, &b, "all", 1).await;
+
+        emitter
+            .server_side_emit("ping", &("from", "emitter"))
+            .await
+            .unwrap();
+        let (event, args) = exec
+            .timeout(WAIT, rx.recv())
+            .await
+            .expect("server-side event")
+            .unwrap();
+        assert_eq!(
+            (event.as_str(), args),
+            ("ping", vec![s("from"), s("emitter")])
+        );
+
+        emitter.to("news").disconnect_sockets(true).await.unwrap();
+        a.disconnected(exec).await;
+        assert_eq!(
+            b.call(exec, "server-count", vec![]).await,
+            Value::from(2u64)
+        );
+        stop_nodes(exec, nodes).await;
+    });
+}
+
+/// Redis (a server of the test's own) stops under two nodes and comes back: each node keeps
+/// serving its clients, cluster requests fail with a typed error, nothing panics, and
+/// broadcasts cross nodes again once Redis is back.
+#[test]
+fn redis_restarts_under_the_nodes() {
+    let exec = Executor::Tokio;
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    exec.block_on(async move {
+        let key = unique_key("restart");
+        let mut options = RedisAdapterOptions::with_key(key.clone());
+        options.requests_timeout = Duration::from_secs(1);
+        options.reconnect.max = Duration::from_millis(300);
+        let nodes = start_nodes_on(exec, &url, options, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let mut a = Peer::connect(exec, &nodes[0].url()).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        a.emit("broadcast", vec![s("before")]);
+        assert_eq!(
+            json_args(&b.next(exec, "broadcast-event").await),
+            r#"["before"]"#
+        );
+        a.next(exec, "broadcast-event").await;
+
+        redis.stop();
+        // Local service goes on; cluster requests fail with the adapter's error.
+        a.emit("broadcast", vec![s("during")]);
+        assert_eq!(
+            json_args(&a.next(exec, "broadcast-event").await),
+            r#"["during"]"#
+        );
+        let count = a.call(exec, "server-count", vec![]).await;
+        assert!(json(&count).starts_with("\"error: "), "{count:?}");
+        let fetched = a.call(exec, "fetch-sockets", vec![Value::Null]).await;
+        assert!(json(&fetched).starts_with("\"error: "), "{fetched:?}");
+
+        redis.restart();
+        wait_server_count(exec, &nodes, 2).await;
+        a.emit("broadcast", vec![s("after")]);
+        // What was published during the outage is lost: B's next broadcast is "after".
+        assert_eq!(
+            json_args(&b.next(exec, "broadcast-event").await),
+            r#"["after"]"#
+        );
+        stop_nodes(exec, nodes).await;
+    });
+}
