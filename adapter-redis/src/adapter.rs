@@ -15,7 +15,7 @@ use socketio::adapter::{
 use socketio::protocol::Str;
 use socketio::{RemoteHandshake, Runtime, Value};
 
-use crate::conn::{Incoming, Publisher, Reconnect, random_id, subscribe_loop};
+use crate::conn::{Incoming, Publisher, Reconnect, Subscription, random_id, subscribe_loop};
 use crate::error::RedisAdapterError;
 use crate::wire::{self, Channels, Message, OptsOrder, RequestType, WireBroadcast};
 
@@ -253,26 +253,27 @@ impl RedisAdapter {
             _stop: stop_tx,
         });
         let weak = Arc::downgrade(&adapter);
-        let task = subscribe_loop(
-            node.client.clone(),
-            node.runtime.clone(),
-            vec![channels.broadcast_pattern()],
-            vec![
+        let subscription = Subscription {
+            client: node.client.clone(),
+            runtime: node.runtime.clone(),
+            patterns: vec![channels.broadcast_pattern()],
+            channels: vec![
                 channels.request.clone(),
                 channels.response.clone(),
                 channels.specific_response.clone(),
             ],
-            node.options.reconnect,
-            node.options.max_message_size,
-            stop_rx,
-            move |incoming| match weak.upgrade() {
+            reconnect: node.options.reconnect,
+            max_message: node.options.max_message_size,
+        };
+        let task = subscribe_loop(subscription, stop_rx, move |incoming| {
+            match weak.upgrade() {
                 Some(adapter) => {
                     adapter.on_message(incoming);
                     true
                 }
                 None => false,
-            },
-        );
+            }
+        });
         node.runtime.spawn(Box::pin(task));
         adapter
     }

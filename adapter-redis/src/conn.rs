@@ -231,19 +231,34 @@ pub(crate) struct Incoming {
     pub payload: Vec<u8>,
 }
 
-/// Subscribes (`PSUBSCRIBE patterns`, `SUBSCRIBE channels`) and hands every message to
-/// `handle`, reconnecting with backoff, until `stop` fires (its sender is dropped) or `handle`
-/// says to stop.
+/// What a subscribing connection subscribes to, and how.
+pub(crate) struct Subscription {
+    pub client: redis::Client,
+    pub runtime: Arc<dyn Runtime>,
+    /// `PSUBSCRIBE`d.
+    pub patterns: Vec<String>,
+    /// `SUBSCRIBE`d.
+    pub channels: Vec<String>,
+    pub reconnect: Reconnect,
+    /// Larger messages are dropped.
+    pub max_message: usize,
+}
+
+/// Subscribes as `subscription` says and hands every message to `handle`, reconnecting with
+/// backoff, until `stop` fires (its sender is dropped) or `handle` says to stop.
 pub(crate) async fn subscribe_loop(
-    client: redis::Client,
-    runtime: Arc<dyn Runtime>,
-    patterns: Vec<String>,
-    channels: Vec<String>,
-    reconnect: Reconnect,
-    max_message: usize,
+    subscription: Subscription,
     mut stop: oneshot::Receiver<()>,
     handle: impl Fn(Incoming) -> bool + Send + 'static,
 ) {
+    let Subscription {
+        client,
+        runtime,
+        patterns,
+        channels,
+        reconnect,
+        max_message,
+    } = subscription;
     let mut backoff = reconnect.backoff();
     loop {
         let connected = async {

@@ -264,6 +264,118 @@ impl Peer {
     }
 }
 
+/// Every row of the cluster table across three nodes, one client on each (`peers[i]` on the
+/// node `ids[i]`): rooms, broadcasts (to, except, local, binary), fetchSockets, socketsJoin
+/// and socketsLeave, broadcasts with acks, serverSideEmit with acks, serverCount, and
+/// disconnectSockets (which ends with the clients of nodes 0 and 2 disconnected).
+pub async fn every_operation(exec: Executor, peers: &mut [Peer; 3], ids: [&str; 3]) {
+    let [a, b, c] = peers;
+    assert_eq!(a.hello_node, ids[0]);
+    assert_eq!(b.hello_node, ids[1]);
+    assert_eq!(c.hello_node, ids[2]);
+
+    assert_eq!(a.call(exec, "join", vec![s("r1")]).await, s("ok"));
+    assert_eq!(c.call(exec, "join", vec![s("r1")]).await, s("ok"));
+
+    // A room broadcast from node 2 reaches the room's clients on nodes 1 and 3.
+    b.emit("to-room", vec![s("r1"), s("x"), Value::from(1u64)]);
+    assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["x",1]"#);
+    assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["x",1]"#);
+
+    // A broadcast to all, with binary kept binary across nodes.
+    let bin = Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]));
+    a.emit("broadcast", vec![s("all"), bin.clone()]);
+    for peer in [&mut *a, &mut *b, &mut *c] {
+        assert_eq!(
+            peer.next(exec, "broadcast-event").await,
+            vec![s("all"), bin.clone()]
+        );
+    }
+    // B was not in r1: the room event never reached it (the broadcast came after it).
+    assert!(!b.seen("room-event"), "{:?}", b.backlog);
+
+    // except: only B (not in r1) gets it; local: only C's node.
+    b.emit("except-room", vec![s("r1"), s("e")]);
+    assert_eq!(json_args(&b.next(exec, "except-event").await), r#"["e"]"#);
+    c.emit("local-broadcast", vec![s("l")]);
+    assert_eq!(json_args(&c.next(exec, "local-event").await), r#"["l"]"#);
+    b.emit("broadcast", vec![s("marker")]);
+    for peer in [&mut *a, &mut *b, &mut *c] {
+        peer.next(exec, "broadcast-event").await;
+    }
+    assert!(!a.seen("except-event") && !c.seen("except-event"));
+    assert!(!a.seen("local-event") && !b.seen("local-event"));
+
+    // fetchSockets across nodes: ids, sorted rooms, data.
+    let fetched = b.call(exec, "fetch-sockets", vec![s("r1")]).await;
+    let mut expected = [(a.id.clone(), ids[0]), (c.id.clone(), ids[2])];
+    expected.sort();
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|(id, node)| {
+            let mut rooms = [id.clone(), "r1".to_owned()];
+            rooms.sort();
+            format!(
+                r#"{{"id":"{id}","rooms":["{}","{}"],"data":{{"node":"{node}"}}}}"#,
+                rooms[0], rooms[1]
+            )
+        })
+        .collect();
+    assert_eq!(json(&fetched), format!("[{}]", expected.join(",")));
+
+    // socketsJoin / socketsLeave across nodes.
+    assert_eq!(
+        b.call(exec, "sockets-join", vec![s("r1"), s("r2")]).await,
+        s("ok")
+    );
+    b.emit("to-room", vec![s("r2"), s("two")]);
+    assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["two"]"#);
+    assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["two"]"#);
+    assert_eq!(
+        b.call(exec, "sockets-leave", vec![s("r2"), s("r2")]).await,
+        s("ok")
+    );
+    let fetched = b.call(exec, "fetch-sockets", vec![s("r2")]).await;
+    assert_eq!(json(&fetched), "[]");
+
+    // Broadcast with acks across nodes: every client in r1 answers with its id.
+    let answers = b.call(exec, "ask-room", vec![s("r1")]).await;
+    let mut asked = [a.id.clone(), c.id.clone()];
+    asked.sort();
+    assert_eq!(
+        json(&answers),
+        format!(r#"["{}","{}"]"#, asked[0], asked[1])
+    );
+
+    // serverSideEmit with acks: the other nodes answer; serverCount.
+    let mut others = [ids[1], ids[2]];
+    others.sort();
+    assert_eq!(
+        json(&a.call(exec, "server-side-emit", vec![]).await),
+        format!(r#"["{}","{}"]"#, others[0], others[1])
+    );
+    assert_eq!(
+        a.call(exec, "server-count", vec![]).await,
+        Value::from(3u64)
+    );
+
+    // disconnectSockets across nodes: A and C go, B stays.
+    assert_eq!(
+        b.call(exec, "disconnect-room", vec![s("r1")]).await,
+        s("ok")
+    );
+    a.disconnected(exec).await;
+    c.disconnected(exec).await;
+    let left = b.call(exec, "fetch-sockets", vec![Value::Null]).await;
+    assert_eq!(
+        json(&left),
+        format!(
+            r#"[{{"id":"{}","rooms":["{}"],"data":{{"node":"{}"}}}}]"#,
+            b.id, b.id, ids[1]
+        )
+    );
+}
+
 /// Asks `peer`'s node, until it answers so, that `room` holds `n` sockets across the cluster.
 pub async fn wait_for_room(exec: Executor, peer: &Peer, room: &str, n: usize) {
     let start = std::time::Instant::now();

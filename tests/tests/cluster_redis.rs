@@ -21,83 +21,12 @@ socketio_tests::executor_tests! {
         let key = unique_key("ops");
         let nodes = start_nodes(exec, &key, &["rs-1", "rs-2", "rs-3"]).await;
         wait_server_count(exec, &nodes, 3).await;
-        let mut a = Peer::connect(exec, &nodes[0].url()).await;
-        let mut b = Peer::connect(exec, &nodes[1].url()).await;
-        let mut c = Peer::connect(exec, &nodes[2].url()).await;
-        assert_eq!(a.hello_node, "rs-1");
-        assert_eq!(c.hello_node, "rs-3");
-
-        assert_eq!(a.call(exec, "join", vec![s("r1")]).await, s("ok"));
-        assert_eq!(c.call(exec, "join", vec![s("r1")]).await, s("ok"));
-
-        // A room broadcast from node 2 reaches the room's clients on nodes 1 and 3.
-        b.emit("to-room", vec![s("r1"), s("x"), Value::from(1u64)]);
-        assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["x",1]"#);
-        assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["x",1]"#);
-
-        // A broadcast to all, with binary kept binary across nodes.
-        let bin = Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]));
-        a.emit("broadcast", vec![s("all"), bin.clone()]);
-        for peer in [&mut a, &mut b, &mut c] {
-            assert_eq!(peer.next(exec, "broadcast-event").await, vec![s("all"), bin.clone()]);
-        }
-        // B was not in r1: the room event never reached it (the broadcast came after it).
-        assert!(!b.seen("room-event"), "{:?}", b.backlog);
-
-        // except: only B (not in r1) gets it; local: only C's node.
-        b.emit("except-room", vec![s("r1"), s("e")]);
-        assert_eq!(json_args(&b.next(exec, "except-event").await), r#"["e"]"#);
-        c.emit("local-broadcast", vec![s("l")]);
-        assert_eq!(json_args(&c.next(exec, "local-event").await), r#"["l"]"#);
-        b.emit("broadcast", vec![s("marker")]);
-        for peer in [&mut a, &mut b, &mut c] {
-            peer.next(exec, "broadcast-event").await;
-        }
-        assert!(!a.seen("except-event") && !c.seen("except-event"));
-        assert!(!a.seen("local-event") && !b.seen("local-event"));
-
-        // fetchSockets across nodes: ids, sorted rooms, data.
-        let fetched = b.call(exec, "fetch-sockets", vec![s("r1")]).await;
-        let mut expected = [(a.id.clone(), "rs-1"), (c.id.clone(), "rs-3")];
-        expected.sort();
-        let expected: Vec<String> = expected
-            .iter()
-            .map(|(id, node)| {
-                let mut rooms = [id.clone(), "r1".to_owned()];
-                rooms.sort();
-                format!(
-                    r#"{{"id":"{id}","rooms":["{}","{}"],"data":{{"node":"{node}"}}}}"#,
-                    rooms[0], rooms[1]
-                )
-            })
-            .collect();
-        assert_eq!(json(&fetched), format!("[{}]", expected.join(",")));
-
-        // socketsJoin / socketsLeave across nodes.
-        assert_eq!(b.call(exec, "sockets-join", vec![s("r1"), s("r2")]).await, s("ok"));
-        b.emit("to-room", vec![s("r2"), s("two")]);
-        assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["two"]"#);
-        assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["two"]"#);
-        assert_eq!(b.call(exec, "sockets-leave", vec![s("r2"), s("r2")]).await, s("ok"));
-        let fetched = b.call(exec, "fetch-sockets", vec![s("r2")]).await;
-        assert_eq!(json(&fetched), "[]");
-
-        // Broadcast with acks across nodes: every client in r1 answers with its id.
-        let answers = b.call(exec, "ask-room", vec![s("r1")]).await;
-        let mut ids = [a.id.clone(), c.id.clone()];
-        ids.sort();
-        assert_eq!(json(&answers), format!(r#"["{}","{}"]"#, ids[0], ids[1]));
-
-        // serverSideEmit with acks: the other nodes answer; serverCount.
-        assert_eq!(json(&a.call(exec, "server-side-emit", vec![]).await), r#"["rs-2","rs-3"]"#);
-        assert_eq!(a.call(exec, "server-count", vec![]).await, Value::from(3u64));
-
-        // disconnectSockets across nodes: A and C go, B stays.
-        assert_eq!(b.call(exec, "disconnect-room", vec![s("r1")]).await, s("ok"));
-        a.disconnected(exec).await;
-        c.disconnected(exec).await;
-        let left = b.call(exec, "fetch-sockets", vec![Value::Null]).await;
-        assert_eq!(json(&left), format!(r#"[{{"id":"{}","rooms":["{}"],"data":{{"node":"rs-2"}}}}]"#, b.id, b.id));
+        let mut peers = [
+            Peer::connect(exec, &nodes[0].url()).await,
+            Peer::connect(exec, &nodes[1].url()).await,
+            Peer::connect(exec, &nodes[2].url()).await,
+        ];
+        every_operation(exec, &mut peers, ["rs-1", "rs-2", "rs-3"]).await;
         stop_nodes(exec, nodes).await;
     }
 }

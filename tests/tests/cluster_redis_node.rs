@@ -1,0 +1,213 @@
+//! Mixed clusters on the real Redis (127.0.0.1:6379): the official socket.io 4.8 server with
+//! the official `@socket.io/redis-adapter` 8.3 (`tests/node/servers/cluster-redis.js`) beside
+//! our nodes on tokio and on smol, all running the cluster app; and the official
+//! `@socket.io/redis-emitter` 5.1 (`tests/node/clients/cluster-emitter.js`) driving our nodes,
+//! our emitter driving the Node node.
+
+use std::time::Duration;
+
+use serde_json::json;
+use socketio_redis::Emitter;
+use socketio_tests::cluster_support::*;
+use socketio_tests::executor::Executor;
+use socketio_tests::interop::{RefServer, run_client};
+use socketio_tokio::Value;
+
+/// The official cluster node on `key`.
+fn node_node(key: &str, id: &str) -> RefServer {
+    require_redis();
+    RefServer::start_script(
+        "servers/cluster-redis.js",
+        &json!({"port": 0, "redisUrl": REDIS_URL, "key": key, "nodeId": id,
+                "requestsTimeout": 1000}),
+    )
+}
+
+/// A Node node, ours on tokio and ours on smol: every row of the table across them, in both
+/// directions (the Node node's client is the requester of every request, and the target of
+/// our nodes' broadcasts); then the Node node is killed and the survivors still answer.
+#[test]
+fn node_and_rust_nodes_share_a_cluster() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("mixed");
+        let node = node_node(&key, "node-1");
+        let mut nodes = start_nodes(Executor::Tokio, &key, &["rs-tokio"]).await;
+        nodes.extend(start_nodes(Executor::Smol, &key, &["rs-smol"]).await);
+        wait_server_count(exec, &nodes, 3).await;
+
+        // The Node node's client is `a`: it asks, ours answer; ours broadcast, it receives.
+        let mut peers = [
+            Peer::connect(exec, &node.url()).await,
+            Peer::connect(exec, &nodes[0].url()).await,
+            Peer::connect(exec, &nodes[1].url()).await,
+        ];
+        every_operation(exec, &mut peers, ["node-1", "rs-tokio", "rs-smol"]).await;
+
+        // The reverse: a client of ours asks, the Node node answers (the clients of the Node
+        // node and of the smol node were disconnected by the last step: new ones).
+        let mut a = Peer::connect(exec, &node.url()).await;
+        let c = Peer::connect(exec, &nodes[1].url()).await;
+        let [_, b, _] = &mut peers;
+        assert_eq!(a.call(exec, "join", vec![s("q")]).await, s("ok"));
+        let fetched = b.call(exec, "fetch-sockets", vec![s("q")]).await;
+        let mut rooms = [a.id.clone(), "q".to_owned()];
+        rooms.sort();
+        assert_eq!(
+            json(&fetched),
+            format!(
+                r#"[{{"id":"{}","rooms":["{}","{}"],"data":{{"node":"node-1"}}}}]"#,
+                a.id, rooms[0], rooms[1]
+            )
+        );
+        assert_eq!(
+            json(&b.call(exec, "ask-room", vec![s("q")]).await),
+            format!(r#"["{}"]"#, a.id)
+        );
+        assert_eq!(
+            json(&c.call(exec, "server-side-emit", vec![]).await),
+            r#"["node-1","rs-tokio"]"#
+        );
+        b.emit("to-room", vec![s("q"), s("to node")]);
+        assert_eq!(
+            json_args(&a.next(exec, "room-event").await),
+            r#"["to node"]"#
+        );
+
+        // The Node node dies: the survivors count two and their requests still answer.
+        drop(node);
+        wait_server_count(exec, &nodes, 2).await;
+        assert_eq!(
+            json(&c.call(exec, "server-side-emit", vec![]).await),
+            r#"["rs-tokio"]"#
+        );
+        let fetched = c.call(exec, "fetch-sockets", vec![Value::Null]).await;
+        assert_eq!(
+            fetched.as_array().map(<[Value]>::len),
+            Some(2),
+            "{fetched:?}"
+        );
+        stop_nodes(exec, nodes).await;
+    });
+}
+
+/// 500 room events from a Node node's client arrive in order on our nodes, and the reverse.
+#[test]
+fn room_events_keep_their_order_in_a_mixed_cluster() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("mixed-order");
+        let node = node_node(&key, "node-1");
+        let nodes = start_nodes(Executor::Tokio, &key, &["rs-1"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let mut a = Peer::connect(exec, &node.url()).await;
+        let mut b = Peer::connect(exec, &nodes[0].url()).await;
+        assert_eq!(a.call(exec, "join", vec![s("r")]).await, s("ok"));
+        assert_eq!(b.call(exec, "join", vec![s("r")]).await, s("ok"));
+        for i in 0..500u64 {
+            a.emit("to-room", vec![s("r"), Value::from(i)]);
+        }
+        for i in 0..500u64 {
+            assert_eq!(b.next(exec, "room-event").await, vec![Value::from(i)]);
+            assert_eq!(a.next(exec, "room-event").await, vec![Value::from(i)]);
+        }
+        for i in 0..500u64 {
+            b.emit("to-room", vec![s("r"), Value::from(i)]);
+        }
+        for i in 0..500u64 {
+            assert_eq!(a.next(exec, "room-event").await, vec![Value::from(i)]);
+            assert_eq!(b.next(exec, "room-event").await, vec![Value::from(i)]);
+        }
+        stop_nodes(exec, nodes).await;
+    });
+}
+
+/// The official emitter drives our node and the Node node; our emitter drives both too.
+#[test]
+fn emitters_drive_node_and_rust_nodes() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("emitters");
+        let node = node_node(&key, "node-1");
+        let nodes = start_nodes(Executor::Tokio, &key, &["rs-1"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let (tx, rx) = ::smol::channel::unbounded();
+        nodes[0]
+            .io
+            .on_server_side_emit(move |event: String, args: Vec<Value>| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.try_send((event, args));
+                }
+            });
+        let mut on_node = Peer::connect(exec, &node.url()).await;
+        let mut on_rust = Peer::connect(exec, &nodes[0].url()).await;
+        assert_eq!(on_node.call(exec, "join", vec![s("news")]).await, s("ok"));
+        assert_eq!(on_rust.call(exec, "join", vec![s("news")]).await, s("ok"));
+        assert_eq!(on_rust.call(exec, "join", vec![s("rust")]).await, s("ok"));
+
+        // The official emitter.
+        let steps = json!([
+            {"op": "emit", "to": ["news"], "event": "room-event", "args": ["official", 1, {"$bin": "AQID"}]},
+            {"op": "emit", "except": ["rust"], "event": "except-event", "args": ["not rust"]},
+            {"op": "socketsJoin", "to": ["news"], "rooms": ["joined"]},
+            {"op": "emit", "to": ["joined"], "event": "room-event", "args": ["joined"]},
+            {"op": "socketsLeave", "rooms": ["joined"]},
+            {"op": "serverSideEmit", "args": ["ping", "official"]},
+        ]);
+        let args = json!({"redisUrl": REDIS_URL, "key": key, "steps": steps}).to_string();
+        let run = exec
+            .unblock(move || {
+                run_client(
+                    "cluster-emitter.js",
+                    &[args],
+                    Duration::from_secs(20),
+                )
+            })
+            .await;
+        run.assert_success();
+        let bin = Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]));
+        for peer in [&mut on_node, &mut on_rust] {
+            let args = peer.next(exec, "room-event").await;
+            assert_eq!(args, vec![s("official"), Value::from(1u64), bin.clone()]);
+            assert_eq!(json_args(&peer.next(exec, "room-event").await), r#"["joined"]"#);
+        }
+        assert_eq!(json_args(&on_node.next(exec, "except-event").await), r#"["not rust"]"#);
+        assert!(!on_rust.seen("except-event"));
+        let (event, args) = exec.timeout(WAIT, rx.recv()).await.expect("server-side event").unwrap();
+        assert_eq!((event.as_str(), args), ("ping", vec![s("official")]));
+        wait_for_room(exec, &on_rust, "joined", 0).await;
+
+        // Ours, on the Node node's clients too.
+        let conn = redis_client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let emitter = Emitter::with_key(conn, key.clone());
+        emitter.to("news").emit("room-event", &("ours", 2)).await.unwrap();
+        for peer in [&mut on_node, &mut on_rust] {
+            assert_eq!(json_args(&peer.next(exec, "room-event").await), r#"["ours",2]"#);
+        }
+        emitter.except("rust").emit("except-event", &"ours").await.unwrap();
+        assert_eq!(json_args(&on_node.next(exec, "except-event").await), r#"["ours"]"#);
+        emitter.sockets_join(&["all"]).await.unwrap();
+        wait_for_room(exec, &on_rust, "all", 2).await;
+        emitter.to("all").sockets_leave(&["all"]).await.unwrap();
+        wait_for_room(exec, &on_rust, "all", 0).await;
+        emitter.server_side_emit("ping", &"ours").await.unwrap();
+        let start = std::time::Instant::now();
+        while !node
+            .lines()
+            .iter()
+            .any(|l| l.get("serverSideEvent").is_some() && l["args"] == json!(["ours"]))
+        {
+            assert!(start.elapsed() < WAIT, "the Node node never got ping: {:?}", node.lines());
+            exec.sleep(Duration::from_millis(20)).await;
+        }
+        emitter.of("/").disconnect_sockets(true).await.unwrap();
+        on_node.disconnected(exec).await;
+        on_rust.disconnected(exec).await;
+        assert!(!on_rust.seen("except-event"));
+        stop_nodes(exec, nodes).await;
+    });
+}
