@@ -47,6 +47,12 @@ pub fn install(io: &Server, node: &RedisNode, node_id: &str) {
             }
         }
     });
+    // Make `/`'s adapter now (it is made on first use), so the node subscribes and counts in
+    // `PUBSUB NUMSUB` before its first client.
+    let server = io.clone();
+    io.runtime().spawn(Box::pin(async move {
+        let _ = server.server_count().await;
+    }));
     io.ns("/", move |socket: Socket| {
         let id = id.clone();
         async move {
