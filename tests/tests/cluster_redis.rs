@@ -188,3 +188,43 @@ fn redis_restarts_under_the_nodes() {
         stop_nodes(exec, nodes).await;
     });
 }
+
+/// A node that is subscribed but never answers (a subscription of the test's own, counted by
+/// `PUBSUB NUMSUB`): requests end after `requestsTimeout` with the typed timeout error, and a
+/// broadcast with acks resolves with the answers that came (this node's), marked incomplete.
+#[test]
+fn a_silent_node_makes_requests_time_out() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("silent");
+        let mut options = RedisAdapterOptions::with_key(key.clone());
+        options.requests_timeout = Duration::from_millis(300);
+        let nodes = start_nodes_on(exec, REDIS_URL, options, &["rs-1"]).await;
+        let mut silent = redis_client().get_async_pubsub().await.expect("redis");
+        silent
+            .subscribe(format!("{key}-request#/#"))
+            .await
+            .expect("subscribe");
+        wait_server_count(exec, &nodes, 2).await;
+        let a = Peer::connect(exec, &nodes[0].url()).await;
+        assert_eq!(a.call(exec, "join", vec![s("r")]).await, s("ok"));
+        assert_eq!(
+            a.call(exec, "fetch-sockets", vec![s("r")]).await,
+            s("error: adapter: timeout reached while waiting for fetchSockets response: 0 of 1")
+        );
+        assert_eq!(
+            a.call(exec, "server-side-emit", vec![]).await,
+            s("error: adapter: timeout reached while waiting for serverSideEmit response: 0 of 1")
+        );
+        // ask-room waits 2 s (the table's); the silent node never reports its clients.
+        let asked = a.call(exec, "ask-room", vec![s("r")]).await;
+        assert!(json(&asked).starts_with("\"error: "), "{asked:?}");
+        drop(silent);
+        wait_server_count(exec, &nodes, 1).await;
+        assert_eq!(
+            json(&a.call(exec, "ask-room", vec![s("r")]).await),
+            format!(r#"["{}"]"#, a.id)
+        );
+        stop_nodes(exec, nodes).await;
+    });
+}

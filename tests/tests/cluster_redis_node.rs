@@ -211,3 +211,87 @@ fn emitters_drive_node_and_rust_nodes() {
         stop_nodes(exec, nodes).await;
     });
 }
+
+/// Our emitter publishes the official emitter's bytes, on the same channels: the same steps
+/// through both, read back from a subscription of the test's own.
+#[test]
+fn our_emitter_publishes_the_official_emitters_bytes() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        use futures_util::StreamExt;
+        let key = unique_key("bytes");
+        let mut pubsub = redis_client().get_async_pubsub().await.expect("redis");
+        pubsub.psubscribe(format!("{key}*")).await.expect("psubscribe");
+        let mut messages = pubsub.into_on_message();
+        let mut read = async || -> (String, Vec<u8>) {
+            let message = exec
+                .timeout(WAIT, messages.next())
+                .await
+                .expect("a message in time")
+                .expect("the subscription is open");
+            (
+                message.get_channel_name().to_owned(),
+                message.get_payload_bytes().to_vec(),
+            )
+        };
+
+        let steps = json!([
+            {"op": "emit", "to": ["r"], "event": "ev", "args": [1, "two", {"$bin": "AQID"}, {"k": [true, null, 1.5]}]},
+            {"op": "emit", "except": ["x"], "volatile": true, "event": "ev", "args": []},
+            {"op": "emit", "nsp": "/admin", "to": ["a", "b"], "event": "ev", "args": [-7, 70000, 5000000000u64]},
+            {"op": "socketsJoin", "to": ["r"], "rooms": ["j"]},
+            {"op": "socketsLeave", "except": ["r"], "rooms": ["j", "k"]},
+            {"op": "disconnectSockets", "to": ["r"], "close": true},
+            {"op": "serverSideEmit", "args": ["ping", "x", 2]},
+        ]);
+        let args = json!({"redisUrl": REDIS_URL, "key": key, "steps": steps}).to_string();
+        exec.unblock(move || {
+            run_client("cluster-emitter.js", &[args], Duration::from_secs(20))
+        })
+        .await
+        .assert_success();
+        let mut official = Vec::new();
+        for _ in 0..7 {
+            official.push(read().await);
+        }
+
+        let conn = redis_client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let emitter = Emitter::with_key(conn, key.clone());
+        let bin = bytes::Bytes::from_static(&[1, 2, 3]);
+        let object = Value::Object(vec![(
+            "k".to_owned(),
+            Value::Array(vec![Value::Bool(true), Value::Null, Value::from(1.5)]),
+        )]);
+        emitter
+            .to("r")
+            .emit("ev", &(1, "two", bin, object))
+            .await
+            .unwrap();
+        emitter.except("x").volatile().emit("ev", &()).await.unwrap();
+        emitter
+            .of("admin")
+            .to("a")
+            .to("b")
+            .emit("ev", &(-7, 70000, 5_000_000_000u64))
+            .await
+            .unwrap();
+        emitter.to("r").sockets_join(&["j"]).await.unwrap();
+        emitter.except("r").sockets_leave(&["j", "k"]).await.unwrap();
+        emitter.to("r").disconnect_sockets(true).await.unwrap();
+        emitter.server_side_emit("ping", &("x", 2)).await.unwrap();
+        for (i, expected) in official.iter().enumerate() {
+            let ours = read().await;
+            assert_eq!(&ours.0, &expected.0, "channel of step {i}");
+            assert_eq!(
+                ours.1,
+                expected.1,
+                "bytes of step {i}: ours {:?}, official {:?}",
+                String::from_utf8_lossy(&ours.1),
+                String::from_utf8_lossy(&expected.1)
+            );
+        }
+    });
+}
