@@ -295,3 +295,95 @@ fn our_emitter_publishes_the_official_emitters_bytes() {
         }
     });
 }
+
+/// Our node publishes the official adapter's bytes: the same broadcasts (all, one room,
+/// except) and the same broadcast-with-ack request, made by a client on the Node node and by
+/// one on ours, read back from a subscription of the test's own; only the random node uid and
+/// request id (6 characters each in both) differ.
+#[test]
+fn our_adapter_publishes_the_official_adapters_bytes() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        use futures_util::StreamExt;
+        let key = unique_key("adapter-bytes");
+        let node = node_node(&key, "node-1");
+        let nodes = start_nodes(Executor::Tokio, &key, &["rs-1"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let on_node = Peer::connect(exec, &node.url()).await;
+        let on_rust = Peer::connect(exec, &nodes[0].url()).await;
+
+        let mut pubsub = redis_client().get_async_pubsub().await.expect("redis");
+        pubsub
+            .psubscribe(format!("{key}#*"))
+            .await
+            .expect("psubscribe");
+        // A pattern, so that PUBSUB NUMSUB does not count this subscription as a node.
+        pubsub
+            .psubscribe(format!("{key}-request#*"))
+            .await
+            .expect("psubscribe");
+        let mut messages = pubsub.into_on_message();
+        let mut read = async || -> (String, Vec<u8>) {
+            let message = exec
+                .timeout(WAIT, messages.next())
+                .await
+                .expect("a message in time")
+                .expect("the subscription is open");
+            (
+                message.get_channel_name().to_owned(),
+                message.get_payload_bytes().to_vec(),
+            )
+        };
+        let bin = Value::Binary(bytes::Bytes::from_static(&[9, 8]));
+        let steps: Vec<(&str, Vec<Value>)> = vec![
+            ("broadcast", vec![s("x"), Value::from(1u64), bin.clone()]),
+            ("to-room", vec![s("room"), s("y")]),
+            ("except-room", vec![s("room"), Value::from(2.5)]),
+        ];
+        let mut seen: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
+        for peer in [&on_node, &on_rust] {
+            let mut these = Vec::new();
+            for (event, args) in &steps {
+                peer.emit(event, args.clone());
+                these.push(read().await);
+            }
+            // A broadcast with acks to an empty room: the request (the answer is `[]`).
+            assert_eq!(
+                json(&peer.call(exec, "ask-room", vec![s("nobody")]).await),
+                "[]"
+            );
+            these.push(read().await);
+            seen.push(these);
+        }
+        // [uid, ...]: fixarray, then fixstr of 6 (0xa6) and the uid.
+        let mask = |mut bytes: Vec<u8>, at: &[usize]| {
+            for start in at {
+                for b in bytes.iter_mut().skip(*start).take(6) {
+                    *b = b'?';
+                }
+            }
+            bytes
+        };
+        for (i, (official, ours)) in seen[0].iter().zip(&seen[1]).enumerate() {
+            assert_eq!(official.0, ours.0, "channel of step {i}");
+            let (official, ours) = if i < 3 {
+                (mask(official.1.clone(), &[2]), mask(ours.1.clone(), &[2]))
+            } else {
+                // {uid: 6, requestId: 6, ...}: "uid" at 1..5, its value at 6..12; "requestId"
+                // at 12..22, its value at 23..29.
+                (
+                    mask(official.1.clone(), &[6, 23]),
+                    mask(ours.1.clone(), &[6, 23]),
+                )
+            };
+            assert_eq!(
+                official,
+                ours,
+                "bytes of step {i}: official {:?}, ours {:?}",
+                String::from_utf8_lossy(&official),
+                String::from_utf8_lossy(&ours)
+            );
+        }
+        stop_nodes(exec, nodes).await;
+    });
+}
