@@ -228,3 +228,99 @@ fn a_silent_node_makes_requests_time_out() {
         stop_nodes(exec, nodes).await;
     });
 }
+
+/// The sockets `fetch_sockets` returns from another node carry their handshake, and their
+/// handles (emit, join, leave, disconnect) act on that node.
+#[test]
+fn remote_socket_handles_act_on_the_other_node() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("remote-socket");
+        let nodes = start_nodes(exec, &key, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        let sockets = nodes[0].io.fetch_sockets().await.expect("fetched");
+        assert_eq!(sockets.len(), 1);
+        let remote = &sockets[0];
+        assert_eq!(remote.id(), b.id);
+        assert!(remote.as_local().is_none());
+        assert_eq!(
+            remote.data::<Value>(),
+            Some(Value::Object(vec![("node".to_owned(), s("rs-2"))]))
+        );
+        let handshake = remote.handshake();
+        assert!(
+            handshake.url.starts_with("/socket.io/?EIO=4"),
+            "{handshake:?}"
+        );
+        assert_eq!(handshake.query.get("EIO"), Some(&s("4")));
+        assert!(
+            handshake.issued > 0 && handshake.address.contains("127.0.0.1"),
+            "{handshake:?}"
+        );
+
+        remote.emit("direct", &("hi", 1)).unwrap();
+        assert_eq!(json_args(&b.next(exec, "direct").await), r#"["hi",1]"#);
+        remote.join("joined");
+        wait_for_room(exec, &b, "joined", 1).await;
+        remote.leave("joined");
+        wait_for_room(exec, &b, "joined", 0).await;
+        remote.disconnect(true);
+        b.disconnected(exec).await;
+        stop_nodes(exec, nodes).await;
+    });
+}
+
+/// Garbage on every channel of the namespace is dropped: no panic, the nodes go on.
+#[test]
+fn malformed_messages_are_dropped() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("garbage");
+        let nodes = start_nodes(exec, &key, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 2).await;
+        let mut a = Peer::connect(exec, &nodes[0].url()).await;
+        let mut b = Peer::connect(exec, &nodes[1].url()).await;
+        assert_eq!(a.call(exec, "join", vec![s("r")]).await, s("ok"));
+        let mut conn = redis_client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let garbage: [&[u8]; 8] = [
+            b"",
+            b"{",
+            b"{\"type\":7,\"requestId\":\"x\",\"opts\":{\"rooms\":5}}",
+            b"{\"type\":5,\"requestId\":\"y\",\"uid\":\"z\",\"opts\":{\"rooms\":[[[]]]}}",
+            b"\x93\xa1u\xc0\xc0",
+            b"\x93\xa1u\x83\xa4type\x02\xa4data\x91\xc1\xa3nsp\xa1/\x80",
+            b"\xdd\xff\xff\xff\xff",
+            &[0x91; 200],
+        ];
+        for channel in [
+            format!("{key}#/#"),
+            format!("{key}#/#r#"),
+            format!("{key}-request#/#"),
+            format!("{key}-response#/#"),
+        ] {
+            for payload in garbage {
+                let _: i64 = socketio_redis::redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(payload)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("published");
+            }
+        }
+        b.emit("to-room", vec![s("r"), s("still here")]);
+        assert_eq!(
+            json_args(&a.next(exec, "room-event").await),
+            r#"["still here"]"#
+        );
+        assert_eq!(
+            b.call(exec, "server-count", vec![]).await,
+            Value::from(2u64)
+        );
+        assert!(!a.seen("broadcast-event") && !b.seen("broadcast-event"));
+        stop_nodes(exec, nodes).await;
+    });
+}

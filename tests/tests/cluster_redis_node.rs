@@ -387,3 +387,43 @@ fn our_adapter_publishes_the_official_adapters_bytes() {
         stop_nodes(exec, nodes).await;
     });
 }
+
+/// `publishOnSpecificResponseChannel` on our nodes: they answer the Node node on its own
+/// response channel, which it reads, and read answers on theirs.
+#[test]
+fn specific_response_channels_interoperate() {
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("specific");
+        let node = node_node(&key, "node-1");
+        let mut options = socketio_redis::RedisAdapterOptions::with_key(key.clone());
+        options.publish_on_specific_response_channel = true;
+        let nodes = start_nodes_on(exec, REDIS_URL, options, &["rs-1", "rs-2"]).await;
+        wait_server_count(exec, &nodes, 3).await;
+        let a = Peer::connect(exec, &node.url()).await;
+        let b = Peer::connect(exec, &nodes[0].url()).await;
+        let c = Peer::connect(exec, &nodes[1].url()).await;
+        for peer in [&a, &b, &c] {
+            assert_eq!(peer.call(exec, "join", vec![s("r")]).await, s("ok"));
+        }
+        for peer in [&a, &b] {
+            let fetched = peer.call(exec, "fetch-sockets", vec![s("r")]).await;
+            assert_eq!(
+                fetched.as_array().map(<[Value]>::len),
+                Some(3),
+                "{fetched:?}"
+            );
+            let asked = peer.call(exec, "ask-room", vec![s("r")]).await;
+            assert_eq!(asked.as_array().map(<[Value]>::len), Some(3), "{asked:?}");
+        }
+        assert_eq!(
+            json(&a.call(exec, "server-side-emit", vec![]).await),
+            r#"["rs-1","rs-2"]"#
+        );
+        assert_eq!(
+            json(&b.call(exec, "server-side-emit", vec![]).await),
+            r#"["node-1","rs-2"]"#
+        );
+        stop_nodes(exec, nodes).await;
+    });
+}
