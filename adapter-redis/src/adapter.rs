@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -33,7 +34,8 @@ pub struct RedisAdapterOptions {
     pub parser: Parser,
     /// How many messages may wait to be published (default 4096); past that they are dropped.
     pub publish_queue: usize,
-    /// How many cluster requests may wait for answers at once (default 1024).
+    /// How many cluster requests may wait for answers at once, and how many answers to other
+    /// nodes' requests may be in progress at once (default 1024 each).
     pub max_pending_requests: usize,
     /// How many answers one request collects at most (default 100,000).
     pub max_responses: usize,
@@ -224,6 +226,8 @@ pub struct RedisAdapter {
     uid: String,
     channels: Channels,
     pending: Mutex<HashMap<String, PendingEntry>>,
+    /// Answers to other nodes' requests still being made (bounded by `max_pending_requests`).
+    answering: Arc<AtomicUsize>,
     me: Weak<RedisAdapter>,
     /// Dropping it stops the subscriber task.
     _stop: oneshot::Sender<()>,
@@ -249,6 +253,7 @@ impl RedisAdapter {
             uid,
             channels: channels.clone(),
             pending: Mutex::new(HashMap::new()),
+            answering: Arc::new(AtomicUsize::new(0)),
             me: me.clone(),
             _stop: stop_tx,
         });
@@ -361,6 +366,21 @@ impl RedisAdapter {
             let complete = complete || entry.state.complete();
             Some((entry.state, complete))
         }
+    }
+
+    /// Runs `task` (an answer to another node) unless `max_pending_requests` answers are
+    /// already being made, in which case the request is dropped.
+    fn answer(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let answering = self.answering.clone();
+        if answering.fetch_add(1, Ordering::AcqRel) >= self.node.options.max_pending_requests {
+            answering.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!("too many requests from other nodes: one dropped");
+            return;
+        }
+        self.node.runtime.spawn(Box::pin(async move {
+            task.await;
+            answering.fetch_sub(1, Ordering::AcqRel);
+        }));
     }
 
     // ---- receiving ------------------------------------------------------------------
@@ -509,14 +529,14 @@ impl RedisAdapter {
                 };
                 let answer = handler(event, items.collect());
                 let me = self.me.clone();
-                self.node.runtime.spawn(Box::pin(async move {
+                self.answer(async move {
                     let answer = answer.await;
                     if let Some(me) = me.upgrade() {
                         // The official adapter answers these on the shared response channel.
                         let channel = me.channels.response.clone();
                         me.publish(channel, wire::encode_server_side_ack(&id, &answer));
                     }
-                }));
+                });
             }
             RequestType::Broadcast => {
                 let (Some(id), Some(opts)) = (request_id, request.opts()) else {
@@ -542,7 +562,7 @@ impl RedisAdapter {
                     .deliver_with_ack(&message, &sids, timeout);
                 self.publish_response(&from, wire::encode_client_count(&id, count));
                 let me = self.me.clone();
-                self.node.runtime.spawn(Box::pin(async move {
+                self.answer(async move {
                     let answers = answers.await;
                     if let Some(me) = me.upgrade() {
                         for answer in answers.responses {
@@ -550,7 +570,7 @@ impl RedisAdapter {
                             me.publish_response(&from, wire::encode_client_ack(&id, &first));
                         }
                     }
-                }));
+                });
             }
             RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
         }
@@ -559,7 +579,7 @@ impl RedisAdapter {
     fn answer_fetch(&self, from: String, id: String, opts: BroadcastOptions) {
         let local = self.inner.fetch_sockets(opts);
         let me = self.me.clone();
-        self.node.runtime.spawn(Box::pin(async move {
+        self.answer(async move {
             let Ok(sockets) = local.await else { return };
             let Some(me) = me.upgrade() else { return };
             let sockets = sockets.iter().map(describe).collect();
@@ -567,7 +587,7 @@ impl RedisAdapter {
                 &from,
                 wire::encode_response(&id, vec![("sockets", Value::Array(sockets))]),
             );
-        }));
+        });
     }
 
     fn on_response(&self, payload: &[u8]) {

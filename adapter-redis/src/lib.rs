@@ -54,9 +54,13 @@
 //! # Bounds
 //!
 //! Messages waiting to be published: `publish_queue` (beyond: dropped, with a warning).
-//! Requests waiting for answers: `max_pending_requests` (beyond: an error). Answers per
+//! Requests waiting for answers: `max_pending_requests` (beyond: an error); answers to other
+//! nodes' requests being made at once: `max_pending_requests` too (beyond: dropped). Answers per
 //! request: `max_responses`. Messages read from Redis: `max_message_size` bytes, decoded with
-//! a nesting limit; a malformed message is dropped, never a panic.
+//! a nesting limit; a malformed message is dropped, never a panic. One gap: redis-rs queues
+//! the messages its subscribing connection reads in an unbounded channel; the adapter handles
+//! each at once (decoding and queueing deliveries, no waiting), so it grows only while a node
+//! is starved of CPU.
 
 mod adapter;
 mod conn;
