@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use futures_channel::oneshot;
+use futures_channel::{mpsc, oneshot};
 use futures_util::future::{Either, join, select};
 use socketio::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastAcks, BroadcastMessage, BroadcastOptions,
@@ -16,8 +16,10 @@ use socketio::adapter::{
 use socketio::protocol::Str;
 use socketio::{RemoteHandshake, Runtime, Value};
 
+use crate::cluster_wire::{self, ClusterMessage, MessageType, ShardedChannels, SubscriptionMode};
 use crate::conn::{Incoming, Publisher, Reconnect, Subscription, random_id, subscribe_loop};
 use crate::error::RedisAdapterError;
+use crate::resp::{Change, ShardedSubscription, sharded_loop};
 use crate::wire::{self, Channels, Message, OptsOrder, RequestType, WireBroadcast};
 
 /// The options of the classic adapter, named and defaulted as the official ones.
@@ -43,6 +45,21 @@ pub struct RedisAdapterOptions {
     pub max_message_size: usize,
     /// Reconnection delays when Redis goes away.
     pub reconnect: Reconnect,
+    /// Which official adapter to speak: the classic one (`createAdapter`, the default) or the
+    /// sharded one (`createShardedAdapter`, whose `channelPrefix` is `key`).
+    pub flavor: Flavor,
+}
+
+/// Which official adapter a [`RedisNode`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// `createAdapter`: PUBLISH / PSUBSCRIBE, the classic requests.
+    #[default]
+    Classic,
+    /// `createShardedAdapter` (Redis 7): SPUBLISH / SSUBSCRIBE, the ClusterAdapter messages,
+    /// with its `subscriptionMode`.
+    Sharded(SubscriptionMode),
 }
 
 impl Default for RedisAdapterOptions {
@@ -57,6 +74,7 @@ impl Default for RedisAdapterOptions {
             max_responses: 100_000,
             max_message_size: 16 << 20,
             reconnect: Reconnect::default(),
+            flavor: Flavor::Classic,
         }
     }
 }
@@ -218,6 +236,40 @@ struct PendingEntry {
     done: Option<oneshot::Sender<()>>,
 }
 
+/// Whom an answer goes to: the requesting node and its request id.
+struct Reply {
+    requester: String,
+    id: String,
+}
+
+impl Reply {
+    fn classic(requester: String, id: String) -> Reply {
+        Reply { requester, id }
+    }
+}
+
+/// An answer to another node's request.
+enum Answer {
+    /// This node's sockets a fetch selected (as the reference describes them).
+    Sockets(Value),
+    /// This node's ack to a server-side event.
+    ServerSide(Value),
+    /// How many of this node's clients a broadcast with acks went to.
+    ClientCount(usize),
+    /// One client's ack.
+    ClientAck(Value),
+}
+
+/// The sharded flavour's state of a namespace.
+struct Sharded {
+    channels: ShardedChannels,
+    mode: SubscriptionMode,
+    /// Dynamic room subscriptions, to the subscriber task.
+    changes: mpsc::UnboundedSender<Change>,
+    /// The rooms whose channels are subscribed.
+    subscribed: Mutex<BTreeSet<String>>,
+}
+
 /// The classic Redis adapter of one namespace: the in-memory adapter for this node's
 /// sockets, plus Redis pub/sub for the others (see the [crate docs](crate)).
 pub struct RedisAdapter {
@@ -225,6 +277,8 @@ pub struct RedisAdapter {
     node: Arc<NodeShared>,
     uid: String,
     channels: Channels,
+    /// With the sharded flavour: its channels and dynamic subscriptions.
+    sharded: Option<Sharded>,
     pending: Mutex<HashMap<String, PendingEntry>>,
     /// Answers to other nodes' requests still being made (bounded by `max_pending_requests`).
     answering: Arc<AtomicUsize>,
@@ -247,39 +301,67 @@ impl RedisAdapter {
         let uid = random_id(6);
         let channels = Channels::new(&node.options.key, local.name(), &uid);
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (changes_tx, changes_rx) = mpsc::unbounded();
+        let sharded = match node.options.flavor {
+            Flavor::Classic => None,
+            Flavor::Sharded(mode) => Some(Sharded {
+                channels: ShardedChannels::new(&node.options.key, local.name(), &uid),
+                mode,
+                changes: changes_tx,
+                subscribed: Mutex::new(BTreeSet::new()),
+            }),
+        };
+        let fixed = sharded
+            .as_ref()
+            .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
         let adapter = Arc::new_cyclic(|me| RedisAdapter {
             inner: InMemoryAdapter::new(local),
             node: node.clone(),
             uid,
             channels: channels.clone(),
+            sharded,
             pending: Mutex::new(HashMap::new()),
             answering: Arc::new(AtomicUsize::new(0)),
             me: me.clone(),
             _stop: stop_tx,
         });
         let weak = Arc::downgrade(&adapter);
-        let subscription = Subscription {
-            client: node.client.clone(),
-            runtime: node.runtime.clone(),
-            patterns: vec![channels.broadcast_pattern()],
-            channels: vec![
-                channels.request.clone(),
-                channels.response.clone(),
-                channels.specific_response.clone(),
-            ],
-            reconnect: node.options.reconnect,
-            max_message: node.options.max_message_size,
-        };
-        let task = subscribe_loop(subscription, stop_rx, move |incoming| {
-            match weak.upgrade() {
-                Some(adapter) => {
-                    adapter.on_message(incoming);
-                    true
-                }
-                None => false,
+        let handle = move |incoming| match weak.upgrade() {
+            Some(adapter) => {
+                adapter.on_message(incoming);
+                true
             }
-        });
-        node.runtime.spawn(Box::pin(task));
+            None => false,
+        };
+        match fixed {
+            Some(fixed) => {
+                let subscription = ShardedSubscription {
+                    client: node.client.clone(),
+                    runtime: node.runtime.clone(),
+                    fixed,
+                    reconnect: node.options.reconnect,
+                    max_message: node.options.max_message_size,
+                };
+                let task = sharded_loop(subscription, changes_rx, stop_rx, handle);
+                node.runtime.spawn(Box::pin(task));
+            }
+            None => {
+                let subscription = Subscription {
+                    client: node.client.clone(),
+                    runtime: node.runtime.clone(),
+                    patterns: vec![channels.broadcast_pattern()],
+                    channels: vec![
+                        channels.request.clone(),
+                        channels.response.clone(),
+                        channels.specific_response.clone(),
+                    ],
+                    reconnect: node.options.reconnect,
+                    max_message: node.options.max_message_size,
+                };
+                let task = subscribe_loop(subscription, stop_rx, handle);
+                node.runtime.spawn(Box::pin(task));
+            }
+        }
         adapter
     }
 
@@ -298,7 +380,12 @@ impl RedisAdapter {
     }
 
     fn publish(&self, channel: String, payload: Vec<u8>) {
-        if let Err(error) = self.node.publisher.publish(channel, payload) {
+        let command = if self.sharded.is_some() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        if let Err(error) = self.node.publisher.publish(command, channel, payload) {
             tracing::debug!(%error, "not published");
         }
     }
@@ -311,9 +398,29 @@ impl RedisAdapter {
         self.publish(channel, payload);
     }
 
-    /// `PUBSUB NUMSUB` of the request channel: the nodes of the namespace.
-    async fn count(node: &NodeShared, channel: &str) -> Result<usize, RedisAdapterError> {
-        node.publisher.numsub(channel).await
+    /// `PUBSUB NUMSUB` of the request channel (classic) or `PUBSUB SHARDNUMSUB` of the
+    /// namespace channel (sharded): the nodes of the namespace.
+    async fn count(
+        node: &NodeShared,
+        (which, channel): (&'static str, String),
+    ) -> Result<usize, RedisAdapterError> {
+        node.publisher.numsub(which, &channel).await
+    }
+
+    /// What [`count`](Self::count) asks.
+    fn count_target(&self) -> (&'static str, String) {
+        match &self.sharded {
+            Some(sharded) => ("SHARDNUMSUB", sharded.channels.public.clone()),
+            None => ("NUMSUB", self.channels.request.clone()),
+        }
+    }
+
+    /// Publishes a ClusterAdapter message (sharded flavour) on `channel`.
+    fn cluster_publish(&self, channel: String, kind: MessageType, data: Value) {
+        self.publish(
+            channel,
+            cluster_wire::encode(kind, data, &self.uid, self.nsp()),
+        );
     }
 
     /// Registers a request; its `done` fires when it is complete.
@@ -386,6 +493,9 @@ impl RedisAdapter {
     // ---- receiving ------------------------------------------------------------------
 
     fn on_message(&self, incoming: Incoming) {
+        if let Some(sharded) = &self.sharded {
+            return self.on_cluster(sharded, incoming);
+        }
         let Incoming { channel, payload } = incoming;
         if let Some(room) = self.channels.room_of(&channel) {
             self.on_broadcast(room, &payload);
@@ -511,83 +621,139 @@ impl RedisAdapter {
                 let (Some(id), Some(opts)) = (request_id, request.opts()) else {
                     return;
                 };
-                self.answer_fetch(from, id, opts);
+                self.answer_fetch(Reply::classic(from, id), opts);
             }
             RequestType::ServerSideEmit => {
                 let Some(Value::Array(data)) = request.get("data").cloned() else {
                     return;
                 };
-                self.inner
-                    .local()
-                    .server_side_event(Value::Array(data.clone()));
-                let Some(id) = request_id else { return };
-                let handler = lock(&self.node.ack_handlers).get(self.nsp()).cloned();
-                let Some(handler) = handler else { return };
-                let mut items = data.into_iter();
-                let Some(Value::String(event)) = items.next() else {
-                    return;
-                };
-                let answer = handler(event, items.collect());
-                let me = self.me.clone();
-                self.answer(async move {
-                    let answer = answer.await;
-                    if let Some(me) = me.upgrade() {
-                        // The official adapter answers these on the shared response channel.
-                        let channel = me.channels.response.clone();
-                        me.publish(channel, wire::encode_server_side_ack(&id, &answer));
-                    }
-                });
+                let reply = request_id.map(|id| Reply::classic(from, id));
+                self.answer_server_side(data, reply);
             }
             RequestType::Broadcast => {
                 let (Some(id), Some(opts)) = (request_id, request.opts()) else {
                     return;
                 };
-                if lock(&self.pending).contains_key(&id) {
-                    return;
-                }
                 let Some(data @ Value::Array(_)) =
                     request.get("packet").and_then(|p| p.get("data")).cloned()
                 else {
                     return;
                 };
-                let timeout = request
-                    .flag_timeout()
-                    .map(Duration::from_millis)
-                    .unwrap_or(self.node.options.requests_timeout);
                 let message = BroadcastMessage::new(data, opts).volatile(request.flag_volatile());
-                let sids = self.inner.local_sockets(&message.opts);
-                let (count, answers) = self
-                    .inner
-                    .local()
-                    .deliver_with_ack(&message, &sids, timeout);
-                self.publish_response(&from, wire::encode_client_count(&id, count));
-                let me = self.me.clone();
-                self.answer(async move {
-                    let answers = answers.await;
-                    if let Some(me) = me.upgrade() {
-                        for answer in answers.responses {
-                            let first = answer.into_iter().next().unwrap_or(Value::Null);
-                            me.publish_response(&from, wire::encode_client_ack(&id, &first));
-                        }
-                    }
-                });
+                self.answer_broadcast(Reply::classic(from, id), message, request.flag_timeout());
             }
             RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
         }
     }
 
-    fn answer_fetch(&self, from: String, id: String, opts: BroadcastOptions) {
+    /// Answers a fetch request with this node's selected sockets.
+    fn answer_fetch(&self, reply: Reply, opts: BroadcastOptions) {
         let local = self.inner.fetch_sockets(opts);
         let me = self.me.clone();
         self.answer(async move {
             let Ok(sockets) = local.await else { return };
             let Some(me) = me.upgrade() else { return };
-            let sockets = sockets.iter().map(describe).collect();
-            me.publish_response(
-                &from,
-                wire::encode_response(&id, vec![("sockets", Value::Array(sockets))]),
-            );
+            let sockets = Value::Array(sockets.iter().map(describe).collect());
+            me.reply(&reply, Answer::Sockets(sockets));
         });
+    }
+
+    /// Hands a server-side event to the application; with `reply`, answers it with this
+    /// node's ack handler (if there is one).
+    fn answer_server_side(&self, data: Vec<Value>, reply: Option<Reply>) {
+        self.inner
+            .local()
+            .server_side_event(Value::Array(data.clone()));
+        let Some(reply) = reply else { return };
+        let handler = lock(&self.node.ack_handlers).get(self.nsp()).cloned();
+        let Some(handler) = handler else { return };
+        let mut items = data.into_iter();
+        let Some(Value::String(event)) = items.next() else {
+            return;
+        };
+        let answer = handler(event, items.collect());
+        let me = self.me.clone();
+        self.answer(async move {
+            let answer = answer.await;
+            if let Some(me) = me.upgrade() {
+                me.reply(&reply, Answer::ServerSide(answer));
+            }
+        });
+    }
+
+    /// Delivers another node's broadcast with acks to this node's sockets: reports the client
+    /// count at once, then each client's ack (its first argument).
+    fn answer_broadcast(&self, reply: Reply, message: BroadcastMessage, timeout_ms: Option<u64>) {
+        if lock(&self.pending).contains_key(&reply.id) {
+            return; // our own
+        }
+        let timeout = timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.node.options.requests_timeout);
+        let sids = self.inner.local_sockets(&message.opts);
+        let (count, answers) = self
+            .inner
+            .local()
+            .deliver_with_ack(&message, &sids, timeout);
+        self.reply(&reply, Answer::ClientCount(count));
+        let me = self.me.clone();
+        self.answer(async move {
+            let answers = answers.await;
+            if let Some(me) = me.upgrade() {
+                for answer in answers.responses {
+                    let first = answer.into_iter().next().unwrap_or(Value::Null);
+                    me.reply(&reply, Answer::ClientAck(first));
+                }
+            }
+        });
+    }
+
+    /// Sends an answer to the node `reply` names, in this flavour's format.
+    fn reply(&self, reply: &Reply, answer: Answer) {
+        let id = reply.id.as_str();
+        if let Some(sharded) = &self.sharded {
+            let (kind, data) = match answer {
+                Answer::Sockets(sockets) => (
+                    MessageType::FetchSocketsResponse,
+                    cluster_wire::response_data(id, "sockets", sockets),
+                ),
+                Answer::ServerSide(value) => (
+                    MessageType::ServerSideEmitResponse,
+                    cluster_wire::response_data(id, "packet", value),
+                ),
+                Answer::ClientCount(n) => (
+                    MessageType::BroadcastClientCount,
+                    cluster_wire::response_data(id, "clientCount", Value::from(n as u64)),
+                ),
+                Answer::ClientAck(value) => (
+                    MessageType::BroadcastAck,
+                    cluster_wire::response_data(id, "packet", value),
+                ),
+            };
+            let channel = sharded.channels.response_to(&reply.requester);
+            self.publish(
+                channel,
+                cluster_wire::encode(kind, data, &self.uid, self.nsp()),
+            );
+            return;
+        }
+        match answer {
+            Answer::Sockets(sockets) => self.publish_response(
+                &reply.requester,
+                wire::encode_response(id, vec![("sockets", sockets)]),
+            ),
+            // The official adapter answers these on the shared response channel.
+            Answer::ServerSide(value) => self.publish(
+                self.channels.response.clone(),
+                wire::encode_server_side_ack(id, &value),
+            ),
+            Answer::ClientCount(n) => {
+                self.publish_response(&reply.requester, wire::encode_client_count(id, n))
+            }
+            Answer::ClientAck(value) => {
+                self.publish_response(&reply.requester, wire::encode_client_ack(id, &value))
+            }
+        }
     }
 
     fn on_response(&self, payload: &[u8]) {
@@ -637,6 +803,284 @@ impl RedisAdapter {
         });
     }
 
+    // ---- sending, in the flavour's format ---------------------------------------------
+
+    fn send_broadcast(&self, message: &BroadcastMessage) {
+        if let Some(sharded) = &self.sharded {
+            let data = cluster_wire::broadcast_data(
+                self.nsp(),
+                &message.data,
+                &message.opts,
+                message.volatile,
+                None,
+            );
+            // A single-room broadcast goes on the room's channel in the dynamic modes.
+            let room = match (message.opts.rooms.len(), message.opts.rooms.iter().next()) {
+                (1, Some(room)) => Some(room),
+                _ => None,
+            };
+            let channel = match (sharded.mode, room) {
+                (SubscriptionMode::DynamicPrivate, Some(room)) => sharded.channels.room(room),
+                (SubscriptionMode::Dynamic, Some(room))
+                    if !cluster_wire::looks_like_a_socket_id(room) =>
+                {
+                    sharded.channels.room(room)
+                }
+                _ => sharded.channels.public.clone(),
+            };
+            return self.cluster_publish(channel, MessageType::Broadcast, data);
+        }
+        let (rooms, except) = wire::opts_lists(&message.opts);
+        let wire_message = WireBroadcast {
+            uid: self.uid.clone(),
+            nsp: self.nsp().to_owned(),
+            data: message.data.clone(),
+            rooms,
+            except,
+            volatile: message.volatile,
+        };
+        let channel = self.channels.broadcast_channel(&message.opts);
+        self.publish(
+            channel,
+            wire::encode_broadcast(&wire_message, OptsOrder::Adapter),
+        );
+    }
+
+    fn send_broadcast_request(&self, id: &str, message: &BroadcastMessage, timeout_ms: u64) {
+        if let Some(sharded) = &self.sharded {
+            let data = cluster_wire::broadcast_data(
+                self.nsp(),
+                &message.data,
+                &message.opts,
+                message.volatile,
+                Some((id, timeout_ms)),
+            );
+            let channel = sharded.channels.public.clone();
+            return self.cluster_publish(channel, MessageType::Broadcast, data);
+        }
+        self.publish(
+            self.channels.request.clone(),
+            wire::encode_broadcast_request(
+                &self.uid,
+                id,
+                self.nsp(),
+                &message.data,
+                &message.opts,
+                message.volatile,
+                timeout_ms,
+            ),
+        );
+    }
+
+    fn send_fetch(&self, id: &str, opts: &BroadcastOptions) {
+        match &self.sharded {
+            Some(sharded) => self.cluster_publish(
+                sharded.channels.public.clone(),
+                MessageType::FetchSockets,
+                cluster_wire::fetch_data(opts, id),
+            ),
+            None => self.publish(
+                self.channels.request.clone(),
+                wire::encode_fetch(&self.uid, id, opts),
+            ),
+        }
+    }
+
+    fn send_rooms(&self, join: bool, opts: &BroadcastOptions, rooms: &[Str]) {
+        match &self.sharded {
+            Some(sharded) => self.cluster_publish(
+                sharded.channels.public.clone(),
+                if join {
+                    MessageType::SocketsJoin
+                } else {
+                    MessageType::SocketsLeave
+                },
+                cluster_wire::rooms_data(opts, rooms),
+            ),
+            None => self.publish(
+                self.channels.request.clone(),
+                wire::encode_remote_rooms(Some(&self.uid), join, opts, rooms),
+            ),
+        }
+    }
+
+    fn send_disconnect(&self, opts: &BroadcastOptions, close: bool) {
+        match &self.sharded {
+            Some(sharded) => self.cluster_publish(
+                sharded.channels.public.clone(),
+                MessageType::DisconnectSockets,
+                cluster_wire::disconnect_data(opts, close),
+            ),
+            None => self.publish(
+                self.channels.request.clone(),
+                wire::encode_remote_disconnect(Some(&self.uid), opts, close),
+            ),
+        }
+    }
+
+    fn send_server_side(&self, id: &str, data: &Value) {
+        match &self.sharded {
+            Some(sharded) => self.cluster_publish(
+                sharded.channels.public.clone(),
+                MessageType::ServerSideEmit,
+                cluster_wire::server_side_data(Some(id), data),
+            ),
+            None => self.publish(
+                self.channels.request.clone(),
+                wire::encode_server_side_emit(&self.uid, Some(id), data),
+            ),
+        }
+    }
+
+    /// Sharded dynamic modes: subscribes to the channels of `rooms` this node now holds and
+    /// unsubscribes from those it no longer holds.
+    fn reconcile(&self, rooms: &[Str]) {
+        let Some(sharded) = &self.sharded else { return };
+        if sharded.mode == SubscriptionMode::Static {
+            return;
+        }
+        let mut subscribed = lock(&sharded.subscribed);
+        for room in rooms {
+            // A socket's own room is private (this node's socket ids have rooms).
+            let private = !self.inner.socket_rooms(room).is_empty();
+            let separate = sharded.mode == SubscriptionMode::DynamicPrivate || !private;
+            let want = separate && !self.inner.sockets_in(room).is_empty();
+            let has = subscribed.contains(room.as_ref());
+            let channel = sharded.channels.room(room);
+            if want && !has {
+                subscribed.insert(room.to_string());
+                let _ = sharded.changes.unbounded_send(Change::Subscribe(channel));
+            } else if !want && has {
+                subscribed.remove(room.as_ref());
+                let _ = sharded.changes.unbounded_send(Change::Unsubscribe(channel));
+            }
+        }
+    }
+
+    // ---- receiving, sharded flavour ----------------------------------------------------
+
+    fn on_cluster(&self, sharded: &Sharded, incoming: Incoming) {
+        let message = match cluster_wire::decode(&incoming.payload) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%error, "cluster message dropped");
+                return;
+            }
+        };
+        if message.uid == self.uid || message.nsp != self.nsp() {
+            return;
+        }
+        if incoming.channel == sharded.channels.private {
+            self.on_cluster_response(message);
+        } else {
+            self.on_cluster_message(message);
+        }
+    }
+
+    fn on_cluster_message(&self, message: ClusterMessage) {
+        let ClusterMessage {
+            kind,
+            uid: from,
+            data,
+            ..
+        } = message;
+        let opts = data.opts();
+        match kind {
+            MessageType::Broadcast => {
+                let Some(opts) = opts else { return };
+                let Some(event @ Value::Array(_)) =
+                    data.get("packet").and_then(|p| p.get("data")).cloned()
+                else {
+                    return;
+                };
+                let message = BroadcastMessage::new(event, opts).volatile(data.flag_volatile());
+                match data.request_id() {
+                    Some(id) => {
+                        let reply = Reply::classic(from, id.to_owned());
+                        self.answer_broadcast(reply, message, data.flag_timeout());
+                    }
+                    None => {
+                        self.inner.broadcast(message);
+                    }
+                }
+            }
+            MessageType::SocketsJoin | MessageType::SocketsLeave => {
+                let Some(opts) = opts else { return };
+                let rooms = wire::room_list(data.get("rooms"));
+                if kind == MessageType::SocketsJoin {
+                    self.inner.add_sockets(opts, rooms.clone());
+                } else {
+                    self.inner.del_sockets(opts, rooms.clone());
+                }
+                self.reconcile(&rooms);
+            }
+            MessageType::DisconnectSockets => {
+                let Some(opts) = opts else { return };
+                let close = matches!(data.get("close"), Some(Value::Bool(true)));
+                self.inner.disconnect_sockets(opts, close);
+            }
+            MessageType::FetchSockets => {
+                let (Some(opts), Some(id)) = (opts, data.request_id()) else {
+                    return;
+                };
+                self.answer_fetch(Reply::classic(from, id.to_owned()), opts);
+            }
+            MessageType::ServerSideEmit => {
+                let Some(Value::Array(packet)) = data.get("packet").cloned() else {
+                    return;
+                };
+                let reply = data
+                    .request_id()
+                    .map(|id| Reply::classic(from, id.to_owned()));
+                self.answer_server_side(packet, reply);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_cluster_response(&self, message: ClusterMessage) {
+        let Some(id) = message.data.request_id() else {
+            return;
+        };
+        let data = &message.data;
+        self.update(id, |state, max| match (state, message.kind) {
+            (
+                Pending::Fetch {
+                    received, sockets, ..
+                },
+                MessageType::FetchSocketsResponse,
+            ) => {
+                *received += 1;
+                if let Some(Value::Array(list)) = data.get("sockets") {
+                    let room = max.saturating_sub(sockets.len());
+                    sockets.extend(list.iter().take(room).cloned());
+                }
+            }
+            (Pending::ServerSide { responses, .. }, MessageType::ServerSideEmitResponse)
+                if responses.len() < max =>
+            {
+                responses.push(data.get("packet").cloned().unwrap_or(Value::Null));
+            }
+            (
+                Pending::BroadcastAck {
+                    servers, clients, ..
+                },
+                MessageType::BroadcastClientCount,
+            ) => {
+                *servers += 1;
+                if let Some(Value::Number(n)) = data.get("clientCount") {
+                    *clients = clients.saturating_add(n.as_u64().unwrap_or(0) as usize);
+                }
+            }
+            (Pending::BroadcastAck { responses, .. }, MessageType::BroadcastAck)
+                if responses.len() < max =>
+            {
+                responses.push(vec![data.get("packet").cloned().unwrap_or(Value::Null)]);
+            }
+            _ => {}
+        });
+    }
+
     fn this(&self) -> Option<Arc<dyn Adapter>> {
         self.me.upgrade().map(|me| me as Arc<dyn Adapter>)
     }
@@ -674,15 +1118,19 @@ fn remote_socket(value: &Value, adapter: Arc<dyn Adapter>) -> Option<RemoteSocke
 
 impl Adapter for RedisAdapter {
     fn add_all(&self, sid: &Str, rooms: &[Str]) {
-        self.inner.add_all(sid, rooms)
+        self.inner.add_all(sid, rooms);
+        self.reconcile(rooms);
     }
 
     fn del(&self, sid: &Str, room: &Str) {
-        self.inner.del(sid, room)
+        self.inner.del(sid, room);
+        self.reconcile(std::slice::from_ref(room));
     }
 
     fn del_all(&self, sid: &Str) -> Vec<Str> {
-        self.inner.del_all(sid)
+        let rooms = self.inner.del_all(sid);
+        self.reconcile(&rooms);
+        rooms
     }
 
     fn socket_rooms(&self, sid: &Str) -> Vec<Str> {
@@ -695,20 +1143,7 @@ impl Adapter for RedisAdapter {
 
     fn broadcast(&self, message: BroadcastMessage) -> usize {
         if !message.local {
-            let (rooms, except) = wire::opts_lists(&message.opts);
-            let wire_message = WireBroadcast {
-                uid: self.uid.clone(),
-                nsp: self.nsp().to_owned(),
-                data: message.data.clone(),
-                rooms,
-                except,
-                volatile: message.volatile,
-            };
-            let channel = self.channels.broadcast_channel(&message.opts);
-            self.publish(
-                channel,
-                wire::encode_broadcast(&wire_message, OptsOrder::Adapter),
-            );
+            self.send_broadcast(&message);
         }
         self.inner.broadcast(message)
     }
@@ -735,25 +1170,14 @@ impl Adapter for RedisAdapter {
         let Ok((id, done)) = registered else {
             return local; // too many requests: this node's answers only
         };
-        self.publish(
-            self.channels.request.clone(),
-            wire::encode_broadcast_request(
-                &self.uid,
-                &id,
-                self.nsp(),
-                &message.data,
-                &message.opts,
-                message.volatile,
-                timeout.as_millis() as u64,
-            ),
-        );
+        self.send_broadcast_request(&id, &message, timeout.as_millis() as u64);
         let node = self.node.clone();
-        let channel = self.channels.request.clone();
+        let target = self.count_target();
         let me = self.me.clone();
         let wait = self.wait(id.clone(), done, timeout);
         Box::pin(async move {
             let remote = async move {
-                let servers = RedisAdapter::count(&node, &channel).await.unwrap_or(1);
+                let servers = RedisAdapter::count(&node, target).await.unwrap_or(1);
                 if let Some(me) = me.upgrade() {
                     me.update(&id, |state, _| {
                         if let Pending::BroadcastAck {
@@ -786,11 +1210,11 @@ impl Adapter for RedisAdapter {
         let local = self.inner.fetch_sockets(opts.clone());
         let node = self.node.clone();
         let me = self.me.clone();
-        let channel = self.channels.request.clone();
+        let target = self.count_target();
         let timeout = self.node.options.requests_timeout;
         Box::pin(async move {
             let mut sockets = local.await?;
-            let servers = RedisAdapter::count(&node, &channel).await?;
+            let servers = RedisAdapter::count(&node, target).await?;
             if servers <= 1 {
                 return Ok(sockets);
             }
@@ -801,7 +1225,7 @@ impl Adapter for RedisAdapter {
                 received: 0,
                 sockets: Vec::new(),
             })?;
-            me.publish(channel, wire::encode_fetch(&me.uid, &id, &opts));
+            me.send_fetch(&id, &opts);
             let wait = me.wait(id, done, timeout);
             let adapter = me.this().ok_or(RedisAdapterError::Closed)?;
             drop(me);
@@ -831,36 +1255,29 @@ impl Adapter for RedisAdapter {
     }
 
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
-        self.publish(
-            self.channels.request.clone(),
-            wire::encode_remote_rooms(Some(&self.uid), true, &opts, &rooms),
-        );
-        self.inner.add_sockets(opts, rooms)
+        self.send_rooms(true, &opts, &rooms);
+        self.inner.add_sockets(opts, rooms.clone());
+        self.reconcile(&rooms);
     }
 
     fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
-        self.publish(
-            self.channels.request.clone(),
-            wire::encode_remote_rooms(Some(&self.uid), false, &opts, &rooms),
-        );
-        self.inner.del_sockets(opts, rooms)
+        self.send_rooms(false, &opts, &rooms);
+        self.inner.del_sockets(opts, rooms.clone());
+        self.reconcile(&rooms);
     }
 
     fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-        self.publish(
-            self.channels.request.clone(),
-            wire::encode_remote_disconnect(Some(&self.uid), &opts, close),
-        );
+        self.send_disconnect(&opts, close);
         self.inner.disconnect_sockets(opts, close)
     }
 
     fn server_side_emit(&self, data: Value) -> BoxFuture<Result<Vec<Value>, AdapterError>> {
         let node = self.node.clone();
         let me = self.me.clone();
-        let channel = self.channels.request.clone();
+        let target = self.count_target();
         let timeout = self.node.options.requests_timeout;
         Box::pin(async move {
-            let servers = RedisAdapter::count(&node, &channel).await?;
+            let servers = RedisAdapter::count(&node, target).await?;
             let me = me.upgrade().ok_or(RedisAdapterError::Closed)?;
             let expected = servers.saturating_sub(1);
             if expected == 0 {
@@ -870,10 +1287,7 @@ impl Adapter for RedisAdapter {
                 expected,
                 responses: Vec::new(),
             })?;
-            me.publish(
-                channel,
-                wire::encode_server_side_emit(&me.uid, Some(&id), &data),
-            );
+            me.send_server_side(&id, &data);
             let wait = me.wait(id, done, timeout);
             drop(me);
             match wait.await {
@@ -893,7 +1307,7 @@ impl Adapter for RedisAdapter {
 
     fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
         let node = self.node.clone();
-        let channel = self.channels.request.clone();
-        Box::pin(async move { Ok(RedisAdapter::count(&node, &channel).await?) })
+        let target = self.count_target();
+        Box::pin(async move { Ok(RedisAdapter::count(&node, target).await?) })
     }
 }

@@ -72,6 +72,8 @@ pub(crate) fn random_id(len: usize) -> String {
 
 /// One message to publish.
 pub(crate) struct Outgoing {
+    /// `PUBLISH` or `SPUBLISH`.
+    pub command: &'static str,
     pub channel: String,
     pub payload: Vec<u8>,
 }
@@ -106,15 +108,21 @@ impl Publisher {
         Publisher { queue, conn }
     }
 
-    /// Queues `payload` for `channel`; a full queue drops it.
+    /// Queues `payload` for `channel` (`command`: `PUBLISH` or `SPUBLISH`); a full queue
+    /// drops it.
     pub(crate) fn publish(
         &self,
+        command: &'static str,
         channel: String,
         payload: Vec<u8>,
     ) -> Result<(), RedisAdapterError> {
         self.queue
             .clone()
-            .try_send(Job::Publish(Outgoing { channel, payload }))
+            .try_send(Job::Publish(Outgoing {
+                command,
+                channel,
+                payload,
+            }))
             .map_err(|error| {
                 if error.is_full() {
                     tracing::warn!("redis publish queue full: message dropped");
@@ -134,11 +142,16 @@ impl Publisher {
             .ok_or(RedisAdapterError::Unavailable)
     }
 
-    /// `PUBSUB NUMSUB channel`. A failure has the connection checked (and remade).
-    pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, RedisAdapterError> {
+    /// `PUBSUB NUMSUB channel` (or `SHARDNUMSUB`, as `which` says). A failure has the
+    /// connection checked (and remade).
+    pub(crate) async fn numsub(
+        &self,
+        which: &'static str,
+        channel: &str,
+    ) -> Result<usize, RedisAdapterError> {
         let mut conn = self.connection()?;
         let answer = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
+            .arg(which)
             .arg(channel)
             .query_async::<Vec<(String, usize)>>(&mut conn)
             .await;
@@ -184,7 +197,7 @@ async fn publish_loop(
                     while let Some(next) = job.take() {
                         match next {
                             Job::Publish(message) => {
-                                pipe.cmd("PUBLISH")
+                                pipe.cmd(message.command)
                                     .arg(message.channel)
                                     .arg(message.payload)
                                     .ignore();

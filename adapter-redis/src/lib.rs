@@ -63,12 +63,17 @@
 //! is starved of CPU.
 
 mod adapter;
+pub mod cluster_wire;
 mod conn;
 mod emitter;
 mod error;
+mod resp;
 pub mod wire;
 
-pub use adapter::{Parser, RedisAdapter, RedisAdapterOptions, RedisNode, ServerSideAckHandler};
+pub use adapter::{
+    Flavor, Parser, RedisAdapter, RedisAdapterOptions, RedisNode, ServerSideAckHandler,
+};
+pub use cluster_wire::SubscriptionMode;
 pub use conn::Reconnect;
 pub use emitter::{EMITTER_UID, Emitter, EmitterOperator};
 pub use error::{DecodeError, RedisAdapterError};

@@ -268,7 +268,22 @@ impl Peer {
 /// node `ids[i]`): rooms, broadcasts (to, except, local, binary), fetchSockets, socketsJoin
 /// and socketsLeave, broadcasts with acks, serverSideEmit with acks, serverCount, and
 /// disconnectSockets (which ends with the clients of nodes 0 and 2 disconnected).
-pub async fn every_operation(exec: Executor, peers: &mut [Peer; 3], ids: [&str; 3]) {
+///
+/// `room_channels`: with the sharded adapter in a dynamic subscription mode, its
+/// `channelPrefix`: after a join, the test waits until the nodes holding the room subscribed
+/// to its channel (`PUBSUB SHARDNUMSUB`), as subscribing is asynchronous there (in the
+/// official adapter as in ours).
+pub async fn every_operation(
+    exec: Executor,
+    peers: &mut [Peer; 3],
+    ids: [&str; 3],
+    room_channels: Option<&str>,
+) {
+    let settle = async |room: &str, nodes: usize| {
+        if let Some(prefix) = room_channels {
+            wait_shard_subscribers(exec, &format!("{prefix}#/#{room}#"), nodes).await;
+        }
+    };
     let [a, b, c] = peers;
     assert_eq!(a.hello_node, ids[0]);
     assert_eq!(b.hello_node, ids[1]);
@@ -276,6 +291,7 @@ pub async fn every_operation(exec: Executor, peers: &mut [Peer; 3], ids: [&str; 
 
     assert_eq!(a.call(exec, "join", vec![s("r1")]).await, s("ok"));
     assert_eq!(c.call(exec, "join", vec![s("r1")]).await, s("ok"));
+    settle("r1", 2).await;
 
     // A room broadcast from node 2 reaches the room's clients on nodes 1 and 3.
     b.emit("to-room", vec![s("r1"), s("x"), Value::from(1u64)]);
@@ -328,6 +344,7 @@ pub async fn every_operation(exec: Executor, peers: &mut [Peer; 3], ids: [&str; 
         b.call(exec, "sockets-join", vec![s("r1"), s("r2")]).await,
         s("ok")
     );
+    settle("r2", 2).await;
     b.emit("to-room", vec![s("r2"), s("two")]);
     assert_eq!(json_args(&a.next(exec, "room-event").await), r#"["two"]"#);
     assert_eq!(json_args(&c.next(exec, "room-event").await), r#"["two"]"#);
@@ -376,17 +393,48 @@ pub async fn every_operation(exec: Executor, peers: &mut [Peer; 3], ids: [&str; 
     );
 }
 
-/// Asks `peer`'s node, until it answers so, that `room` holds `n` sockets across the cluster.
-pub async fn wait_for_room(exec: Executor, peer: &Peer, room: &str, n: usize) {
+/// Waits until `n` connections subscribed to the shard channel `channel`.
+pub async fn wait_shard_subscribers(exec: Executor, channel: &str, n: usize) {
+    let mut conn = redis_client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
     let start = std::time::Instant::now();
     loop {
-        let fetched = peer.call(exec, "fetch-sockets", vec![s(room)]).await;
+        let counts: Vec<(String, usize)> = socketio_redis::redis::cmd("PUBSUB")
+            .arg("SHARDNUMSUB")
+            .arg(channel)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBSUB SHARDNUMSUB");
+        if counts.first().map(|c| c.1) == Some(n) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "{channel} never had {n} subscribers: {counts:?}"
+        );
+        exec.sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Asks `peer`'s node, until it answers so, that `room` holds `n` sockets across the cluster.
+pub async fn wait_for_room(exec: Executor, peer: &Peer, room: &str, n: usize) {
+    wait_for_sockets(exec, peer, s(room), n).await
+}
+
+/// Asks `peer`'s node, until it answers so, that `room` (a name, or `null` for every socket)
+/// holds `n` sockets across the cluster.
+pub async fn wait_for_sockets(exec: Executor, peer: &Peer, room: Value, n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let fetched = peer.call(exec, "fetch-sockets", vec![room.clone()]).await;
         if fetched.as_array().map(<[Value]>::len) == Some(n) {
             return;
         }
         assert!(
             start.elapsed() < WAIT,
-            "room {room} never held {n} sockets: {fetched:?}"
+            "room {room:?} never held {n} sockets: {fetched:?}"
         );
         exec.sleep(Duration::from_millis(20)).await;
     }

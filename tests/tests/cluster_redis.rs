@@ -26,7 +26,7 @@ socketio_tests::executor_tests! {
             Peer::connect(exec, &nodes[1].url()).await,
             Peer::connect(exec, &nodes[2].url()).await,
         ];
-        every_operation(exec, &mut peers, ["rs-1", "rs-2", "rs-3"]).await;
+        every_operation(exec, &mut peers, ["rs-1", "rs-2", "rs-3"], None).await;
         stop_nodes(exec, nodes).await;
     }
 }

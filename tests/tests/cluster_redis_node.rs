@@ -42,7 +42,7 @@ fn node_and_rust_nodes_share_a_cluster() {
             Peer::connect(exec, &nodes[0].url()).await,
             Peer::connect(exec, &nodes[1].url()).await,
         ];
-        every_operation(exec, &mut peers, ["node-1", "rs-tokio", "rs-smol"]).await;
+        every_operation(exec, &mut peers, ["node-1", "rs-tokio", "rs-smol"], None).await;
 
         // The reverse: a client of ours asks, the Node node answers (the clients of the Node
         // node and of the smol node were disconnected by the last step: new ones).

@@ -1,6 +1,7 @@
 "use strict";
 // The OFFICIAL socket.io 4.8 server with the OFFICIAL @socket.io/redis-adapter 8.3
-// (createAdapter, on node-redis 4) running the cluster conformance app, the same handler table
+// (createAdapter, or createShardedAdapter with "adapter":"sharded", on node-redis 4) running
+// the cluster conformance app, the same handler table
 // as the Rust side (tests/src/cluster.rs, `conformance --level cluster`), on namespace `/`:
 //
 // - on connection: socket.data = {node: <nodeId>}; emit `hello` (nodeId, socket.id);
@@ -16,7 +17,9 @@
 // Every node answers the server-side event `who` with its node id.
 //
 // Usage: node servers/cluster-redis.js '{"port":0,"redisUrl":"redis://127.0.0.1:6379",
-//   "key":"socket.io","nodeId":"node-1","requestsTimeout":5000}'
+//   "key":"socket.io","nodeId":"node-1","requestsTimeout":5000,
+//   "adapter":"classic"|"sharded","subscriptionMode":"dynamic"|"static"|"dynamic-private"}'
+// (with "sharded", `key` is the channelPrefix).
 // Prints {"listening":<port>} once the adapter's subscriptions are made, then
 // {"serverSideEvent":name,"args":[…]} for each server-side event other than `who`.
 // Exits when stdin closes (the harness holds it open).
@@ -24,7 +27,7 @@
 const http = require("http");
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 
 const opts = JSON.parse(process.argv[2] || "{}");
 const nodeId = opts.nodeId || "node";
@@ -53,10 +56,16 @@ async function main() {
     maxHttpBufferSize: 1e6,
     connectTimeout: 1000,
     cors: { origin: "*" },
-    adapter: createAdapter(pub, sub, {
-      key: opts.key || "socket.io",
-      requestsTimeout: opts.requestsTimeout || 5000,
-    }),
+    adapter:
+      opts.adapter === "sharded"
+        ? createShardedAdapter(pub, sub, {
+            channelPrefix: opts.key || "socket.io",
+            subscriptionMode: opts.subscriptionMode || "dynamic",
+          })
+        : createAdapter(pub, sub, {
+            key: opts.key || "socket.io",
+            requestsTimeout: opts.requestsTimeout || 5000,
+          }),
   });
 
   io.on("who", (cb) => {
