@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use socketio_redis::{Emitter, RedisAdapterOptions};
+use socketio_redis::{Emitter, Flavor, RedisAdapterOptions, SubscriptionMode};
 use socketio_tests::cluster_support::*;
 use socketio_tests::executor::Executor;
 use socketio_tokio::Value;
@@ -146,6 +146,16 @@ fn our_emitter_drives_the_nodes() {
 /// broadcasts cross nodes again once Redis is back.
 #[test]
 fn redis_restarts_under_the_nodes() {
+    redis_restarts(Flavor::Classic);
+}
+
+/// The same with the sharded flavour (its own subscriber reconnects and subscribes again).
+#[test]
+fn redis_restarts_under_sharded_nodes() {
+    redis_restarts(Flavor::Sharded(SubscriptionMode::Dynamic));
+}
+
+fn redis_restarts(flavor: Flavor) {
     let exec = Executor::Tokio;
     let mut redis = OwnRedis::start();
     let url = redis.url();
@@ -154,6 +164,7 @@ fn redis_restarts_under_the_nodes() {
         let mut options = RedisAdapterOptions::with_key(key.clone());
         options.requests_timeout = Duration::from_secs(1);
         options.reconnect.max = Duration::from_millis(300);
+        options.flavor = flavor;
         let nodes = start_nodes_on(exec, &url, options, &["rs-1", "rs-2"]).await;
         wait_server_count(exec, &nodes, 2).await;
         let mut a = Peer::connect(exec, &nodes[0].url()).await;

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack]
 //!     [--port 3000] [--runtime tokio|async-std|smol]
-//! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis
+//! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
 //!     [--runtime tokio|async-std|smol] [--msgpack]
 //! ```
@@ -14,11 +14,12 @@
 //! - `socket`: path `/socket.io/`, connectTimeout 1000 ms; on connect to `/` or `/custom` emit
 //!   `auth` with the handshake auth; `message` → `message-back` with the same arguments;
 //!   `message-with-ack` → acked with the same arguments; every other namespace is unknown.
-//! - `cluster`: the socket level's options, one node of a cluster on Redis
-//!   (`--adapter redis`: the classic adapter of `socketio-redis`, `key` = `--key`), running the
-//!   cluster app of [`socketio_tests::cluster`] (issue 14's handler table) on `/`. The
-//!   sharded and streams adapters (`redis-sharded`, `redis-streams`) are not implemented: the
-//!   binary refuses them.
+//! - `cluster`: the socket level's options, one node of a cluster on Redis, running the
+//!   cluster app of [`socketio_tests::cluster`] (issue 14's handler table) on `/`:
+//!   `--adapter redis` is the classic adapter of `socketio-redis` (`key` = `--key`),
+//!   `--adapter redis-sharded` the sharded one (`channelPrefix` = `--key`, dynamic
+//!   subscription mode). The streams adapter (`redis-streams`) is not implemented: the binary
+//!   refuses it.
 //!
 //! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
 //! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
@@ -68,6 +69,8 @@ struct ClusterOptions {
     redis_url: String,
     key: String,
     node_id: String,
+    /// `redis-sharded`: the sharded adapter.
+    sharded: bool,
 }
 
 impl Default for ClusterOptions {
@@ -76,6 +79,7 @@ impl Default for ClusterOptions {
             redis_url: "redis://127.0.0.1:6379".to_owned(),
             key: "socket.io".to_owned(),
             node_id: "node".to_owned(),
+            sharded: false,
         }
     }
 }
@@ -84,7 +88,7 @@ impl Default for ClusterOptions {
 const MAX_PAYLOAD: usize = 1_000_000;
 
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
-                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis] \
+                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded] \
                      [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -124,11 +128,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                 };
             }
             "--adapter" => match args.next().as_deref() {
-                Some("redis") => {}
-                Some(other @ ("redis-sharded" | "redis-streams")) => {
-                    return Err(format!("--adapter {other} is not implemented (only redis)"));
+                Some("redis") => options.cluster.sharded = false,
+                Some("redis-sharded") => options.cluster.sharded = true,
+                Some("redis-streams") => {
+                    return Err(
+                        "--adapter redis-streams is not implemented (redis, redis-sharded)".into(),
+                    );
                 }
-                other => return Err(format!("--adapter wants redis, got {other:?}")),
+                other => {
+                    return Err(format!(
+                        "--adapter wants redis or redis-sharded, got {other:?}"
+                    ));
+                }
             },
             "--redis-url" => {
                 options.cluster.redis_url = args.next().ok_or("--redis-url wants a URL")?;
@@ -212,11 +223,13 @@ fn cluster_server(
 ) -> std::io::Result<Server> {
     let client = socketio_redis::redis::Client::open(options.cluster.redis_url.as_str())
         .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?;
-    let node = socketio_redis::RedisNode::new(
-        client,
-        runtime.clone(),
-        socketio_redis::RedisAdapterOptions::with_key(options.cluster.key.clone()),
-    );
+    let mut adapter = socketio_redis::RedisAdapterOptions::with_key(options.cluster.key.clone());
+    if options.cluster.sharded {
+        // `channelPrefix` = the key; the default (dynamic) subscription mode.
+        adapter.flavor =
+            socketio_redis::Flavor::Sharded(socketio_redis::SubscriptionMode::default());
+    }
+    let node = socketio_redis::RedisNode::new(client, runtime.clone(), adapter);
     let io = socketio_tests::cluster::builder(&node, options.msgpack).build(runtime);
     socketio_tests::cluster::install(&io, &node, &options.cluster.node_id);
     Ok(io)
@@ -435,11 +448,15 @@ mod tests {
                 redis_url: "redis://127.0.0.1:7000".to_owned(),
                 key: "k1".to_owned(),
                 node_id: "n1".to_owned(),
+                sharded: false,
             }
         );
         assert!(options.msgpack && options.port == 4001 && options.runtime == Executor::Smol);
+        let options = parse(args("--level cluster --adapter redis-sharded --key k2")).unwrap();
+        assert!(options.cluster.sharded && options.cluster.key == "k2");
         assert!(parse(args("--level cluster --adapter redis-streams")).is_err());
         assert!(parse(args("--level cluster --adapter memory")).is_err());
+        assert!(parse(args("--level cluster --adapter")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
     }
 }
