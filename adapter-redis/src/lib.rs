@@ -6,9 +6,23 @@
 //!   `<key>#<nsp>#` (or `<key>#<nsp>#<room>#` for one room), the JSON requests on
 //!   `<key>-request#<nsp>#` and their answers on `<key>-response#<nsp>#`, nodes counted with
 //!   `PUBSUB NUMSUB`, requests timing out after `requestsTimeout` (5 s).
+//! - The sharded flavour ([`Flavor::Sharded`]) of `createShardedAdapter` (Redis 7): the
+//!   ClusterAdapter messages (JSON, or msgpack when they hold binary) with `SPUBLISH` on
+//!   `<channelPrefix>#<nsp>#` (single-room broadcasts on `<channelPrefix>#<nsp>#<room>#` in
+//!   the `dynamic` and `dynamic-private` subscription modes), answers on
+//!   `<channelPrefix>#<nsp>#<uid>#`, nodes counted with `PUBSUB SHARDNUMSUB`. Its `channelPrefix`
+//!   is the `key` option. redis-rs 1.x has `SSUBSCRIBE` only on cluster connections, so this
+//!   flavour subscribes through a small RESP2 client of its own (on async-io's socket, whose
+//!   reactor runs beside any executor; `redis://host:port` addresses, with `AUTH` when the URL
+//!   has a password).
 //! - [`Emitter`]: sends from a process that is not a server, as `@socket.io/redis-emitter`
 //!   5.1 does (uid `"emitter"`): emits with `to` / `except` / `of` / `volatile`,
-//!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`.
+//!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`. The official
+//!   emitter speaks the classic format only, and so does ours: the classic adapter reads it
+//!   (ours and Node's); the sharded flavour does not.
+//!
+//! Not implemented: the streams adapter (`@socket.io/redis-streams-adapter`), hence no
+//! connection state recovery across nodes (recovery stays per node, in the in-memory part).
 //!
 //! ```no_run
 //! # fn f(runtime: std::sync::Arc<dyn socketio::Runtime>) -> Result<(), redis::RedisError> {
@@ -32,9 +46,10 @@
 //! Built on `redis` (redis-rs) 1.x with its `tokio-comp` and `smol-comp` features: a
 //! connection opened inside a tokio runtime runs on tokio, any other on async-io (smol's
 //! reactor), which also serves async-std's executor. The connection tasks are spawned on the
-//! server's [`Runtime`](socketio::Runtime). Verified by this crate's tests, which run the same
-//! cluster scenarios with servers on tokio, on smol and on async-std
-//! (`tests/cluster.rs`), against a real Redis.
+//! server's [`Runtime`](socketio::Runtime). Verified by the workspace's cluster tests, which run the
+//! same cluster scenarios with servers on tokio, on smol and on async-std
+//! (`tests/tests/cluster_redis*.rs` in the workspace), against a real Redis; and beside the
+//! official Node adapters in mixed clusters.
 //!
 //! # When Redis goes away
 //!
