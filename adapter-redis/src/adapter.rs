@@ -11,15 +11,18 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::future::{Either, join, select};
 use socketio::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastAcks, BroadcastMessage, BroadcastOptions,
-    InMemoryAdapter, LocalNamespace, RemoteSocket,
+    DisconnectReason, InMemoryAdapter, LocalNamespace, RemoteSocket, Restored, SessionRecord,
 };
 use socketio::protocol::Str;
 use socketio::{RemoteHandshake, Runtime, Value};
 
 use crate::cluster_wire::{self, ClusterMessage, MessageType, ShardedChannels, SubscriptionMode};
-use crate::conn::{Incoming, Publisher, Reconnect, Subscription, random_id, subscribe_loop};
+use crate::conn::{
+    Incoming, Publisher, Reconnect, StreamEntry, Subscription, random_id, subscribe_loop,
+};
 use crate::error::RedisAdapterError;
 use crate::resp::{Change, ShardedSubscription, sharded_loop};
+use crate::streams::{EntrySink, Sinks, StreamsOptions, read_loop};
 use crate::wire::{self, Channels, Message, OptsOrder, RequestType, WireBroadcast};
 
 /// The options of the classic adapter, named and defaulted as the official ones.
@@ -46,12 +49,13 @@ pub struct RedisAdapterOptions {
     /// Reconnection delays when Redis goes away.
     pub reconnect: Reconnect,
     /// Which official adapter to speak: the classic one (`createAdapter`, the default) or the
-    /// sharded one (`createShardedAdapter`, whose `channelPrefix` is `key`).
+    /// sharded one (`createShardedAdapter`, whose `channelPrefix` is `key`), or the streams one
+    /// (whose `streamName` and `channelPrefix` are `key`).
     pub flavor: Flavor,
 }
 
 /// Which official adapter a [`RedisNode`] speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Flavor {
     /// `createAdapter`: PUBLISH / PSUBSCRIBE, the classic requests.
@@ -60,6 +64,10 @@ pub enum Flavor {
     /// `createShardedAdapter` (Redis 7): SPUBLISH / SSUBSCRIBE, the ClusterAdapter messages,
     /// with its `subscriptionMode`.
     Sharded(SubscriptionMode),
+    /// `@socket.io/redis-streams-adapter` 0.3: durable messages in the stream named `key`
+    /// (XADD / XREAD), the others with PUBLISH on `key` as `channelPrefix`; with connection
+    /// state recovery on, sessions kept in Redis and restored on any node.
+    Streams(StreamsOptions),
 }
 
 impl Default for RedisAdapterOptions {
@@ -134,6 +142,9 @@ struct NodeShared {
     options: RedisAdapterOptions,
     publisher: Publisher,
     ack_handlers: Mutex<HashMap<String, ServerSideAckHandler>>,
+    /// Streams flavour: the namespaces' adapters, for the node's stream reader.
+    stream_sinks: Arc<Sinks>,
+    stream_reader: std::sync::Once,
 }
 
 impl RedisNode {
@@ -157,6 +168,8 @@ impl RedisNode {
                 options,
                 publisher,
                 ack_handlers: Mutex::new(HashMap::new()),
+                stream_sinks: Arc::new(Mutex::new(HashMap::new())),
+                stream_reader: std::sync::Once::new(),
             }),
         }
     }
@@ -260,6 +273,14 @@ enum Answer {
     ClientAck(Value),
 }
 
+/// The streams flavour's state of a namespace.
+struct Streams {
+    channels: ShardedChannels,
+    options: StreamsOptions,
+    /// The stream (the `key` option).
+    stream: String,
+}
+
 /// The sharded flavour's state of a namespace.
 struct Sharded {
     channels: ShardedChannels,
@@ -279,6 +300,8 @@ pub struct RedisAdapter {
     channels: Channels,
     /// With the sharded flavour: its channels and dynamic subscriptions.
     sharded: Option<Sharded>,
+    /// With the streams flavour: its channels and stream.
+    streams: Option<Streams>,
     pending: Mutex<HashMap<String, PendingEntry>>,
     /// Answers to other nodes' requests still being made (bounded by `max_pending_requests`).
     answering: Arc<AtomicUsize>,
@@ -302,15 +325,26 @@ impl RedisAdapter {
         let channels = Channels::new(&node.options.key, local.name(), &uid);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (changes_tx, changes_rx) = mpsc::unbounded();
-        let sharded = match node.options.flavor {
-            Flavor::Classic => None,
+        let sharded = match &node.options.flavor {
             Flavor::Sharded(mode) => Some(Sharded {
                 channels: ShardedChannels::new(&node.options.key, local.name(), &uid),
-                mode,
+                mode: *mode,
                 changes: changes_tx,
                 subscribed: Mutex::new(BTreeSet::new()),
             }),
+            _ => None,
         };
+        let streams = match &node.options.flavor {
+            Flavor::Streams(options) => Some(Streams {
+                channels: ShardedChannels::new(&node.options.key, local.name(), &uid),
+                options: options.clone(),
+                stream: node.options.key.clone(),
+            }),
+            _ => None,
+        };
+        let stream_channels = streams
+            .as_ref()
+            .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
         let fixed = sharded
             .as_ref()
             .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
@@ -320,6 +354,7 @@ impl RedisAdapter {
             uid,
             channels: channels.clone(),
             sharded,
+            streams,
             pending: Mutex::new(HashMap::new()),
             answering: Arc::new(AtomicUsize::new(0)),
             me: me.clone(),
@@ -346,21 +381,50 @@ impl RedisAdapter {
                 node.runtime.spawn(Box::pin(task));
             }
             None => {
+                let (patterns, subscribed) = match stream_channels {
+                    Some(stream_channels) => (Vec::new(), stream_channels),
+                    None => (
+                        vec![channels.broadcast_pattern()],
+                        vec![
+                            channels.request.clone(),
+                            channels.response.clone(),
+                            channels.specific_response.clone(),
+                        ],
+                    ),
+                };
                 let subscription = Subscription {
                     client: node.client.clone(),
                     runtime: node.runtime.clone(),
-                    patterns: vec![channels.broadcast_pattern()],
-                    channels: vec![
-                        channels.request.clone(),
-                        channels.response.clone(),
-                        channels.specific_response.clone(),
-                    ],
+                    patterns,
+                    channels: subscribed,
                     reconnect: node.options.reconnect,
                     max_message: node.options.max_message_size,
                 };
                 let task = subscribe_loop(subscription, stop_rx, handle);
                 node.runtime.spawn(Box::pin(task));
             }
+        }
+        if let Some(streams) = &adapter.streams {
+            let sink: Weak<dyn EntrySink> = Arc::downgrade(&adapter) as Weak<dyn EntrySink>;
+            // A list: the server may make two adapters of a namespace at once and keep one;
+            // the other is dropped at once (and pruned here later).
+            let mut sinks = lock(&node.stream_sinks);
+            let list = sinks.entry(adapter.nsp().to_owned()).or_default();
+            list.retain(|sink| sink.strong_count() > 0);
+            list.push(sink);
+            drop(sinks);
+            node.stream_reader.call_once(|| {
+                let task = read_loop(
+                    node.client.clone(),
+                    node.runtime.clone(),
+                    streams.stream.clone(),
+                    streams.options.clone(),
+                    node.options.reconnect,
+                    Arc::downgrade(&node.stream_sinks),
+                    crate::streams::start_offset(),
+                );
+                node.runtime.spawn(Box::pin(task));
+            });
         }
         adapter
     }
@@ -409,18 +473,61 @@ impl RedisAdapter {
 
     /// What [`count`](Self::count) asks.
     fn count_target(&self) -> (&'static str, String) {
-        match &self.sharded {
-            Some(sharded) => ("SHARDNUMSUB", sharded.channels.public.clone()),
-            None => ("NUMSUB", self.channels.request.clone()),
+        match (&self.sharded, &self.streams) {
+            (Some(sharded), _) => ("SHARDNUMSUB", sharded.channels.public.clone()),
+            (_, Some(streams)) => ("NUMSUB", streams.channels.public.clone()),
+            _ => ("NUMSUB", self.channels.request.clone()),
         }
     }
 
     /// Publishes a ClusterAdapter message (sharded flavour) on `channel`.
     fn cluster_publish(&self, channel: String, kind: MessageType, data: Value) {
-        self.publish(
-            channel,
-            cluster_wire::encode(kind, data, &self.uid, self.nsp()),
-        );
+        let payload = if self.streams.is_some() {
+            // The streams adapter reads its pub/sub messages as msgpack only.
+            cluster_wire::encode_msgpack(kind, data, &self.uid, self.nsp())
+        } else {
+            cluster_wire::encode(kind, data, &self.uid, self.nsp())
+        };
+        self.publish(channel, payload);
+    }
+
+    /// The cluster flavours' channels.
+    fn cluster_channels(&self) -> Option<&ShardedChannels> {
+        match (&self.sharded, &self.streams) {
+            (Some(sharded), _) => Some(&sharded.channels),
+            (_, Some(streams)) => Some(&streams.channels),
+            _ => None,
+        }
+    }
+
+    /// Streams flavour: appends a durable message to the stream; `done` gets its id.
+    fn stream_append(
+        &self,
+        streams: &Streams,
+        kind: MessageType,
+        data: &Value,
+        done: Box<dyn FnOnce(Option<String>) + Send>,
+    ) {
+        self.node.publisher.xadd(StreamEntry {
+            stream: streams.stream.clone(),
+            max_len: streams.options.max_len,
+            fields: crate::streams::encode_entry(kind, data, &self.uid, self.nsp()),
+            done,
+        });
+    }
+
+    /// Delivers a broadcast to this node's sockets, its stream offset appended when
+    /// connection state recovery is on and it is not volatile.
+    fn deliver_with_offset(&self, mut message: BroadcastMessage, offset: Option<String>) -> usize {
+        if let Some(offset) = offset
+            && !message.volatile
+            && self.inner.local().recovery().is_some()
+            && let Value::Array(items) = &mut message.data
+        {
+            items.push(Value::String(offset));
+        }
+        let sids = self.inner.local_sockets(&message.opts);
+        self.inner.local().deliver(&message, &sids)
     }
 
     /// Registers a request; its `done` fires when it is complete.
@@ -493,8 +600,8 @@ impl RedisAdapter {
     // ---- receiving ------------------------------------------------------------------
 
     fn on_message(&self, incoming: Incoming) {
-        if let Some(sharded) = &self.sharded {
-            return self.on_cluster(sharded, incoming);
+        if let Some(channels) = self.cluster_channels() {
+            return self.on_cluster(channels, incoming);
         }
         let Incoming { channel, payload } = incoming;
         if let Some(room) = self.channels.room_of(&channel) {
@@ -711,7 +818,7 @@ impl RedisAdapter {
     /// Sends an answer to the node `reply` names, in this flavour's format.
     fn reply(&self, reply: &Reply, answer: Answer) {
         let id = reply.id.as_str();
-        if let Some(sharded) = &self.sharded {
+        if let Some(channels) = self.cluster_channels() {
             let (kind, data) = match answer {
                 Answer::Sockets(sockets) => (
                     MessageType::FetchSocketsResponse,
@@ -730,11 +837,8 @@ impl RedisAdapter {
                     cluster_wire::response_data(id, "packet", value),
                 ),
             };
-            let channel = sharded.channels.response_to(&reply.requester);
-            self.publish(
-                channel,
-                cluster_wire::encode(kind, data, &self.uid, self.nsp()),
-            );
+            let channel = channels.response_to(&reply.requester);
+            self.cluster_publish(channel, kind, data);
             return;
         }
         match answer {
@@ -847,7 +951,7 @@ impl RedisAdapter {
     }
 
     fn send_broadcast_request(&self, id: &str, message: &BroadcastMessage, timeout_ms: u64) {
-        if let Some(sharded) = &self.sharded {
+        if let Some(channels) = self.cluster_channels() {
             let data = cluster_wire::broadcast_data(
                 self.nsp(),
                 &message.data,
@@ -855,7 +959,7 @@ impl RedisAdapter {
                 message.volatile,
                 Some((id, timeout_ms)),
             );
-            let channel = sharded.channels.public.clone();
+            let channel = channels.public.clone();
             return self.cluster_publish(channel, MessageType::Broadcast, data);
         }
         self.publish(
@@ -873,9 +977,9 @@ impl RedisAdapter {
     }
 
     fn send_fetch(&self, id: &str, opts: &BroadcastOptions) {
-        match &self.sharded {
-            Some(sharded) => self.cluster_publish(
-                sharded.channels.public.clone(),
+        match self.cluster_channels() {
+            Some(channels) => self.cluster_publish(
+                channels.public.clone(),
                 MessageType::FetchSockets,
                 cluster_wire::fetch_data(opts, id),
             ),
@@ -887,6 +991,15 @@ impl RedisAdapter {
     }
 
     fn send_rooms(&self, join: bool, opts: &BroadcastOptions, rooms: &[Str]) {
+        let kind = if join {
+            MessageType::SocketsJoin
+        } else {
+            MessageType::SocketsLeave
+        };
+        if let Some(streams) = &self.streams {
+            let data = cluster_wire::rooms_data(opts, rooms);
+            return self.stream_append(streams, kind, &data, Box::new(|_| {}));
+        }
         match &self.sharded {
             Some(sharded) => self.cluster_publish(
                 sharded.channels.public.clone(),
@@ -905,6 +1018,11 @@ impl RedisAdapter {
     }
 
     fn send_disconnect(&self, opts: &BroadcastOptions, close: bool) {
+        if let Some(streams) = &self.streams {
+            let data = cluster_wire::disconnect_data(opts, close);
+            let kind = MessageType::DisconnectSockets;
+            return self.stream_append(streams, kind, &data, Box::new(|_| {}));
+        }
         match &self.sharded {
             Some(sharded) => self.cluster_publish(
                 sharded.channels.public.clone(),
@@ -919,9 +1037,9 @@ impl RedisAdapter {
     }
 
     fn send_server_side(&self, id: &str, data: &Value) {
-        match &self.sharded {
-            Some(sharded) => self.cluster_publish(
-                sharded.channels.public.clone(),
+        match self.cluster_channels() {
+            Some(channels) => self.cluster_publish(
+                channels.public.clone(),
                 MessageType::ServerSideEmit,
                 cluster_wire::server_side_data(Some(id), data),
             ),
@@ -959,7 +1077,7 @@ impl RedisAdapter {
 
     // ---- receiving, sharded flavour ----------------------------------------------------
 
-    fn on_cluster(&self, sharded: &Sharded, incoming: Incoming) {
+    fn on_cluster(&self, channels: &ShardedChannels, incoming: Incoming) {
         let message = match cluster_wire::decode(&incoming.payload) {
             Ok(message) => message,
             Err(error) => {
@@ -970,7 +1088,7 @@ impl RedisAdapter {
         if message.uid == self.uid || message.nsp != self.nsp() {
             return;
         }
-        if incoming.channel == sharded.channels.private {
+        if incoming.channel == channels.private {
             self.on_cluster_response(message);
         } else {
             self.on_cluster_message(message);
@@ -998,6 +1116,9 @@ impl RedisAdapter {
                     Some(id) => {
                         let reply = Reply::classic(from, id.to_owned());
                         self.answer_broadcast(reply, message, data.flag_timeout());
+                    }
+                    None if self.streams.is_some() => {
+                        self.deliver_with_offset(message, None);
                     }
                     None => {
                         self.inner.broadcast(message);
@@ -1142,6 +1263,29 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast(&self, message: BroadcastMessage) -> usize {
+        if let Some(streams) = &self.streams {
+            if message.local {
+                return self.deliver_with_offset(message, None);
+            }
+            // Appended first, delivered here once the stream gave its offset (in order: one
+            // publishing queue), as the reference does.
+            let count = self.inner.local_sockets(&message.opts).len();
+            let data = cluster_wire::broadcast_data(
+                self.nsp(),
+                &message.data,
+                &message.opts,
+                message.volatile,
+                None,
+            );
+            let me = self.me.clone();
+            let done = Box::new(move |offset: Option<String>| {
+                if let Some(me) = me.upgrade() {
+                    me.deliver_with_offset(message, offset);
+                }
+            });
+            self.stream_append(streams, MessageType::Broadcast, &data, done);
+            return count;
+        }
         if !message.local {
             self.send_broadcast(&message);
         }
@@ -1305,9 +1449,75 @@ impl Adapter for RedisAdapter {
         })
     }
 
+    fn persist_session(&self, session: SessionRecord, reason: DisconnectReason) {
+        let Some(streams) = &self.streams else {
+            return self.inner.persist_session(session, reason);
+        };
+        let Some(recovery) = self.inner.local().recovery() else {
+            return;
+        };
+        if !reason.is_recoverable() {
+            return;
+        }
+        let Ok(mut conn) = self.node.publisher.connection() else {
+            tracing::warn!("redis unavailable: session not kept");
+            return;
+        };
+        let key = format!("{}{}", streams.options.session_key_prefix, session.pid);
+        let value = crate::streams::encode_session(&session);
+        let ttl = recovery.max_disconnection_duration.as_millis() as u64;
+        self.node.runtime.spawn(Box::pin(async move {
+            let stored: Result<(), _> = redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl)
+                .query_async(&mut conn)
+                .await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "session not kept");
+            }
+        }));
+    }
+
+    fn restore_session(&self, pid: Str, offset: Str) -> BoxFuture<Option<Restored>> {
+        let Some(streams) = &self.streams else {
+            return self.inner.restore_session(pid, offset);
+        };
+        let conn = self.node.publisher.connection();
+        let stream = streams.stream.clone();
+        let key = format!("{}{}", streams.options.session_key_prefix, pid);
+        let nsp = self.nsp().to_owned();
+        Box::pin(async move {
+            let mut conn = conn.ok()?;
+            crate::streams::restore(&mut conn, &stream, &key, &nsp, &offset).await
+        })
+    }
+
     fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
         let node = self.node.clone();
         let target = self.count_target();
         Box::pin(async move { Ok(RedisAdapter::count(&node, target).await?) })
+    }
+}
+
+impl EntrySink for RedisAdapter {
+    fn on_entry(&self, id: &str, message: ClusterMessage) {
+        if message.uid == self.uid || message.nsp != self.nsp() {
+            return; // our own entries were delivered when appended
+        }
+        if message.kind == MessageType::Broadcast && message.data.request_id().is_none() {
+            let data = &message.data;
+            let (Some(opts), Some(event @ Value::Array(_))) = (
+                data.opts(),
+                data.get("packet").and_then(|p| p.get("data")).cloned(),
+            ) else {
+                return;
+            };
+            let message = BroadcastMessage::new(event, opts).volatile(data.flag_volatile());
+            self.deliver_with_offset(message, Some(id.to_owned()));
+            return;
+        }
+        self.on_cluster_message(message);
     }
 }

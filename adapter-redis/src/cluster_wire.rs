@@ -180,6 +180,19 @@ pub fn encode(kind: MessageType, data: Value, uid: &str, nsp: &str) -> Vec<u8> {
     }
 }
 
+/// Encodes `{type, data, uid, nsp}` as msgpack (the streams adapter's pub/sub messages).
+pub fn encode_msgpack(kind: MessageType, data: Value, uid: &str, nsp: &str) -> Vec<u8> {
+    let message = obj(vec![
+        ("type", number(kind as u64)),
+        ("data", data),
+        ("uid", string(uid)),
+        ("nsp", string(nsp)),
+    ]);
+    let mut out = Vec::new();
+    msgpack::encode_value(&message, &mut out);
+    out
+}
+
 /// A decoded message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterMessage {

@@ -84,6 +84,26 @@ pub(crate) enum Job {
     Publish(Outgoing),
     /// A query on the connection failed: check it (`PING`) and reconnect if it is broken.
     Check,
+    /// `XADD stream MAXLEN ~ max_len * fields...`; `done` gets the entry id (`None` when it
+    /// could not be added).
+    XAdd(StreamEntry),
+}
+
+/// An entry to append to a stream.
+pub(crate) struct StreamEntry {
+    pub stream: String,
+    pub max_len: usize,
+    pub fields: Vec<(&'static str, Vec<u8>)>,
+    pub done: Box<dyn FnOnce(Option<String>) + Send>,
+}
+
+impl Job {
+    /// A job that is not carried out: its callback learns so.
+    fn dropped(self) {
+        if let Job::XAdd(entry) = self {
+            (entry.done)(None);
+        }
+    }
 }
 
 /// The node's publishing side: a bounded queue drained, in order, by one task that holds the
@@ -131,6 +151,14 @@ impl Publisher {
                     RedisAdapterError::Closed
                 }
             })
+    }
+
+    /// Queues an `XADD`; when the queue is full, `entry.done` is called with `None` at once.
+    pub(crate) fn xadd(&self, entry: StreamEntry) {
+        if let Err(error) = self.queue.clone().try_send(Job::XAdd(entry)) {
+            tracing::warn!("redis publish queue full: stream entry dropped");
+            error.into_inner().dropped();
+        }
     }
 
     /// The live connection, if there is one.
@@ -193,6 +221,7 @@ async fn publish_loop(
                     };
                     let mut pipe = redis::pipe();
                     let mut n = 0;
+                    let mut appended = Vec::new();
                     let mut job = Some(first);
                     while let Some(next) = job.take() {
                         match next {
@@ -201,19 +230,50 @@ async fn publish_loop(
                                     .arg(message.channel)
                                     .arg(message.payload)
                                     .ignore();
-                                n += 1;
                             }
                             Job::Check => {
                                 pipe.cmd("PING").ignore();
                             }
+                            Job::XAdd(entry) => {
+                                let cmd = pipe
+                                    .cmd("XADD")
+                                    .arg(&entry.stream)
+                                    .arg("MAXLEN")
+                                    .arg("~")
+                                    .arg(entry.max_len)
+                                    .arg("*");
+                                for (name, value) in &entry.fields {
+                                    cmd.arg(*name).arg(value.as_slice());
+                                }
+                                appended.push(entry.done);
+                            }
                         }
+                        n += 1;
                         if n < PIPELINE_BATCH {
                             job = rx.try_recv().ok();
                         }
                     }
-                    if let Err(error) = pipe.query_async::<()>(&mut conn).await {
-                        tracing::warn!(%error, lost = n, "redis connection broken");
-                        break;
+                    match pipe.query_async::<Vec<redis::Value>>(&mut conn).await {
+                        Ok(ids) => {
+                            let mut ids = ids.into_iter();
+                            for done in appended {
+                                let id = match ids.next() {
+                                    Some(redis::Value::BulkString(id)) => {
+                                        String::from_utf8(id).ok()
+                                    }
+                                    Some(redis::Value::SimpleString(id)) => Some(id),
+                                    _ => None,
+                                };
+                                done(id);
+                            }
+                        }
+                        Err(error) => {
+                            for done in appended {
+                                done(None);
+                            }
+                            tracing::warn!(%error, lost = n, "redis connection broken");
+                            break;
+                        }
                     }
                 }
                 set(&slot, None);
@@ -227,7 +287,10 @@ async fn publish_loop(
             futures_util::select! {
                 _ = delay => break,
                 message = rx.next() => match message {
-                    Some(_) => dropped += 1,
+                    Some(job) => {
+                        job.dropped();
+                        dropped += 1;
+                    }
                     None => return,
                 },
             }

@@ -83,6 +83,7 @@ mod conn;
 mod emitter;
 mod error;
 mod resp;
+mod streams;
 pub mod wire;
 
 pub use adapter::{
@@ -93,3 +94,4 @@ pub use conn::Reconnect;
 pub use emitter::{EMITTER_UID, Emitter, EmitterOperator};
 pub use error::{DecodeError, RedisAdapterError};
 pub use redis;
+pub use streams::StreamsOptions;

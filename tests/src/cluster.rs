@@ -20,8 +20,9 @@ pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
 
 /// The engine and socket options of the conformance levels (pingInterval 300 ms,
 /// pingTimeout 200 ms, maxHttpBufferSize 1e6, connectTimeout 1000 ms, CORS any origin),
-/// with `node`'s adapter.
-pub fn builder(node: &RedisNode, msgpack: bool) -> ServerBuilder {
+/// with `node`'s adapter; with `recovery`, connection state recovery on (maxDisconnectionDuration
+/// 60 s, skipMiddlewares), as the cluster level has it with the streams adapter.
+pub fn builder(node: &RedisNode, msgpack: bool, recovery: bool) -> ServerBuilder {
     let builder = Server::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -30,6 +31,15 @@ pub fn builder(node: &RedisNode, msgpack: bool) -> ServerBuilder {
         .cors(socketio_tokio::Cors::new(socketio_tokio::CorsOrigin::Any))
         .path("/socket.io")
         .adapter(node.factory());
+    let builder = if recovery {
+        builder.connection_state_recovery(socketio_tokio::RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(60),
+            skip_middlewares: true,
+            ..socketio_tokio::RecoveryConfig::default()
+        })
+    } else {
+        builder
+    };
     if msgpack { builder.msgpack() } else { builder }
 }
 

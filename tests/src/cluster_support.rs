@@ -96,7 +96,8 @@ pub async fn start_nodes_on(
     for id in ids {
         let client = socketio_redis::redis::Client::open(url).expect("a redis URL");
         let node = RedisNode::new(client, exec.runtime(), options.clone());
-        let io = cluster::builder(&node, false).build(exec.runtime());
+        let recovery = matches!(options.flavor, socketio_redis::Flavor::Streams(_));
+        let io = cluster::builder(&node, false, recovery).build(exec.runtime());
         cluster::install(&io, &node, id);
         let served = exec.serve(io.clone()).await;
         nodes.push(TestNode { io, node, served });
@@ -132,6 +133,25 @@ pub async fn stop_nodes(exec: Executor, nodes: Vec<TestNode>) {
     exec.sleep(Duration::from_millis(10)).await;
 }
 
+/// `args` without a trailing stream offset (`<ms>-<seq>`, appended by the streams adapter
+/// with connection state recovery), as the official client drops it.
+pub fn strip_offset(mut args: Vec<Value>) -> Vec<Value> {
+    let is_offset = |text: &str| {
+        text.split_once('-').is_some_and(|(ms, seq)| {
+            !ms.is_empty()
+                && !seq.is_empty()
+                && ms.bytes().all(|b| b.is_ascii_digit())
+                && seq.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    if let Some(Value::String(last)) = args.last()
+        && is_offset(last)
+    {
+        args.pop();
+    }
+    args
+}
+
 /// A client (this project's) of a cluster node on namespace `/`: records every event;
 /// answers `question` with its socket id.
 pub struct Peer {
@@ -152,8 +172,19 @@ pub struct Peer {
 impl Peer {
     /// Connects to `url` and waits for `hello`.
     pub async fn connect(exec: Executor, url: &str) -> Peer {
+        Peer::connect_with(exec, url, false).await
+    }
+
+    /// Connects to `url`, reconnecting (quickly) when cut off, and waits for `hello`.
+    pub async fn connect_reconnecting(exec: Executor, url: &str) -> Peer {
+        Peer::connect_with(exec, url, true).await
+    }
+
+    async fn connect_with(exec: Executor, url: &str, reconnection: bool) -> Peer {
         let client = Client::builder(url)
-            .reconnection(false)
+            .reconnection(reconnection)
+            .reconnection_delay(Duration::from_millis(50))
+            .reconnection_delay_max(Duration::from_millis(200))
             .build(exec.runtime(), exec.connector())
             .expect("client options");
         let socket = client.socket("/");
@@ -164,6 +195,7 @@ impl Peer {
                   args: Vec<Value>,
                   ack: Option<socketio_tokio::client::AckSender>| {
                 let tx = tx.clone();
+                let args = strip_offset(args);
                 async move {
                     if event == "question"
                         && let Some(ack) = ack

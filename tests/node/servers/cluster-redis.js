@@ -18,8 +18,10 @@
 //
 // Usage: node servers/cluster-redis.js '{"port":0,"redisUrl":"redis://127.0.0.1:6379",
 //   "key":"socket.io","nodeId":"node-1","requestsTimeout":5000,
-//   "adapter":"classic"|"sharded","subscriptionMode":"dynamic"|"static"|"dynamic-private"}'
-// (with "sharded", `key` is the channelPrefix).
+//   "adapter":"classic"|"sharded"|"streams","subscriptionMode":"dynamic"|"static"|"dynamic-private"}'
+// (with "sharded", `key` is the channelPrefix; with "streams" (@socket.io/redis-streams-adapter
+// 0.3), the streamName and channelPrefix, sessionKeyPrefix is `<key>:session:` and connection
+// state recovery is on: maxDisconnectionDuration 60 s, skipMiddlewares).
 // Prints {"listening":<port>} once the adapter's subscriptions are made, then
 // {"serverSideEvent":name,"args":[…]} for each server-side event other than `who`.
 // Exits when stdin closes (the harness holds it open).
@@ -28,6 +30,7 @@ const http = require("http");
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const streams = require("@socket.io/redis-streams-adapter");
 
 const opts = JSON.parse(process.argv[2] || "{}");
 const nodeId = opts.nodeId || "node";
@@ -56,8 +59,18 @@ async function main() {
     maxHttpBufferSize: 1e6,
     connectTimeout: 1000,
     cors: { origin: "*" },
+    connectionStateRecovery:
+      opts.adapter === "streams"
+        ? { maxDisconnectionDuration: 60000, skipMiddlewares: true }
+        : undefined,
     adapter:
-      opts.adapter === "sharded"
+      opts.adapter === "streams"
+        ? streams.createAdapter(pub, {
+            streamName: opts.key || "socket.io",
+            channelPrefix: opts.key || "socket.io",
+            sessionKeyPrefix: `${opts.key || "socket.io"}:session:`,
+          })
+        : opts.adapter === "sharded"
         ? createShardedAdapter(pub, sub, {
             channelPrefix: opts.key || "socket.io",
             subscriptionMode: opts.subscriptionMode || "dynamic",

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack]
 //!     [--port 3000] [--runtime tokio|async-std|smol]
-//! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded
+//! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded|redis-streams
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
 //!     [--runtime tokio|async-std|smol] [--msgpack]
 //! ```
@@ -18,8 +18,9 @@
 //!   cluster app of [`socketio_tests::cluster`] (issue 14's handler table) on `/`:
 //!   `--adapter redis` is the classic adapter of `socketio-redis` (`key` = `--key`),
 //!   `--adapter redis-sharded` the sharded one (`channelPrefix` = `--key`, dynamic
-//!   subscription mode). The streams adapter (`redis-streams`) is not implemented: the binary
-//!   refuses it.
+//!   subscription mode), `--adapter redis-streams` the streams one (`streamName` =
+//!   `channelPrefix` = `--key`, `sessionKeyPrefix` = `<key>:session:`) with connection state
+//!   recovery on (maxDisconnectionDuration 60 s, skipMiddlewares).
 //!
 //! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
 //! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
@@ -71,6 +72,8 @@ struct ClusterOptions {
     node_id: String,
     /// `redis-sharded`: the sharded adapter.
     sharded: bool,
+    /// `redis-streams`: the streams adapter (and connection state recovery).
+    streams: bool,
 }
 
 impl Default for ClusterOptions {
@@ -80,6 +83,7 @@ impl Default for ClusterOptions {
             key: "socket.io".to_owned(),
             node_id: "node".to_owned(),
             sharded: false,
+            streams: false,
         }
     }
 }
@@ -88,7 +92,7 @@ impl Default for ClusterOptions {
 const MAX_PAYLOAD: usize = 1_000_000;
 
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
-                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded] \
+                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded|redis-streams] \
                      [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -128,16 +132,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                 };
             }
             "--adapter" => match args.next().as_deref() {
-                Some("redis") => options.cluster.sharded = false,
-                Some("redis-sharded") => options.cluster.sharded = true,
+                Some("redis") => {
+                    (options.cluster.sharded, options.cluster.streams) = (false, false)
+                }
+                Some("redis-sharded") => {
+                    (options.cluster.sharded, options.cluster.streams) = (true, false)
+                }
                 Some("redis-streams") => {
-                    return Err(
-                        "--adapter redis-streams is not implemented (redis, redis-sharded)".into(),
-                    );
+                    (options.cluster.sharded, options.cluster.streams) = (false, true)
                 }
                 other => {
                     return Err(format!(
-                        "--adapter wants redis or redis-sharded, got {other:?}"
+                        "--adapter wants redis, redis-sharded or redis-streams, got {other:?}"
                     ));
                 }
             },
@@ -229,8 +235,16 @@ fn cluster_server(
         adapter.flavor =
             socketio_redis::Flavor::Sharded(socketio_redis::SubscriptionMode::default());
     }
+    if options.cluster.streams {
+        // `streamName` = `channelPrefix` = the key; sessions under `<key>:session:`.
+        adapter.flavor = socketio_redis::Flavor::Streams(socketio_redis::StreamsOptions {
+            session_key_prefix: format!("{}:session:", options.cluster.key),
+            ..socketio_redis::StreamsOptions::default()
+        });
+    }
     let node = socketio_redis::RedisNode::new(client, runtime.clone(), adapter);
-    let io = socketio_tests::cluster::builder(&node, options.msgpack).build(runtime);
+    let io = socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams)
+        .build(runtime);
     socketio_tests::cluster::install(&io, &node, &options.cluster.node_id);
     Ok(io)
 }
@@ -449,12 +463,14 @@ mod tests {
                 key: "k1".to_owned(),
                 node_id: "n1".to_owned(),
                 sharded: false,
+                streams: false,
             }
         );
         assert!(options.msgpack && options.port == 4001 && options.runtime == Executor::Smol);
         let options = parse(args("--level cluster --adapter redis-sharded --key k2")).unwrap();
         assert!(options.cluster.sharded && options.cluster.key == "k2");
-        assert!(parse(args("--level cluster --adapter redis-streams")).is_err());
+        let options = parse(args("--level cluster --adapter redis-streams")).unwrap();
+        assert!(options.cluster.streams && !options.cluster.sharded);
         assert!(parse(args("--level cluster --adapter memory")).is_err());
         assert!(parse(args("--level cluster --adapter")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
