@@ -155,6 +155,13 @@ fn redis_restarts_under_sharded_nodes() {
     redis_restarts(Flavor::Sharded(SubscriptionMode::Dynamic));
 }
 
+/// The same with the streams flavour: what is broadcast during the outage still reaches this
+/// node's clients (without an offset), and the stream is read again once Redis is back.
+#[test]
+fn redis_restarts_under_streams_nodes() {
+    redis_restarts(Flavor::Streams(socketio_redis::StreamsOptions::default()));
+}
+
 fn redis_restarts(flavor: Flavor) {
     let exec = Executor::Tokio;
     let mut redis = OwnRedis::start();
