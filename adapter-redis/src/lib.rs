@@ -17,12 +17,23 @@
 //!   has a password).
 //! - [`Emitter`]: sends from a process that is not a server, as `@socket.io/redis-emitter`
 //!   5.1 does (uid `"emitter"`): emits with `to` / `except` / `of` / `volatile`,
-//!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`. The official
-//!   emitter speaks the classic format only, and so does ours: the classic adapter reads it
-//!   (ours and Node's); the sharded flavour does not.
+//!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`.
 //!
-//! Not implemented: the streams adapter (`@socket.io/redis-streams-adapter`), hence no
-//! connection state recovery across nodes (recovery stays per node, in the in-memory part).
+//! - The streams flavour ([`Flavor::Streams`]) of `@socket.io/redis-streams-adapter` 0.3:
+//!   broadcasts, joins, leaves and disconnects appended to the stream named `key` (`XADD
+//!   MAXLEN ~ maxLen`, entries `{uid, nsp, type, data}`, data JSON or base64 msgpack) and read
+//!   by one `XREAD BLOCK` reader per node; broadcasts with acks, fetches, server-side emits
+//!   and every answer as msgpack with `PUBLISH` on `<key>#<nsp>#` / `<key>#<nsp>#<uid>#`;
+//!   nodes counted with `PUBSUB NUMSUB`. With connection state recovery on, each broadcast
+//!   carries its stream entry id as offset, a disconnected socket's session is kept under
+//!   `<sessionKeyPrefix><pid>` (base64 msgpack, `PX` maxDisconnectionDuration), and any node
+//!   restores it: same id, rooms and data, and the broadcasts it missed. A node delivers its
+//!   own broadcasts once `XADD` answered (to have the offset), in order. One stream only (the
+//!   official `streamCount` option is not offered); plain pub/sub only (no
+//!   `useShardedPubSub`).
+//!
+//! The emitter speaks the classic format, as the official one does: classic nodes (ours and
+//! Node's) read it; sharded and streams nodes do not.
 //!
 //! ```no_run
 //! # fn f(runtime: std::sync::Arc<dyn socketio::Runtime>) -> Result<(), redis::RedisError> {
@@ -58,8 +69,12 @@
 //! backoff (100 ms doubling to 5 s, with jitter). While Redis is unreachable:
 //!
 //! - every message this node publishes (broadcasts, room and disconnect requests, answers to
-//!   other nodes) is **dropped**, not queued: other nodes never see it;
-//! - every message other nodes publish meanwhile is lost for this node (pub/sub keeps nothing);
+//!   other nodes) is **dropped**, not queued: other nodes never see it (with the streams
+//!   flavour, this node's own clients still get its broadcasts, without an offset, and the
+//!   sessions of clients leaving meanwhile are not kept);
+//! - every message other nodes publish meanwhile is lost for this node (pub/sub keeps nothing;
+//!   with the streams flavour, what reached the stream is read once this node is back, from
+//!   where it stopped, if Redis itself kept it);
 //! - `fetch_sockets`, `server_side_emit` and `server_count` fail at once with
 //!   [`RedisAdapterError::Unavailable`] (as an [`AdapterError`](socketio::adapter::AdapterError));
 //!   requests in flight end with [`RedisAdapterError::Timeout`] after `requestsTimeout`; a
