@@ -26,7 +26,8 @@ const RESERVED_EVENTS: [&str; 6] = [
     "removeListener",
 ];
 
-/// Sends to the sockets of a cluster through Redis (see the [module docs](self)).
+/// Sends to the sockets of a cluster through Redis, in the official emitter's format (uid
+/// `"emitter"`), which classic nodes (ours and Node's) read.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), socketio_redis::RedisAdapterError> {
