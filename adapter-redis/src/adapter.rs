@@ -1,4 +1,5 @@
-//! The classic pub/sub adapter (`createAdapter` of `@socket.io/redis-adapter` 8.3).
+//! The adapter: [`RedisNode`] (one per server) and [`RedisAdapter`] (one per namespace), in
+//! the classic, sharded or streams flavour.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -291,8 +292,8 @@ struct Sharded {
     subscribed: Mutex<BTreeSet<String>>,
 }
 
-/// The classic Redis adapter of one namespace: the in-memory adapter for this node's
-/// sockets, plus Redis pub/sub for the others (see the [crate docs](crate)).
+/// The Redis adapter of one namespace, in its node's [`Flavor`]: the in-memory adapter for
+/// this node's sockets, plus Redis for the others (see the [crate docs](crate)).
 pub struct RedisAdapter {
     inner: Arc<InMemoryAdapter>,
     node: Arc<NodeShared>,
