@@ -1,7 +1,8 @@
 //! The chat example's application (`runtime-tokio/examples/chat/app.rs`, what `cargo run
 //! --example chat -- --redis URL` serves) on two instances sharing rooms through the Redis
 //! adapter (the real Redis at 127.0.0.1:6379): members, joins, messages and leaves cross
-//! instances.
+//! instances, with our client and with the page in headless Chromium (two pages on two
+//! instances).
 
 // The application names `socketio::…`, which both runtime crates re-export whole.
 extern crate socketio_async_std as socketio;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use serde_json::json;
 use socketio_redis::{RedisAdapterOptions, RedisNode};
 use socketio_tests::cluster_support::{WAIT, redis_client, unique_key};
-use socketio_tests::executor::Executor;
+use socketio_tests::executor::{Executor, Served};
+use socketio_tests::interop::{ensure_chromium, run_client};
 use socketio_tokio::client::ClientSocket;
 use socketio_tokio::{Client, Server, Value};
 
@@ -80,42 +82,79 @@ impl Chatter {
     }
 }
 
+/// Two chat instances on Redis under `key`, serving the page too.
+async fn instances(exec: Executor, key: &str) -> Vec<Served> {
+    let bundle = app::client_bundle_path();
+    let mut served = Vec::new();
+    for _ in 0..2 {
+        let node = RedisNode::new(
+            redis_client(),
+            exec.runtime(),
+            RedisAdapterOptions::with_key(key),
+        );
+        let io = exec.server(Server::builder().adapter(node.factory()));
+        app::install(&io);
+        let _ = io.server_count().await;
+        let files = app::files(&bundle).expect("the client bundle (npm ci) is readable");
+        served.push(exec.serve_client(io, files).await);
+    }
+    served
+}
+
+/// Two pages in headless Chromium, on two instances, chat in one room; a third page (first
+/// instance, another room) sees nothing.
+#[test]
+fn chat_pages_on_two_instances_in_headless_chromium() {
+    socketio_tests::node::ensure_installed();
+    ensure_chromium();
+    let exec = Executor::Tokio;
+    exec.block_on(async move {
+        let key = unique_key("chat-browser");
+        let served = instances(exec, &key).await;
+        wait_subscribed(exec, &key).await;
+        let urls = [
+            format!("{}/", served[0].url()),
+            format!("{}/", served[1].url()),
+        ];
+        let run = exec
+            .unblock(move || run_client("chat-browser.js", &urls, Duration::from_secs(45)))
+            .await;
+        run.assert_success();
+        run.step("typing");
+        run.step("rooms-isolated");
+        run.step("left");
+    });
+}
+
+/// Waits until both instances subscribed (the adapter of `/` is made on first use).
+async fn wait_subscribed(exec: Executor, key: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut conn = redis_client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let counts: Vec<(String, usize)> = socketio_redis::redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(format!("{key}-request#/#"))
+            .query_async(&mut conn)
+            .await
+            .expect("NUMSUB");
+        if counts.first().map(|c| c.1) == Some(2) {
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "the instances never subscribed");
+        exec.sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[test]
 fn two_chat_instances_share_rooms_through_redis() {
     let exec = Executor::Tokio;
     exec.block_on(async move {
         let key = unique_key("chat");
-        let mut served = Vec::new();
-        for _ in 0..2 {
-            let node = RedisNode::new(
-                redis_client(),
-                exec.runtime(),
-                RedisAdapterOptions::with_key(key.clone()),
-            );
-            let io = exec.server(Server::builder().adapter(node.factory()));
-            app::install(&io);
-            let _ = io.server_count().await;
-            served.push(exec.serve(io).await);
-        }
-        // Both instances subscribed (the adapter of `/` is made on first use).
-        let start = std::time::Instant::now();
-        loop {
-            let mut conn = redis_client()
-                .get_multiplexed_async_connection()
-                .await
-                .expect("redis");
-            let counts: Vec<(String, usize)> = socketio_redis::redis::cmd("PUBSUB")
-                .arg("NUMSUB")
-                .arg(format!("{key}-request#/#"))
-                .query_async(&mut conn)
-                .await
-                .expect("NUMSUB");
-            if counts.first().map(|c| c.1) == Some(2) {
-                break;
-            }
-            assert!(start.elapsed() < WAIT, "the instances never subscribed");
-            exec.sleep(Duration::from_millis(20)).await;
-        }
+        let served = instances(exec, &key).await;
+        wait_subscribed(exec, &key).await;
         let ann = Chatter::connect(exec, &served[0].url()).await;
         let bob = Chatter::connect(exec, &served[1].url()).await;
         assert_eq!(
