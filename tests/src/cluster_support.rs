@@ -475,24 +475,37 @@ pub async fn wait_for_sockets(exec: Executor, peer: &Peer, room: Value, n: usize
 /// A `redis-server` of a test's own, on a free port, without persistence.
 pub struct OwnRedis {
     port: u16,
+    password: Option<String>,
     child: Option<Child>,
 }
 
 impl OwnRedis {
     /// Starts one.
     pub fn start() -> OwnRedis {
+        OwnRedis::start_with(None)
+    }
+
+    /// Starts one that wants `password` (`requirepass`).
+    pub fn start_with(password: Option<&str>) -> OwnRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut redis = OwnRedis { port, child: None };
+        let mut redis = OwnRedis {
+            port,
+            password: password.map(str::to_owned),
+            child: None,
+        };
         redis.restart();
         redis
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (with the password, if any).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills it.
@@ -506,9 +519,14 @@ impl OwnRedis {
     /// Starts it again on the same port and waits until it answers.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", "", "--appendonly", "no"]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

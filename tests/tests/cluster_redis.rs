@@ -342,3 +342,32 @@ fn malformed_messages_are_dropped() {
         stop_nodes(exec, nodes).await;
     });
 }
+
+/// A Redis that wants a password: every flavour authenticates (redis-rs from the URL, and the
+/// sharded flavour's own subscriber with `AUTH`), and broadcasts cross nodes.
+#[test]
+fn every_flavour_authenticates_from_the_url() {
+    let exec = Executor::Tokio;
+    let redis = OwnRedis::start_with(Some("s3cret"));
+    let url = redis.url();
+    exec.block_on(async move {
+        for flavor in [
+            Flavor::Classic,
+            Flavor::Sharded(SubscriptionMode::Dynamic),
+            Flavor::Streams(socketio_redis::StreamsOptions::default()),
+        ] {
+            let mut options = RedisAdapterOptions::with_key(unique_key("auth"));
+            options.flavor = flavor;
+            let nodes = start_nodes_on(exec, &url, options, &["rs-1", "rs-2"]).await;
+            wait_server_count(exec, &nodes, 2).await;
+            let a = Peer::connect(exec, &nodes[0].url()).await;
+            let mut b = Peer::connect(exec, &nodes[1].url()).await;
+            a.emit("broadcast", vec![s("authenticated")]);
+            assert_eq!(
+                json_args(&b.next(exec, "broadcast-event").await),
+                r#"["authenticated"]"#
+            );
+            stop_nodes(exec, nodes).await;
+        }
+    });
+}
