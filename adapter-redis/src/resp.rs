@@ -60,8 +60,8 @@ async fn read_line<R: futures_util::io::AsyncBufRead + Unpin>(
     reader: &mut R,
 ) -> std::io::Result<Vec<u8>> {
     let mut line = Vec::new();
-    // A header line is short; cap it.
-    let mut limited = (&mut *reader).take(128);
+    // A header line (a type and a length, or a short status or error text) is short; cap it.
+    let mut limited = (&mut *reader).take(1024);
     limited.read_until(b'\n', &mut line).await?;
     if line.len() < 2 || !line.ends_with(b"\r\n") {
         return Err(std::io::Error::other("bad RESP line"));
