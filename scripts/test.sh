@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, the no_std build, every test of every crate
 # (including the interop tests against the official npm packages, installed from the committed
-# lock file on first use). Usage: bash scripts/test.sh
+# lock file on first use, and the Redis cluster tests, starting redis-server when nothing
+# answers on 127.0.0.1:6379). Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,18 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required but 
 need cargo
 need node
 need npm
+
+# The Redis cluster tests (tests/tests/cluster_redis*.rs, socketio-redis) need Redis on
+# 127.0.0.1:6379; they fail (never skip) without it. Start one when nothing answers there.
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+if ! redis_up; then
+  need redis-server
+  echo "==> starting redis-server on 127.0.0.1:6379 (nothing answered there)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/socketio-test-redis.log
+  for _ in $(seq 100); do redis_up && break; sleep 0.1; done
+  redis_up || { echo "error: redis-server did not start (see /tmp/socketio-test-redis.log)" >&2; exit 1; }
+fi
 
 if [ ! -d tests/node/node_modules ]; then
   echo "==> installing the pinned npm packages (tests/node/package-lock.json)"

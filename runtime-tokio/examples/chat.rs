@@ -8,6 +8,13 @@
 //!
 //! `CHAT_ADDR` changes the address (default `127.0.0.1:3000`); `SOCKETIO_CLIENT_JS` points at
 //! another `socket.io.min.js` (default: `tests/node/node_modules/socket.io-client/dist/`).
+//! `--redis URL` makes the instance one node of a cluster on Redis (the `socketio-redis`
+//! adapter): instances on several ports share rooms, messages and member lists.
+//!
+//! ```sh
+//! CHAT_ADDR=127.0.0.1:3000 cargo run --example chat -- --redis redis://127.0.0.1:6379 &
+//! CHAT_ADDR=127.0.0.1:3001 cargo run --example chat -- --redis redis://127.0.0.1:6379
+//! ```
 //! The application itself is in `examples/chat/app.rs`, runtime-neutral and shared with the
 //! browser test (`tests/tests/interop_chat.rs`); this file is its tokio wiring, under axum.
 
@@ -16,14 +23,26 @@ mod app;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::Router;
 use socketio_tokio::{HttpServer, Server, ServerBuilderExt};
 
 /// The whole app as an axum router: Socket.IO with the chat handlers, the official client bundle
-/// under `/socket.io/` and the page at `/`, through socketio-tokio's tower layer.
-fn router(bundle: &Path) -> std::io::Result<Router> {
-    let io = Server::builder().build_tokio();
+/// under `/socket.io/` and the page at `/`, through socketio-tokio's tower layer; with `redis`,
+/// on the Redis adapter.
+fn router(bundle: &Path, redis: Option<socketio_redis::redis::Client>) -> std::io::Result<Router> {
+    let builder = Server::builder();
+    let builder = match redis {
+        Some(client) => {
+            let runtime = Arc::new(socketio_tokio::TokioRuntime::new());
+            let options = socketio_redis::RedisAdapterOptions::with_key("socketio-chat");
+            let node = socketio_redis::RedisNode::new(client, runtime, options);
+            builder.adapter(node.factory())
+        }
+        None => builder,
+    };
+    let io = builder.build_tokio();
     app::install(&io);
     let http = HttpServer::new(io).serve_client(app::files(bundle)?);
     Ok(Router::new().layer(http.layer()))
@@ -32,6 +51,22 @@ fn router(bundle: &Path) -> std::io::Result<Router> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let redis = match args.as_slice() {
+        [] => None,
+        [flag, url] if flag == "--redis" => match socketio_redis::redis::Client::open(url.as_str())
+        {
+            Ok(client) => Some(client),
+            Err(e) => {
+                eprintln!("error: --redis {url}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => {
+            eprintln!("usage: chat [--redis redis://HOST:PORT]");
+            return ExitCode::from(2);
+        }
+    };
     let bundle = app::client_bundle_path();
     if !bundle.is_file() {
         eprintln!(
@@ -53,7 +88,7 @@ async fn main() -> ExitCode {
         "chat: open http://{addr}/ in two browser windows (client bundle: {})",
         bundle.display()
     );
-    let router = match router(&bundle) {
+    let router = match router(&bundle, redis) {
         Ok(router) => router,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", bundle.display());

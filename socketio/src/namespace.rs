@@ -230,14 +230,15 @@ impl Namespace {
         self.operator().except(room)
     }
 
-    /// Operator: this server's sockets of the namespace (always the case here).
+    /// Operator: this server's sockets of the namespace only (a cluster adapter does not
+    /// publish its broadcasts).
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().of("/chat").local().emit("news", "hi").ok();
     /// ```
     pub fn local(&self) -> BroadcastOperator {
-        self.operator()
+        self.operator().local()
     }
 
     /// Operator: every socket of the namespace.

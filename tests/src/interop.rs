@@ -208,8 +208,15 @@ impl RefServer {
     /// Starts it with `options` (`{"recovery","msgpack","eio3","connectTimeout",…}`) and waits
     /// (10 s at most) for it to listen.
     pub fn start(options: &Value) -> RefServer {
+        RefServer::start_script("clients/ref-server.js", options)
+    }
+
+    /// Starts another server script of `tests/node` (`script` relative to it, e.g.
+    /// `servers/cluster-redis.js`) that prints `{"listening":<port>}` on stdout and exits
+    /// when its stdin closes, with `options` as its argument.
+    pub fn start_script(script: &str, options: &Value) -> RefServer {
         ensure_installed();
-        let path = node_dir().join("clients").join("ref-server.js");
+        let path = node_dir().join(script);
         let mut child = spawn_node(&path, &[options.to_string()], &[], true);
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");

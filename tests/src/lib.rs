@@ -9,10 +9,15 @@
 //! - [`executor`]: the three executors (tokio, async-std, smol) the suites run on, and
 //!   [`executor_tests!`], which runs one set of async test bodies on each.
 //! - [`raw`]: raw-socket HTTP and WebSocket peers for the hostile-input tests.
+//! - [`cluster`]: the cluster conformance app (Redis adapter) on this project's server;
+//!   [`cluster_support`]: nodes, recording clients and a Redis of a test's own for the
+//!   cluster tests.
 //! - [`corpus`]: reads the cross-implementation codec corpus in `tests/data/corpus` and converts
 //!   its descriptions to protocol types.
 
 pub mod client_suite;
+pub mod cluster;
+pub mod cluster_support;
 pub mod corpus;
 pub mod executor;
 pub mod interop;

@@ -9,11 +9,10 @@
 //! Events to the page: `message` `{id, nick, text, ts}` (to the rest of the room), `system`
 //! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -42,39 +41,20 @@ pub fn client_bundle_path() -> PathBuf {
         .join("tests/node/node_modules/socket.io-client/dist/socket.io.min.js")
 }
 
-/// Who is where: room → (socket id → nickname).
-#[derive(Default)]
-struct Rooms(Mutex<HashMap<String, BTreeMap<String, String>>>);
-
-impl Rooms {
-    fn members(&self, room: &str) -> Vec<String> {
-        let rooms = self.0.lock().unwrap();
-        let mut nicks: Vec<String> = rooms
-            .get(room)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
-        nicks.sort();
-        nicks
-    }
-
-    fn enter(&self, room: &str, id: &str, nick: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .entry(room.to_owned())
-            .or_default()
-            .insert(id.to_owned(), nick.to_owned());
-    }
-
-    fn exit(&self, room: &str, id: &str) {
-        let mut rooms = self.0.lock().unwrap();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(id);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
-        }
-    }
+/// The nicknames in `room` on every server node (through the adapter's `fetch_sockets`, so a
+/// cluster adapter such as `socketio-redis` lists every node's members), sorted.
+async fn members(io: &Server, room: &str) -> Vec<String> {
+    let sockets = io
+        .to(room.to_owned())
+        .fetch_sockets()
+        .await
+        .unwrap_or_default();
+    let mut nicks: Vec<String> = sockets
+        .iter()
+        .filter_map(|s| Some(s.data::<Value>()?.get("nick")?.as_str()?.to_owned()))
+        .collect();
+    nicks.sort();
+    nicks
 }
 
 /// A socket's identity in the chat, kept as its per-socket data: `{"nick", "room"}`.
@@ -114,12 +94,10 @@ fn valid_name(name: &str) -> bool {
 
 /// Puts the chat handlers on the namespace `/` of `io`, a server of any runtime crate.
 pub fn install(io: &Server) {
-    let rooms = Arc::new(Rooms::default());
     let next_id = Arc::new(AtomicU64::new(1));
     io.ns("/", move |socket: Socket| {
-        let rooms = rooms.clone();
         let next_id = next_id.clone();
-        async move { on_connect(socket, rooms, next_id) }
+        async move { on_connect(socket, next_id) }
     });
 }
 
@@ -138,43 +116,45 @@ pub fn files(client: &Path) -> io::Result<ClientBundle> {
     Ok(ClientBundle::from_file(client)?.merge(page()))
 }
 
-fn leave_room(socket: &Socket, rooms: &Rooms) {
+async fn leave_room(socket: &Socket) {
     let Some(me) = Member::of(socket) else { return };
     socket.leave(&me.room);
-    rooms.exit(&me.room, socket.id());
-    let nsp = socket.server().of("/");
-    nsp.to(me.room.as_str())
+    let io = socket.server();
+    io.to(me.room.as_str())
         .emit("system", &json!({"text": format!("{} left", me.nick)}))
         .ok();
-    nsp.to(me.room.as_str())
-        .emit("members", &rooms.members(&me.room))
-        .ok();
+    let members = members(&io, &me.room).await;
+    io.to(me.room.as_str()).emit("members", &members).ok();
 }
 
-fn on_connect(socket: Socket, rooms: Arc<Rooms>, next_id: Arc<AtomicU64>) {
-    let r = rooms.clone();
-    socket.on("join", move |socket: Socket, join: Value, ack: Option<AckSender>| {
-        let rooms = r.clone();
-        async move {
+fn on_connect(socket: Socket, next_id: Arc<AtomicU64>) {
+    socket.on(
+        "join",
+        move |socket: Socket, join: Value, ack: Option<AckSender>| async move {
             let (nick, room) = (field(&join, "nick"), field(&join, "room"));
             if !valid_name(&nick) || !valid_name(&room) {
                 if let Some(ack) = ack {
-                    ack.send(&json!({"error": format!("nickname and room: 1 to {MAX_NAME} characters")})).ok();
+                    ack.send(
+                        &json!({"error": format!("nickname and room: 1 to {MAX_NAME} characters")}),
+                    )
+                    .ok();
                 }
                 return;
             }
-            leave_room(&socket, &rooms);
+            leave_room(&socket).await;
             socket.set_data(&json!({"nick": nick, "room": room})).ok();
             socket.join(room.clone());
-            rooms.enter(&room, socket.id(), &nick);
-            socket.to(room.as_str()).emit("system", &json!({"text": format!("{nick} joined")})).ok();
-            let members = rooms.members(&room);
+            socket
+                .to(room.as_str())
+                .emit("system", &json!({"text": format!("{nick} joined")}))
+                .ok();
+            let members = members(&socket.server(), &room).await;
             socket.to(room.as_str()).emit("members", &members).ok();
             if let Some(ack) = ack {
                 ack.send(&json!({"room": room, "members": members})).ok();
             }
-        }
-    });
+        },
+    );
     socket.on(
         "message",
         move |socket: Socket, msg: Value, ack: Option<AckSender>| {
@@ -208,8 +188,5 @@ fn on_connect(socket: Socket, rooms: Arc<Rooms>, next_id: Arc<AtomicU64>) {
             }
         },
     );
-    socket.on_disconnect(move |socket: Socket, _reason| {
-        let rooms = rooms.clone();
-        async move { leave_room(&socket, &rooms) }
-    });
+    socket.on_disconnect(|socket: Socket, _reason| async move { leave_room(&socket).await });
 }

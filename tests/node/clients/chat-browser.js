@@ -2,20 +2,21 @@
 // Drives the chat page in headless Chromium (Debian's /usr/bin/chromium) with playwright-core:
 // two pages (separate browser contexts) join one room, exchange messages, see each other's
 // messages, the acks, the member list and the typing notice. Usage: node chat-browser.js <url>
+// [<url2>]: with a second URL (another instance of a cluster), the second page opens that one.
 
 const { chromium } = require("playwright-core");
 const c = require("./common");
 
-const [url] = process.argv.slice(2);
+const [url, url2] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
-async function joinAs(context, nick, room) {
+async function joinAs(context, nick, room, at = url) {
   const page = await context.newPage();
   page.on("console", (m) => c.out({ console: nick, type: m.type(), text: m.text() }));
   page.on("requestfailed", (r) => c.out({ requestfailed: nick, url: r.url() }));
   page.on("response", (r) => r.status() >= 400 && c.out({ httperror: nick, url: r.url(), status: r.status() }));
   page.on("pageerror", (e) => c.out({ pageerror: nick, message: e.message }));
-  await page.goto(url, { timeout: 10000 });
+  await page.goto(at, { timeout: 10000 });
   const official = await page.evaluate(
     () => typeof io === "function" && typeof io.Manager === "function" && typeof io.Socket === "function",
   );
@@ -77,7 +78,7 @@ c.main(async () => {
   try {
     c.out({ step: "launched", version: browser.version() });
     const alice = await joinAs(await browser.newContext(), "alice", "rust");
-    const bob = await joinAs(await browser.newContext(), "bob", "rust");
+    const bob = await joinAs(await browser.newContext(), "bob", "rust", url2 || url);
 
     await alice.waitForFunction(
       () => [...document.querySelectorAll("#members li")].map((e) => e.textContent).sort().join(",") === "alice,bob",

@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack]
 //!     [--port 3000] [--runtime tokio|async-std|smol]
+//! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded|redis-streams
+//!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
+//!     [--runtime tokio|async-std|smol] [--msgpack]
 //! ```
 //! Both levels: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS `*`.
 //! - `engine`: path `/engine.io/`, served by [`socketio::engine::EngineServer`]; every message
@@ -11,6 +14,13 @@
 //! - `socket`: path `/socket.io/`, connectTimeout 1000 ms; on connect to `/` or `/custom` emit
 //!   `auth` with the handshake auth; `message` → `message-back` with the same arguments;
 //!   `message-with-ack` → acked with the same arguments; every other namespace is unknown.
+//! - `cluster`: the socket level's options, one node of a cluster on Redis, running the
+//!   cluster app of [`socketio_tests::cluster`] (issue 14's handler table) on `/`:
+//!   `--adapter redis` is the classic adapter of `socketio-redis` (`key` = `--key`),
+//!   `--adapter redis-sharded` the sharded one (`channelPrefix` = `--key`, dynamic
+//!   subscription mode), `--adapter redis-streams` the streams one (`streamName` =
+//!   `channelPrefix` = `--key`, `sessionKeyPrefix` = `<key>:session:`) with connection state
+//!   recovery on (maxDisconnectionDuration 60 s, skipMiddlewares).
 //!
 //! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
 //! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
@@ -32,6 +42,7 @@ use socketio_tokio::{
 enum Level {
     Engine,
     Socket,
+    Cluster,
 }
 
 /// Which executor serves.
@@ -49,13 +60,40 @@ struct Options {
     msgpack: bool,
     port: u16,
     runtime: Executor,
+    /// The cluster level's Redis link.
+    cluster: ClusterOptions,
+}
+
+/// The cluster level's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClusterOptions {
+    redis_url: String,
+    key: String,
+    node_id: String,
+    /// `redis-sharded`: the sharded adapter.
+    sharded: bool,
+    /// `redis-streams`: the streams adapter (and connection state recovery).
+    streams: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
+            key: "socket.io".to_owned(),
+            node_id: "node".to_owned(),
+            sharded: false,
+            streams: false,
+        }
+    }
 }
 
 /// maxPayload of the conformance configuration, in bytes.
 const MAX_PAYLOAD: usize = 1_000_000;
 
-const USAGE: &str = "usage: conformance --level engine|socket [--eio3] [--msgpack] [--port 3000] \
-                     [--runtime tokio|async-std|smol]";
+const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
+                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded|redis-streams] \
+                     [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -64,6 +102,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         msgpack: false,
         port: 3000,
         runtime: Executor::Tokio,
+        cluster: ClusterOptions::default(),
     };
     let mut level = None;
     while let Some(arg) = args.next() {
@@ -72,7 +111,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                 level = Some(match args.next().as_deref() {
                     Some("engine") => Level::Engine,
                     Some("socket") => Level::Socket,
-                    other => return Err(format!("--level wants engine or socket, got {other:?}")),
+                    Some("cluster") => Level::Cluster,
+                    other => {
+                        return Err(format!(
+                            "--level wants engine, socket or cluster, got {other:?}"
+                        ));
+                    }
                 });
             }
             "--runtime" => {
@@ -87,6 +131,27 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                     }
                 };
             }
+            "--adapter" => match args.next().as_deref() {
+                Some("redis") => {
+                    (options.cluster.sharded, options.cluster.streams) = (false, false)
+                }
+                Some("redis-sharded") => {
+                    (options.cluster.sharded, options.cluster.streams) = (true, false)
+                }
+                Some("redis-streams") => {
+                    (options.cluster.sharded, options.cluster.streams) = (false, true)
+                }
+                other => {
+                    return Err(format!(
+                        "--adapter wants redis, redis-sharded or redis-streams, got {other:?}"
+                    ));
+                }
+            },
+            "--redis-url" => {
+                options.cluster.redis_url = args.next().ok_or("--redis-url wants a URL")?;
+            }
+            "--key" => options.cluster.key = args.next().ok_or("--key wants a prefix")?,
+            "--node-id" => options.cluster.node_id = args.next().ok_or("--node-id wants a name")?,
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
             "--port" => {
@@ -157,6 +222,33 @@ fn socket_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -
     io
 }
 
+/// The cluster level server: the cluster app on `/` with the Redis adapter.
+fn cluster_server(
+    options: &Options,
+    runtime: Arc<dyn socketio_tokio::Runtime>,
+) -> std::io::Result<Server> {
+    let client = socketio_redis::redis::Client::open(options.cluster.redis_url.as_str())
+        .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?;
+    let mut adapter = socketio_redis::RedisAdapterOptions::with_key(options.cluster.key.clone());
+    if options.cluster.sharded {
+        // `channelPrefix` = the key; the default (dynamic) subscription mode.
+        adapter.flavor =
+            socketio_redis::Flavor::Sharded(socketio_redis::SubscriptionMode::default());
+    }
+    if options.cluster.streams {
+        // `streamName` = `channelPrefix` = the key; sessions under `<key>:session:`.
+        adapter.flavor = socketio_redis::Flavor::Streams(socketio_redis::StreamsOptions {
+            session_key_prefix: format!("{}:session:", options.cluster.key),
+            ..socketio_redis::StreamsOptions::default()
+        });
+    }
+    let node = socketio_redis::RedisNode::new(client, runtime.clone(), adapter);
+    let io = socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams)
+        .build(runtime);
+    socketio_tests::cluster::install(&io, &node, &options.cluster.node_id);
+    Ok(io)
+}
+
 /// The Engine.IO level server: path `/engine.io/`, every message echoed as it came.
 fn engine_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -> EngineServer {
     let engine = EngineBuilder::new()
@@ -205,6 +297,10 @@ async fn run_tokio(options: &Options) -> ExitCode {
             announce(local, options);
             match options.level {
                 Level::Socket => serve_tokio(socket_server(options, runtime), listener).await,
+                Level::Cluster => match cluster_server(options, runtime) {
+                    Ok(io) => serve_tokio(io, listener).await,
+                    Err(error) => Err(error),
+                },
                 Level::Engine => serve_tokio(engine_server(options, runtime), listener).await,
             }
         }
@@ -248,6 +344,10 @@ async fn run_async_io(options: &Options, runtime: socketio_async_std::AsyncIoRun
             announce(local, options);
             match options.level {
                 Level::Socket => serve_async_io(socket_server(options, runtime), listener).await,
+                Level::Cluster => match cluster_server(options, runtime) {
+                    Ok(io) => serve_async_io(io, listener).await,
+                    Err(error) => Err(error),
+                },
                 Level::Engine => serve_async_io(engine_server(options, runtime), listener).await,
             }
         }
@@ -350,6 +450,29 @@ mod tests {
         assert!(parse(args("--level socket --runtime")).is_err());
         assert!(parse(args("")).is_err());
         assert!(parse(args("--level http")).is_err());
+        let options = parse(args(
+            "--level cluster --adapter redis --redis-url redis://127.0.0.1:7000 --key k1 \
+             --node-id n1 --port 4001 --runtime smol --msgpack",
+        ))
+        .unwrap();
+        assert_eq!(options.level, Level::Cluster);
+        assert_eq!(
+            options.cluster,
+            ClusterOptions {
+                redis_url: "redis://127.0.0.1:7000".to_owned(),
+                key: "k1".to_owned(),
+                node_id: "n1".to_owned(),
+                sharded: false,
+                streams: false,
+            }
+        );
+        assert!(options.msgpack && options.port == 4001 && options.runtime == Executor::Smol);
+        let options = parse(args("--level cluster --adapter redis-sharded --key k2")).unwrap();
+        assert!(options.cluster.sharded && options.cluster.key == "k2");
+        let options = parse(args("--level cluster --adapter redis-streams")).unwrap();
+        assert!(options.cluster.streams && !options.cluster.sharded);
+        assert!(parse(args("--level cluster --adapter memory")).is_err());
+        assert!(parse(args("--level cluster --adapter")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
     }
 }
@@ -365,7 +488,9 @@ mod engine_tests {
 
     use socketio_tokio::{HttpServer, tungstenite};
 
-    use super::{Executor, Level, Options, engine_server, socket_server};
+    use super::{
+        ClusterOptions, Executor, Level, Options, cluster_server, engine_server, socket_server,
+    };
 
     /// Starts the engine-level server on a loopback port, on its own runtime thread.
     fn start() -> SocketAddr {
@@ -388,6 +513,11 @@ mod engine_tests {
                     msgpack: false,
                     port: 0,
                     runtime: Executor::Tokio,
+                    cluster: ClusterOptions {
+                        key: socketio_tests::cluster_support::unique_key("conformance"),
+                        node_id: "conf-1".to_owned(),
+                        ..ClusterOptions::default()
+                    },
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
@@ -400,6 +530,11 @@ mod engine_tests {
                     }
                     Level::Socket => {
                         HttpServer::new(socket_server(&options, runtime))
+                            .serve(listener)
+                            .await
+                    }
+                    Level::Cluster => {
+                        HttpServer::new(cluster_server(&options, runtime).unwrap())
                             .serve(listener)
                             .await
                     }
@@ -609,5 +744,45 @@ mod engine_tests {
             next(&mut socket).to_text().unwrap(),
             r#"44/random,{"message":"Invalid namespace"}"#
         );
+    }
+
+    #[test]
+    fn cluster_level_runs_the_cluster_app_on_redis() {
+        socketio_tests::cluster_support::require_redis();
+        let addr = start_level(Level::Cluster);
+        let mut socket = ws_at(addr, "/socket.io/", "");
+        let _open = next(&mut socket);
+        socket.send(tungstenite::Message::text("40")).unwrap();
+        let connected = next(&mut socket).to_text().unwrap().to_owned();
+        assert!(connected.starts_with("40{"), "{connected}");
+        let hello = next(&mut socket).to_text().unwrap().to_owned();
+        assert!(hello.starts_with(r#"42["hello","conf-1",""#), "{hello}");
+        socket
+            .send(tungstenite::Message::text(r#"421["join","r"]"#))
+            .unwrap();
+        assert_eq!(next(&mut socket).to_text().unwrap(), r#"431["ok"]"#);
+        socket
+            .send(tungstenite::Message::text(r#"42["to-room","r",1]"#))
+            .unwrap();
+        assert_eq!(
+            next(&mut socket).to_text().unwrap(),
+            r#"42["room-event",1]"#
+        );
+        // One node of its own cluster (its key is unique), once its subscription is up.
+        let counted = (2..200).any(|id| {
+            socket
+                .send(tungstenite::Message::text(format!(
+                    r#"42{id}["server-count"]"#
+                )))
+                .unwrap();
+            let answer = next(&mut socket).to_text().unwrap().to_owned();
+            assert!(answer.starts_with(&format!("43{id}[")), "{answer}");
+            if answer.ends_with("[1]") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            false
+        });
+        assert!(counted, "the node never counted itself");
     }
 }

@@ -1,0 +1,446 @@
+//! The streams flavour (`@socket.io/redis-streams-adapter` 0.3): durable messages appended to
+//! a Redis stream as `{uid, nsp, type, data}` entries (data JSON, or base64 msgpack when it
+//! holds binary), read by every node with `XREAD BLOCK`; sessions kept as base64 msgpack under
+//! `<sessionKeyPrefix><pid>`; a session restored on any node from the stream.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use base64::Engine as _;
+use redis::Value as Redis;
+use socketio::Value;
+use socketio::adapter::{Restored, SessionRecord};
+use socketio::protocol::Str;
+use socketio::protocol::socket::parser::msgpack;
+use socketio::protocol::socket::{Packet, Payload};
+
+use crate::cluster_wire::{ClusterMessage, MessageType};
+use crate::conn::{Reconnect, random_unit};
+use crate::error::DecodeError;
+use crate::wire::{self, Message};
+
+/// How many `XRANGE` pages a restore reads at most (as the reference).
+const RESTORE_MAX_PAGES: usize = 100;
+/// Entries per `XRANGE` page.
+const RESTORE_PAGE: usize = 1000;
+
+/// The options of the streams flavour, named and defaulted as the official ones; the stream
+/// name and the `channelPrefix` are the `key` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamsOptions {
+    /// `maxLen`: the stream is trimmed to about this many entries (10,000).
+    pub max_len: usize,
+    /// `readCount`: entries per `XREAD` (100).
+    pub read_count: usize,
+    /// `blockTimeInMs`: how long an `XREAD` blocks (5 s).
+    pub block_time: Duration,
+    /// `sessionKeyPrefix`: where sessions are kept (`sio:session:`).
+    pub session_key_prefix: String,
+}
+
+impl Default for StreamsOptions {
+    fn default() -> Self {
+        StreamsOptions {
+            max_len: 10_000,
+            read_count: 100,
+            block_time: Duration::from_secs(5),
+            session_key_prefix: "sio:session:".to_owned(),
+        }
+    }
+}
+
+fn base64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// The fields of a stream entry.
+pub(crate) fn encode_entry(
+    kind: MessageType,
+    data: &Value,
+    uid: &str,
+    nsp: &str,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let binary = matches!(
+        kind,
+        MessageType::Broadcast
+            | MessageType::FetchSocketsResponse
+            | MessageType::ServerSideEmit
+            | MessageType::ServerSideEmitResponse
+            | MessageType::BroadcastAck
+    ) && data.has_binary();
+    let data = if binary {
+        let mut packed = Vec::new();
+        msgpack::encode_value(data, &mut packed);
+        base64().encode(packed).into_bytes()
+    } else {
+        socketio::protocol::json::to_vec(data)
+    };
+    vec![
+        ("uid", uid.as_bytes().to_vec()),
+        ("nsp", nsp.as_bytes().to_vec()),
+        ("type", (kind as u64).to_string().into_bytes()),
+        ("data", data),
+    ]
+}
+
+/// A stream entry's message.
+pub(crate) fn decode_entry(fields: &[(String, Vec<u8>)]) -> Result<ClusterMessage, DecodeError> {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let text = |name: &str| field(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let kind = text("type")
+        .and_then(|t| t.parse::<u64>().ok())
+        .and_then(MessageType::from_number)
+        .ok_or_else(|| DecodeError("stream entry: unknown type".into()))?;
+    let data = match field("data") {
+        Some(raw) if raw.first() == Some(&b'{') => wire::decode_payload(raw)?,
+        Some(raw) => {
+            let packed = base64()
+                .decode(raw)
+                .map_err(|e| DecodeError(format!("stream entry: base64: {e}")))?;
+            wire::decode_msgpack(&packed)?
+        }
+        None => Value::Object(Vec::new()),
+    };
+    Ok(ClusterMessage {
+        kind,
+        uid: text("uid").unwrap_or_default(),
+        nsp: text("nsp").unwrap_or_else(|| "/".to_owned()),
+        data: Message(data),
+    })
+}
+
+/// A stream entry's fields, in order.
+pub(crate) type Fields = Vec<(String, Vec<u8>)>;
+
+/// A stream entry: its id and fields.
+pub(crate) type Entry = (String, Fields);
+
+fn bulk(value: &Redis) -> Option<Vec<u8>> {
+    match value {
+        Redis::BulkString(bytes) => Some(bytes.clone()),
+        Redis::SimpleString(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+/// The entries of an `XRANGE` reply (or of one stream of an `XREAD` reply): id and fields.
+pub(crate) fn entries(value: &Redis) -> Vec<Entry> {
+    let Redis::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|entry| {
+            let Redis::Array(parts) = entry else {
+                return None;
+            };
+            let id = String::from_utf8(bulk(parts.first()?)?).ok()?;
+            let Redis::Array(flat) = parts.get(1)? else {
+                return None;
+            };
+            let fields = flat
+                .chunks(2)
+                .filter_map(|pair| {
+                    let name = String::from_utf8(bulk(pair.first()?)?).ok()?;
+                    Some((name, bulk(pair.get(1)?)?))
+                })
+                .collect();
+            Some((id, fields))
+        })
+        .collect()
+}
+
+/// The entries of an `XREAD` reply for one stream (none on a timeout).
+pub(crate) fn read_reply(value: &Redis) -> Vec<Entry> {
+    let streams: Vec<&Redis> = match value {
+        Redis::Array(streams) => streams.iter().collect(),
+        Redis::Map(pairs) => pairs.iter().map(|(_, v)| v).collect(),
+        _ => return Vec::new(),
+    };
+    streams
+        .into_iter()
+        .flat_map(|stream| match stream {
+            Redis::Array(parts) if parts.len() == 2 => entries(&parts[1]),
+            entries_value @ Redis::Array(_) => entries(entries_value),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// A session as the reference keeps it: base64 of msgpack `{sid, pid, rooms, data}`.
+pub(crate) fn encode_session(session: &SessionRecord) -> String {
+    let value = Value::Object(vec![
+        ("sid".to_owned(), Value::String(session.sid.to_string())),
+        ("pid".to_owned(), Value::String(session.pid.to_string())),
+        (
+            "rooms".to_owned(),
+            Value::Array(
+                session
+                    .rooms
+                    .iter()
+                    .map(|r| Value::String(r.to_string()))
+                    .collect(),
+            ),
+        ),
+        ("data".to_owned(), session.data.clone()),
+    ]);
+    let mut packed = Vec::new();
+    msgpack::encode_value(&value, &mut packed);
+    base64().encode(packed)
+}
+
+/// Reads a kept session.
+pub(crate) fn decode_session(text: &[u8]) -> Option<SessionRecord> {
+    let packed = base64().decode(text).ok()?;
+    let value = wire::decode_msgpack(&packed).ok()?;
+    let string = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+    Some(SessionRecord {
+        sid: Str::from(string("sid")?),
+        pid: Str::from(string("pid")?),
+        rooms: wire::room_list(value.get("rooms")).into_iter().collect(),
+        data: value.get("data").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// Whether a stored broadcast reaches a socket in `rooms` (its targets meet them, its
+/// exceptions do not).
+fn reaches(rooms: &BTreeSet<Str>, message: &Message) -> bool {
+    let Some(opts) = message.opts() else {
+        return false;
+    };
+    (opts.rooms.is_empty() || opts.rooms.iter().any(|r| rooms.contains(r)))
+        && !opts.except.iter().any(|r| rooms.contains(r))
+}
+
+/// A valid stream offset (`<ms>-<seq>`).
+pub(crate) fn valid_offset(offset: &str) -> bool {
+    match offset.split_once('-') {
+        Some((ms, seq)) => {
+            !ms.is_empty()
+                && !seq.is_empty()
+                && ms.bytes().all(|b| b.is_ascii_digit())
+                && seq.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Restores session `pid` of namespace `nsp` from offset `offset`: takes the session
+/// (`GETDEL`), checks the offset is still in the stream, then collects the namespace's
+/// broadcasts after it that reach the session's rooms, each with its offset appended.
+pub(crate) async fn restore(
+    conn: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+    session_key: &str,
+    nsp: &str,
+    offset: &str,
+) -> Option<Restored> {
+    if !valid_offset(offset) {
+        return None;
+    }
+    let (session, here): (Option<Vec<u8>>, Redis) = redis::pipe()
+        .cmd("GETDEL")
+        .arg(session_key)
+        .cmd("XRANGE")
+        .arg(stream)
+        .arg(offset)
+        .arg(offset)
+        .query_async(conn)
+        .await
+        .ok()?;
+    let session = decode_session(&session?)?;
+    if entries(&here).is_empty() {
+        return None; // the offset was trimmed away (or never existed)
+    }
+    let mut missed = Vec::new();
+    let mut from = format!("({offset}");
+    for _ in 0..RESTORE_MAX_PAGES {
+        let page: Redis = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(&from)
+            .arg("+")
+            .arg("COUNT")
+            .arg(RESTORE_PAGE)
+            .query_async(conn)
+            .await
+            .ok()?;
+        let page = entries(&page);
+        let Some((last, _)) = page.last() else { break };
+        from = format!("({last}");
+        let full = page.len() == RESTORE_PAGE;
+        for (id, fields) in page {
+            let Ok(message) = decode_entry(&fields) else {
+                continue;
+            };
+            if message.kind != MessageType::Broadcast
+                || message.nsp != nsp
+                || message.data.request_id().is_some()
+                || !reaches(&session.rooms, &message.data)
+            {
+                continue;
+            }
+            let Some(Value::Array(mut data)) = message
+                .data
+                .get("packet")
+                .and_then(|p| p.get("data"))
+                .cloned()
+            else {
+                continue;
+            };
+            data.push(Value::String(id));
+            missed.push(Packet::event(
+                nsp.to_owned(),
+                Payload::Value(Value::Array(data)),
+            ));
+        }
+        if !full {
+            break;
+        }
+    }
+    Some(Restored {
+        sid: session.sid,
+        pid: session.pid,
+        rooms: session.rooms,
+        data: session.data,
+        missed,
+    })
+}
+
+/// The namespaces' adapters of a node, for its stream reader.
+pub(crate) type Sinks =
+    std::sync::Mutex<std::collections::HashMap<String, Vec<Weak<dyn EntrySink>>>>;
+
+/// What the node's stream reader hands each entry to.
+pub(crate) trait EntrySink: Send + Sync {
+    /// One entry of the stream, with its id.
+    fn on_entry(&self, id: &str, message: ClusterMessage);
+}
+
+/// Where a new node starts reading: a second before now (by this machine's clock), rather
+/// than `$` (the end at the time of the first `XREAD`), so that nothing appended between the
+/// node's start and its first read is missed. Entries of that second find no socket on a
+/// node that just started.
+pub(crate) fn start_offset() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    format!("{}-0", ms.saturating_sub(1000))
+}
+
+/// Reads `stream` from `last` on with `XREAD BLOCK`, handing each entry to the sink of its
+/// namespace, reconnecting with backoff (and going on from the last entry read), until the
+/// node is gone.
+pub(crate) async fn read_loop(
+    client: redis::Client,
+    runtime: Arc<dyn socketio::Runtime>,
+    stream: String,
+    options: StreamsOptions,
+    reconnect: Reconnect,
+    sinks: Weak<Sinks>,
+    mut last: String,
+) {
+    let mut backoff = reconnect.backoff();
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(options.block_time + Duration::from_secs(5)));
+    loop {
+        match client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(mut conn) => {
+                backoff.reset();
+                loop {
+                    if sinks.strong_count() == 0 {
+                        return;
+                    }
+                    let reply: Result<Redis, _> = redis::cmd("XREAD")
+                        .arg("COUNT")
+                        .arg(options.read_count)
+                        .arg("BLOCK")
+                        .arg(options.block_time.as_millis() as u64)
+                        .arg("STREAMS")
+                        .arg(&stream)
+                        .arg(&last)
+                        .query_async(&mut conn)
+                        .await;
+                    let reply = match reply {
+                        Ok(reply) => reply,
+                        Err(error) => {
+                            tracing::warn!(%error, "redis stream reader");
+                            break;
+                        }
+                    };
+                    for (id, fields) in read_reply(&reply) {
+                        last = id.clone();
+                        let message = match decode_entry(&fields) {
+                            Ok(message) => message,
+                            Err(error) => {
+                                tracing::debug!(%error, "stream entry dropped");
+                                continue;
+                            }
+                        };
+                        let Some(sinks) = sinks.upgrade() else { return };
+                        let live: Vec<Arc<dyn EntrySink>> = sinks
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .get(&message.nsp)
+                            .map(|list| list.iter().filter_map(Weak::upgrade).collect())
+                            .unwrap_or_default();
+                        for sink in live {
+                            sink.on_entry(&id, message.clone());
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "redis stream reader cannot connect"),
+        }
+        runtime.sleep(backoff.duration(random_unit())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_sessions_and_offsets() {
+        let data = Value::Object(vec![("x".to_owned(), Value::from(1u64))]);
+        let fields = encode_entry(MessageType::SocketsJoin, &data, "u", "/");
+        assert_eq!(fields[2], ("type", b"4".to_vec()));
+        assert_eq!(fields[3], ("data", br#"{"x":1}"#.to_vec()));
+        let owned: Vec<(String, Vec<u8>)> =
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let message = decode_entry(&owned).unwrap();
+        assert_eq!(
+            (message.kind, message.uid.as_str()),
+            (MessageType::SocketsJoin, "u")
+        );
+
+        let binary = Value::Object(vec![(
+            "b".to_owned(),
+            Value::Binary(bytes::Bytes::from_static(&[1, 2])),
+        )]);
+        let fields = encode_entry(MessageType::Broadcast, &binary, "u", "/");
+        assert_ne!(fields[3].1.first(), Some(&b'{'));
+        let owned: Vec<(String, Vec<u8>)> =
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        assert_eq!(decode_entry(&owned).unwrap().data.0, binary);
+
+        let session = SessionRecord {
+            sid: Str::from("s".to_owned()),
+            pid: Str::from("p".to_owned()),
+            rooms: [Str::from("s".to_owned()), Str::from("r".to_owned())]
+                .into_iter()
+                .collect(),
+            data: Value::from("d"),
+        };
+        assert_eq!(
+            decode_session(encode_session(&session).as_bytes()),
+            Some(session)
+        );
+        assert!(decode_session(b"!!").is_none());
+        assert!(valid_offset("1700000000000-0") && !valid_offset("1-") && !valid_offset("x-1"));
+    }
+}
