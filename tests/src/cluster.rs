@@ -131,7 +131,6 @@ async fn handle(socket: Socket, event: String, mut args: Vec<Value>, ack: Option
             .emit_args("broadcast-event", std::mem::take(&mut args)),
         "except-room" => io.except(room).emit_args("except-event", rest()),
         "local-broadcast" => io
-            .broadcast()
             .local()
             .emit_args("local-event", std::mem::take(&mut args)),
         "fetch-sockets" => {

@@ -194,14 +194,15 @@ impl Server {
         self.root().except(room)
     }
 
-    /// Operator on `/`: this server's sockets only (always the case here).
+    /// Operator on `/`: this server's sockets only (a cluster adapter does not publish it to
+    /// the other nodes).
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().local().emit("news", "hi").ok();
     /// ```
     pub fn local(&self) -> BroadcastOperator {
-        self.root()
+        self.root().local()
     }
 
     /// Operator on `/`: every socket.
