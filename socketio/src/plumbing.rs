@@ -28,7 +28,7 @@ pub(crate) struct Plumbing {
     /// POSTs whose body the core asked for, with its limit: read by the request's caller,
     /// outside the lock ([`take_body_wanted`](Self::take_body_wanted)).
     bodies_wanted: HashMap<RequestId, usize>,
-    writers: IdMap<ConnectionId, Writer>,
+    writers: Writers,
     verdicts: HashMap<ConnectionId, Verdict>,
 }
 
@@ -106,7 +106,7 @@ impl Plumbing {
     pub(crate) fn close_all(&mut self) {
         self.requests.clear();
         self.bodies_wanted.clear();
-        for (_, writer) in self.writers.drain() {
+        for writer in self.writers.drain() {
             writer.close();
         }
     }
@@ -207,4 +207,59 @@ pub(crate) fn upgrade_headers(
             ))
         })
         .collect()
+}
+
+/// A machine's WebSocket writers: a session has one (two during an upgrade), kept inline so
+/// that a frame for it reaches its writer without a table lookup (a broadcast to thousands
+/// of connections pays a cache miss per lookup); the router's parked upgrades go in the table.
+#[derive(Default)]
+struct Writers {
+    first: Option<(ConnectionId, Writer)>,
+    rest: IdMap<ConnectionId, Writer>,
+}
+
+impl Writers {
+    fn insert(&mut self, connection: ConnectionId, writer: Writer) {
+        match &mut self.first {
+            Some((id, slot)) if *id == connection => *slot = writer,
+            Some(_) => {
+                self.rest.insert(connection, writer);
+            }
+            None => self.first = Some((connection, writer)),
+        }
+    }
+
+    fn remove(&mut self, connection: &ConnectionId) -> Option<Writer> {
+        if matches!(&self.first, Some((id, _)) if id == connection) {
+            return self.first.take().map(|(_, writer)| writer);
+        }
+        if self.rest.is_empty() {
+            return None;
+        }
+        self.rest.remove(connection)
+    }
+
+    fn get(&self, connection: &ConnectionId) -> Option<&Writer> {
+        match &self.first {
+            Some((id, writer)) if id == connection => Some(writer),
+            _ if self.rest.is_empty() => None,
+            _ => self.rest.get(connection),
+        }
+    }
+
+    fn get_mut(&mut self, connection: &ConnectionId) -> Option<&mut Writer> {
+        match &mut self.first {
+            Some((id, writer)) if id == connection => Some(writer),
+            _ if self.rest.is_empty() => None,
+            _ => self.rest.get_mut(connection),
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Writer> + '_ {
+        self.first
+            .take()
+            .map(|(_, writer)| writer)
+            .into_iter()
+            .chain(self.rest.drain().map(|(_, writer)| writer))
+    }
 }
