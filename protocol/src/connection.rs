@@ -338,7 +338,7 @@ impl Connection {
         if self.events.is_empty() {
             self.pump();
         }
-        self.events.pop_front()
+        crate::pop_or_release(&mut self.events)
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) is due.

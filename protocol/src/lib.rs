@@ -37,3 +37,14 @@ pub mod value;
 pub use str::Str;
 pub use time::Instant;
 pub use value::{Number, Value};
+
+/// Pops the front of an output queue; once it is drained, its buffer is released, so that an
+/// idle connection keeps no output buffers (thousands of idle connections would otherwise
+/// each hold a few hundred bytes per queue, sized by their busiest moment).
+pub(crate) fn pop_or_release<T>(queue: &mut alloc::collections::VecDeque<T>) -> Option<T> {
+    let item = queue.pop_front();
+    if item.is_none() && queue.capacity() > 0 {
+        *queue = alloc::collections::VecDeque::new();
+    }
+    item
+}

@@ -550,7 +550,7 @@ impl ServerConnection {
     /// The next engine message to send, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Data> {
-        self.transmits.pop_front()
+        crate::pop_or_release(&mut self.transmits)
     }
 
     /// Whether engine messages wait to be polled. A caller that writes encoded messages to
@@ -563,7 +563,7 @@ impl ServerConnection {
     /// The next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        crate::pop_or_release(&mut self.events)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must run next.

@@ -12,7 +12,7 @@
 //! Matchers, middlewares and `restore_session` are user or adapter code: they run in tasks,
 //! outside every lock, and come back through the connection (`Driver::drive`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures_channel::mpsc;
@@ -224,6 +224,10 @@ pub(super) fn connected(
     let Some(accepting) = st.layer.accepting.remove(&nsp) else {
         return;
     };
+    if st.layer.accepting.is_empty() {
+        // An idle connection keeps no table.
+        st.layer.accepting = HashMap::new();
+    }
     let Some(me) = st.layer.me.upgrade() else {
         return;
     };

@@ -390,13 +390,13 @@ impl Session {
     /// The next thing to write, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
+        crate::pop_or_release(&mut self.out.transmits)
     }
 
     /// The next event, in order.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
+        crate::pop_or_release(&mut self.out.events)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
