@@ -304,18 +304,7 @@ impl<L: Layer> Driver<L> {
     ) -> T {
         // The clock is read before locking: a user's `Runtime::now` is user code.
         let clock = self.now();
-        let mut st = lock(&conn.state);
-        let now = clock.max(st.last_now);
-        st.last_now = now;
-        let mut cx = Cx {
-            now,
-            driver: self,
-            fx,
-        };
-        let result = input(&mut st, &mut cx);
-        self.pump(&mut st, &mut cx);
-        self.refile(conn, &mut st, cx.fx);
-        output(&mut st, result)
+        self.step(conn, fx, clock, |st, cx| (input(st, cx), true), output)
     }
 
     /// [`drive_with`](Self::drive_with) for a step that may leave the machines untouched:
@@ -329,7 +318,21 @@ impl<L: Layer> Driver<L> {
         clock: Instant,
         input: impl FnOnce(&mut ConnState<L>, &mut Cx<'_, L>) -> (R, bool),
     ) -> R {
+        self.step(conn, fx, clock, input, |_, result| result)
+    }
+
+    /// One locked step of a connection: `input` (and whether it fed the machines), then, if
+    /// it did, the pump and the deadline; then `output` on what the pump left.
+    fn step<R, T>(
+        &self,
+        conn: &Arc<Conn<L>>,
+        fx: &mut Effects,
+        clock: Instant,
+        input: impl FnOnce(&mut ConnState<L>, &mut Cx<'_, L>) -> (R, bool),
+        output: impl FnOnce(&mut ConnState<L>, R) -> T,
+    ) -> T {
         let mut st = lock(&conn.state);
+        // The machines never see time go back, whichever clock reading got here first.
         let now = clock.max(st.last_now);
         st.last_now = now;
         let mut cx = Cx {
@@ -342,7 +345,7 @@ impl<L: Layer> Driver<L> {
             self.pump(&mut st, &mut cx);
             self.refile(conn, &mut st, cx.fx);
         }
-        result
+        output(&mut st, result)
     }
 
     /// Drains a connection's machines until nothing moves.
