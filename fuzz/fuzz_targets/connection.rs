@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use socketio_fuzz::Input;
 use socketio_protocol::connection::{Connection, Event};
 use socketio_protocol::engine::server::{
     Config, ConnectionId, Method, PreparedMessage, RequestHead, Router, UpgradeRoute,
@@ -20,23 +21,6 @@ use socketio_protocol::socket::server::{Config as SocketConfig, Event as SocketE
 use socketio_protocol::{Instant, Str, Value};
 
 const WS: ConnectionId = ConnectionId(1);
-
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&first, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(first)
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = usize::from(self.byte()? % 48).min(self.0.len());
-        let (data, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Some(data)
-    }
-}
 
 fn drain(conn: &mut Connection, pending: &mut Vec<String>, sockets: &mut Vec<Str>) {
     while conn.poll_transmit().is_some() {}
@@ -77,12 +61,12 @@ fuzz_target!(|data: &[u8]| {
         let at = Instant::from_millis(now);
         match op % 12 {
             0 | 1 => {
-                let Some(bytes) = input.bytes() else { break };
+                let Some(bytes) = input.bytes(48) else { break };
                 let text = String::from_utf8_lossy(bytes).into_owned();
                 let _ = conn.handle_frame(at, WS, Frame::Text(Str::from(text)));
             }
             2 => {
-                let Some(bytes) = input.bytes() else { break };
+                let Some(bytes) = input.bytes(48) else { break };
                 let frame = Frame::Binary(bytes::Bytes::copy_from_slice(bytes));
                 let _ = conn.handle_frame(at, WS, frame);
             }

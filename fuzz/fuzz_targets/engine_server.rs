@@ -11,6 +11,7 @@
 
 use core::time::Duration;
 use libfuzzer_sys::fuzz_target;
+use socketio_fuzz::Input;
 use socketio_protocol::Instant;
 use socketio_protocol::engine::Frame;
 use socketio_protocol::engine::server::{
@@ -35,23 +36,6 @@ const SIDS: &[&str] = &[
     "AwMDAwMDAwMDAwMDAwMD",
     "BAQEBAQEBAQEBAQEBAQE",
 ];
-
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&first, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(first)
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = usize::from(self.byte()? % 32).min(self.0.len());
-        let (data, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Some(data)
-    }
-}
 
 fn query(selector: u8) -> String {
     if selector & 0x80 != 0 {
@@ -109,7 +93,7 @@ fn run(data: &[u8]) -> Option<()> {
                 let _ = server.handle_request(at, RequestId(id), head);
             }
             1 => {
-                let body = input.bytes()?.to_vec();
+                let body = input.bytes(32)?.to_vec();
                 let _ = server.handle_request_body(at, RequestId(id), body.into());
             }
             2 => {
@@ -121,7 +105,7 @@ fn run(data: &[u8]) -> Option<()> {
                 let _ = server.handle_websocket(at, ConnectionId(id), head);
             }
             4 | 5 => {
-                let data = input.bytes()?;
+                let data = input.bytes(32)?;
                 let frame = if op % 12 == 5 {
                     Frame::Binary(data.to_vec().into())
                 } else {
@@ -136,7 +120,7 @@ fn run(data: &[u8]) -> Option<()> {
                 let _ = server.handle_websocket_error(at, ConnectionId(id));
             }
             8 => {
-                let data = input.bytes()?.to_vec();
+                let data = input.bytes(32)?.to_vec();
                 let _ = server.send(SIDS[id as usize % SIDS.len()], data.into());
             }
             9 => {

@@ -92,3 +92,24 @@ pub fn has_msgpack_wrapped(value: &Value) -> bool {
         _ => false,
     }
 }
+
+/// An operation stream: single bytes (opcodes, ids) and short byte strings taken from the
+/// front of a fuzz input.
+pub struct Input<'a>(pub &'a [u8]);
+
+impl<'a> Input<'a> {
+    /// The next byte.
+    pub fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(first)
+    }
+
+    /// A length byte (taken modulo `max`), then that many bytes (fewer at the end).
+    pub fn bytes(&mut self, max: u8) -> Option<&'a [u8]> {
+        let len = usize::from(self.byte()? % max).min(self.0.len());
+        let (data, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(data)
+    }
+}
