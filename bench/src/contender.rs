@@ -97,13 +97,18 @@ impl Server {
     /// Starts contender `name` with its stderr appended to `log`, and waits (30 s at most) for
     /// its `LISTENING <port>` line.
     pub fn start(programs: &Programs, name: &str, log: &Path) -> Result<Server, String> {
+        Server::spawn(name, programs.command(name), log)
+    }
+
+    /// Starts contender `name` from `command` (the harness adds `--workers`), with its stderr
+    /// appended to `log`, and waits (30 s at most) for its `LISTENING <port>` line.
+    pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Server, String> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut child = programs
-            .command(name)
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -115,6 +120,7 @@ impl Server {
             let mut lines = BufReader::new(stdout);
             let mut first = String::new();
             let _ = tx.send(lines.read_line(&mut first).map(|_| first));
+            // Keep draining: the contract says nothing else comes, but never block the server.
             let _ = std::io::copy(&mut lines, &mut std::io::sink());
         });
         let mut server = Server {

@@ -26,13 +26,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use socketio_bench::contender::{Server, hwm, rss};
 
 const USAGE: &str = "\
 usage: socketio-bench-run [options]
@@ -346,126 +346,17 @@ fn nofile_limit() -> Result<u64> {
 }
 
 /// A running contender.
-struct Server {
-    name: String,
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(
-        programs: &Programs,
-        opts: &Options,
-        name: &str,
-        workers: Option<usize>,
-        log: &Path,
-    ) -> Result<Server> {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut child = programs
-            .contender_command(&opts.root, name, workers)
-            .current_dir(&opts.root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("starting {name}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = tx.send(lines.read_line(&mut first).map(|_| first));
-            // Keep draining: the contract says nothing else comes, but never block the server.
-            let _ = std::io::copy(&mut lines, &mut std::io::sink());
-        });
-        let mut server = Server {
-            name: name.to_string(),
-            child,
-            port: 0,
-            log: log.to_path_buf(),
-        };
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => return Err(server.fail(&format!("reading its stdout: {e}"))),
-            Err(_) => return Err(server.fail("no LISTENING line within 30 s")),
-        };
-        match line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .map(str::parse::<u16>)
-        {
-            Some(Ok(port)) if port > 0 => server.port = port,
-            _ => return Err(server.fail(&format!("expected `LISTENING <port>`, got {line:?}"))),
-        }
-        Ok(server)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Error text for `what`, with the tail of the server's log; kills the server.
-    fn fail(&mut self, what: &str) -> String {
-        let status = match self.child.try_wait() {
-            Ok(Some(s)) => format!(" (it exited: {s})"),
-            _ => String::new(),
-        };
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        format!(
-            "contender {}: {what}{status}; its stderr is in {}:\n{}",
-            self.name,
-            self.log.display(),
-            tail(&self.log, 15)
-        )
-    }
-
-    /// Fails if the server has exited on its own.
-    fn check_alive(&mut self) -> Result<()> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            _ => Err(self.fail("exited during the measurement")),
-        }
-    }
-
-    /// Closes stdin, waits for the exit, SIGKILL after a grace period.
-    fn stop(mut self) -> bool {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        false
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// `VmRSS` and `VmHWM` of `pid`, in bytes.
-fn memory(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+/// Starts contender `name` (with `--workers`, if set) from the workspace root.
+fn start_server(
+    programs: &Programs,
+    opts: &Options,
+    name: &str,
+    workers: Option<usize>,
+    log: &Path,
+) -> Result<Server> {
+    let mut command = programs.contender_command(&opts.root, name, workers);
+    command.current_dir(&opts.root);
+    Server::spawn(name, command, log)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,7 +554,9 @@ fn measure(programs: &Programs, scenario: &Scenario, server: &mut Server) -> Res
             err.trim()
         )));
     }
-    server.check_alive()?;
+    if !server.alive() {
+        return Err(server.fail("exited during the measurement"));
+    }
     let mut value: Value = serde_json::from_str(out.trim()).map_err(|e| {
         format!(
             "generator output is not JSON ({e}): {:?}",
@@ -680,7 +573,10 @@ fn measure(programs: &Programs, scenario: &Scenario, server: &mut Server) -> Res
     {
         fields.insert("server_cpu_us_per_op".into(), json!(cores / rate * 1e6));
     }
-    if let (Some(fields), Some((rss, hwm))) = (value.as_object_mut(), memory(server.pid())) {
+    if let (Some(fields), Some((rss, hwm))) = (
+        value.as_object_mut(),
+        rss(server.pid()).zip(hwm(server.pid())),
+    ) {
         fields.insert("server_rss_end".into(), json!(rss));
         fields.insert("server_rss_peak".into(), json!(hwm));
     }
@@ -754,7 +650,7 @@ fn run(opts: &Options) -> Result<()> {
         for (scenario, name) in schedule(&scenarios, &opts.contenders, run) {
             let log = out_dir.join(format!("{name}.log"));
             let t = Instant::now();
-            let measured = Server::start(&programs, opts, name, scenario.workers, &log).and_then(
+            let measured = start_server(&programs, opts, name, scenario.workers, &log).and_then(
                 |mut server| {
                     let value = measure(&programs, scenario, &mut server);
                     value.map(|v| (v, server.stop()))
