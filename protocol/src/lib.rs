@@ -33,6 +33,7 @@ pub mod socket;
 pub mod str;
 pub mod time;
 pub mod value;
+mod vecmap;
 
 pub use str::Str;
 pub use time::Instant;

@@ -18,7 +18,9 @@
 //! The packet is encoded once ([`Broadcast`]) and every target gets a reference-counted clone of
 //! the same bytes.
 //!
-//! Memory is one entry per (socket, room) pair in each direction. Only the application joins
+//! Memory is one entry per (socket, room) pair in each direction; a set of up to
+//! [`RoomSet::SMALL`] entries (a socket's rooms, its own room) is a vector of exactly that
+//! size, a larger one a B-tree. Only the application joins
 //! rooms, so the index has no cap of its own; bound what a client can make the server join.
 //!
 //! ```
@@ -156,11 +158,194 @@ impl<S: Ord, R: Ord> BroadcastOptions<S, R> {
     }
 }
 
+/// A set of socket ids or room names, in ascending order: a sorted vector up to
+/// [`SMALL`](Self::SMALL) entries (what nearly every socket's room set and every socket's own
+/// room is: a B-tree node would take 368 bytes for one id), a B-tree beyond.
+#[derive(Debug, Clone)]
+pub struct RoomSet<T>(SetRepr<T>);
+
+#[derive(Debug, Clone)]
+enum SetRepr<T> {
+    Small(Vec<T>),
+    Large(BTreeSet<T>),
+}
+
+impl<T> Default for RoomSet<T> {
+    fn default() -> Self {
+        RoomSet(SetRepr::Small(Vec::new()))
+    }
+}
+
+impl<T: PartialEq> PartialEq for RoomSet<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Eq> Eq for RoomSet<T> {}
+
+impl<T> RoomSet<T> {
+    /// Most entries kept as a sorted vector.
+    pub const SMALL: usize = 8;
+
+    /// The entries in ascending order.
+    pub fn iter(&self) -> RoomSetIter<'_, T> {
+        RoomSetIter(match &self.0 {
+            SetRepr::Small(items) => IterRepr::Small(items.iter()),
+            SetRepr::Large(items) => IterRepr::Large(items.iter()),
+        })
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            SetRepr::Small(items) => items.len(),
+            SetRepr::Large(items) => items.len(),
+        }
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T: Ord> RoomSet<T> {
+    /// True if `item` is in the set.
+    pub fn contains(&self, item: &T) -> bool {
+        match &self.0 {
+            SetRepr::Small(items) => items.binary_search(item).is_ok(),
+            SetRepr::Large(items) => items.contains(item),
+        }
+    }
+
+    /// Adds `item`; false if it was there already.
+    pub fn insert(&mut self, item: T) -> bool {
+        match &mut self.0 {
+            SetRepr::Small(items) => match items.binary_search(&item) {
+                Ok(_) => false,
+                Err(at) if items.len() < Self::SMALL => {
+                    // Grown one slot at a time: these sets stay tiny and live long.
+                    items.reserve_exact(1);
+                    items.insert(at, item);
+                    true
+                }
+                Err(_) => {
+                    let mut large: BTreeSet<T> = core::mem::take(items).into_iter().collect();
+                    large.insert(item);
+                    self.0 = SetRepr::Large(large);
+                    true
+                }
+            },
+            SetRepr::Large(items) => items.insert(item),
+        }
+    }
+
+    /// Removes `item`; false if it was not there.
+    pub fn remove(&mut self, item: &T) -> bool {
+        match &mut self.0 {
+            SetRepr::Small(items) => match items.binary_search(item) {
+                Ok(at) => {
+                    items.remove(at);
+                    true
+                }
+                Err(_) => false,
+            },
+            SetRepr::Large(items) => items.remove(item),
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a RoomSet<T> {
+    type Item = &'a T;
+    type IntoIter = RoomSetIter<'a, T>;
+
+    fn into_iter(self) -> RoomSetIter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for RoomSet<T> {
+    type Item = T;
+    type IntoIter = RoomSetIntoIter<T>;
+
+    fn into_iter(self) -> RoomSetIntoIter<T> {
+        RoomSetIntoIter(match self.0 {
+            SetRepr::Small(items) => IntoIterRepr::Small(items.into_iter()),
+            SetRepr::Large(items) => IntoIterRepr::Large(items.into_iter()),
+        })
+    }
+}
+
+/// The entries of a [`RoomSet`], in ascending order.
+#[derive(Debug, Clone)]
+pub struct RoomSetIter<'a, T>(IterRepr<'a, T>);
+
+#[derive(Debug, Clone)]
+enum IterRepr<'a, T> {
+    Small(core::slice::Iter<'a, T>),
+    Large(btree_set::Iter<'a, T>),
+}
+
+impl<T> Default for RoomSetIter<'_, T> {
+    fn default() -> Self {
+        RoomSetIter(IterRepr::Small([].iter()))
+    }
+}
+
+impl<'a, T> Iterator for RoomSetIter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        match &mut self.0 {
+            IterRepr::Small(iter) => iter.next(),
+            IterRepr::Large(iter) => iter.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterRepr::Small(iter) => iter.size_hint(),
+            IterRepr::Large(iter) => iter.size_hint(),
+        }
+    }
+}
+
+impl<T> ExactSizeIterator for RoomSetIter<'_, T> {}
+
+/// The entries of a [`RoomSet`] by value, in ascending order.
+#[derive(Debug)]
+pub struct RoomSetIntoIter<T>(IntoIterRepr<T>);
+
+#[derive(Debug)]
+enum IntoIterRepr<T> {
+    Small(alloc::vec::IntoIter<T>),
+    Large(btree_set::IntoIter<T>),
+}
+
+impl<T> Iterator for RoomSetIntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match &mut self.0 {
+            IntoIterRepr::Small(iter) => iter.next(),
+            IntoIterRepr::Large(iter) => iter.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoIterRepr::Small(iter) => iter.size_hint(),
+            IntoIterRepr::Large(iter) => iter.size_hint(),
+        }
+    }
+}
+
 /// The rooms of one namespace, indexed both ways.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomIndex<S = Str, R = Str> {
-    rooms: BTreeMap<R, BTreeSet<S>>,
-    sockets: BTreeMap<S, BTreeSet<R>>,
+    rooms: BTreeMap<R, RoomSet<S>>,
+    sockets: BTreeMap<S, RoomSet<R>>,
 }
 
 impl<S, R> Default for RoomIndex<S, R> {
@@ -185,7 +370,7 @@ impl<S: Ord + Clone, R: Ord + Clone> RoomIndex<S, R> {
         match self.sockets.entry(socket) {
             btree_map::Entry::Occupied(_) => false,
             btree_map::Entry::Vacant(entry) => {
-                entry.insert(BTreeSet::new());
+                entry.insert(RoomSet::default());
                 true
             }
         }
@@ -201,7 +386,7 @@ impl<S: Ord + Clone, R: Ord + Clone> RoomIndex<S, R> {
         let mut created_room = false;
         let members = self.rooms.entry(room).or_insert_with(|| {
             created_room = true;
-            BTreeSet::new()
+            RoomSet::default()
         });
         members.insert(socket);
         Joined {
@@ -280,28 +465,28 @@ impl<S: Ord + Clone, R: Ord + Clone> RoomIndex<S, R> {
     }
 
     /// The rooms of `socket` in ascending order (none if it is unknown).
-    pub fn rooms_of(&self, socket: &S) -> btree_set::Iter<'_, R> {
+    pub fn rooms_of(&self, socket: &S) -> RoomSetIter<'_, R> {
         match self.sockets.get(socket) {
             Some(rooms) => rooms.iter(),
-            None => btree_set::Iter::default(),
+            None => RoomSetIter::default(),
         }
     }
 
     /// The sockets in `room`, in ascending order (none if the room does not exist).
-    pub fn sockets_in(&self, room: &R) -> btree_set::Iter<'_, S> {
+    pub fn sockets_in(&self, room: &R) -> RoomSetIter<'_, S> {
         match self.rooms.get(room) {
             Some(members) => members.iter(),
-            None => btree_set::Iter::default(),
+            None => RoomSetIter::default(),
         }
     }
 
     /// Every room that has at least one member, in ascending order.
-    pub fn rooms(&self) -> btree_map::Keys<'_, R, BTreeSet<S>> {
+    pub fn rooms(&self) -> btree_map::Keys<'_, R, RoomSet<S>> {
         self.rooms.keys()
     }
 
     /// Every registered socket, in ascending order.
-    pub fn sockets(&self) -> btree_map::Keys<'_, S, BTreeSet<R>> {
+    pub fn sockets(&self) -> btree_map::Keys<'_, S, RoomSet<R>> {
         self.sockets.keys()
     }
 
@@ -326,7 +511,7 @@ impl<S: Ord + Clone, R: Ord + Clone> RoomIndex<S, R> {
             Source::All(self.sockets.keys())
         } else if opts.rooms.len() == 1 {
             let room = opts.rooms.iter().next();
-            Source::One(room.map_or_else(btree_set::Iter::default, |r| self.sockets_in(r)))
+            Source::One(room.map_or_else(RoomSetIter::default, |r| self.sockets_in(r)))
         } else {
             let union: BTreeSet<&S> = opts
                 .rooms
@@ -347,7 +532,7 @@ impl<S: Ord + Clone, R: Ord + Clone> RoomIndex<S, R> {
     pub fn fetch_sockets<'a>(
         &'a self,
         opts: &'a BroadcastOptions<S, R>,
-    ) -> impl Iterator<Item = (&'a S, &'a BTreeSet<R>)> + 'a {
+    ) -> impl Iterator<Item = (&'a S, &'a RoomSet<R>)> + 'a {
         self.select(opts)
             .filter_map(move |id| self.sockets.get_key_value(id))
     }
@@ -383,9 +568,9 @@ impl<T: Ord + Clone> RoomIndex<T, T> {
 #[derive(Debug)]
 enum Source<'a, S, R> {
     /// Every socket (no target rooms).
-    All(btree_map::Keys<'a, S, BTreeSet<R>>),
+    All(btree_map::Keys<'a, S, RoomSet<R>>),
     /// The members of a single room.
-    One(btree_set::Iter<'a, S>),
+    One(RoomSetIter<'a, S>),
     /// The union of several rooms, deduplicated and sorted.
     Many(btree_set::IntoIter<&'a S>),
 }
@@ -425,7 +610,7 @@ impl<'a, S: Ord, R: Ord> Iterator for Selection<'a, S, R> {
 }
 
 /// True if the two sets intersect (walks the smaller one).
-fn excluded_by<R: Ord>(rooms: &BTreeSet<R>, except: &BTreeSet<R>) -> bool {
+fn excluded_by<R: Ord>(rooms: &RoomSet<R>, except: &BTreeSet<R>) -> bool {
     if rooms.len() <= except.len() {
         rooms.iter().any(|r| except.contains(r))
     } else {

@@ -245,12 +245,12 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let small = || proptest::collection::vec(0u8..6, 0..3);
+    let small = || proptest::collection::vec(0u8..12, 0..3);
     prop_oneof![
-        4 => (0u8..6, 0u8..6).prop_map(|(s, r)| Op::Join(s, r)),
-        2 => (0u8..6, 0u8..6).prop_map(|(s, r)| Op::Leave(s, r)),
-        1 => (0u8..6).prop_map(Op::LeaveAll),
-        1 => (0u8..6).prop_map(Op::Add),
+        4 => (0u8..12, 0u8..12).prop_map(|(s, r)| Op::Join(s, r)),
+        2 => (0u8..12, 0u8..12).prop_map(|(s, r)| Op::Leave(s, r)),
+        1 => (0u8..12).prop_map(Op::LeaveAll),
+        1 => (0u8..12).prop_map(Op::Add),
         3 => (small(), small(), small()).prop_map(|(rooms, except, except_sockets)| Op::Select {
             rooms,
             except,
@@ -294,7 +294,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn index_matches_naive_model(ops in proptest::collection::vec(op(), 0..60)) {
+    fn index_matches_naive_model(ops in proptest::collection::vec(op(), 0..150)) {
         let mut index: RoomIndex = RoomIndex::new();
         let mut model = Model::default();
         for op in ops {
@@ -389,5 +389,27 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    /// A room set is a sorted vector up to `RoomSet::SMALL` entries and a B-tree beyond: both
+    /// behave as a `BTreeSet`, across the switch.
+    #[test]
+    fn room_set_matches_btree_set(ops in proptest::collection::vec((any::<bool>(), 0u8..24), 0..200)) {
+        let mut set = socketio_protocol::rooms::RoomSet::default();
+        let mut model = std::collections::BTreeSet::new();
+        for (insert, item) in ops {
+            if insert {
+                prop_assert_eq!(set.insert(item), model.insert(item));
+            } else {
+                prop_assert_eq!(set.remove(&item), model.remove(&item));
+            }
+            prop_assert_eq!(set.len(), model.len());
+            prop_assert!(set.iter().eq(model.iter()));
+            prop_assert_eq!(set.contains(&item), model.contains(&item));
+        }
+        let owned: Vec<u8> = set.into_iter().collect();
+        prop_assert_eq!(owned, model.into_iter().collect::<Vec<_>>());
     }
 }

@@ -226,20 +226,23 @@ impl<E: Endpoint> HttpServer<E> {
         let span = tracing::info_span!("websocket", ?remote, path = parts.uri.path());
         tokio::spawn(
             async move {
-                match on_upgrade.await {
-                    Ok(upgraded) => {
-                        tracing::debug!("websocket open");
-                        let socket = WebSocketStream::from_raw_socket(
-                            TokioIo::new(upgraded),
-                            Role::Server,
-                            Some(config),
-                        )
-                        .await;
-                        io.serve_websocket(ticket, socket).await;
-                        tracing::debug!("websocket done");
+                // Not matched in place: the `Result` would stay in the task for its whole life.
+                let upgraded = match on_upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(error) => {
+                        tracing::debug!(%error, "websocket upgrade failed");
+                        return;
                     }
-                    Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
-                }
+                };
+                tracing::debug!("websocket open");
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                io.serve_websocket(ticket, socket).await;
+                tracing::debug!("websocket done");
             }
             .instrument(span),
         );

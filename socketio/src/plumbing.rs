@@ -3,8 +3,6 @@
 //! WebSocket writers, and the verdicts on upgrades; and what the machine's transmits do to
 //! them.
 
-use std::collections::HashMap;
-
 use futures_channel::oneshot;
 use socketio_protocol::engine::server::{ConnectionId, RequestId, Response, Transmit, TransportId};
 use socketio_protocol::{Instant, Str};
@@ -24,12 +22,12 @@ pub(crate) type Verdict = Result<Vec<(&'static str, Str)>, Response>;
 /// makes the machine calls; this only files what the machine's transmits say.
 #[derive(Default)]
 pub(crate) struct Plumbing {
-    requests: HashMap<RequestId, oneshot::Sender<Response>>,
+    requests: IdMap<RequestId, oneshot::Sender<Response>>,
     /// POSTs whose body the core asked for, with its limit: read by the request's caller,
     /// outside the lock ([`take_body_wanted`](Self::take_body_wanted)).
-    bodies_wanted: HashMap<RequestId, usize>,
+    bodies_wanted: IdMap<RequestId, usize>,
     writers: Writers,
-    verdicts: HashMap<ConnectionId, Verdict>,
+    verdicts: IdMap<ConnectionId, Verdict>,
 }
 
 impl Plumbing {
@@ -74,6 +72,7 @@ impl Plumbing {
     /// writer.
     pub(crate) fn take_verdict(&mut self, connection: ConnectionId) -> Option<Verdict> {
         let verdict = self.verdicts.remove(&connection);
+        release_if_empty(&mut self.verdicts);
         if !matches!(verdict, Some(Ok(_))) {
             self.writers.remove(&connection);
         }
@@ -130,6 +129,8 @@ impl Plumbing {
                 if let Some(tx) = self.requests.remove(&request) {
                     let _ = tx.send(response);
                 }
+                release_if_empty(&mut self.requests);
+                release_if_empty(&mut self.bodies_wanted);
             }
             Transmit::ReadBody { request, limit } => {
                 self.bodies_wanted.insert(request, limit);
@@ -207,6 +208,14 @@ pub(crate) fn upgrade_headers(
             ))
         })
         .collect()
+}
+
+/// Drops an emptied map's table: a session keeps its plumbing for its whole life, and most
+/// of it (an upgrade's verdict, the polling requests before an upgrade) is used once.
+fn release_if_empty<K, V>(map: &mut IdMap<K, V>) {
+    if map.is_empty() && map.capacity() > 0 {
+        *map = IdMap::default();
+    }
 }
 
 /// A machine's WebSocket writers: a session has one (two during an upgrade), kept inline so

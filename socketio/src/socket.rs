@@ -1,6 +1,5 @@
 //! A socket: one client connected to one namespace.
 
-use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -38,7 +37,8 @@ pub(crate) enum Incoming {
 
 #[derive(Default)]
 struct Handlers {
-    events: HashMap<String, EventHandler>,
+    /// By event name; a socket registers a handful, so a scan beats a hash table's memory.
+    events: Vec<(Box<str>, EventHandler)>,
     any: Option<AnyHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -225,7 +225,15 @@ impl Socket {
                 Box::pin(async {})
             }
         });
-        lock(&self.0.handlers).events.insert(event, erased);
+        let mut handlers = lock(&self.0.handlers);
+        match handlers
+            .events
+            .iter_mut()
+            .find(|(name, _)| **name == *event)
+        {
+            Some((_, slot)) => *slot = erased,
+            None => handlers.events.push((event.into_boxed_str(), erased)),
+        }
     }
 
     /// Handles every event that has no handler of its own: the name, the raw arguments and
@@ -521,7 +529,14 @@ impl Socket {
                 });
                 let (handler, any) = {
                     let handlers = lock(&socket.0.handlers);
-                    (handlers.events.get(&event).cloned(), handlers.any.clone())
+                    (
+                        handlers
+                            .events
+                            .iter()
+                            .find(|(name, _)| **name == *event)
+                            .map(|(_, handler)| handler.clone()),
+                        handlers.any.clone(),
+                    )
                 };
                 if let Some(handler) = handler {
                     handler(socket, args, ack).await
@@ -546,7 +561,7 @@ impl Socket {
                 }
                 // Break the cycles (handlers may hold clones of the socket).
                 let mut handlers = lock(&socket.0.handlers);
-                handlers.events.clear();
+                handlers.events = Vec::new();
                 handlers.any = None;
                 handlers.disconnecting.clear();
                 handlers.disconnect.clear();

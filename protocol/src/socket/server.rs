@@ -97,6 +97,7 @@ use crate::socket::{
     DisconnectReason, Limits, Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS,
 };
 use crate::value::Value;
+use crate::vecmap::VecMap;
 use crate::{Instant, Str};
 
 /// Which Socket.IO parser the connection speaks.
@@ -378,7 +379,7 @@ pub struct ServerConnection {
     engine_sid: Str,
     ids: Box<dyn FnMut() -> [u8; 15] + Send>,
     decoder: Decoder,
-    nsps: BTreeMap<String, NspState>,
+    nsps: VecMap<String, NspState>,
     /// Ack deadlines: (deadline, namespace, id).
     timers: BTreeSet<(Instant, String, u64)>,
     connect_deadline: Option<Instant>,
@@ -425,7 +426,7 @@ impl ServerConnection {
             engine_sid,
             ids: Box::new(ids),
             decoder: Decoder::new(version, config.limits),
-            nsps: BTreeMap::new(),
+            nsps: VecMap::default(),
             timers: BTreeSet::new(),
             connect_deadline: Some(now + config.connect_timeout),
             closed: false,

@@ -16,6 +16,8 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures_channel::oneshot;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http_body_util::Full;
 use socketio_protocol::engine::CloseReason;
 use socketio_protocol::engine::server::{
@@ -271,7 +273,15 @@ impl<L: Layer> Driver<L> {
     }
 
     /// See [`Server::serve_websocket`](crate::Server::serve_websocket).
-    pub(crate) async fn serve_websocket<S>(&self, mut ticket: Ticket<L>, socket: S)
+    ///
+    /// Not an `async fn`: an `async fn` keeps its arguments (the socket, the ticket) in its
+    /// state for the whole connection beside the future they were moved into, some 470 bytes
+    /// of every idle connection's task.
+    pub(crate) fn serve_websocket<S>(
+        &self,
+        mut ticket: Ticket<L>,
+        socket: S,
+    ) -> impl Future<Output = ()> + Send + '_
     where
         S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
             + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
@@ -282,36 +292,47 @@ impl<L: Layer> Driver<L> {
         ticket.driver = None;
         let connection = ticket.connection;
         let owner = ticket.owner.take();
-        let Some(end) = ticket.end.take() else {
-            return;
-        };
-        self.websockets.fetch_add(1, Ordering::AcqRel);
-        let _count = super::Decrement(&self.websockets);
-        let clean = wsio::serve(
-            socket,
-            end,
-            self.limits,
-            |frame| {
-                let conn = owner.as_ref()?;
-                self.drive_then(
-                    conn,
-                    |st, cx| {
-                        let _ = st.session.handle_frame(cx.now, connection, frame);
-                    },
-                    |st, ()| st.io.gate(connection),
-                )
-            },
-            || {
-                if let Some(conn) = &owner {
-                    self.drive(conn, |st, cx| {
-                        let _ = st.session.handle_heartbeat_written(cx.now, connection);
-                    });
-                }
-            },
-        )
-        .await;
-        self.websocket_ended(owner.as_ref(), connection, clean);
-        tracing::debug!(connection = connection.0, clean, "websocket ended");
+        let end = ticket.end.take();
+        drop(ticket);
+        let frames_owner = owner.clone();
+        let heartbeat_owner = owner.clone();
+        let served = end.map(|end| {
+            self.websockets.fetch_add(1, Ordering::AcqRel);
+            let count = super::Decrement(&self.websockets);
+            let served = wsio::serve(
+                socket,
+                end,
+                self.limits,
+                move |frame| {
+                    let conn = frames_owner.as_ref()?;
+                    self.drive_then(
+                        conn,
+                        |st, cx| {
+                            let _ = st.session.handle_frame(cx.now, connection, frame);
+                        },
+                        |st, ()| st.io.gate(connection),
+                    )
+                },
+                move || {
+                    if let Some(conn) = &heartbeat_owner {
+                        self.drive(conn, |st, cx| {
+                            let _ = st.session.handle_heartbeat_written(cx.now, connection);
+                        });
+                    }
+                },
+            );
+            (served, count)
+        });
+        // A combinator, not an `async` block: a block would keep `served` beside the copy it
+        // awaits.
+        match served {
+            Some((served, count)) => Either::Left(served.map(move |clean| {
+                drop(count);
+                self.websocket_ended(owner.as_ref(), connection, clean);
+                tracing::debug!(connection = connection.0, clean, "websocket ended");
+            })),
+            None => Either::Right(std::future::ready(())),
+        }
     }
 
     /// WebSocket `connection` ended (`clean`: closed rather than failed, as the reference's

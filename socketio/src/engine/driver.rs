@@ -372,7 +372,11 @@ impl EngineServer {
     /// engine.serve_websocket(ticket, ws).await;
     /// # }
     /// ```
-    pub async fn serve_websocket<S>(&self, ticket: EngineTicket, socket: S)
+    pub fn serve_websocket<S>(
+        &self,
+        ticket: EngineTicket,
+        socket: S,
+    ) -> impl Future<Output = ()> + Send + '_
     where
         S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
             + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
@@ -380,7 +384,7 @@ impl EngineServer {
             + Unpin
             + 'static,
     {
-        self.0.serve_websocket(ticket.ticket, socket).await
+        self.0.serve_websocket(ticket.ticket, socket)
     }
 
     /// Shuts down gracefully: every session closes (`forced close`) — WebSockets at once, held

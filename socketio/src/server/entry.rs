@@ -79,7 +79,11 @@ impl Server {
     /// io.serve_websocket(ticket, ws).await;
     /// # }
     /// ```
-    pub async fn serve_websocket<S>(&self, ticket: WebSocketTicket, socket: S)
+    pub fn serve_websocket<S>(
+        &self,
+        ticket: WebSocketTicket,
+        socket: S,
+    ) -> impl Future<Output = ()> + Send + '_
     where
         S: futures_core::Stream<Item = Result<tungstenite::Message, tungstenite::Error>>
             + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
@@ -87,7 +91,7 @@ impl Server {
             + Unpin
             + 'static,
     {
-        self.0.serve_websocket(ticket.ticket, socket).await
+        self.0.serve_websocket(ticket.ticket, socket)
     }
 }
 

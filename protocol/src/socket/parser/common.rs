@@ -17,6 +17,7 @@
 //! ```
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -222,7 +223,9 @@ struct Reconstruction {
 pub struct Decoder {
     version: ProtocolVersion,
     limits: Limits,
-    pending: Option<Reconstruction>,
+    /// Boxed: a connection keeps a decoder for its whole life and is almost never between a
+    /// binary packet and its attachments.
+    pending: Option<Box<Reconstruction>>,
 }
 
 impl Decoder {
@@ -283,12 +286,12 @@ impl Decoder {
                     packet.data = Some(Payload::Value(attachments::join(value, &[])?));
                     return Ok(Some(packet));
                 }
-                self.pending = Some(Reconstruction {
+                self.pending = Some(Box::new(Reconstruction {
                     packet,
                     header: value,
                     expected,
                     buffers: Vec::new(),
-                });
+                }));
                 Ok(None)
             }
         }
@@ -303,15 +306,15 @@ impl Decoder {
         if pending.buffers.len() < pending.expected {
             return Ok(None);
         }
-        let Some(Reconstruction {
+        let Some(pending) = self.pending.take() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        let Reconstruction {
             mut packet,
             header,
             buffers,
             ..
-        }) = self.pending.take()
-        else {
-            return Err(DecodeError::UnexpectedBinary);
-        };
+        } = *pending;
         packet.data = Some(Payload::Value(attachments::join(header, &buffers)?));
         Ok(Some(packet))
     }
