@@ -3,54 +3,49 @@
 
 use alloc::string::String;
 use bytes::Bytes;
+use bytestring::ByteString;
 use core::fmt;
 use core::ops::Deref;
 
 /// An immutable UTF-8 string sharing its storage through [`Bytes`].
 ///
-/// Cloning and slicing are O(1) and never copy the text.
+/// Cloning and slicing are O(1) and never copy the text; reading it as `&str` is O(1) too
+/// (the UTF-8 is checked once, when the `Str` is made: `bytestring` keeps that invariant, so
+/// this crate needs no `unsafe` of its own).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Str(Bytes);
+pub struct Str(ByteString);
 
 impl Str {
     /// A `Str` pointing at static text (no allocation).
     pub const fn from_static(text: &'static str) -> Self {
-        Str(Bytes::from_static(text.as_bytes()))
+        Str(ByteString::from_static(text))
     }
 
     /// Wraps bytes after checking that they are UTF-8.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, core::str::Utf8Error> {
-        core::str::from_utf8(&bytes)?;
-        Ok(Str(bytes))
+        ByteString::try_from(bytes).map(Str)
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // Invariant: the bytes were UTF-8 when this `Str` was built and are immutable.
-        match core::str::from_utf8(&self.0) {
-            Ok(text) => text,
-            Err(_) => unreachable!("Str holds UTF-8 by construction"),
-        }
+        &self.0
     }
 
     /// The underlying bytes (UTF-8).
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// Consumes the `Str`, returning its bytes.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 
     /// A sub-slice by byte range, which must fall on char boundaries (`None` otherwise).
     pub fn slice(&self, range: core::ops::Range<usize>) -> Option<Str> {
-        let text = self.as_str();
-        (range.start <= range.end
-            && range.end <= text.len()
-            && text.is_char_boundary(range.start)
-            && text.is_char_boundary(range.end))
-        .then(|| Str(self.0.slice(range)))
+        self.as_str()
+            .get(range)
+            .map(|part| Str(self.0.slice_ref(part)))
     }
 }
 
@@ -75,13 +70,13 @@ impl From<&'static str> for Str {
 
 impl From<String> for Str {
     fn from(text: String) -> Self {
-        Str(Bytes::from(text.into_bytes()))
+        Str(ByteString::from(text))
     }
 }
 
 impl From<Str> for Bytes {
     fn from(text: Str) -> Self {
-        text.0
+        text.0.into_bytes()
     }
 }
 

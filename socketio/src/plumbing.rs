@@ -152,16 +152,9 @@ impl Plumbing {
                 self.verdicts.insert(connection, Err(response));
             }
             Transmit::Frame { connection, frame } | Transmit::Heartbeat { connection, frame } => {
-                let writer = self.writers.get_mut(&connection)?;
-                if writer.push_frame(frame, heartbeat, limits, now).is_err() {
-                    tracing::warn!(
-                        connection = connection.0,
-                        queued = writer.queued_bytes(),
-                        "slow consumer: the websocket's outgoing queue passed its limit or stayed above its high water mark too long; closing it"
-                    );
-                    self.writers.remove(&connection);
-                    return Some(connection);
-                }
+                return self.push(connection, |writer| {
+                    writer.push_frame(frame, heartbeat, limits, now)
+                });
             }
             Transmit::CloseWebSocket { connection } => {
                 if let Some(writer) = self.writers.remove(&connection) {
@@ -169,6 +162,43 @@ impl Plumbing {
                 }
             }
             _ => {}
+        }
+        None
+    }
+}
+
+impl Plumbing {
+    /// Queues a broadcast's ready `message` (`len` bytes) on WebSocket `connection`, as a
+    /// frame transmit would be; returns the WebSocket that turned out a slow consumer.
+    #[must_use]
+    pub(crate) fn write_message(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        message: tungstenite::Message,
+        len: usize,
+        limits: &Backpressure,
+    ) -> Option<ConnectionId> {
+        self.push(connection, |writer| {
+            writer.push_message(message, len, limits, now)
+        })
+    }
+
+    /// Queues on `connection`'s writer with `push`; a slow consumer's writer goes.
+    fn push(
+        &mut self,
+        connection: ConnectionId,
+        push: impl FnOnce(&mut Writer) -> Result<(), crate::wsio::Overflow>,
+    ) -> Option<ConnectionId> {
+        let writer = self.writers.get_mut(&connection)?;
+        if push(writer).is_err() {
+            tracing::warn!(
+                connection = connection.0,
+                queued = writer.queued_bytes(),
+                "slow consumer: the websocket's outgoing queue passed its limit or stayed above its high water mark too long; closing it"
+            );
+            self.writers.remove(&connection);
+            return Some(connection);
         }
         None
     }

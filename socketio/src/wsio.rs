@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use futures_util::future::Either;
+use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use socketio_protocol::Str;
 use socketio_protocol::engine::Frame;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use std::sync::Arc;
@@ -22,12 +22,52 @@ use socketio_protocol::flow::{Backpressure, OutgoingWatch};
 use crate::flow::Gate;
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
 
-/// What the state queues for a WebSocket: a frame, a heartbeat ping (reported once written),
-/// or the close.
+/// What the state queues for a WebSocket: a frame, a message made ready for tungstenite (a
+/// broadcast's, see [`TextMemo`]), a heartbeat ping (reported once written), or the close.
 pub(crate) enum WsOut {
     Frame(Frame),
+    Message(tungstenite::Message),
     Heartbeat(Frame),
     Close,
+}
+
+/// A broadcast's text frame made a tungstenite message once for all its recipients:
+/// tungstenite takes text only as `Utf8Bytes`, which checks the UTF-8 again on every
+/// conversion (for a 100-byte event, a fifth of the server's instructions per delivery).
+/// Every recipient of a broadcast gets a clone of the same frame, so one check serves all.
+#[derive(Default)]
+pub(crate) struct TextMemo(Option<(Str, tungstenite::Utf8Bytes)>);
+
+impl TextMemo {
+    /// `frame` as a tungstenite message; `None` only for text that is not UTF-8 (never, as
+    /// `Str` holds UTF-8).
+    pub(crate) fn message(&mut self, frame: Frame) -> Option<tungstenite::Message> {
+        let text = match frame {
+            Frame::Text(text) => text,
+            binary => return to_message(binary),
+        };
+        if let Some((seen, ready)) = &self.0
+            && seen.as_bytes().as_ptr() == text.as_bytes().as_ptr()
+            && seen.len() == text.len()
+        {
+            // The same bytes (the memo keeps them alive, so they cannot have been reused).
+            return Some(tungstenite::Message::Text(ready.clone()));
+        }
+        let ready = tungstenite::Utf8Bytes::try_from(text.as_bytes().clone()).ok()?;
+        self.0 = Some((text, ready.clone()));
+        Some(tungstenite::Message::Text(ready))
+    }
+}
+
+/// `frame` as a tungstenite message (a text frame's UTF-8 checked again); `None` only for
+/// text that is not UTF-8 (never, as `Str` holds UTF-8).
+fn to_message(frame: Frame) -> Option<tungstenite::Message> {
+    Some(match frame {
+        Frame::Text(text) => {
+            tungstenite::Message::Text(tungstenite::Utf8Bytes::try_from(text.into_bytes()).ok()?)
+        }
+        Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+    })
 }
 
 /// Most WebSocket ping frames a peer may send between two of our heartbeats (one per
@@ -35,6 +75,34 @@ pub(crate) enum WsOut {
 /// each ping makes tungstenite queue a pong, which a peer that never reads would pile up.
 /// Browsers send none; proxies that keep connections alive send one every few seconds.
 pub(crate) const MAX_PINGS_PER_HEARTBEAT: u32 = 100;
+
+/// The waker the reading half of a connection task is polled with: it notes that the reader
+/// has something to do, then wakes the task.
+struct ReadWake {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Default for ReadWake {
+    fn default() -> Self {
+        Self {
+            // The reader is polled on the task's first poll.
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        }
+    }
+}
+
+impl std::task::Wake for ReadWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
 
 /// Why the peer's side of a WebSocket ended.
 enum ReadEnd {
@@ -95,17 +163,38 @@ impl Writer {
         now: Instant,
     ) -> Result<(), Overflow> {
         let len = frame.len();
+        let out = if heartbeat {
+            WsOut::Heartbeat(frame)
+        } else {
+            WsOut::Frame(frame)
+        };
+        self.push(out, len, limits, now)
+    }
+
+    /// Queues a ready `message` of `len` bytes, as [`push_frame`](Self::push_frame).
+    pub(crate) fn push_message(
+        &mut self,
+        message: tungstenite::Message,
+        len: usize,
+        limits: &Backpressure,
+        now: Instant,
+    ) -> Result<(), Overflow> {
+        self.push(WsOut::Message(message), len, limits, now)
+    }
+
+    fn push(
+        &mut self,
+        out: WsOut,
+        len: usize,
+        limits: &Backpressure,
+        now: Instant,
+    ) -> Result<(), Overflow> {
         if !self.watch.admit(now, self.tx.bytes(), len, limits) {
             if let Some(abort) = self.abort.take() {
                 let _ = abort.send(());
             }
             return Err(Overflow);
         }
-        let out = if heartbeat {
-            WsOut::Heartbeat(frame)
-        } else {
-            WsOut::Frame(frame)
-        };
         let _ = self.tx.push(out, len);
         Ok(())
     }
@@ -208,6 +297,13 @@ where
                 while let Some(out) = batch.pop_front() {
                     let frame = match out {
                         WsOut::Frame(frame) => frame,
+                        WsOut::Message(message) => {
+                            bytes += message.len();
+                            if let Err(error) = sink.feed(message).await {
+                                return ws_closed(&error);
+                            }
+                            continue;
+                        }
                         WsOut::Heartbeat(frame) => {
                             heartbeat = true;
                             frame
@@ -218,14 +314,8 @@ where
                         }
                     };
                     bytes += frame.len();
-                    let message = match frame {
-                        Frame::Text(text) => {
-                            match tungstenite::Utf8Bytes::try_from(text.into_bytes()) {
-                                Ok(text) => tungstenite::Message::Text(text),
-                                Err(_) => continue,
-                            }
-                        }
-                        Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+                    let Some(message) = to_message(frame) else {
+                        continue;
                     };
                     if let Err(error) = sink.feed(message).await {
                         return ws_closed(&error);
@@ -250,20 +340,34 @@ where
         // close queued just before is still written when the socket takes it at once, and a peer
         // that does not read cannot hold the task.
         let ended = {
-            let reader = std::pin::pin!(reader);
-            let writer = std::pin::pin!(writer);
-            let io = futures_util::future::select(reader, writer);
-            match futures_util::future::select(io, abort).await {
-                futures_util::future::Either::Left((Either::Left((end, _)), _)) => end,
-                futures_util::future::Either::Left((Either::Right((clean, _)), _)) => {
-                    if clean {
+            let mut reader = std::pin::pin!(reader);
+            let mut writer = std::pin::pin!(writer);
+            let mut abort = abort;
+            let read_wake = Arc::new(ReadWake::default());
+            let read_waker = std::task::Waker::from(read_wake.clone());
+            std::future::poll_fn(|cx| {
+                read_wake.task.register(cx.waker());
+                // Only when its own waker fired (or at first): a wake for the writer would
+                // otherwise also make tungstenite zero a read buffer and try the socket.
+                if read_wake.woken.swap(false, Ordering::AcqRel) {
+                    let mut read_cx = std::task::Context::from_waker(&read_waker);
+                    if let std::task::Poll::Ready(end) = reader.as_mut().poll(&mut read_cx) {
+                        return std::task::Poll::Ready(end);
+                    }
+                }
+                if let std::task::Poll::Ready(clean) = writer.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(if clean {
                         ReadEnd::Closed
                     } else {
                         ReadEnd::Failed
-                    }
+                    });
                 }
-                futures_util::future::Either::Right(_) => ReadEnd::Failed,
-            }
+                if abort.poll_unpin(cx).is_ready() {
+                    return std::task::Poll::Ready(ReadEnd::Failed);
+                }
+                std::task::Poll::Pending
+            })
+            .await
         };
         match ended {
             ReadEnd::Closed => true,
@@ -327,5 +431,37 @@ pub(crate) fn ws_closed(error: &tungstenite::Error) -> bool {
                 | ErrorKind::UnexpectedEof
         ),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(message: &tungstenite::Message) -> &str {
+        match message {
+            tungstenite::Message::Text(text) => text.as_str(),
+            _ => panic!("not a text message"),
+        }
+    }
+
+    #[test]
+    fn a_memo_checks_a_shared_frame_once_and_hands_out_its_bytes() {
+        let mut memo = TextMemo::default();
+        let frame = Str::from(String::from("42[\"tick\",1]"));
+        let first = memo.message(Frame::Text(frame.clone())).unwrap();
+        let second = memo.message(Frame::Text(frame.clone())).unwrap();
+        assert_eq!(text(&first), "42[\"tick\",1]");
+        // No copy: both messages point at the frame's own bytes.
+        assert_eq!(text(&first).as_ptr(), frame.as_ptr());
+        assert_eq!(text(&second).as_ptr(), frame.as_ptr());
+        // Other bytes, even with the same text, are their own message.
+        let other = Str::from(String::from("42[\"tick\",1]"));
+        let third = memo.message(Frame::Text(other.clone())).unwrap();
+        assert_eq!(text(&third).as_ptr(), other.as_ptr());
+        let binary = memo
+            .message(Frame::Binary(Bytes::from_static(b"\x01")))
+            .unwrap();
+        assert!(matches!(binary, tungstenite::Message::Binary(b) if b.as_ref() == b"\x01"));
     }
 }

@@ -45,7 +45,7 @@ use crate::handshake::HttpHandshake;
 use crate::ids::id_generator;
 use crate::namespace::{Registry, lock};
 use crate::socket::Incoming;
-use crate::wsio::Writer;
+use crate::wsio::{TextMemo, Writer};
 use crate::{AckError, Socket};
 
 /// The Socket.IO server's driver.
@@ -406,13 +406,15 @@ fn write_direct(
     now: Instant,
     encoded: &Encoded,
     limits: &crate::Backpressure,
+    memo: &mut TextMemo,
 ) -> Option<(bool, bool)> {
     let [message] = encoded.prepared.as_slice() else {
         return None;
     };
     let (connection, frame) = st.session.direct_frame(message)?;
-    let transmit = socketio_protocol::engine::server::Transmit::Frame { connection, frame };
-    match st.io.on_transmit(now, transmit, limits) {
+    let len = frame.len();
+    let message = memo.message(frame)?;
+    match st.io.write_message(now, connection, message, len, limits) {
         None => Some((true, false)),
         Some(failed) => {
             // A slow consumer: its session fails (`transport error`).
@@ -493,13 +495,14 @@ impl Inner {
         let mut fx = Effects::default();
         let mut reached = Vec::with_capacity(sockets.len());
         let clock = self.now();
+        let mut memo = TextMemo::default();
         for socket in sockets {
             let sent = self.drive_at(&socket.0.conn, &mut fx, clock, |st, cx| {
                 // Set under this lock when the socket leaves.
                 if !socket.connected() {
                     return (false, false);
                 }
-                if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits) {
+                if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits, &mut memo) {
                     return written;
                 }
                 let sent = send_to(st, nsp, &socket.0.id, &encoded, volatile, ack_id);
