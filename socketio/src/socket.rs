@@ -590,6 +590,8 @@ impl Socket {
             // Its own room (and a recovered session's rooms) first: the adapter is called
             // outside the server's lock, before the client can see its CONNECT.
             server.adapter(&socket.0.nsp).add_all(&socket.0.id, &rooms);
+            // Not kept for the socket's life.
+            drop(rooms);
             let mut connect = handler(socket);
             // The handler's synchronous part (joins, handlers, first emits) runs before the
             // client sees its CONNECT.

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use futures_channel::oneshot;
 use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use socketio_protocol::Str;
@@ -76,30 +75,40 @@ fn to_message(frame: Frame) -> Option<tungstenite::Message> {
 /// Browsers send none; proxies that keep connections alive send one every few seconds.
 pub(crate) const MAX_PINGS_PER_HEARTBEAT: u32 = 100;
 
-/// The waker the reading half of a connection task is polled with: it notes that the reader
-/// has something to do, then wakes the task.
-struct ReadWake {
-    woken: AtomicBool,
+/// What the state and a connection's task signal each other beyond the queue, in one
+/// allocation: the abort (a slow consumer, or the `Writer` dropped), and, as the waker the
+/// reading half of the task is polled with, that the reader has something to do.
+struct Signals {
+    aborted: AtomicBool,
+    read_woken: AtomicBool,
     task: AtomicWaker,
 }
 
-impl Default for ReadWake {
+impl Default for Signals {
     fn default() -> Self {
         Self {
+            aborted: AtomicBool::new(false),
             // The reader is polled on the task's first poll.
-            woken: AtomicBool::new(true),
+            read_woken: AtomicBool::new(true),
             task: AtomicWaker::new(),
         }
     }
 }
 
-impl std::task::Wake for ReadWake {
+impl Signals {
+    fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl std::task::Wake for Signals {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
+        self.read_woken.store(true, Ordering::Release);
         self.task.wake();
     }
 }
@@ -115,10 +124,18 @@ enum ReadEnd {
     Violation(CloseCode, &'static str),
 }
 
+impl Drop for Writer {
+    /// A dropped `Writer` ends the connection, as an abort (after a close queued just before
+    /// is written if the socket takes it at once).
+    fn drop(&mut self) {
+        self.signals.abort();
+    }
+}
+
 /// The state's handle on a WebSocket's writer task.
 pub(crate) struct Writer {
     tx: OutboxSender<WsOut>,
-    abort: Option<oneshot::Sender<()>>,
+    signals: Arc<Signals>,
     /// The slow-consumer watch on the queue.
     watch: OutgoingWatch,
     /// The session's incoming side, once the connection carries a session: frames read pause
@@ -129,7 +146,7 @@ pub(crate) struct Writer {
 /// The writer task's end: the queue and the abort signal (a slow consumer).
 pub(crate) struct WriterEnd {
     rx: OutboxReceiver<WsOut>,
-    abort: oneshot::Receiver<()>,
+    signals: Arc<Signals>,
 }
 
 /// The peer is a slow consumer (past the byte limit, or above the high water mark for too
@@ -139,15 +156,15 @@ pub(crate) struct Overflow;
 /// A writer and its task's end.
 pub(crate) fn writer() -> (Writer, WriterEnd) {
     let (tx, rx) = outbox();
-    let (abort_tx, abort) = oneshot::channel();
+    let signals = Arc::new(Signals::default());
     (
         Writer {
             tx,
-            abort: Some(abort_tx),
+            signals: signals.clone(),
             watch: OutgoingWatch::default(),
             gate: None,
         },
-        WriterEnd { rx, abort },
+        WriterEnd { rx, signals },
     )
 }
 
@@ -190,9 +207,7 @@ impl Writer {
         now: Instant,
     ) -> Result<(), Overflow> {
         if !self.watch.admit(now, self.tx.bytes(), len, limits) {
-            if let Some(abort) = self.abort.take() {
-                let _ = abort.send(());
-            }
+            self.signals.abort();
             return Err(Overflow);
         }
         let _ = self.tx.push(out, len);
@@ -252,7 +267,7 @@ where
         + futures_sink::Sink<tungstenite::Message, Error = tungstenite::Error>
         + Unpin,
 {
-    let WriterEnd { mut rx, abort } = end;
+    let WriterEnd { mut rx, signals } = end;
     let probe = rx.probe();
     let (mut sink, mut stream) = socket.split();
     async move {
@@ -292,6 +307,10 @@ where
         let writer = async {
             let mut batch = VecDeque::new();
             while rx.take_all(&mut batch).await {
+                // A connection that gets several frames per wake is busy: its queue's buffer
+                // goes back to the queue on the next take instead of being allocated anew
+                // (and grown) for every batch. An idle one keeps none.
+                let busy = batch.len() > 1;
                 let mut bytes = 0;
                 let mut heartbeat = false;
                 while let Some(out) = batch.pop_front() {
@@ -330,8 +349,10 @@ where
                     pings.store(0, Ordering::Relaxed);
                     on_heartbeat_written();
                 }
-                // An idle connection keeps no buffer (the next batch allocates once).
-                batch = VecDeque::new();
+                if !busy {
+                    // An idle connection keeps no buffer (the next batch allocates once).
+                    batch = VecDeque::new();
+                }
             }
             let _ = sink.flush().await;
             true
@@ -342,14 +363,12 @@ where
         let ended = {
             let mut reader = std::pin::pin!(reader);
             let mut writer = std::pin::pin!(writer);
-            let mut abort = abort;
-            let read_wake = Arc::new(ReadWake::default());
-            let read_waker = std::task::Waker::from(read_wake.clone());
+            let read_waker = std::task::Waker::from(signals.clone());
             std::future::poll_fn(|cx| {
-                read_wake.task.register(cx.waker());
+                signals.task.register(cx.waker());
                 // Only when its own waker fired (or at first): a wake for the writer would
                 // otherwise also make tungstenite zero a read buffer and try the socket.
-                if read_wake.woken.swap(false, Ordering::AcqRel) {
+                if signals.read_woken.swap(false, Ordering::AcqRel) {
                     let mut read_cx = std::task::Context::from_waker(&read_waker);
                     if let std::task::Poll::Ready(end) = reader.as_mut().poll(&mut read_cx) {
                         return std::task::Poll::Ready(end);
@@ -362,7 +381,7 @@ where
                         ReadEnd::Failed
                     });
                 }
-                if abort.poll_unpin(cx).is_ready() {
+                if signals.aborted.load(Ordering::Acquire) {
                     return std::task::Poll::Ready(ReadEnd::Failed);
                 }
                 std::task::Poll::Pending
