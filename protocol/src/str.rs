@@ -45,12 +45,24 @@ impl Str {
 
     /// A sub-slice by byte range, which must fall on char boundaries (`None` otherwise).
     pub fn slice(&self, range: core::ops::Range<usize>) -> Option<Str> {
-        let text = self.as_str();
+        // The bytes are UTF-8, so a boundary is the end or any byte that is not a continuation
+        // byte: no need to re-check the whole text.
+        let bytes = &self.0;
+        let boundary = |i: usize| bytes.get(i).is_none_or(|&b| !(0x80..0xc0).contains(&b));
         (range.start <= range.end
-            && range.end <= text.len()
-            && text.is_char_boundary(range.start)
-            && text.is_char_boundary(range.end))
+            && range.end <= bytes.len()
+            && boundary(range.start)
+            && boundary(range.end))
         .then(|| Str(self.0.slice(range)))
+    }
+
+    /// `prefix` followed by `text`, with no UTF-8 check: both are UTF-8, so their
+    /// concatenation is.
+    pub(crate) fn concat(prefix: &str, text: &Str) -> Str {
+        let mut out = alloc::vec::Vec::with_capacity(prefix.len() + text.0.len());
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(&text.0);
+        Str(Bytes::from(out))
     }
 }
 

@@ -14,6 +14,9 @@ mod ser;
 
 pub use de::{FromValueError, from_value};
 pub use ser::{ToValueError, to_value};
+pub(crate) use ser::text as text_ser;
+#[cfg(feature = "msgpack")]
+pub(crate) use ser::msgpack as msgpack_ser;
 
 /// A dynamically typed Socket.IO value: JSON plus binary.
 #[derive(Debug, Clone, PartialEq, Default)]
