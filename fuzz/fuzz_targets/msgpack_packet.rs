@@ -4,6 +4,9 @@
 //! a decoded packet survives `encode` -> `decode` (kind, namespace, id equal, data equal as
 //! values, numbers as JS numbers), in both key orders, and re-encoding it gives the same bytes.
 //!
+//! The data stays raw (`Payload::Msgpack`): reading it typed, straight from the bytes, must give
+//! what `from_value` of its tree gives, for a whole-value read and for event arguments.
+//!
 //! One deliberate loss is allowed for: like notepack.io, the encoder writes an integral float
 //! outside `[-2^63, 2^64)` as a 64-bit integer modulo 2^64 (`msgpack_wrapped`), so such a
 //! number must come back wrapped, and the re-encoding is then not byte-identical.
@@ -13,7 +16,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use socketio_fuzz::{has_msgpack_wrapped, msgpack_number_eq, number_eq, value_eq_by};
-use socketio_protocol::Number;
+use socketio_protocol::value::from_value;
+use socketio_protocol::{Number, Value};
 use socketio_protocol::socket::parser::msgpack::{self, KeyOrder};
 use socketio_protocol::socket::{Limits, Packet};
 
@@ -44,6 +48,20 @@ fuzz_target!(|data: &[u8]| {
         _ => panic!("decode {decoded:?} vs decode_slice {sliced:?}"),
     }
     let Ok(packet) = decoded else { return };
+    if let Some(data) = &packet.data {
+        let tree = data.to_value().expect("decoded data is a value");
+        let slow = from_value::<Value>(tree.clone()).map_err(|e| e.to_string());
+        assert_eq!(data.deserialize::<Value>().map_err(|e| e.to_string()), slow);
+        type Typed = (String, Vec<Option<i64>>);
+        let slow = from_value::<Typed>(tree.clone()).map_err(|e| e.to_string());
+        assert_eq!(data.deserialize::<Typed>().map_err(|e| e.to_string()), slow);
+        if let Value::Array(items) = &tree
+            && !items.is_empty()
+        {
+            let slow = from_value::<Vec<Value>>(Value::Array(items[1..].to_vec()));
+            assert_eq!(data.event_args::<Vec<Value>>().ok(), slow.ok());
+        }
+    }
 
     let encoded = msgpack::encode(&packet);
     let again = match msgpack::decode(&encoded, &Limits::DEFAULT) {

@@ -13,10 +13,10 @@ mod de;
 mod ser;
 
 pub use de::{FromValueError, from_value};
-pub use ser::{ToValueError, to_value};
-pub(crate) use ser::text as text_ser;
 #[cfg(feature = "msgpack")]
 pub(crate) use ser::msgpack as msgpack_ser;
+pub(crate) use ser::text as text_ser;
+pub use ser::{ToValueError, to_value};
 
 /// A dynamically typed Socket.IO value: JSON plus binary.
 #[derive(Debug, Clone, PartialEq, Default)]

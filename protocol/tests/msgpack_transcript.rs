@@ -585,10 +585,7 @@ mod msgpack {
             )
         );
         // JSON numbers are written as JavaScript would hold them: `1.0` and `1e2` are ints.
-        let packet = Packet::event(
-            "/",
-            Payload::Json(r#"["x",1.0,1.5,1e2,-0]"#.into()),
-        );
+        let packet = Packet::event("/", Payload::Json(r#"["x",1.0,1.5,1e2,-0]"#.into()));
         assert_eq!(
             encode(&packet).to_vec(),
             hex(

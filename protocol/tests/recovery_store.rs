@@ -117,10 +117,7 @@ fn the_offset_is_appended_as_the_last_argument() {
 #[test]
 fn the_offset_is_spliced_into_json_text() {
     let mut store = store();
-    let mut packet = Packet::event(
-        "/",
-        Payload::Json(r#"["a",{"b":[1]}]"#.into()),
-    );
+    let mut packet = Packet::event("/", Payload::Json(r#"["a",{"b":[1]}]"#.into()));
     let offset = store
         .store_broadcast(at(0), &mut packet, false, &BroadcastOptions::new())
         .unwrap();
@@ -130,10 +127,7 @@ fn the_offset_is_spliced_into_json_text() {
     );
     let mut padded = Payload::Json(" [ \"a\" ] \n".into());
     assert!(append_offset(&mut padded, "o.1"));
-    assert_eq!(
-        padded,
-        Payload::Json(" [ \"a\" ,\"o.1\"] \n".into())
-    );
+    assert_eq!(padded, Payload::Json(" [ \"a\" ,\"o.1\"] \n".into()));
     let mut empty = Payload::Json("[ ]".into());
     assert!(append_offset(&mut empty, "o.1"));
     assert_eq!(empty, Payload::Json("[ \"o.1\"]".into()));

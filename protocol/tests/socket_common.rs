@@ -327,7 +327,10 @@ fn json_payload_text_is_utf8_by_its_type() {
     assert!(socketio_protocol::Str::from_utf8(Bytes::from_static(b"[\"a\xff\"]")).is_err());
     let text = socketio_protocol::Str::from_utf8(Bytes::from_static("[\"a\u{e9}\"]".as_bytes()));
     let packet = Packet::event("/", Payload::Json(text.unwrap()));
-    assert_eq!(&*encode(&packet, ProtocolVersion::V5).text, "2[\"a\u{e9}\"]");
+    assert_eq!(
+        &*encode(&packet, ProtocolVersion::V5).text,
+        "2[\"a\u{e9}\"]"
+    );
 }
 
 #[test]

@@ -60,7 +60,11 @@ impl<'de> State<'de> {
 
     fn take(&mut self, n: usize) -> Result<&'de [u8], FromValueError> {
         let buf = self.buf;
-        match self.pos.checked_add(n).and_then(|end| buf.get(self.pos..end)) {
+        match self
+            .pos
+            .checked_add(n)
+            .and_then(|end| buf.get(self.pos..end))
+        {
             Some(slice) => {
                 self.pos += n;
                 Ok(slice)
@@ -208,7 +212,10 @@ impl<'de> State<'de> {
             Token::Bin(bytes) => visitor.visit_byte_buf(Vec::from(bytes)),
             Token::Array(len) => {
                 self.open()?;
-                let mut items = Items { state: self, left: len };
+                let mut items = Items {
+                    state: self,
+                    left: len,
+                };
                 let out = visitor.visit_seq(&mut items)?;
                 if items.left != 0 {
                     return Err(self.fail());
@@ -216,26 +223,36 @@ impl<'de> State<'de> {
                 self.depth -= 1;
                 Ok(out)
             }
-            Token::Map(len) => {
-                self.open()?;
-                let mark = self.keys.len();
-                let mut entries = Entries {
-                    state: self,
-                    left: len,
-                    mark,
-                    seen: 0,
-                };
-                let out = visitor.visit_map(&mut entries);
-                let left = entries.left;
-                self.keys.truncate(mark);
-                let out = out?;
-                if left != 0 {
-                    return Err(self.fail());
-                }
-                self.depth -= 1;
-                Ok(out)
-            }
+            Token::Map(len) => self.visit_map(len, true, visitor),
         }
+    }
+
+    /// Visits a map whose head was read. `repeats`: whether to watch for a repeated key (a
+    /// struct need not: serde refuses a repeated field, and the slow path then merges it).
+    fn visit_map<V: Visitor<'de>>(
+        &mut self,
+        len: usize,
+        repeats: bool,
+        visitor: V,
+    ) -> Result<V::Value, FromValueError> {
+        self.open()?;
+        let mark = self.keys.len();
+        let mut entries = Entries {
+            state: self,
+            left: len,
+            mark,
+            seen: 0,
+            repeats,
+        };
+        let out = visitor.visit_map(&mut entries);
+        let left = entries.left;
+        self.keys.truncate(mark);
+        let out = out?;
+        if left != 0 {
+            return Err(self.fail());
+        }
+        self.depth -= 1;
+        Ok(out)
     }
 }
 
@@ -357,9 +374,20 @@ impl<'de> Deserializer<'de> for Item<'_, 'de> {
         visitor.visit_unit()
     }
 
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, FromValueError> {
+        match self.state.token()? {
+            Token::Map(len) => self.state.visit_map(len, false, visitor),
+            token => self.state.visit(token, visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool f32 f64 char str string unit unit_struct seq tuple tuple_struct map struct
-        identifier
+        bool f32 f64 char str string unit unit_struct seq tuple tuple_struct map identifier
     }
 }
 
@@ -399,6 +427,8 @@ struct Entries<'s, 'de> {
     mark: usize,
     /// A one-word filter of the keys seen so far.
     seen: u64,
+    /// Whether to watch for a repeated key.
+    repeats: bool,
 }
 
 impl<'de> MapAccess<'de> for Entries<'_, 'de> {
@@ -420,6 +450,13 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
             _ => return Err(state.fail()),
         };
         let end = state.pos;
+        if !self.repeats {
+            return seed
+                .deserialize(KeyDeserializer {
+                    key: Cow::Borrowed(key),
+                })
+                .map(Some);
+        }
         // A cheap filter first: only a key whose (length, last byte) bit is already set can
         // repeat an earlier one.
         let last = key.as_bytes().last().copied().unwrap_or(0);

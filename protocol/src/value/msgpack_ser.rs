@@ -23,7 +23,10 @@ fn give_up() -> ToValueError {
 
 /// Appends `value` as msgpack to `out`. On `Err`, `out` holds partial bytes and the caller must
 /// fall back to `to_value` (which reports the real error, if any).
-pub(crate) fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), ToValueError> {
+pub(crate) fn write<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), ToValueError> {
     value.serialize(Writer { out })
 }
 

@@ -17,7 +17,6 @@ use alloc::vec::Vec;
 
 use serde::ser::{self, Serialize};
 
-
 use super::{KeySerializer, ToValueError, f32_to_f64, to_value};
 use crate::json::{write_number_into, write_str_into};
 use crate::socket::Payload;
@@ -31,7 +30,10 @@ fn give_up() -> ToValueError {
 
 /// Appends `value` as JSON text to `out`. On `Err`, `out` holds partial text and the caller
 /// must fall back to `to_value` (which reports the real error, if any).
-pub(crate) fn write<T: Serialize + ?Sized>(value: &T, out: &mut String) -> Result<(), ToValueError> {
+pub(crate) fn write<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut String,
+) -> Result<(), ToValueError> {
     value.serialize(TextSerializer { out })
 }
 

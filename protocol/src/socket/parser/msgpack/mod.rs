@@ -27,7 +27,6 @@ mod raw;
 mod value;
 
 use alloc::borrow::Cow;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -38,10 +37,10 @@ use crate::value::{Number, Value};
 
 pub use raw::MsgpackData;
 pub(crate) use raw::item_len;
-pub(crate) use value::{write_bin, write_container_len, write_number, write_str};
 use raw::{First, Shape};
 use value::{Item, Reader};
 pub use value::{decode_value, decode_value_bytes, encode_value};
+pub(crate) use value::{write_bin, write_container_len, write_number, write_str};
 
 /// Why a msgpack message was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +245,14 @@ fn decode_packet(mut r: Reader<'_>, limits: &Limits) -> Result<Packet, MsgpackEr
         // Later keys win, as with JavaScript object assignment.
         match read_field(&mut r)? {
             Field::Type => fields.kind = Some(value::read_item(&mut r, limits.max_depth)?),
-            Field::Nsp => fields.nsp = Some(value::read_item(&mut r, limits.max_depth)?),
+            // The root namespace, the usual case, needs no allocation.
+            Field::Nsp if r.input().get(r.position()..r.position() + 2) == Some(b"\xa1/") => {
+                r.take(2)?;
+                fields.nsp = Some(Nsp::Root);
+            }
+            Field::Nsp => {
+                fields.nsp = Some(Nsp::Item(value::read_item(&mut r, limits.max_depth)?));
+            }
             Field::Id => fields.id = Some(value::read_item(&mut r, limits.max_depth)?),
             Field::Data => {
                 let start = r.position();
@@ -263,10 +269,16 @@ fn decode_packet(mut r: Reader<'_>, limits: &Limits) -> Result<Packet, MsgpackEr
     fields.into_packet(&r)
 }
 
+/// The `nsp` field as read.
+enum Nsp {
+    Root,
+    Item(Item),
+}
+
 #[derive(Default)]
 struct Fields {
     kind: Option<Item>,
-    nsp: Option<Item>,
+    nsp: Option<Nsp>,
     /// Where the data's bytes are in the input.
     data: Option<core::ops::Range<usize>>,
     id: Option<Item>,
@@ -305,9 +317,13 @@ impl Fields {
             },
             _ => return Err(MsgpackError::InvalidType),
         };
-        let nsp: String = match present(self.nsp) {
-            Some(Value::String(nsp)) => nsp,
-            _ => return Err(MsgpackError::InvalidNamespace),
+        let nsp: Cow<'static, str> = match self.nsp {
+            Some(Nsp::Root) => Cow::Borrowed("/"),
+            Some(Nsp::Item(item)) => match present(Some(item)) {
+                Some(Value::String(nsp)) => Cow::Owned(nsp),
+                _ => return Err(MsgpackError::InvalidNamespace),
+            },
+            None => return Err(MsgpackError::InvalidNamespace),
         };
         let data = self.data.and_then(|range| {
             let shape = raw::shape(r.input().get(range.clone())?);
@@ -337,7 +353,7 @@ impl Fields {
         };
         Ok(Packet {
             kind,
-            nsp: Cow::Owned(nsp),
+            nsp,
             id,
             data: data.map(|(range, _)| Payload::Msgpack(MsgpackData::checked(r.bytes(range)))),
         })

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use serde::Serialize;
 
 use super::MsgpackError;
@@ -113,23 +113,33 @@ impl Payload {
         name: &str,
         args: &T,
     ) -> Result<Payload, ToValueError> {
-        let mut encoded = Vec::new();
-        if crate::value::msgpack_ser::write(args, &mut encoded).is_err() {
-            encoded.clear();
-            value::encode_value(&crate::value::to_value(args)?, &mut encoded);
-        }
-        // The arguments' own array header gives way to one that counts the name too.
-        let mut r = Reader::new(&encoded);
-        let (count, rest) = match value::read_array_header(&mut r) {
-            Some(count) => (count, encoded.get(r.position()..).unwrap_or_default()),
-            None if encoded == [0xc0] => (0, &[][..]),
-            None => (1, &encoded[..]),
-        };
-        let mut out = Vec::with_capacity(10 + name.len() + rest.len());
-        value::write_container_len(count.saturating_add(1), 0x90, 0xdc, 0xdd, &mut out);
+        // Room for the array header in front of the name: the header's size is only known
+        // once the arguments are written.
+        let mut out = Vec::with_capacity(64 + name.len());
+        out.extend_from_slice(&[0; 5]);
         value::write_str(name, &mut out);
-        out.extend_from_slice(rest);
-        Ok(Payload::Msgpack(MsgpackData(Bytes::from(out))))
+        let at = out.len();
+        if crate::value::msgpack_ser::write(args, &mut out).is_err() {
+            out.truncate(at);
+            value::encode_value(&crate::value::to_value(args)?, &mut out);
+        }
+        // The arguments' own array header (or `nil` for none) gives way to one that counts the
+        // name too: the name moves up against the first argument, the new header before it.
+        let args = out.get(at..).unwrap_or_default();
+        let mut r = Reader::new(args);
+        let (count, skip) = match value::read_array_header(&mut r) {
+            Some(count) => (count, r.position()),
+            None if args == [0xc0] => (0, 1),
+            None => (1, 0),
+        };
+        out.copy_within(5..at, 5 + skip);
+        let mut header = Vec::with_capacity(5);
+        value::write_container_len(count.saturating_add(1), 0x90, 0xdc, 0xdd, &mut header);
+        let start = 5 + skip - header.len();
+        out[start..5 + skip].copy_from_slice(&header);
+        let mut bytes = Bytes::from(out);
+        bytes.advance(start);
+        Ok(Payload::Msgpack(MsgpackData(bytes)))
     }
 }
 
@@ -139,92 +149,9 @@ impl fmt::Debug for MsgpackData {
     }
 }
 
-/// What the skim learnt from one marker.
-enum Head {
-    /// A scalar that may be a map key.
-    Key,
-    /// A scalar that may not be a map key (binary, an extension other than `undefined`).
-    NotKey,
-    Array(usize),
-    Map(usize),
-}
-
-/// Skips an extension's type and data, as `value::ext` reads it.
-fn skip_ext(r: &mut Reader<'_>, len: usize, fixed: bool) -> Result<Head, MsgpackError> {
-    let ext_type = r.u8()? as i8;
-    match (ext_type, fixed, len) {
-        (0, true, 8) => Err(MsgpackError::UnsupportedExtension { ext_type }),
-        (0, true, 1) => r.take(1).map(|_| Head::Key),
-        _ => r.take(len).map(|_| Head::NotKey),
-    }
-}
-
-fn skip_bytes(r: &mut Reader<'_>, len: usize, head: Head) -> Result<Head, MsgpackError> {
-    r.take(len).map(|_| head)
-}
-
-fn skip_head(r: &mut Reader<'_>) -> Result<Head, MsgpackError> {
-    let marker = r.u8()?;
-    match marker {
-        0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => Ok(Head::Key),
-        0x80..=0x8f => Ok(Head::Map(usize::from(marker & 0x0f))),
-        0x90..=0x9f => Ok(Head::Array(usize::from(marker & 0x0f))),
-        0xa0..=0xbf => skip_bytes(r, usize::from(marker & 0x1f), Head::Key),
-        0xc1 => Err(MsgpackError::InvalidMarker(marker)),
-        0xc4 => {
-            let n = usize::from(r.u8()?);
-            skip_bytes(r, n, Head::NotKey)
-        }
-        0xc5 => {
-            let n = r.u16()?;
-            skip_bytes(r, n, Head::NotKey)
-        }
-        0xc6 => {
-            let n = r.u32()?;
-            skip_bytes(r, n, Head::NotKey)
-        }
-        0xc7 => {
-            let n = usize::from(r.u8()?);
-            skip_ext(r, n, false)
-        }
-        0xc8 => {
-            let n = r.u16()?;
-            skip_ext(r, n, false)
-        }
-        0xc9 => {
-            let n = r.u32()?;
-            skip_ext(r, n, false)
-        }
-        0xcc | 0xd0 => skip_bytes(r, 1, Head::Key),
-        0xcd | 0xd1 => skip_bytes(r, 2, Head::Key),
-        0xca | 0xce | 0xd2 => skip_bytes(r, 4, Head::Key),
-        0xcb | 0xcf | 0xd3 => skip_bytes(r, 8, Head::Key),
-        0xd4 => skip_ext(r, 1, true),
-        0xd5 => skip_ext(r, 2, true),
-        0xd6 => skip_ext(r, 4, true),
-        0xd7 => skip_ext(r, 8, true),
-        0xd8 => skip_ext(r, 16, true),
-        0xd9 => {
-            let n = usize::from(r.u8()?);
-            skip_bytes(r, n, Head::Key)
-        }
-        0xda => {
-            let n = r.u16()?;
-            skip_bytes(r, n, Head::Key)
-        }
-        0xdb => {
-            let n = r.u32()?;
-            skip_bytes(r, n, Head::Key)
-        }
-        0xdc => Ok(Head::Array(r.u16()?)),
-        0xdd => Ok(Head::Array(r.u32()?)),
-        0xde => Ok(Head::Map(r.u16()?)),
-        0xdf => Ok(Head::Map(r.u32()?)),
-    }
-}
-
-/// The open containers of a skim: items left in each (a map counts keys and values), and
-/// whether it is a map. The first few levels live inline, so a shallow item allocates nothing.
+/// The containers a skim is inside, outermost first: for each, the items it has left (a map
+/// counts keys and values) and whether it is a map. The first levels live inline, so a shallow
+/// item allocates nothing.
 struct Open {
     inline: [(usize, bool); 8],
     len: usize,
@@ -232,14 +159,6 @@ struct Open {
 }
 
 impl Open {
-    fn last_mut(&mut self) -> Option<&mut (usize, bool)> {
-        match self.len {
-            0 => None,
-            n if n <= 8 => self.inline.get_mut(n - 1),
-            _ => self.spill.last_mut(),
-        }
-    }
-
     fn push(&mut self, entry: (usize, bool)) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = entry,
@@ -248,60 +167,133 @@ impl Open {
         self.len += 1;
     }
 
-    fn pop(&mut self) {
-        if self.len > 8 {
-            self.spill.pop();
-        }
+    fn pop(&mut self) -> Option<(usize, bool)> {
+        let entry = match self.len {
+            0 => return None,
+            n if n <= 8 => self.inline.get(n - 1).copied(),
+            _ => self.spill.pop(),
+        };
         self.len -= 1;
+        entry
     }
+}
+
+/// Big-endian length of `n` bytes at `pos` (`None` past the end).
+#[inline]
+fn length(buf: &[u8], pos: usize, n: usize) -> Option<usize> {
+    let bytes = buf.get(pos..pos.checked_add(n)?)?;
+    Some(bytes.iter().fold(0, |len, &b| len << 8 | usize::from(b)))
 }
 
 /// Skips one item, checking it as `read_item` does (markers, lengths, map keys, extensions,
 /// arrays/maps nested at most `max_depth` deep), without building it.
+///
+/// Hot on every msgpack packet received, so it works on the slice directly: a string's or a
+/// number's bytes are skipped by moving the position, and the end of the input is checked
+/// when the next marker is read and once at the end.
 pub(crate) fn skip_item(r: &mut Reader<'_>, max_depth: usize) -> Result<(), MsgpackError> {
+    let buf = r.input();
+    let mut pos = r.position();
     let mut open = Open {
         inline: [(0, false); 8],
         len: 0,
         spill: Vec::new(),
     };
+    // The innermost container's state; the top level is one item.
+    let (mut left, mut map) = (1usize, false);
+    let eof = MsgpackError::UnexpectedEof;
     loop {
         // In a map, an even count of items left means a key comes next.
-        let key = matches!(open.last_mut(), Some(&mut (left, true)) if left % 2 == 0);
-        match skip_head(r)? {
-            Head::Key => {}
-            Head::NotKey | Head::Array(_) | Head::Map(_) if key => {
+        let key = map && left % 2 == 0;
+        let marker = *buf.get(pos).ok_or(eof.clone())?;
+        pos += 1;
+        // What follows the marker: bytes to skip, or a container of `items`.
+        let (skip, container) = match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, None),
+            0xa0..=0xbf => (usize::from(marker & 0x1f), None),
+            0xcc | 0xd0 => (1, None),
+            0xcd | 0xd1 => (2, None),
+            0xca | 0xce | 0xd2 => (4, None),
+            0xcb | 0xcf | 0xd3 => (8, None),
+            0xd9..=0xdb => {
+                let n = 1 << (marker - 0xd9);
+                (n + length(buf, pos, n).ok_or(eof.clone())?, None)
+            }
+            0x80..=0x8f => (0, Some((usize::from(marker & 0x0f) * 2, true))),
+            0x90..=0x9f => (0, Some((usize::from(marker & 0x0f), false))),
+            0xdc | 0xdd => {
+                let n = if marker == 0xdc { 2 } else { 4 };
+                let items = length(buf, pos, n).ok_or(eof.clone())?;
+                (n, Some((items, false)))
+            }
+            0xde | 0xdf => {
+                let n = if marker == 0xde { 2 } else { 4 };
+                // At most 2^33: no overflow.
+                let items = length(buf, pos, n).ok_or(eof.clone())? * 2;
+                (n, Some((items, true)))
+            }
+            0xc1 => return Err(MsgpackError::InvalidMarker(marker)),
+            // bin 8/16/32: never a key.
+            0xc4..=0xc6 => {
+                let n = 1 << (marker - 0xc4);
+                let len = length(buf, pos, n).ok_or(eof.clone())?;
+                if key {
+                    return Err(MsgpackError::InvalidMapKey);
+                }
+                (n + len, None)
+            }
+            // ext 8/16/32 and fixext 1..16: a type byte, then data.
+            0xc7..=0xc9 | 0xd4..=0xd8 => {
+                let (n, len) = match marker {
+                    0xc7..=0xc9 => {
+                        let n = 1 << (marker - 0xc7);
+                        (n, length(buf, pos, n).ok_or(eof.clone())?)
+                    }
+                    _ => (0, 1 << (marker - 0xd4)),
+                };
+                let ext_type = *buf.get(pos + n).ok_or(eof.clone())? as i8;
+                let fixed = n == 0;
+                match (ext_type, fixed, len) {
+                    // notepack's legacy Date has no `Value` form.
+                    (0, true, 8) => return Err(MsgpackError::UnsupportedExtension { ext_type }),
+                    // `undefined` is a valid key ("undefined"); any other reads as binary.
+                    (0, true, 1) => {}
+                    _ if key => return Err(MsgpackError::InvalidMapKey),
+                    _ => {}
+                }
+                (n + 1 + len, None)
+            }
+        };
+        pos = pos.saturating_add(skip);
+        if let Some((items, is_map)) = container {
+            if key {
                 return Err(MsgpackError::InvalidMapKey);
             }
-            Head::NotKey => {}
-            Head::Array(_) | Head::Map(_) if open.len >= max_depth => {
+            if open.len >= max_depth {
                 return Err(MsgpackError::TooDeep { max_depth });
             }
-            Head::Array(len) => {
-                if len > 0 {
-                    open.push((len, false));
-                    continue;
-                }
-            }
-            Head::Map(len) => {
-                if len > 0 {
-                    // Cannot overflow: a u32 length at most.
-                    open.push((len * 2, true));
-                    continue;
-                }
+            if items > 0 {
+                open.push((left, map));
+                (left, map) = (items, is_map);
+                continue;
             }
         }
         // The item is done: count it, closing every container it completes.
         loop {
-            match open.last_mut() {
-                None => return Ok(()),
-                Some((left, _)) => {
-                    *left -= 1;
-                    if *left > 0 {
-                        break;
+            left -= 1;
+            if left > 0 {
+                break;
+            }
+            match open.pop() {
+                Some(outer) => (left, map) = outer,
+                None => {
+                    if pos > buf.len() {
+                        return Err(eof);
                     }
+                    r.seek(pos);
+                    return Ok(());
                 }
             }
-            open.pop();
         }
     }
 }

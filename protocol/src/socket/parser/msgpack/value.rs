@@ -66,7 +66,14 @@ pub(crate) fn write_number(n: Number, out: &mut Vec<u8>) {
 
 /// notepack: non-integral or non-finite numbers are float 64; integral ones take the int path.
 fn write_float(f: f64, out: &mut Vec<u8>) {
-    if !f.is_finite() || f % 1.0 != 0.0 {
+    // Within ±2^63 a float is integral iff it survives the round trip through i64 (a cast, much
+    // cheaper than `%`); beyond 2^53 every float is integral.
+    let integral = if f.abs() < 9.0e18 {
+        (f as i64) as f64 == f
+    } else {
+        f.is_finite()
+    };
+    if !integral {
         out.push(0xcb);
         // V8 only has the canonical NaN.
         let bits = if f.is_nan() {
@@ -243,6 +250,11 @@ impl<'a> Reader<'a> {
 
     fn remaining(&self) -> usize {
         self.buf.len() - self.pos
+    }
+
+    /// Moves to `pos` (at most the input's length).
+    pub(super) fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
     }
 
     /// The next byte, not consumed.
