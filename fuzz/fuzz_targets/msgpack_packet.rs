@@ -4,8 +4,9 @@
 //! a decoded packet survives `encode` -> `decode` (kind, namespace, id equal, data equal as
 //! values, numbers as JS numbers), in both key orders, and re-encoding it gives the same bytes.
 //!
-//! The data stays raw (`Payload::Msgpack`): reading it typed, straight from the bytes, must give
-//! what `from_value` of its tree gives, for a whole-value read and for event arguments.
+//! The data stays raw (`Payload::Msgpack`) and is re-encoded byte for byte; the round trip
+//! above then runs on its tree (`Payload::Value`). Reading the raw data typed, straight from the
+//! bytes, must give what `from_value` of its tree gives (a whole-value read and event arguments).
 //!
 //! One deliberate loss is allowed for: like notepack.io, the encoder writes an integral float
 //! outside `[-2^63, 2^64)` as a 64-bit integer modulo 2^64 (`msgpack_wrapped`), so such a
@@ -19,7 +20,7 @@ use socketio_fuzz::{has_msgpack_wrapped, msgpack_number_eq, number_eq, value_eq_
 use socketio_protocol::value::from_value;
 use socketio_protocol::{Number, Value};
 use socketio_protocol::socket::parser::msgpack::{self, KeyOrder};
-use socketio_protocol::socket::{Limits, Packet};
+use socketio_protocol::socket::{Limits, Packet, Payload};
 
 fn same_packet(before: &Packet, after: &Packet, numbers: &dyn Fn(Number, Number) -> bool) -> bool {
     before.kind == after.kind
@@ -63,6 +64,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    // Raw data is written back byte for byte.
+    let raw = msgpack::encode(&packet);
+    match msgpack::decode(&raw, &Limits::DEFAULT) {
+        Ok(again) => {
+            assert!(same_packet(&packet, &again, &number_eq), "raw: {packet:?} -> {again:?}");
+            assert_eq!(msgpack::encode(&again), raw, "raw data is not copied as it is");
+        }
+        Err(error) => panic!("re-decoding {raw:?} (raw data) failed: {error:?}"),
+    }
+
+    // The tree path: the same packet with its data as a `Value`.
+    let mut packet = packet;
+    packet.data = packet.data.map(|data| Payload::Value(data.to_value().expect("a value")));
     let encoded = msgpack::encode(&packet);
     let again = match msgpack::decode(&encoded, &Limits::DEFAULT) {
         Ok(again) => again,

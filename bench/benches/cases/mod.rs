@@ -379,7 +379,8 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 let Some(Payload::Json(json)) = packet.data else {
                     panic!("expected Payload::Json")
                 };
-                let array: C::OurArray = serde_json::from_slice(json.as_bytes()).expect("serde_json");
+                let array: C::OurArray =
+                    serde_json::from_slice(json.as_bytes()).expect("serde_json");
                 C::our_weight(&array)
             }));
         }

@@ -142,6 +142,8 @@ fn write_negative(i: i64, out: &mut Vec<u8>) {
 /// Writes a string (fixstr / str 8 / str 16 / str 32).
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let len = s.len();
+    // One capacity check for the header and the text.
+    out.reserve(len + 5);
     if len < 0x20 {
         out.push(0xa0 | len as u8);
     } else if len < 0x100 {
@@ -161,6 +163,7 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
 
 pub(crate) fn write_bin(b: &[u8], out: &mut Vec<u8>) {
     let len = b.len();
+    out.reserve(len + 5);
     if len < 0x100 {
         out.extend_from_slice(&[0xc4, len as u8]);
     } else if len < 0x1_0000 {
