@@ -28,11 +28,6 @@ use super::{Number, Value};
 #[path = "text_de.rs"]
 mod text;
 
-/// msgpack straight to `T: Deserialize` (used by [`crate::socket::Payload::deserialize`]).
-#[cfg(feature = "msgpack")]
-#[path = "msgpack_de.rs"]
-pub(crate) mod msgpack;
-
 /// Why a value could not be converted into the requested type; carries a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromValueError(pub String);
@@ -266,6 +261,11 @@ macro_rules! integer_hints {
         )*
     };
 }
+
+/// msgpack straight to `T: Deserialize` (used by [`crate::socket::Payload::deserialize`]).
+#[cfg(feature = "msgpack")]
+#[path = "msgpack_de.rs"]
+pub(crate) mod msgpack;
 
 // ---------------------------------------------------------------------------------------------
 // Owned: Value as a Deserializer
