@@ -1133,14 +1133,12 @@ pub fn event_payload<T: serde::Serialize + ?Sized>(
 pub fn to_text<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<Option<String>, crate::value::ToValueError> {
-    match crate::socket::Payload::from_serialize(value)? {
-        crate::socket::Payload::Json(text) => match String::from_utf8(Vec::from(text)) {
-            Ok(text) => Ok(Some(text)),
-            Err(_) => unreachable!("the text writer writes UTF-8"),
-        },
-        crate::socket::Payload::Value(v) if v.has_binary() => Ok(None),
-        crate::socket::Payload::Value(v) => Ok(Some(to_string(&v))),
+    let mut out = String::new();
+    if crate::value::text_ser::write(value, &mut out).is_ok() {
+        return Ok(Some(out));
     }
+    let tree = crate::value::to_value(value)?;
+    Ok((!tree.has_binary()).then(|| to_string(&tree)))
 }
 
 /// Why JSON text could not be read into a typed value.

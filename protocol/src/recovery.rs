@@ -456,18 +456,28 @@ pub fn append_offset(payload: &mut Payload, offset: &str) -> bool {
             true
         }
         Payload::Value(_) => false,
-        Payload::Json(text) => match splice_json(text, offset) {
+        Payload::Json(text) => match splice_json(text.as_bytes(), offset) {
             Some(spliced) => {
                 *text = spliced;
                 true
             }
             None => false,
         },
+        #[cfg(feature = "msgpack")]
+        Payload::Msgpack(data) => {
+            let mut value = data.to_value();
+            let Value::Array(items) = &mut value else {
+                return false;
+            };
+            items.push(Value::String(String::from(offset)));
+            *data = crate::socket::MsgpackData::from_value(&value);
+            true
+        }
     }
 }
 
 /// `text` (a JSON array, possibly padded with whitespace) with `offset` added as last item.
-fn splice_json(text: &[u8], offset: &str) -> Option<Bytes> {
+fn splice_json(text: &[u8], offset: &str) -> Option<Str> {
     let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let start = text.iter().position(|b| !is_space(b))?;
     let end = text.iter().rposition(|b| !is_space(b))?;
@@ -482,5 +492,5 @@ fn splice_json(text: &[u8], offset: &str) -> Option<Bytes> {
     }
     crate::json::write_str(offset, &mut out);
     out.extend_from_slice(&text[end..]);
-    Some(Bytes::from(out))
+    Str::from_utf8(Bytes::from(out)).ok()
 }

@@ -47,6 +47,15 @@ impl Str {
             .get(range)
             .map(|part| Str(self.0.slice_ref(part)))
     }
+
+    /// `prefix` followed by `text`, with no UTF-8 check: both are UTF-8, so their
+    /// concatenation is.
+    pub(crate) fn concat(prefix: &str, text: &Str) -> Str {
+        let mut out = String::with_capacity(prefix.len() + text.len());
+        out.push_str(prefix);
+        out.push_str(text);
+        Str::from(out)
+    }
 }
 
 impl Deref for Str {

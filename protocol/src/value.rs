@@ -13,6 +13,9 @@ mod de;
 mod ser;
 
 pub use de::{FromValueError, from_value};
+#[cfg(feature = "msgpack")]
+pub(crate) use ser::msgpack as msgpack_ser;
+pub(crate) use ser::text as text_ser;
 pub use ser::{ToValueError, to_value};
 
 /// A dynamically typed Socket.IO value: JSON plus binary.

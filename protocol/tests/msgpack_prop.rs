@@ -8,9 +8,10 @@ mod msgpack {
     use bytes::Bytes;
     use proptest::prelude::*;
     use socketio_protocol::socket::parser::msgpack::{
-        MsgpackError, decode, decode_slice, decode_value, encode, encode_value,
+        MsgpackData, MsgpackError, decode, decode_slice, decode_value, encode, encode_value,
     };
     use socketio_protocol::socket::{Limits, Packet, PacketKind, Payload, RESERVED_EVENTS};
+    use socketio_protocol::value::{from_value, to_value};
     use socketio_protocol::{Number, Value};
 
     /// A number as JavaScript sees it after a msgpack round trip: integral doubles are ints.
@@ -128,6 +129,67 @@ mod msgpack {
         })
     }
 
+    /// `data` of hand-written msgpack, checked by the skim.
+    fn raw(bytes: &[u8]) -> Payload {
+        Payload::Msgpack(MsgpackData::from_bytes(Bytes::copy_from_slice(bytes), 16).unwrap())
+    }
+
+    /// The shapes JavaScript semantics change, read typed straight from the bytes: each must
+    /// give what the tree gives.
+    #[test]
+    fn typed_decode_of_the_rare_shapes() {
+        use std::collections::BTreeMap;
+        type Map = (String, BTreeMap<String, Value>);
+        let map = |entries: &[(&str, Value)]| {
+            (
+                "e".to_owned(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        // A repeated key: the last value wins.
+        let repeated = raw(b"\x92\xa1e\x82\xa1a\x01\xa1a\x02");
+        assert_eq!(
+            repeated.deserialize::<Map>().unwrap(),
+            map(&[("a", 2u64.into())])
+        );
+        // An `undefined` value leaves its key out.
+        let undefined = raw(b"\x92\xa1e\x82\xa1a\xd4\x00\x00\xa1b\xc3");
+        assert_eq!(
+            undefined.deserialize::<Map>().unwrap(),
+            map(&[("b", true.into())])
+        );
+        // A number key is coerced to its string.
+        let number_key = raw(b"\x92\xa1e\x81\x01\x02");
+        assert_eq!(
+            number_key.deserialize::<Map>().unwrap(),
+            map(&[("1", 2u64.into())])
+        );
+        // NaN reads as null; invalid UTF-8 as U+FFFD; an extension as `[type, <binary>]`.
+        let nan = raw(b"\x92\xa1e\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00");
+        assert_eq!(nan.event_args::<(Option<f64>,)>().unwrap(), (None,));
+        let lossy = raw(b"\x92\xa1e\xa2a\xff");
+        assert_eq!(
+            lossy.event_args::<(String,)>().unwrap(),
+            ("a\u{fffd}".to_owned(),)
+        );
+        let ext = raw(b"\x92\xa1e\xd4\x05\x09");
+        let (kind, data): (i8, serde_bytes::ByteBuf) =
+            ext.event_args::<((i8, serde_bytes::ByteBuf),)>().unwrap().0;
+        assert_eq!((kind, data.into_vec()), (5, vec![9]));
+        // A struct with a repeated field: the slow path merges it as the tree does.
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct S {
+            a: u8,
+        }
+        assert_eq!(repeated.event_args::<(S,)>().unwrap(), (S { a: 2 },));
+        // Integral floats fit integer types, as with the tree.
+        let float = raw(b"\x92\xa1e\xcb\x40\x08\x00\x00\x00\x00\x00\x00");
+        assert_eq!(float.event_args::<(u8,)>().unwrap(), (3,));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -188,6 +250,102 @@ mod msgpack {
                 decode_slice(&packet, &Limits::DEFAULT),
                 Err(MsgpackError::TooDeep { max_depth: 128 })
             );
+        }
+
+        /// The skim behind `decode` accepts exactly what the tree decoder accepts, on valid
+        /// encodings and on mutated or cut ones.
+        #[test]
+        fn skim_accepts_what_the_tree_decoder_accepts(
+            value in value(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = Vec::new();
+            encode_value(&value, &mut bytes);
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            for input in [&bytes[..], &bytes[..cut.index(bytes.len() + 1)]] {
+                let tree = decode_value(input, 16).map(|(v, n)| (v, n == input.len()));
+                let raw = MsgpackData::from_bytes(Bytes::copy_from_slice(input), 16);
+                match (&tree, &raw) {
+                    (Ok((v, true)), Ok(data)) => prop_assert_eq!(&data.to_value(), v),
+                    (Ok((_, false)), Err(MsgpackError::TrailingBytes(_))) | (Err(_), Err(_)) => {}
+                    _ => prop_assert!(false, "tree {:?} but skim {:?}", tree, raw),
+                }
+            }
+        }
+
+        /// The typed msgpack writer writes the bytes of the tree path.
+        #[test]
+        fn typed_encode_matches_the_tree(value in value(), name in ".{0,20}") {
+            let tree = to_value(&value).unwrap();
+            let mut expected = Vec::new();
+            encode_value(&tree, &mut expected);
+            let data = MsgpackData::from_serialize(&value).unwrap();
+            prop_assert_eq!(&data.as_bytes()[..], &expected[..]);
+            // An event: the arguments spread after the name.
+            let args = match &tree {
+                Value::Array(items) => items.clone(),
+                Value::Null => Vec::new(),
+                other => vec![other.clone()],
+            };
+            let mut event = vec![Value::String(name.clone())];
+            event.extend(args);
+            let mut expected = Vec::new();
+            encode_value(&Value::Array(event), &mut expected);
+            let Payload::Msgpack(data) = Payload::msgpack_event(&name, &value).unwrap() else {
+                panic!("msgpack_event makes msgpack")
+            };
+            prop_assert_eq!(&data.as_bytes()[..], &expected[..]);
+        }
+
+        /// Reading typed values straight from msgpack gives what `from_value` of the tree gives,
+        /// on valid encodings and on mutated ones that still pass the skim (where repeated
+        /// keys, `undefined`, extensions and non-finite floats turn up).
+        #[test]
+        fn typed_decode_matches_the_tree(
+            value in value(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let mut bytes = Vec::new();
+            encode_value(&Value::Array(vec!["e".into(), value]), &mut bytes);
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            let Ok(data) = MsgpackData::from_bytes(Bytes::from(bytes), 128) else {
+                return Ok(());
+            };
+            let tree = data.to_value();
+            let payload = Payload::Msgpack(data);
+            fn check<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+                payload: &Payload,
+                tree: &Value,
+            ) -> Result<(), TestCaseError> {
+                let slow = from_value::<T>(tree.clone()).map_err(|e| e.to_string());
+                let fast = payload.deserialize::<T>().map_err(|e| e.to_string());
+                prop_assert_eq!(fast, slow);
+                let args = match tree {
+                    Value::Array(items) if !items.is_empty() => {
+                        from_value::<T>(Value::Array(items[1..].to_vec())).map_err(|e| e.to_string())
+                    }
+                    _ => Err(String::new()),
+                };
+                let fast = payload.event_args::<T>().map_err(|e| e.to_string());
+                if args.is_ok() || fast.is_ok() {
+                    prop_assert_eq!(fast, args);
+                }
+                Ok(())
+            }
+            check::<Value>(&payload, &tree)?;
+            check::<serde_json::Value>(&payload, &tree)?;
+            check::<(String, Option<Value>)>(&payload, &tree)?;
+            check::<(String, Vec<Option<i64>>)>(&payload, &tree)?;
+            check::<(String, std::collections::BTreeMap<String, Value>)>(&payload, &tree)?;
+            check::<(String, serde_bytes::ByteBuf)>(&payload, &tree)?;
+            check::<Vec<Value>>(&payload, &tree)?;
         }
     }
 }

@@ -99,10 +99,15 @@ mod msgpack {
             &packet,
             "83 a4 74797065 02 a4 64617461 92 a3 62696e c4 03 010203 a3 6e7370 a1 2f",
         );
-        // Decoded binaries share the input buffer.
+        // The decoded data, and the binaries in its tree, share the input buffer.
         let bytes = encode(&packet);
         let decoded = decode(&bytes, &Limits::DEFAULT).unwrap();
-        let Some(Payload::Value(Value::Array(items))) = decoded.data else {
+        let Some(Payload::Msgpack(data)) = decoded.data else {
+            panic!()
+        };
+        let start = bytes.len() - 16;
+        assert_eq!(data.as_bytes().as_ptr(), bytes[start..].as_ptr());
+        let Value::Array(items) = data.to_value() else {
             panic!()
         };
         let Value::Binary(bin) = &items[1] else {
@@ -570,7 +575,7 @@ mod msgpack {
     fn json_payload_is_written_as_msgpack() {
         let packet = Packet::event(
             "/",
-            Payload::Json(Bytes::from_static(br#"["hello",1,{"a":[true,null]}]"#)),
+            Payload::Json(r#"["hello",1,{"a":[true,null]}]"#.into()),
         )
         .with_id(7);
         assert_eq!(
@@ -580,10 +585,7 @@ mod msgpack {
             )
         );
         // JSON numbers are written as JavaScript would hold them: `1.0` and `1e2` are ints.
-        let packet = Packet::event(
-            "/",
-            Payload::Json(Bytes::from_static(br#"["x",1.0,1.5,1e2,-0]"#)),
-        );
+        let packet = Packet::event("/", Payload::Json(r#"["x",1.0,1.5,1e2,-0]"#.into()));
         assert_eq!(
             encode(&packet).to_vec(),
             hex(

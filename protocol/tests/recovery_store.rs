@@ -117,10 +117,7 @@ fn the_offset_is_appended_as_the_last_argument() {
 #[test]
 fn the_offset_is_spliced_into_json_text() {
     let mut store = store();
-    let mut packet = Packet::event(
-        "/",
-        Payload::Json(Bytes::from_static(br#"["a",{"b":[1]}]"#)),
-    );
+    let mut packet = Packet::event("/", Payload::Json(r#"["a",{"b":[1]}]"#.into()));
     let offset = store
         .store_broadcast(at(0), &mut packet, false, &BroadcastOptions::new())
         .unwrap();
@@ -128,16 +125,13 @@ fn the_offset_is_spliced_into_json_text() {
         common::encode(&packet, ProtocolVersion::V5).text.as_str(),
         format!(r#"2["a",{{"b":[1]}},"{offset}"]"#)
     );
-    let mut padded = Payload::Json(Bytes::from_static(b" [ \"a\" ] \n"));
+    let mut padded = Payload::Json(" [ \"a\" ] \n".into());
     assert!(append_offset(&mut padded, "o.1"));
-    assert_eq!(
-        padded,
-        Payload::Json(Bytes::from_static(b" [ \"a\" ,\"o.1\"] \n"))
-    );
-    let mut empty = Payload::Json(Bytes::from_static(b"[ ]"));
+    assert_eq!(padded, Payload::Json(" [ \"a\" ,\"o.1\"] \n".into()));
+    let mut empty = Payload::Json("[ ]".into());
     assert!(append_offset(&mut empty, "o.1"));
-    assert_eq!(empty, Payload::Json(Bytes::from_static(b"[ \"o.1\"]")));
-    let mut object = Payload::Json(Bytes::from_static(b"{}"));
+    assert_eq!(empty, Payload::Json("[ \"o.1\"]".into()));
+    let mut object = Payload::Json("{}".into());
     assert!(!append_offset(&mut object, "o.1"));
     let mut value = Payload::Value(Value::Null);
     assert!(!append_offset(&mut value, "o.1"));

@@ -13,8 +13,8 @@ use socketio_protocol::value::Value;
 
 fn json(payload: &Payload) -> String {
     match payload {
-        Payload::Json(text) => String::from_utf8(text.to_vec()).unwrap(),
-        Payload::Value(value) => String::from_utf8(socketio_protocol::json::to_vec(value)).unwrap(),
+        Payload::Json(text) => text.to_string(),
+        other => socketio_protocol::json::to_string(&other.to_value().unwrap()),
     }
 }
 

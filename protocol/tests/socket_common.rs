@@ -321,11 +321,15 @@ fn application_payloads_are_written_compactly_in_key_order() {
 }
 
 #[test]
-fn application_json_payload_that_is_not_utf8_does_not_panic() {
-    let packet = Packet::event("/", Payload::Json(Bytes::from_static(b"[\"a\xff\"]")));
+fn json_payload_text_is_utf8_by_its_type() {
+    // `Payload::Json` holds a `Str`, so bytes that are not UTF-8 cannot get there (the encoder
+    // copies the text without checking it again).
+    assert!(socketio_protocol::Str::from_utf8(Bytes::from_static(b"[\"a\xff\"]")).is_err());
+    let text = socketio_protocol::Str::from_utf8(Bytes::from_static("[\"a\u{e9}\"]".as_bytes()));
+    let packet = Packet::event("/", Payload::Json(text.unwrap()));
     assert_eq!(
         &*encode(&packet, ProtocolVersion::V5).text,
-        "2[\"a\u{fffd}\"]"
+        "2[\"a\u{e9}\"]"
     );
 }
 

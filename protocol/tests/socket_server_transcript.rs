@@ -106,7 +106,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn json(text: &'static str) -> Payload {
-    Payload::Json(Bytes::from_static(text.as_bytes()))
+    Payload::Json(text.into())
 }
 
 fn value(payload: &Payload) -> Value {

@@ -200,9 +200,9 @@ fn sx_data(packet: SxPacket) -> SxValue {
 fn our_data(packet: OurPacket) -> OurValue {
     match packet.data {
         Some(Payload::Json(text)) => {
-            our_json::parse(&text, Limits::DEFAULT.max_depth).expect("valid JSON")
+            our_json::parse(text.as_bytes(), Limits::DEFAULT.max_depth).expect("valid JSON")
         }
-        Some(Payload::Value(value)) => value,
+        Some(other) => other.to_value().expect("a value"),
         None => panic!("expected data"),
     }
 }
@@ -243,6 +243,8 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
     let bins = C::wire_attachments();
 
     // encode (prebuilt packet)
+    // (`Str`'s `len()` goes through `Deref<Target = str>`, which checks UTF-8 again: the
+    // closures count `as_bytes()`, so that they measure the encode and not that check.)
     {
         // What `Payload::event` built: JSON text (a `Value` tree only for binary).
         let our_packet = OurPacket::event(
@@ -264,7 +266,7 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
             contenders: vec![
                 Contender::new("ours", move || {
                     let out = our_common::encode(&our_packet, OurVersion::V5);
-                    out.text.len() + out.attachments.len()
+                    out.text.as_bytes().len() + out.attachments.len()
                 }),
                 Contender::new("socketioxide", move || {
                     sx_encoded_len(CommonParser.encode(sx_packet.clone()))
@@ -272,7 +274,7 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 // Informational: a packet holding the `Value` tree (`value::to_value`).
                 Contender::new("ours_value", move || {
                     let out = our_common::encode(&our_tree_packet, OurVersion::V5);
-                    out.text.len() + out.attachments.len()
+                    out.text.as_bytes().len() + out.attachments.len()
                 }),
             ],
         });
@@ -291,7 +293,7 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 Contender::new("ours", move || {
                     let payload = Payload::event(C::EVENT, &ours).expect("Payload::event");
                     let out = our_common::encode(&OurPacket::event("/", payload), OurVersion::V5);
-                    out.text.len() + out.attachments.len()
+                    out.text.as_bytes().len() + out.attachments.len()
                 }),
                 Contender::new("socketioxide", move || {
                     let value = CommonParser.encode_value(&theirs, Some(C::EVENT)).unwrap();
@@ -301,7 +303,7 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 Contender::new("ours_value", move || {
                     let value = our_value::to_value(&ours_tree).expect("to_value");
                     let out = our_common::encode(&OurPacket::event("/", value), OurVersion::V5);
-                    out.text.len() + out.attachments.len()
+                    out.text.as_bytes().len() + out.attachments.len()
                 }),
             ],
         });
@@ -379,7 +381,8 @@ fn common_ops<C: EventCase>(ops: &mut Vec<Op>) {
                 let Some(Payload::Json(json)) = packet.data else {
                     panic!("expected Payload::Json")
                 };
-                let array: C::OurArray = serde_json::from_slice(&json).expect("serde_json");
+                let array: C::OurArray =
+                    serde_json::from_slice(json.as_bytes()).expect("serde_json");
                 C::our_weight(&array)
             }));
         }
@@ -407,8 +410,11 @@ fn msgpack_ops<C: EventCase>(ops: &mut Vec<Op>) {
     let case = C::CASE;
     let wire = msgpack_wire::<C>();
     {
-        let our_packet =
-            OurPacket::event("/", our_value::to_value(&C::our_array()).expect("to_value"));
+        // What `Payload::msgpack_event` built: msgpack bytes, no tree.
+        let our_packet = OurPacket::event(
+            "/",
+            Payload::msgpack_event(C::EVENT, &C::our_args()).expect("Payload::msgpack_event"),
+        );
         let sx_packet = SxPacket::event(
             "/",
             MsgPackParser
@@ -428,16 +434,18 @@ fn msgpack_ops<C: EventCase>(ops: &mut Vec<Op>) {
         });
     }
     {
-        let ours = C::our_array();
+        let ours = C::our_args();
         let theirs = C::sx_args();
         ops.push(Op {
             case,
             codec: "msgpack",
             op: "encode_typed",
             contenders: vec![
+                // `Payload::msgpack_event`: msgpack in one pass, binary in place, no tree.
                 Contender::new("ours", move || {
-                    let value = our_value::to_value(&ours).expect("to_value");
-                    our_msgpack::encode(&OurPacket::event("/", value)).len()
+                    let payload =
+                        Payload::msgpack_event(C::EVENT, &ours).expect("Payload::msgpack_event");
+                    our_msgpack::encode(&OurPacket::event("/", payload)).len()
                 }),
                 Contender::new("socketioxide", move || {
                     let value = MsgPackParser.encode_value(&theirs, Some(C::EVENT)).unwrap();
@@ -707,6 +715,12 @@ fn check_event_case<C: EventCase>(problems: &mut Vec<String>) {
     // msgpack: each decoder reads the other's encoding.
     let sx_wire = msgpack_wire::<C>();
     let our_wire = our_msgpack::encode(&OurPacket::event("/", value.clone()));
+    let typed = Payload::msgpack_event(C::EVENT, &C::our_args()).expect("msgpack_event");
+    if our_msgpack::encode(&OurPacket::event("/", typed)) != our_wire {
+        problems.push(format!(
+            "({case}) Payload::msgpack_event differs from the tree's encoding"
+        ));
+    }
     match our_msgpack::decode(&sx_wire, &Limits::DEFAULT) {
         Ok(packet) if our_data(packet.clone()) == value => {}
         other => problems.push(format!(

@@ -1654,12 +1654,18 @@ fn check_event(data: &Payload, limits: &Limits) -> Result<(), EmitError> {
             _ => Err(EmitError::InvalidEvent),
         },
         Payload::Value(_) => Err(EmitError::InvalidEvent),
-        Payload::Json(text) => match json::validate_event(text, limits.max_depth) {
+        Payload::Json(text) => match json::validate_event(text.as_bytes(), limits.max_depth) {
             Ok(EventHead::Name(name)) if RESERVED_EVENTS.contains(&&*name) => {
                 Err(EmitError::ReservedEvent)
             }
             Ok(EventHead::Name(_) | EventHead::Number(_)) => Ok(()),
             _ => Err(EmitError::InvalidEvent),
+        },
+        #[cfg(feature = "msgpack")]
+        Payload::Msgpack(data) => match data.event_reserved() {
+            Some(true) => Err(EmitError::ReservedEvent),
+            Some(false) => Ok(()),
+            None => Err(EmitError::InvalidEvent),
         },
     }
 }
@@ -1668,7 +1674,9 @@ fn check_event(data: &Payload, limits: &Limits) -> Result<(), EmitError> {
 fn is_array(data: &Payload) -> bool {
     match data {
         Payload::Value(value) => matches!(value, Value::Array(_)),
-        Payload::Json(text) => text.first() == Some(&b'['),
+        Payload::Json(text) => text.as_bytes().first() == Some(&b'['),
+        #[cfg(feature = "msgpack")]
+        Payload::Msgpack(data) => data.is_array(),
     }
 }
 

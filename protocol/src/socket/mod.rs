@@ -14,6 +14,8 @@ pub mod parser;
 mod reason;
 pub mod server;
 
+#[cfg(feature = "msgpack")]
+pub use packet::MsgpackData;
 pub use packet::{Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
 pub use reason::DisconnectReason;
 

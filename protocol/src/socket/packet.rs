@@ -1,9 +1,12 @@
 //! The Socket.IO packet model shared by the common (JSON) and msgpack parsers.
 
 use alloc::borrow::Cow;
-use bytes::Bytes;
 
+use crate::str::Str;
 use crate::value::Value;
+
+#[cfg(feature = "msgpack")]
+pub use crate::socket::parser::msgpack::MsgpackData;
 
 /// Which Socket.IO protocol revision a packet is encoded for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,33 +66,59 @@ impl PacketKind {
 
 /// The data part of a packet.
 ///
-/// Text that arrived as JSON and holds no binary is kept as validated JSON text
-/// ([`Payload::Json`]): decoding does not build a tree, and re-encoding (e.g. relaying or
-/// broadcasting) writes the same bytes. Anything built by the application, or holding binary,
-/// is a [`Payload::Value`].
-#[derive(Debug, Clone, PartialEq)]
+/// What arrived stays in its wire form until a handler reads it: JSON text without binary is
+/// kept as validated text ([`Payload::Json`]) and msgpack data as validated bytes
+/// ([`Payload::Msgpack`]); neither builds a tree on decode, and re-encoding them with their own
+/// parser copies them. Typed encoders build those forms directly ([`Payload::event`],
+/// [`Payload::msgpack_event`]). A [`Payload::Value`] is a tree: what the application built by
+/// hand, or a common-parser packet with binary (its placeholders swapped for the buffers).
+///
+/// Two payloads are equal when they hold the same value, whatever their forms (JSON text
+/// compares equal to the tree it parses to, and to msgpack that decodes to that tree).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Payload {
     /// Validated JSON text of the whole data part (for an event: the `[name, ...args]` array).
-    Json(Bytes),
+    /// [`Str`] guarantees UTF-8, so the common encoder copies it without checking it again.
+    Json(Str),
+    /// One msgpack value, validated (for an event: the `[name, ...args]` array).
+    #[cfg(feature = "msgpack")]
+    Msgpack(MsgpackData),
     /// A structured value (for an event: an array whose first item is the name).
     Value(Value),
 }
 
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        match (self, other) {
+            (Payload::Value(a), Payload::Value(b)) => a == b,
+            (Payload::Json(a), Payload::Json(b)) if a == b => true,
+            #[cfg(feature = "msgpack")]
+            (Payload::Msgpack(a), Payload::Msgpack(b)) if a == b => true,
+            _ => matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b),
+        }
+    }
+}
+
 impl Payload {
-    /// The payload as a [`Value`], parsing JSON text if needed.
+    /// The payload as a [`Value`], parsing JSON text or msgpack if needed.
     pub fn to_value(&self) -> Result<Value, crate::json::JsonError> {
         match self {
             Payload::Json(text) => {
-                crate::json::parse(text, crate::socket::Limits::DEFAULT.max_depth)
+                crate::json::parse(text.as_bytes(), crate::socket::Limits::DEFAULT.max_depth)
             }
+            #[cfg(feature = "msgpack")]
+            Payload::Msgpack(data) => Ok(data.to_value()),
             Payload::Value(value) => Ok(value.clone()),
         }
     }
 
-    /// True if the payload holds binary (only possible for [`Payload::Value`]).
+    /// True if the payload holds binary (never for [`Payload::Json`]).
     pub fn has_binary(&self) -> bool {
         match self {
             Payload::Json(_) => false,
+            #[cfg(feature = "msgpack")]
+            Payload::Msgpack(data) => data.has_binary(),
             Payload::Value(value) => value.has_binary(),
         }
     }

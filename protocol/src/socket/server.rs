@@ -1063,11 +1063,13 @@ fn check_event(data: &Payload, limits: &Limits) -> Result<(), Error> {
             _ => false,
         },
         Payload::Value(_) => false,
-        Payload::Json(text) => match json::validate_event(text, limits.max_depth) {
+        Payload::Json(text) => match json::validate_event(text.as_bytes(), limits.max_depth) {
             Ok(json::EventHead::Name(name)) => !RESERVED_EVENTS.contains(&name.as_ref()),
             Ok(json::EventHead::Number(_)) => true,
             _ => false,
         },
+        #[cfg(feature = "msgpack")]
+        Payload::Msgpack(data) => data.event_reserved() == Some(false),
     };
     if ok { Ok(()) } else { Err(Error::InvalidEvent) }
 }

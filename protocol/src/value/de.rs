@@ -262,6 +262,11 @@ macro_rules! integer_hints {
     };
 }
 
+/// msgpack straight to `T: Deserialize` (used by [`crate::socket::Payload::deserialize`]).
+#[cfg(feature = "msgpack")]
+#[path = "msgpack_de.rs"]
+pub(crate) mod msgpack;
+
 // ---------------------------------------------------------------------------------------------
 // Owned: Value as a Deserializer
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ use super::{Number, Value};
 #[path = "text_ser.rs"]
 pub(crate) mod text;
 
+/// `T: Serialize` straight to msgpack (used by [`crate::socket::MsgpackData::from_serialize`]).
+#[cfg(feature = "msgpack")]
+#[path = "msgpack_ser.rs"]
+pub(crate) mod msgpack;
+
 /// Why a value could not be converted into a [`Value`]; carries a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToValueError(pub String);

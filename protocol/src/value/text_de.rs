@@ -507,7 +507,7 @@ fn read<T: DeserializeOwned>(
 }
 
 /// `T` from the arguments of an event array `[name, ...args]`.
-fn from_args<T: DeserializeOwned>(value: Value) -> Result<T, FromJsonError> {
+pub(super) fn from_args<T: DeserializeOwned>(value: Value) -> Result<T, FromJsonError> {
     match value {
         Value::Array(mut items) if !items.is_empty() => {
             items.remove(0);
@@ -531,12 +531,15 @@ impl Payload {
 
     /// Deserializes the whole payload into `T`.
     ///
-    /// For [`Payload::Json`] this reads the text in one pass, with no [`Value`] tree, and gives
-    /// exactly what `from_value::<T>(self.to_value()?)` gives. For [`Payload::Value`] it is
+    /// For [`Payload::Json`] and [`Payload::Msgpack`] this reads the text or bytes in one pass,
+    /// with no [`Value`] tree, and gives exactly what `from_value::<T>(self.to_value()?)` gives. For [`Payload::Value`] it is
     /// the borrowing [`Value::deserialize_ref`] (same result as `from_value`, without a copy).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, FromJsonError> {
+        let max_depth = crate::socket::Limits::DEFAULT.max_depth;
         match self {
-            Payload::Json(text) => read(text, crate::socket::Limits::DEFAULT.max_depth, false),
+            Payload::Json(text) => read(text.as_bytes(), max_depth, false),
+            #[cfg(feature = "msgpack")]
+            Payload::Msgpack(data) => super::msgpack::read(data.as_bytes(), max_depth, false),
             Payload::Value(value) => value.deserialize_ref().map_err(FromJsonError::Data),
         }
     }
@@ -555,8 +558,11 @@ impl Payload {
     /// assert_eq!((text.as_str(), n), ("hi", 2));
     /// ```
     pub fn event_args<T: DeserializeOwned>(&self) -> Result<T, FromJsonError> {
+        let max_depth = crate::socket::Limits::DEFAULT.max_depth;
         match self {
-            Payload::Json(text) => read(text, crate::socket::Limits::DEFAULT.max_depth, true),
+            Payload::Json(text) => read(text.as_bytes(), max_depth, true),
+            #[cfg(feature = "msgpack")]
+            Payload::Msgpack(data) => super::msgpack::read(data.as_bytes(), max_depth, true),
             Payload::Value(Value::Array(items)) if !items.is_empty() => {
                 T::deserialize(RefArgs(&items[1..])).map_err(FromJsonError::Data)
             }

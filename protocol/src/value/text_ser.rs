@@ -17,11 +17,10 @@ use alloc::vec::Vec;
 
 use serde::ser::{self, Serialize};
 
-use bytes::Bytes;
-
 use super::{KeySerializer, ToValueError, f32_to_f64, to_value};
 use crate::json::{write_number_into, write_str_into};
 use crate::socket::Payload;
+use crate::str::Str;
 use crate::value::{Number, Value};
 
 /// Why the direct writer stopped; the caller falls back to `to_value`.
@@ -31,7 +30,10 @@ fn give_up() -> ToValueError {
 
 /// Appends `value` as JSON text to `out`. On `Err`, `out` holds partial text and the caller
 /// must fall back to `to_value` (which reports the real error, if any).
-fn write<T: Serialize + ?Sized>(value: &T, out: &mut String) -> Result<(), ToValueError> {
+pub(crate) fn write<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut String,
+) -> Result<(), ToValueError> {
     value.serialize(TextSerializer { out })
 }
 
@@ -51,7 +53,7 @@ impl Payload {
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Payload, ToValueError> {
         let mut out = String::new();
         match write(value, &mut out) {
-            Ok(()) => Ok(Payload::Json(Bytes::from(out.into_bytes()))),
+            Ok(()) => Ok(Payload::Json(Str::from(out))),
             Err(_) => to_value(value).map(Payload::from_tree),
         }
     }
@@ -61,7 +63,7 @@ impl Payload {
         if value.has_binary() {
             Payload::Value(value)
         } else {
-            Payload::Json(Bytes::from(crate::json::to_vec(&value)))
+            Payload::Json(Str::from(crate::json::to_string(&value)))
         }
     }
 
@@ -90,12 +92,12 @@ impl Payload {
                 // `[a,b]` -> `,a,b]`: the arguments' `]` closes the event array.
                 Some([b'[', ..]) => {
                     out.replace_range(at..=at, ",");
-                    return Ok(Payload::Json(Bytes::from(out.into_bytes())));
+                    return Ok(Payload::Json(Str::from(out)));
                 }
                 _ => out.insert(at, ','),
             }
             out.push(']');
-            return Ok(Payload::Json(Bytes::from(out.into_bytes())));
+            return Ok(Payload::Json(Str::from(out)));
         }
         let items = match to_value(args)? {
             Value::Array(args) => {
@@ -511,20 +513,23 @@ impl ser::SerializeMap for MapCompound<'_> {
             return Err(give_up());
         }
         // Escaping is one-to-one, so equal keys have equal escaped text.
-        let text = self.out.as_bytes();
-        let key = |&(start, end): &(usize, usize)| text.get(start..end);
-        let n = self.keys.len();
-        let repeated = if n <= 16 {
-            (1..n).any(|i| self.keys[..i].iter().any(|k| key(k) == key(&self.keys[i])))
-        } else {
-            let mut sorted: Vec<Option<&[u8]>> = self.keys.iter().map(key).collect();
-            sorted.sort_unstable();
-            sorted.windows(2).any(|pair| pair[0] == pair[1])
-        };
-        if repeated {
+        if repeats(self.out.as_bytes(), &self.keys) {
             return Err(give_up());
         }
         self.out.push('}');
         Ok(())
+    }
+}
+
+/// Whether two of the `keys` (byte ranges of `out`) hold the same bytes.
+pub(crate) fn repeats(out: &[u8], keys: &[(usize, usize)]) -> bool {
+    let key = |&(start, end): &(usize, usize)| out.get(start..end);
+    let n = keys.len();
+    if n <= 16 {
+        (1..n).any(|i| keys[..i].iter().any(|k| key(k) == key(&keys[i])))
+    } else {
+        let mut sorted: Vec<Option<&[u8]>> = keys.iter().map(key).collect();
+        sorted.sort_unstable();
+        sorted.windows(2).any(|pair| pair[0] == pair[1])
     }
 }

@@ -110,20 +110,19 @@ pub struct Encoded {
 /// query string in the CONNECT namespace and a string in CONNECT_ERROR data as needed.
 pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     let _ = version;
+    // msgpack data (rare here: a relay between parsers) is written from its tree.
+    let tree: Option<Cow<'_, Value>> = match &packet.data {
+        Some(Payload::Value(value)) => Some(Cow::Borrowed(value)),
+        Some(Payload::Json(_)) | None => None,
+        #[cfg(feature = "msgpack")]
+        Some(Payload::Msgpack(data)) => Some(Cow::Owned(data.to_value())),
+    };
     // Binary values are written as placeholders while the JSON is written (in the order
     // `attachments::split` numbers them), so the tree is neither cloned nor rebuilt.
-    let count = match &packet.data {
-        Some(Payload::Value(value)) => count_binary(value),
-        _ => 0,
-    };
+    let count = tree.as_deref().map_or(0, count_binary);
     let binary = count > 0;
     let mut attachments = Vec::with_capacity(count);
-    let hint = match &packet.data {
-        Some(Payload::Json(text)) => text.len(),
-        _ => 128,
-    };
-    // Built as a `String` from `&str` pieces, so the result needs no UTF-8 check.
-    let mut out = String::with_capacity(16 + packet.nsp.len() + hint);
+    let mut out = String::with_capacity(if tree.is_some() { 144 } else { 24 } + packet.nsp.len());
     out.push(char::from(b'0' + packet.kind.wire_type(binary)));
     if binary {
         out.push_str(itoa::Buffer::new().format(count));
@@ -136,16 +135,20 @@ pub fn encode(packet: &Packet, version: ProtocolVersion) -> Encoded {
     if let Some(id) = packet.id {
         out.push_str(itoa::Buffer::new().format(id));
     }
-    match &packet.data {
-        Some(Payload::Json(text)) => out.push_str(&utf8_text(text)),
-        Some(Payload::Value(value)) if binary => write_split(value, &mut out, &mut attachments),
-        Some(Payload::Value(value)) => json::write_string(value, &mut out),
-        None => {}
-    }
-    Encoded {
-        text: Str::from(out),
-        attachments,
-    }
+    let text = match (&packet.data, tree.as_deref()) {
+        // `Str` is UTF-8: header and text are joined without checking either again.
+        (Some(Payload::Json(text)), _) => Str::concat(&out, text),
+        (_, Some(value)) if binary => {
+            write_split(value, &mut out, &mut attachments);
+            Str::from(out)
+        }
+        (_, Some(value)) => {
+            json::write_string(value, &mut out);
+            Str::from(out)
+        }
+        _ => Str::from(out),
+    };
+    Encoded { text, attachments }
 }
 
 /// How many binary values `value` holds.
@@ -196,13 +199,6 @@ fn write_split(value: &Value, out: &mut String, buffers: &mut Vec<Bytes>) {
         }
         other => json::write_string(other, out),
     }
-}
-
-/// The text of a [`Payload::Json`]. Decoders only store validated JSON there, but the variant
-/// is public: bytes an application put there that are not UTF-8 are written with U+FFFD
-/// rather than panicking.
-fn utf8_text(text: &Bytes) -> alloc::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(text)
 }
 
 /// The binary packet whose attachments are still arriving.
@@ -257,7 +253,10 @@ impl Decoder {
                 None => return Err(DecodeError::Json(JsonError::Syntax)),
             },
         };
-        let body = text.as_bytes().slice(header.data_start..);
+        // The header is ASCII, so the data starts on a char boundary.
+        let body = text
+            .slice(header.data_start..text.as_bytes().len())
+            .ok_or(DecodeError::Json(JsonError::Syntax))?;
         let mut packet = Packet {
             kind: header.kind,
             nsp,
@@ -267,7 +266,7 @@ impl Decoder {
         match header.attachments {
             None => {
                 if !body.is_empty() {
-                    validate_payload(header.kind, &body, &self.limits)?;
+                    validate_payload(header.kind, body.as_bytes(), &self.limits)?;
                     packet.data = Some(Payload::Json(body));
                 }
                 check_ack_id(&packet)?;
@@ -278,7 +277,7 @@ impl Decoder {
                 let value = if body.is_empty() {
                     return Err(DecodeError::InvalidPayload(header.kind));
                 } else {
-                    json::parse(&body, self.limits.max_depth)?
+                    json::parse(body.as_bytes(), self.limits.max_depth)?
                 };
                 check_value(header.kind, &value)?;
                 check_ack_id(&packet)?;

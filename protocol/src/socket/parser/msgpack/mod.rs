@@ -23,20 +23,24 @@
 //! the Socket.IO v5 payload rules: an EVENT needs a non-empty array whose first item is a string
 //! or number and not a [reserved name](crate::socket::RESERVED_EVENTS).
 
+mod raw;
 mod value;
 
 use alloc::borrow::Cow;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::Bytes;
 
-use crate::socket::{Limits, Packet, PacketKind, Payload, RESERVED_EVENTS};
+use crate::socket::{Limits, Packet, PacketKind, Payload};
 use crate::value::{Number, Value};
 
+pub use raw::MsgpackData;
+pub(crate) use raw::item_len;
+use raw::{First, Shape};
 use value::{Item, Reader};
 pub use value::{decode_value, decode_value_bytes, encode_value};
+pub(crate) use value::{write_bin, write_container_len, write_number, write_str};
 
 /// Why a msgpack message was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,15 +150,15 @@ pub fn encode(packet: &Packet) -> Bytes {
 
 /// Encodes `packet` as one binary engine message with the given key order.
 ///
-/// [`Payload::Json`] data is parsed and written as msgpack (if it does not parse, `null` is
-/// written in its place).
+/// [`Payload::Msgpack`] data is copied as it is; [`Payload::Json`] data is parsed and written as
+/// msgpack (if it does not parse, `null` is written in its place).
 pub fn encode_with_order(packet: &Packet, order: KeyOrder) -> Bytes {
-    let data: Option<Cow<'_, Value>> = packet.data.as_ref().map(|payload| match payload {
-        Payload::Value(value) => Cow::Borrowed(value),
-        Payload::Json(_) => Cow::Owned(payload.to_value().unwrap_or(Value::Null)),
-    });
-    let mut out = Vec::with_capacity(16 + packet.nsp.len());
-    let len = 2 + usize::from(data.is_some()) + usize::from(packet.id.is_some());
+    let hint = match &packet.data {
+        Some(Payload::Msgpack(data)) => data.as_bytes().len(),
+        _ => 16,
+    };
+    let mut out = Vec::with_capacity(16 + packet.nsp.len() + hint);
+    let len = 2 + usize::from(packet.data.is_some()) + usize::from(packet.id.is_some());
     value::write_container_len(len, 0x80, 0xde, 0xdf, &mut out);
     for key in order.keys(packet.kind) {
         match key {
@@ -163,9 +167,13 @@ pub fn encode_with_order(packet: &Packet, order: KeyOrder) -> Bytes {
                 out.push(packet.kind.wire_type(false));
             }
             Key::Data => {
-                if let Some(data) = &data {
+                if let Some(data) = &packet.data {
                     value::write_str("data", &mut out);
-                    encode_value(data, &mut out);
+                    match data {
+                        Payload::Msgpack(data) => out.extend_from_slice(data.as_bytes()),
+                        Payload::Value(value) => encode_value(value, &mut out),
+                        other => encode_value(&other.to_value().unwrap_or(Value::Null), &mut out),
+                    }
                 }
             }
             Key::Nsp => {
@@ -183,45 +191,96 @@ pub fn encode_with_order(packet: &Packet, order: KeyOrder) -> Bytes {
     Bytes::from(out)
 }
 
-/// Decodes one binary engine message into a packet; binaries share `bytes`' buffer.
+/// Decodes one binary engine message into a packet.
 ///
-/// The payload comes back as [`Payload::Value`]; `limits.max_depth` bounds its nesting.
+/// The data comes back as [`Payload::Msgpack`], sharing `bytes`' buffer: it is checked (as
+/// strictly as a full decode, nested at most `limits.max_depth` deep) but not built into a
+/// tree until it is read.
 pub fn decode(bytes: &Bytes, limits: &Limits) -> Result<Packet, MsgpackError> {
-    decode_packet(Reader::shared(bytes), bytes.len(), limits)
+    decode_packet(Reader::shared(bytes), limits)
 }
 
-/// Like [`decode`], from a borrowed slice (binaries are copied).
+/// Like [`decode`], from a borrowed slice (the data is copied).
 pub fn decode_slice(bytes: &[u8], limits: &Limits) -> Result<Packet, MsgpackError> {
-    decode_packet(Reader::new(bytes), bytes.len(), limits)
+    decode_packet(Reader::new(bytes), limits)
 }
 
-fn decode_packet(mut r: Reader<'_>, total: usize, limits: &Limits) -> Result<Packet, MsgpackError> {
+/// A key of the packet map.
+enum Field {
+    Type,
+    Nsp,
+    Data,
+    Id,
+    Other,
+}
+
+impl Field {
+    fn of(key: &[u8]) -> Field {
+        match key {
+            b"type" => Field::Type,
+            b"nsp" => Field::Nsp,
+            b"data" => Field::Data,
+            b"id" => Field::Id,
+            _ => Field::Other,
+        }
+    }
+}
+
+/// Reads a key of the packet map; a short string (the usual case) without allocating.
+fn read_field(r: &mut Reader<'_>) -> Result<Field, MsgpackError> {
+    match r.peek() {
+        Some(marker @ 0xa0..=0xbf) => {
+            r.u8()?;
+            Ok(Field::of(r.take(usize::from(marker & 0x1f))?))
+        }
+        _ => Ok(Field::of(value::read_key(r)?.as_bytes())),
+    }
+}
+
+fn decode_packet(mut r: Reader<'_>, limits: &Limits) -> Result<Packet, MsgpackError> {
     let mut fields = Fields::default();
     // The packet map itself does not count towards the payload depth.
     let len = value::read_map_header(&mut r)?.ok_or(MsgpackError::NotAMap)?;
     for _ in 0..len {
-        let key = value::read_key(&mut r)?;
-        let item = value::read_item(&mut r, limits.max_depth)?;
         // Later keys win, as with JavaScript object assignment.
-        match key.as_str() {
-            "type" => fields.kind = Some(item),
-            "nsp" => fields.nsp = Some(item),
-            "data" => fields.data = Some(item),
-            "id" => fields.id = Some(item),
-            _ => {}
+        match read_field(&mut r)? {
+            Field::Type => fields.kind = Some(value::read_item(&mut r, limits.max_depth)?),
+            // The root namespace, the usual case, needs no allocation.
+            Field::Nsp if r.input().get(r.position()..r.position() + 2) == Some(b"\xa1/") => {
+                r.take(2)?;
+                fields.nsp = Some(Nsp::Root);
+            }
+            Field::Nsp => {
+                fields.nsp = Some(Nsp::Item(value::read_item(&mut r, limits.max_depth)?));
+            }
+            Field::Id => fields.id = Some(value::read_item(&mut r, limits.max_depth)?),
+            Field::Data => {
+                let start = r.position();
+                raw::skip_item(&mut r, limits.max_depth)?;
+                fields.data = Some(start..r.position());
+            }
+            Field::Other => raw::skip_item(&mut r, limits.max_depth)?,
         }
     }
+    let total = r.input().len();
     if r.position() != total {
         return Err(MsgpackError::TrailingBytes(total - r.position()));
     }
-    fields.into_packet()
+    fields.into_packet(&r)
+}
+
+/// The `nsp` field as read.
+enum Nsp {
+    Root,
+    Item(Item),
 }
 
 #[derive(Default)]
 struct Fields {
     kind: Option<Item>,
-    nsp: Option<Item>,
-    data: Option<Item>,
+    nsp: Option<Nsp>,
+    /// Where the data's bytes are in the input.
+    data: Option<core::ops::Range<usize>>,
     id: Option<Item>,
 }
 
@@ -246,7 +305,7 @@ fn as_index(n: Number) -> Option<u64> {
 }
 
 impl Fields {
-    fn into_packet(self) -> Result<Packet, MsgpackError> {
+    fn into_packet(self, r: &Reader<'_>) -> Result<Packet, MsgpackError> {
         let kind = match present(self.kind) {
             Some(Value::Number(n)) => match as_index(n) {
                 Some(0) => PacketKind::Connect,
@@ -258,26 +317,30 @@ impl Fields {
             },
             _ => return Err(MsgpackError::InvalidType),
         };
-        let nsp: String = match present(self.nsp) {
-            Some(Value::String(nsp)) => nsp,
-            _ => return Err(MsgpackError::InvalidNamespace),
-        };
-        let data = present(self.data);
-        let valid = match (kind, &data) {
-            (PacketKind::Connect, None | Some(Value::Object(_))) => true,
-            (PacketKind::Disconnect, None) => true,
-            (PacketKind::ConnectError, Some(Value::Object(_) | Value::String(_))) => true,
-            (PacketKind::Event, Some(Value::Array(items))) => match items.first() {
-                Some(Value::String(name)) => {
-                    if RESERVED_EVENTS.contains(&name.as_str()) {
-                        return Err(MsgpackError::ReservedEvent);
-                    }
-                    true
-                }
-                Some(Value::Number(_)) => true,
-                _ => false,
+        let nsp: Cow<'static, str> = match self.nsp {
+            Some(Nsp::Root) => Cow::Borrowed("/"),
+            Some(Nsp::Item(item)) => match present(Some(item)) {
+                Some(Value::String(nsp)) => Cow::Owned(nsp),
+                _ => return Err(MsgpackError::InvalidNamespace),
             },
-            (PacketKind::Ack, Some(Value::Array(_))) => true,
+            None => return Err(MsgpackError::InvalidNamespace),
+        };
+        let data = self.data.and_then(|range| {
+            let shape = raw::shape(r.input().get(range.clone())?);
+            (!matches!(shape, Shape::Undefined)).then_some((range, shape))
+        });
+        let valid = match (kind, data.as_ref().map(|(_, shape)| shape)) {
+            (PacketKind::Connect, None | Some(Shape::Map)) => true,
+            (PacketKind::Disconnect, None) => true,
+            (PacketKind::ConnectError, Some(Shape::Map | Shape::Str)) => true,
+            (PacketKind::Event, Some(Shape::Array(Some(First::Name(name))))) => {
+                if raw::is_reserved(name) {
+                    return Err(MsgpackError::ReservedEvent);
+                }
+                true
+            }
+            (PacketKind::Event, Some(Shape::Array(Some(First::Number)))) => true,
+            (PacketKind::Ack, Some(Shape::Array(_))) => true,
             _ => false,
         };
         if !valid {
@@ -290,9 +353,9 @@ impl Fields {
         };
         Ok(Packet {
             kind,
-            nsp: Cow::Owned(nsp),
+            nsp,
             id,
-            data: data.map(Payload::Value),
+            data: data.map(|(range, _)| Payload::Msgpack(MsgpackData::checked(r.bytes(range)))),
         })
     }
 }

@@ -55,7 +55,7 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 /// Writes a number the way notepack writes the JavaScript number of the same value.
-pub(super) fn write_number(n: Number, out: &mut Vec<u8>) {
+pub(crate) fn write_number(n: Number, out: &mut Vec<u8>) {
     match n {
         Number::PosInt(u) => write_uint(u, out),
         Number::NegInt(i) if i >= 0 => write_uint(i as u64, out),
@@ -66,7 +66,14 @@ pub(super) fn write_number(n: Number, out: &mut Vec<u8>) {
 
 /// notepack: non-integral or non-finite numbers are float 64; integral ones take the int path.
 fn write_float(f: f64, out: &mut Vec<u8>) {
-    if !f.is_finite() || f % 1.0 != 0.0 {
+    // Within ±2^63 a float is integral iff it survives the round trip through i64 (a cast, much
+    // cheaper than `%`); beyond 2^53 every float is integral.
+    let integral = if f.abs() < 9.0e18 {
+        (f as i64) as f64 == f
+    } else {
+        f.is_finite()
+    };
+    if !integral {
         out.push(0xcb);
         // V8 only has the canonical NaN.
         let bits = if f.is_nan() {
@@ -133,8 +140,10 @@ fn write_negative(i: i64, out: &mut Vec<u8>) {
 }
 
 /// Writes a string (fixstr / str 8 / str 16 / str 32).
-pub(super) fn write_str(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let len = s.len();
+    // One capacity check for the header and the text.
+    out.reserve(len + 5);
     if len < 0x20 {
         out.push(0xa0 | len as u8);
     } else if len < 0x100 {
@@ -152,8 +161,9 @@ pub(super) fn write_str(s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn write_bin(b: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn write_bin(b: &[u8], out: &mut Vec<u8>) {
     let len = b.len();
+    out.reserve(len + 5);
     if len < 0x100 {
         out.extend_from_slice(&[0xc4, len as u8]);
     } else if len < 0x1_0000 {
@@ -170,7 +180,7 @@ fn write_bin(b: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Writes an array or map header; false (and `nil` written) if the length has no msgpack form.
-pub(super) fn write_container_len(
+pub(crate) fn write_container_len(
     len: usize,
     fix: u8,
     marker16: u8,
@@ -245,7 +255,30 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], MsgpackError> {
+    /// Moves to `pos` (at most the input's length).
+    pub(super) fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
+    }
+
+    /// The next byte, not consumed.
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    /// The whole input.
+    pub(super) fn input(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// `range` of the input as `Bytes`: shared with the owner if there is one, else copied.
+    pub(super) fn bytes(&self, range: core::ops::Range<usize>) -> Bytes {
+        match self.owner {
+            Some(owner) => owner.slice(range),
+            None => Bytes::copy_from_slice(self.buf.get(range).unwrap_or_default()),
+        }
+    }
+
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], MsgpackError> {
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         match end {
             Some(end) => {
@@ -257,21 +290,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], MsgpackError> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], MsgpackError> {
         let mut out = [0; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, MsgpackError> {
+    pub(super) fn u8(&mut self) -> Result<u8, MsgpackError> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> Result<usize, MsgpackError> {
+    pub(super) fn u16(&mut self) -> Result<usize, MsgpackError> {
         Ok(usize::from(u16::from_be_bytes(self.array()?)))
     }
 
-    fn u32(&mut self) -> Result<usize, MsgpackError> {
+    pub(super) fn u32(&mut self) -> Result<usize, MsgpackError> {
         // A length that does not fit usize cannot fit the input either.
         usize::try_from(u32::from_be_bytes(self.array()?)).map_err(|_| MsgpackError::UnexpectedEof)
     }
@@ -440,6 +473,18 @@ pub(super) fn read_map_header(r: &mut Reader<'_>) -> Result<Option<usize>, Msgpa
     match read_head(r)? {
         Head::Map(len) => Ok(Some(len)),
         Head::Item(_) | Head::Array(_) => Ok(None),
+    }
+}
+
+/// Reads an array header: the item count, or `None` (nothing consumed) for anything else.
+pub(super) fn read_array_header(r: &mut Reader<'_>) -> Option<usize> {
+    let start = r.pos;
+    match read_head(r) {
+        Ok(Head::Array(len)) => Some(len),
+        _ => {
+            r.pos = start;
+            None
+        }
     }
 }
 
