@@ -668,7 +668,7 @@ fn run(opts: &Options) -> Result<()> {
         .fanout
         .iter()
         .copied()
-        .chain([opts.idle_n, opts.scaling_fanout])
+        .chain([opts.idle_n, opts.scaling_fanout, opts.cluster_fanout])
         .max()
         .unwrap_or(0) as u64;
     let nofile = ensure_nofile(biggest + 4096)?;
