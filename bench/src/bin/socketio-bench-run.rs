@@ -1274,7 +1274,13 @@ fn targets_table(
                 Some(s) => {
                     let a = advantage(s.median, peer.median, t.better);
                     let verdict = if a >= t.goal { "met" } else { "**missed**" };
-                    format!("{a:.2}× {verdict}")
+                    // A miss that would round up to the goal shows a third decimal.
+                    let shown = format!("{a:.2}");
+                    if a < t.goal && shown == format!("{:.2}", t.goal) {
+                        format!("{a:.3}× {verdict}")
+                    } else {
+                        format!("{shown}× {verdict}")
+                    }
                 }
                 None => "–".into(),
             };
