@@ -8,6 +8,8 @@
 #   bash bench/run-servers.sh --runs 5 --big        # extra arguments go to socketio-bench-run
 #   bash bench/run-servers.sh --quick                # smoke run (~50 s), prints the report only
 #   bash bench/run-servers.sh --scenarios scaling    # 1 vs 2 worker threads per contender
+#   bash bench/run-servers.sh --scenarios cluster    # 2 nodes on Redis (127.0.0.1:6379, or --redis URL);
+#                                                    # rewrites <!-- cluster:begin --> … <!-- cluster:end --> only
 #   bash bench/run-servers.sh --contenders ours-tokio,socketioxide --scenarios fanout
 #
 # Raw results are left in target/server-bench/ (results.json, one log per contender).
@@ -25,7 +27,7 @@ fi
 if [ -n "${BENCH_COMMIT:-}" ]; then
   commit="$BENCH_COMMIT"
 elif commit="$(git rev-parse --short HEAD 2>/dev/null)"; then
-  git diff --quiet HEAD -- protocol socketio runtime-tokio runtime-async-std bench \
+  git diff --quiet HEAD -- protocol socketio runtime-tokio runtime-async-std adapter-redis bench \
     || commit="$commit+dirty"
 else
   commit=unknown

@@ -4,7 +4,10 @@
 // benchmark application on loopback, with its defaults (transports, parser, no
 // perMessageDeflate).
 //
-// Usage: node bench/node/server.js [--port P] [--workers 1]
+// Usage: node bench/node/server.js [--port P] [--workers 1] [--redis URL --redis-key KEY]
+// With --redis: a cluster node on the official @socket.io/redis-adapter (createAdapter, key KEY,
+// node-redis clients as in tests/node/servers/cluster-redis.js); LISTENING comes once both
+// Redis clients are connected.
 // JavaScript runs on one thread: `--workers 1` is accepted (the contract's option, see
 // bench/CONTENDERS.md) and any other count is refused. Prints `LISTENING <port>` once it accepts connections (nothing else on stdout); exits when
 // stdin reaches end of file (or on a signal).
@@ -21,10 +24,16 @@ try {
 }
 
 let port = 0;
+let redisUrl = null;
+let redisKey = null;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--port" && i + 1 < args.length && /^\d+$/.test(args[i + 1])) {
     port = Number(args[++i]);
+  } else if (args[i] === "--redis" && i + 1 < args.length) {
+    redisUrl = args[++i];
+  } else if (args[i] === "--redis-key" && i + 1 < args.length) {
+    redisKey = args[++i];
   } else if (args[i] === "--workers" && i + 1 < args.length && args[i + 1] === "1") {
     i++;
   } else if (args[i] === "--workers") {
@@ -34,6 +43,11 @@ for (let i = 0; i < args.length; i++) {
     process.stderr.write(`bench/node/server.js: unknown argument ${JSON.stringify(args[i])}\n`);
     process.exit(2);
   }
+}
+
+if ((redisUrl === null) !== (redisKey === null)) {
+  process.stderr.write("bench/node/server.js: --redis and --redis-key go together\n");
+  process.exit(2);
 }
 
 const httpServer = http.createServer();
@@ -62,9 +76,30 @@ httpServer.on("error", (error) => {
   process.stderr.write(`bench/node/server.js: ${error.message}\n`);
   process.exit(1);
 });
-httpServer.listen(port, "127.0.0.1", () => {
-  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
-});
+// The Redis adapter of `/`, once its clients are connected. It subscribes without waiting:
+// the harness waits until Redis counts every node (`PUBSUB NUMSUB <key>-request#/#`).
+async function clusterAdapter() {
+  const modules = path.join(__dirname, "..", "..", "tests", "node", "node_modules");
+  const { createClient } = require(path.join(modules, "redis"));
+  const { createAdapter } = require(path.join(modules, "@socket.io", "redis-adapter"));
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  pub.on("error", (e) => process.stderr.write(`redis pub: ${e}\n`));
+  sub.on("error", (e) => process.stderr.write(`redis sub: ${e}\n`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub, { key: redisKey }));
+}
+
+(redisUrl === null ? Promise.resolve() : clusterAdapter()).then(
+  () =>
+    httpServer.listen(port, "127.0.0.1", () => {
+      process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+    }),
+  (error) => {
+    process.stderr.write(`bench/node/server.js: ${error.stack || error}\n`);
+    process.exit(1);
+  },
+);
 
 process.stdin.on("end", () => process.exit(0));
 process.stdin.on("error", () => process.exit(0));

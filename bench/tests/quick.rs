@@ -7,10 +7,7 @@
 //! Needs Node.js and `tests/node/node_modules` (`npm ci --prefix tests/node`); fails loudly
 //! without them.
 
-use std::path::Path;
-use std::process::Command;
-
-use serde_json::Value;
+mod common;
 
 /// The figures every run of a scenario must carry, all finite and > 0.
 fn figures(mode: &str) -> &'static [&'static str] {
@@ -25,36 +22,13 @@ fn figures(mode: &str) -> &'static [&'static str] {
 
 #[test]
 fn every_contender_produces_figures_for_every_scenario() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        matches!(&node, Ok(o) if o.status.success()),
-        "Node.js is required by the `node` contender: {node:?}"
-    );
-    assert!(
-        root.join("tests/node/node_modules/socket.io/package.json")
-            .is_file(),
-        "tests/node/node_modules is missing: run `npm ci --prefix tests/node`"
-    );
-    let out_dir = root.join("target/server-bench");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let json = out_dir.join("quick-test.json");
-    let _ = std::fs::remove_file(&json);
-    let run = Command::new(env!("CARGO_BIN_EXE_socketio-bench-run"))
-        .args(["--quick", "--json"])
-        .arg(&json)
-        .output()
-        .expect("the harness starts");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "the harness failed:\n{stderr}");
-    let report = String::from_utf8_lossy(&run.stdout);
+    let (report, results) = common::quick_run(&[], "quick-test", "socket.io/package.json");
     assert!(
         report.contains("### Targets of issue 8"),
         "no report:\n{report}"
     );
     check_scaling_section(&report);
 
-    let results: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let scenarios = results.as_object().expect("scenario → contender → runs");
     let keys: Vec<&str> = scenarios.keys().map(String::as_str).collect();
     assert_eq!(
@@ -69,7 +43,7 @@ fn every_contender_produces_figures_for_every_scenario() {
             "scaling-fanout-100-w1",
             "scaling-fanout-100-w2",
         ],
-        "{stderr}"
+        "{report}"
     );
     for (scenario, contenders) in scenarios {
         let names: Vec<&str> = contenders

@@ -42,7 +42,9 @@ options (defaults in brackets):
   --settle-ms MS [1000] (idle, churn: before reading RSS; fanout, echo: after connecting)
   --warmup-ms MS [500]   --duration-ms MS [3000] (fanout saturation, echo, churn)
   --window W [8]   --rate R [20] (broadcasts/s)   --latency-ms MS [3000]   --parallel K [16]
-  --sources S [1 per 20,000 connections] (loopback source addresses 127.0.1.x)";
+  --sources S [1 per 20,000 connections] (loopback source addresses 127.0.1.x)
+  --port2 P2 --server-pid2 PID2 (fanout across two nodes of a cluster: odd clients on P2,
+          the sender and the other even clients on P; the second node's CPU as server2_cores)";
 
 /// A failed run: the message says what and where.
 #[derive(Debug)]
@@ -95,6 +97,10 @@ struct Options {
     parallel: usize,
     /// Loopback source addresses to spread connections over (default: one per 20,000).
     sources: Option<usize>,
+    /// A second node of the same cluster (fanout): odd-numbered clients connect to it.
+    port2: Option<u16>,
+    /// The second node's process, for its CPU time.
+    server_pid2: Option<u32>,
 }
 
 fn parse_args() -> Result<Options> {
@@ -129,6 +135,8 @@ fn parse_args() -> Result<Options> {
         latency: Duration::from_millis(3000),
         parallel: 16,
         sources: None,
+        port2: None,
+        server_pid2: None,
     };
     while let Some(flag) = args.next() {
         let value = args
@@ -160,6 +168,8 @@ fn parse_args() -> Result<Options> {
             "--latency-ms" => o.latency = ms(&value).map_err(bad)?,
             "--parallel" => o.parallel = value.parse().map_err(bad)?,
             "--sources" => o.sources = Some(value.parse().map_err(bad)?),
+            "--port2" => o.port2 = Some(value.parse().map_err(bad)?),
+            "--server-pid2" => o.server_pid2 = Some(value.parse().map_err(bad)?),
             _ => return err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -549,26 +559,31 @@ fn lossy(b: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Connecting many clients
 
-/// The server address and the source addresses to spread `n` connections over (one source
-/// address has about 28,000 ephemeral ports).
+/// The server addresses and the source addresses to spread `n` connections over (one source
+/// address has about 28,000 ephemeral ports). With `--port2` the two servers alternate, the
+/// first server at even positions, so client `i` goes to `targets[i % len]`: client 0 (the
+/// fan-out sender) and every even client to the first, every odd client to the second.
 fn targets(opts: &Options, n: usize) -> Vec<Target> {
-    let server = SocketAddr::new(IpAddr::V4(opts.host), opts.port);
+    let servers: Vec<SocketAddr> = [Some(opts.port), opts.port2]
+        .into_iter()
+        .flatten()
+        .map(|port| SocketAddr::new(IpAddr::V4(opts.host), port))
+        .collect();
     let sources = match opts.sources {
         Some(s) => s.clamp(1, 250),
         None if n > 20_000 => n.div_ceil(20_000) + 1,
         None => 1,
     };
-    if sources == 1 || !opts.host.is_loopback() {
-        return vec![Target {
-            server,
-            source: None,
-        }];
-    }
-    (0..sources)
-        .map(|i| Target {
-            server,
-            source: Some(Ipv4Addr::new(127, 0, 1, 1 + i as u8)),
-        })
+    let sources: Vec<Option<Ipv4Addr>> = if sources == 1 || !opts.host.is_loopback() {
+        vec![None]
+    } else {
+        (0..sources)
+            .map(|i| Some(Ipv4Addr::new(127, 0, 1, 1 + i as u8)))
+            .collect()
+    };
+    sources
+        .iter()
+        .flat_map(|&source| servers.iter().map(move |&server| Target { server, source }))
         .collect()
 }
 
@@ -904,12 +919,15 @@ fn server_rss(opts: &Options) -> Result<Option<u64>> {
     opts.server_pid.map(rss_bytes).transpose()
 }
 
-/// CPU use of the generator and of the server over a measurement window.
+/// CPU use of the generator and of the server (and of the second node, with `--port2`) over
+/// a measurement window.
 struct CpuWindow {
     started: Instant,
     generator: Option<f64>,
     server: Option<f64>,
     pid: Option<u32>,
+    server2: Option<f64>,
+    pid2: Option<u32>,
 }
 
 impl CpuWindow {
@@ -919,10 +937,13 @@ impl CpuWindow {
             generator: cpu_seconds(None).ok(),
             server: opts.server_pid.and_then(|p| cpu_seconds(Some(p)).ok()),
             pid: opts.server_pid,
+            server2: opts.server_pid2.and_then(|p| cpu_seconds(Some(p)).ok()),
+            pid2: opts.server_pid2,
         }
     }
 
-    /// Adds `generator_cores` and `server_cores` (CPU seconds ÷ window seconds) to `report`.
+    /// Adds `generator_cores` and `server_cores` (CPU seconds ÷ window seconds) to `report`,
+    /// and `server2_cores` with `--server-pid2`.
     fn finish(&self, report: &mut Value) {
         let secs = self.started.elapsed().as_secs_f64();
         let generator = self
@@ -934,6 +955,12 @@ impl CpuWindow {
         if let Some(fields) = report.as_object_mut() {
             fields.insert("generator_cores".into(), json!(generator));
             fields.insert("server_cores".into(), json!(server));
+            if self.pid2.is_some() {
+                let server2 = self
+                    .server2
+                    .and_then(|a| Some((cpu_seconds(Some(self.pid2?)).ok()? - a) / secs));
+                fields.insert("server2_cores".into(), json!(server2));
+            }
         }
     }
 }
@@ -1094,6 +1121,7 @@ async fn fanout(opts: &Options) -> Result<Value> {
         "deliveries_per_s": deliveries_per_s,
         "generator_cores": cpu_report["generator_cores"],
         "server_cores": cpu_report["server_cores"],
+        "server2_cores": cpu_report.get("server2_cores"),
         "broadcasts_per_s": deliveries_per_s / n as f64,
         "out_of_order": shared.out_of_order.load(Ordering::Relaxed),
         "latency_rate": opts.rate,

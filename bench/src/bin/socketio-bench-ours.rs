@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! socketio-bench-ours --runtime tokio|smol [--port P] [--workers N]
+//!                     [--redis URL --redis-key KEY]
 //! ```
 //!
 //! - `tokio`: `socketio-tokio` on a multi-thread tokio runtime (one worker per core, or N).
@@ -11,14 +12,20 @@
 //!   set). The executor threads are the main thread and `smol-1` … `smol-<N-1>`; async-io's
 //!   reactor may also run on its own `async-io` thread when no executor thread is polling it.
 //!
+//! `--redis URL --redis-key KEY`: a cluster node on this project's classic Redis adapter
+//! (`socketio-redis`, `@socket.io/redis-adapter`'s wire, key KEY), its adapter of `/` made
+//! before `LISTENING`.
+//!
 //! Prints `LISTENING <port>` once it accepts connections; exits when stdin reaches end of file
 //! (or on a signal).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use socketio_tokio::{AckSender, Server, Socket, Value};
+use socketio_redis::{RedisAdapterOptions, RedisNode};
+use socketio_tokio::{AckSender, Server, ServerBuilder, Socket, Value};
 
 /// The benchmark application on namespace `/`: join `bench`; `echo` acks with its argument;
 /// `broadcast` emits `tick` with its argument to room `bench` (the sender included); `join` and
@@ -86,13 +93,22 @@ struct Args {
     port: u16,
     /// Worker (executor) threads: `--workers N`, else one per core.
     workers: usize,
+    /// `--redis URL` and `--redis-key KEY`: a node of a Redis cluster.
+    redis: Option<Redis>,
 }
 
-/// Reads `--runtime`, `--port` and `--workers` from the command line.
+/// Where the Redis adapter goes.
+struct Redis {
+    url: String,
+    key: String,
+}
+
+/// Reads `--runtime`, `--port`, `--workers`, `--redis` and `--redis-key` from the command line.
 fn parse_args() -> Result<Args, String> {
     let mut runtime = None;
     let mut port = 0u16;
     let mut workers = None;
+    let (mut url, mut key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -117,14 +133,59 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a number of threads > 0")?,
                 );
             }
+            "--redis" => url = Some(args.next().ok_or("--redis needs a URL")?),
+            "--redis-key" => key = Some(args.next().ok_or("--redis-key needs a key")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    let redis = match (url, key) {
+        (Some(url), Some(key)) => Some(Redis { url, key }),
+        (None, None) => None,
+        _ => return Err("--redis and --redis-key go together".into()),
+    };
     Ok(Args {
         runtime: runtime.ok_or("--runtime tokio|smol is required")?,
         port,
         workers: workers.unwrap_or_else(cores),
+        redis,
     })
+}
+
+/// `builder` with the Redis adapter when `redis` is set, its connections on `runtime`.
+fn with_redis(
+    builder: ServerBuilder,
+    redis: Option<&Redis>,
+    runtime: Arc<dyn socketio_tokio::Runtime>,
+) -> std::io::Result<ServerBuilder> {
+    let Some(redis) = redis else {
+        return Ok(builder);
+    };
+    let client = socketio_redis::redis::Client::open(redis.url.as_str())
+        .map_err(|e| std::io::Error::other(format!("--redis {}: {e}", redis.url)))?;
+    let node = RedisNode::new(
+        client,
+        runtime,
+        RedisAdapterOptions::with_key(redis.key.as_str()),
+    );
+    Ok(builder.adapter(node.factory()))
+}
+
+/// Makes the adapter of `/` now (it is made on first use), so that it subscribes before the
+/// first client comes, and waits (10 s at most) until it reaches Redis (it connects in the
+/// background); the harness then waits until Redis counts every node.
+async fn make_adapter(io: &Server) -> std::io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match io.server_count().await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(std::io::Error::other(format!(
+                    "the adapter of `/` did not reach Redis within 10 s: {e}"
+                )));
+            }
+            Err(_) => io.runtime().sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// Prints the `LISTENING` line (the only thing this process writes on stdout).
@@ -149,15 +210,17 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn run_tokio(port: u16, workers: usize) -> std::io::Result<()> {
-    use socketio_tokio::{ServerBuilderExt, ServerExt};
+fn run_tokio(port: u16, workers: usize, redis: Option<&Redis>) -> std::io::Result<()> {
+    use socketio_tokio::{ServerExt, TokioRuntime};
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let io = Server::builder().build_tokio();
+        let runtime: Arc<dyn socketio_tokio::Runtime> = Arc::new(TokioRuntime::new());
+        let io = with_redis(Server::builder(), redis, runtime.clone())?.build(runtime);
         app(&io);
+        make_adapter(&io).await?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         announce(listener.local_addr()?);
         io.serve(listener).await
@@ -167,7 +230,7 @@ fn run_tokio(port: u16, workers: usize) -> std::io::Result<()> {
 /// The executor every task of the smol contender runs on.
 static EXECUTOR: OnceLock<smol::Executor<'static>> = OnceLock::new();
 
-fn run_smol(port: u16, workers: usize) -> std::io::Result<()> {
+fn run_smol(port: u16, workers: usize, redis: Option<&Redis>) -> std::io::Result<()> {
     use socketio_async_std::{AsyncIoRuntime, HttpServer};
     let executor = EXECUTOR.get_or_init(smol::Executor::new);
     // `workers` threads run the executor: this thread and `workers - 1` more.
@@ -176,10 +239,13 @@ fn run_smol(port: u16, workers: usize) -> std::io::Result<()> {
             .name(format!("smol-{i}"))
             .spawn(|| smol::block_on(executor.run(smol::future::pending::<()>())))?;
     }
-    let runtime = AsyncIoRuntime::new(|task| executor.spawn(task).detach());
+    let runtime: Arc<dyn socketio_tokio::Runtime> =
+        Arc::new(AsyncIoRuntime::new(|task| executor.spawn(task).detach()));
     smol::block_on(executor.run(async {
-        let io = socketio_async_std::Server::builder().build(Arc::new(runtime));
+        let builder = socketio_async_std::Server::builder();
+        let io = with_redis(builder, redis, runtime.clone())?.build(runtime);
         app(&io);
+        make_adapter(&io).await?;
         let listener = smol::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         announce(listener.local_addr()?);
         HttpServer::new(io).serve(listener).await
@@ -196,8 +262,8 @@ fn main() {
     };
     exit_on_stdin_eof();
     let served = match args.runtime {
-        Runtime::Tokio => run_tokio(args.port, args.workers),
-        Runtime::Smol => run_smol(args.port, args.workers),
+        Runtime::Tokio => run_tokio(args.port, args.workers, args.redis.as_ref()),
+        Runtime::Smol => run_smol(args.port, args.workers, args.redis.as_ref()),
     };
     if let Err(error) = served {
         eprintln!("socketio-bench-ours: {error}");

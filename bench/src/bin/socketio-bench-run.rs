@@ -12,11 +12,17 @@
 //! every contender limited to 1 worker thread and then to 2 (the contract's `--workers N`), so
 //! the report shows who uses the second core. The generator keeps its one thread.
 //!
+//! The `cluster` scenario (not in the default set: it needs Redis, `--redis`) starts two
+//! processes of each contender with their Redis adapters (`--redis URL --redis-key KEY`, a
+//! fresh key per measurement), waits until Redis counts both on `<KEY>-request#/#`, and runs
+//! the fan-out with half of the clients on each node (`--port2`); its report goes between
+//! `<!-- cluster:begin -->` and `<!-- cluster:end -->`, with the targets of issue 14.
+//!
 //! ```text
 //! socketio-bench-run [--quick] [--runs R] [--n N | --big] [--fanout 1000,10000]
 //!                    [--echo-clients C] [--churn-parallel K] [--scaling-fanout N]
-//!                    [--contenders a,b] [--scenarios idle,fanout,echo,churn,scaling]
-//!                    [--write BENCHMARKS.md]
+//!                    [--contenders a,b] [--scenarios idle,fanout,echo,churn,scaling,cluster]
+//!                    [--cluster-fanout N] [--redis URL] [--write BENCHMARKS.md]
 //! ```
 //!
 //! The contender binaries and the generator are found next to this executable (the same
@@ -45,7 +51,9 @@ usage: socketio-bench-run [options]
   --scaling-fanout N      fan-out room size of the scaling scenario [1000]
   --duration-ms MS        measurement window of fanout/echo/churn/scaling [3000]
   --contenders a,b        among ours-tokio,ours-smol,socketioxide,node,floor [all]
-  --scenarios a,b         among idle,fanout,echo,churn,scaling [all]
+  --scenarios a,b         among idle,fanout,echo,churn,scaling [all], and cluster (opt-in)
+  --cluster-fanout N      clients of the cluster scenario, half on each node [1000]
+  --redis URL             the Redis of the cluster scenario [redis://127.0.0.1:6379]
   --write FILE            rewrite the servers section of FILE (BENCHMARKS.md)
   --json FILE             write every raw generator result to FILE
   --root DIR              the workspace root [the one this was built from]
@@ -55,10 +63,14 @@ usage: socketio-bench-run [options]
 const CONTENDERS: [&str; 5] = ["ours-tokio", "ours-smol", "socketioxide", "node", "floor"];
 const OURS: [&str; 2] = ["ours-tokio", "ours-smol"];
 const SCENARIOS: [&str; 5] = ["idle", "fanout", "echo", "churn", "scaling"];
+/// Scenarios run only when named in `--scenarios` (they need more than the contenders).
+const OPT_IN_SCENARIOS: [&str; 1] = ["cluster"];
 /// The worker threads every contender is limited to in the `scaling` scenario, in order.
 const SCALING_WORKERS: [usize; 2] = [1, 2];
 const BEGIN: &str = "<!-- servers:begin -->";
 const END: &str = "<!-- servers:end -->";
+const CLUSTER_BEGIN: &str = "<!-- cluster:begin -->";
+const CLUSTER_END: &str = "<!-- cluster:end -->";
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -73,6 +85,10 @@ struct Options {
     churn_parallel: usize,
     /// Fan-out room size of the `scaling` scenario.
     scaling_fanout: usize,
+    /// Clients of the `cluster` scenario, over both nodes.
+    cluster_fanout: usize,
+    /// The Redis of the `cluster` scenario.
+    redis: String,
     duration_ms: u64,
     contenders: Vec<String>,
     scenarios: Vec<String>,
@@ -95,6 +111,8 @@ fn parse_args() -> Result<Options> {
         echo_clients: 100,
         churn_parallel: 16,
         scaling_fanout: 1_000,
+        cluster_fanout: 1_000,
+        redis: "redis://127.0.0.1:6379".into(),
         duration_ms: 3000,
         contenders: CONTENDERS.iter().map(|s| s.to_string()).collect(),
         scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
@@ -110,6 +128,7 @@ fn parse_args() -> Result<Options> {
         command: argv.join(" "),
     };
     let (mut runs, mut idle_n, mut fanout, mut scaling_fanout) = (None, None, None, None);
+    let mut cluster_fanout = None;
     let mut args = argv.into_iter().skip(1);
     let list = |v: &str| -> Vec<String> { v.split(',').map(|s| s.trim().to_string()).collect() };
     while let Some(flag) = args.next() {
@@ -139,6 +158,8 @@ fn parse_args() -> Result<Options> {
                     "--echo-clients" => o.echo_clients = num(&value)?,
                     "--churn-parallel" => o.churn_parallel = num(&value)?,
                     "--scaling-fanout" => scaling_fanout = Some(num(&value)?),
+                    "--cluster-fanout" => cluster_fanout = Some(num(&value)?),
+                    "--redis" => o.redis = value,
                     "--duration-ms" => o.duration_ms = num(&value)? as u64,
                     "--contenders" => o.contenders = list(&value),
                     "--scenarios" => o.scenarios = list(&value),
@@ -163,10 +184,11 @@ fn parse_args() -> Result<Options> {
         }
     }
     for s in &o.scenarios {
-        if !SCENARIOS.contains(&s.as_str()) {
+        if !SCENARIOS.contains(&s.as_str()) && !OPT_IN_SCENARIOS.contains(&s.as_str()) {
             return Err(format!(
-                "unknown scenario {s:?} (known: {})",
-                SCENARIOS.join(",")
+                "unknown scenario {s:?} (known: {},{})",
+                SCENARIOS.join(","),
+                OPT_IN_SCENARIOS.join(",")
             ));
         }
     }
@@ -175,6 +197,7 @@ fn parse_args() -> Result<Options> {
         o.idle_n = idle_n.unwrap_or(200);
         o.fanout = fanout.unwrap_or(vec![100]);
         o.scaling_fanout = scaling_fanout.unwrap_or(100);
+        o.cluster_fanout = cluster_fanout.unwrap_or(100);
         o.echo_clients = o.echo_clients.min(10);
         o.churn_parallel = o.churn_parallel.min(4);
         o.duration_ms = o.duration_ms.min(500);
@@ -183,6 +206,7 @@ fn parse_args() -> Result<Options> {
         o.idle_n = idle_n.unwrap_or(o.idle_n);
         o.fanout = fanout.unwrap_or(o.fanout);
         o.scaling_fanout = scaling_fanout.unwrap_or(o.scaling_fanout);
+        o.cluster_fanout = cluster_fanout.unwrap_or(o.cluster_fanout);
     }
     Ok(o)
 }
@@ -382,7 +406,16 @@ impl Scenario {
     /// Whether `contender` takes part: Node runs JavaScript on one thread, so it is measured
     /// with 1 worker only.
     fn applies_to(&self, contender: &str) -> bool {
+        if self.is_cluster() {
+            // The floor has no adapter.
+            return contender != "floor";
+        }
         contender != "node" || self.workers.is_none_or(|w| w == 1)
+    }
+
+    /// Whether this is the cross-node fan-out (two nodes on Redis).
+    fn is_cluster(&self) -> bool {
+        self.key.starts_with("cluster-")
     }
 }
 
@@ -462,6 +495,12 @@ fn scenarios(opts: &Options) -> Vec<Scenario> {
                 }
             }
             "echo" => out.push(single("echo".into(), "echo", echo())),
+            "cluster" => {
+                let n = opts.cluster_fanout;
+                let rate = (20_000.0 / n as f64).clamp(1.0, 50.0);
+                let latency = latency.max((3000.0 / rate) as u64);
+                out.push(single(format!("cluster-{n}"), "fanout", fanout(n, latency)));
+            }
             "scaling" => {
                 // Saturation only: the latency phase shrinks to one timed broadcast.
                 let n = opts.scaling_fanout;
@@ -629,13 +668,16 @@ fn run(opts: &Options) -> Result<()> {
         .fanout
         .iter()
         .copied()
-        .chain([opts.idle_n, opts.scaling_fanout])
+        .chain([opts.idle_n, opts.scaling_fanout, opts.cluster_fanout])
         .max()
         .unwrap_or(0) as u64;
     let nofile = ensure_nofile(biggest + 4096)?;
     let out_dir = opts.root.join("target/server-bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let scenarios = scenarios(opts);
+    if scenarios.iter().any(Scenario::is_cluster) {
+        redis_ping(&opts.redis)?;
+    }
     let started = Instant::now();
     let mut results: Results = BTreeMap::new();
     let mut failures = Vec::new();
@@ -650,12 +692,16 @@ fn run(opts: &Options) -> Result<()> {
         for (scenario, name) in schedule(&scenarios, &opts.contenders, run) {
             let log = out_dir.join(format!("{name}.log"));
             let t = Instant::now();
-            let measured = start_server(&programs, opts, name, scenario.workers, &log).and_then(
-                |mut server| {
-                    let value = measure(&programs, scenario, &mut server);
-                    value.map(|v| (v, server.stop()))
-                },
-            );
+            let measured = if scenario.is_cluster() {
+                measure_cluster(&programs, opts, scenario, name, &log)
+            } else {
+                start_server(&programs, opts, name, scenario.workers, &log).and_then(
+                    |mut server| {
+                        let value = measure(&programs, scenario, &mut server);
+                        value.map(|v| (v, server.stop()))
+                    },
+                )
+            };
             let (value, clean) = match measured {
                 Ok(m) => m,
                 Err(message) => {
@@ -707,23 +753,41 @@ fn run(opts: &Options) -> Result<()> {
         &raw,
         serde_json::to_string_pretty(&results).unwrap_or_default(),
     );
-    let report = report(opts, &programs, &scenarios, &results, &failures, elapsed);
+    // The cluster scenario has its own section: a run of it alone leaves the others as they are.
+    let servers = scenarios.iter().any(|s| !s.is_cluster());
+    let report = if servers {
+        report(opts, &programs, &scenarios, &results, &failures, elapsed)
+    } else {
+        String::new()
+    };
+    let cluster = cluster_report(opts, &programs, &scenarios, &results, &failures, elapsed);
     match &opts.write {
         Some(path) => {
-            socketio_bench::contender::write_section(
-                path,
-                BEGIN,
-                END,
-                "# Whole-server benchmarks",
-                &report,
-            )?;
+            if servers {
+                socketio_bench::contender::write_section(
+                    path,
+                    BEGIN,
+                    END,
+                    "# Whole-server benchmarks",
+                    &report,
+                )?;
+            }
+            if let Some(cluster) = &cluster {
+                socketio_bench::contender::write_section(
+                    path,
+                    CLUSTER_BEGIN,
+                    CLUSTER_END,
+                    "## Cross-node fan-out",
+                    cluster,
+                )?;
+            }
             eprintln!(
                 "== {} updated (raw results in {})",
                 path.display(),
                 raw.display()
             );
         }
-        None => print!("{report}"),
+        None => print!("{report}{}", cluster.unwrap_or_default()),
     }
     if !failures.is_empty() {
         return Err(format!(
@@ -961,7 +1025,7 @@ fn targets(scenarios: &[Scenario]) -> Vec<Target> {
     }
     for s in scenarios
         .iter()
-        .filter(|s| s.mode == "fanout" && s.workers.is_none())
+        .filter(|s| s.mode == "fanout" && s.workers.is_none() && !s.is_cluster())
     {
         let n = &s.key["fanout-".len()..];
         for (peer, goal) in [("socketioxide", 2.0), ("node", 4.0), ("floor", 0.8)] {
@@ -998,13 +1062,6 @@ fn report(
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    let date = opts.date.clone().unwrap_or_else(|| {
-        Command::new("date")
-            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    });
     let _ = writeln!(
         out,
         "Whole servers side by side (see `bench/CONTENDERS.md`): this project on tokio \
@@ -1017,27 +1074,7 @@ fn report(
          harness: `--runs`, `--big`, `--contenders`, `--scenarios`, `--quick`…; see \
          `bench/README.md`).\n"
     );
-    let _ = writeln!(
-        out,
-        "Measured {date}{} on a {cores}-core machine (`nproc`; the generator and the server \
-         share it){}{}, {} run(s) per figure, interleaved; {:.0} s in all. Command: `{}`.\n",
-        opts.commit
-            .as_ref()
-            .map(|c| format!(" at commit `{c}`"))
-            .unwrap_or_default(),
-        opts.rustc
-            .as_ref()
-            .map(|r| format!(", `{r}`"))
-            .unwrap_or_default(),
-        if programs.node_version.is_empty() {
-            String::new()
-        } else {
-            format!(", Node {}", programs.node_version)
-        },
-        opts.runs,
-        elapsed.as_secs_f64(),
-        opts.command
-    );
+    out.push_str(&measured(opts, programs, cores, elapsed));
     let _ = writeln!(
         out,
         "Figures are medians, with the spread (min–max) over the runs in parentheses. \
@@ -1052,6 +1089,9 @@ fn report(
     );
     let mut scaling_done = false;
     for s in scenarios {
+        if s.is_cluster() {
+            continue; // in its own section: `cluster_report`
+        }
         if s.workers.is_some() {
             // The scaling scenarios make one section, where the first of them was.
             if !scaling_done {
@@ -1120,25 +1160,7 @@ fn report(
                     Better::Higher,
                     true,
                 );
-                let _ = writeln!(
-                    out,
-                    "\nLatency at a fixed {} broadcasts/s for {} ms (the same offered load for \
-                     every contender): arrival − send time of each delivery, in µs; the ratio \
-                     is on p99.\n",
-                    arg("--rate"),
-                    arg("--latency-ms")
-                );
-                table(
-                    &mut out,
-                    runs,
-                    &opts.contenders,
-                    &[
-                        col("p99_us", "p99 µs", 1.0, 0),
-                        col("p50_us", "p50 µs", 1.0, 0),
-                    ],
-                    Better::Lower,
-                    false,
-                );
+                latency_table(&mut out, s, runs, &opts.contenders, "each delivery");
             }
             "echo" => {
                 let _ = writeln!(
@@ -1198,8 +1220,48 @@ fn report(
         .iter()
         .filter(|c| OURS.contains(&c.as_str()))
         .collect();
+    targets_table(&mut out, "issue 8", &targets(scenarios), results, &ours);
+    failures_list(
+        &mut out,
+        failures
+            .iter()
+            .filter(|f| !f.scenario.starts_with("cluster-")),
+    );
+    out
+}
+
+/// The list of `failures`, each with the first line of its message; nothing when empty.
+fn failures_list<'a>(out: &mut String, failures: impl Iterator<Item = &'a Failure>) {
+    let mut failures = failures.peekable();
+    if failures.peek().is_none() {
+        return;
+    }
+    let _ = writeln!(out, "\n### Failed measurements\n");
+    for f in failures {
+        let first = f.message.lines().next().unwrap_or("");
+        let first = first.split("; its stderr is in").next().unwrap_or(first);
+        let _ = writeln!(
+            out,
+            "- {} / {} (run {}): {}",
+            f.scenario,
+            f.contender,
+            f.run,
+            first.chars().take(400).collect::<String>()
+        );
+    }
+}
+
+/// The table of `targets` (of `issue`): our advantage (medians) on each, met or missed, per
+/// contender of ours; nothing when no target has figures.
+fn targets_table(
+    out: &mut String,
+    issue: &str,
+    targets: &[Target],
+    results: &Results,
+    ours: &[&String],
+) {
     let mut rows = String::new();
-    for t in targets(scenarios) {
+    for t in targets {
         let Some(runs) = results.get(&t.scenario) else {
             continue;
         };
@@ -1207,12 +1269,18 @@ fn report(
             continue;
         };
         let _ = write!(rows, "| {} |", t.text);
-        for o in &ours {
+        for o in ours {
             let cell = match runs.get(*o).and_then(|r| stat(r, t.key)) {
                 Some(s) => {
                     let a = advantage(s.median, peer.median, t.better);
                     let verdict = if a >= t.goal { "met" } else { "**missed**" };
-                    format!("{a:.2}× {verdict}")
+                    // A miss that would round up to the goal shows a third decimal.
+                    let shown = format!("{a:.2}");
+                    if a < t.goal && shown == format!("{:.2}", t.goal) {
+                        format!("{a:.3}× {verdict}")
+                    } else {
+                        format!("{shown}× {verdict}")
+                    }
                 }
                 None => "–".into(),
             };
@@ -1220,39 +1288,87 @@ fn report(
         }
         let _ = writeln!(rows);
     }
-    if !rows.is_empty() && !ours.is_empty() {
-        let _ = writeln!(
-            out,
-            "### Targets of issue 8\n\nOur advantage (medians; above 1× ours is better) \
-             against the goal.\n"
-        );
-        let _ = write!(out, "| target |");
-        for o in &ours {
-            let _ = write!(out, " {o} |");
-        }
-        let _ = write!(out, "\n| --- |");
-        for _ in &ours {
-            let _ = write!(out, " --- |");
-        }
-        let _ = writeln!(out);
-        out.push_str(&rows);
+    if rows.is_empty() || ours.is_empty() {
+        return;
     }
-    if !failures.is_empty() {
-        let _ = writeln!(out, "\n### Failed measurements\n");
-        for f in failures {
-            let first = f.message.lines().next().unwrap_or("");
-            let first = first.split("; its stderr is in").next().unwrap_or(first);
-            let _ = writeln!(
-                out,
-                "- {} / {} (run {}): {}",
-                f.scenario,
-                f.contender,
-                f.run,
-                first.chars().take(400).collect::<String>()
-            );
-        }
+    let _ = writeln!(
+        out,
+        "### Targets of {issue}\n\nOur advantage (medians; above 1× ours is better) against \
+         the goal.\n"
+    );
+    let _ = write!(out, "| target |");
+    for o in ours {
+        let _ = write!(out, " {o} |");
     }
-    out
+    let _ = write!(out, "\n| --- |");
+    for _ in ours {
+        let _ = write!(out, " --- |");
+    }
+    let _ = writeln!(out);
+    out.push_str(&rows);
+}
+
+/// The paragraph saying when, where and how the figures were measured.
+fn measured(opts: &Options, programs: &Programs, cores: usize, elapsed: Duration) -> String {
+    let date = opts.date.clone().unwrap_or_else(|| {
+        Command::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    });
+    format!(
+        "Measured {date}{} on a {cores}-core machine (`nproc`; the generator and the server \
+         share it){}{}, {} run(s) per figure, interleaved; {:.0} s in all. Command: `{}`.\n\n",
+        opts.commit
+            .as_ref()
+            .map(|c| format!(" at commit `{c}`"))
+            .unwrap_or_default(),
+        opts.rustc
+            .as_ref()
+            .map(|r| format!(", `{r}`"))
+            .unwrap_or_default(),
+        if programs.node_version.is_empty() {
+            String::new()
+        } else {
+            format!(", Node {}", programs.node_version)
+        },
+        opts.runs,
+        elapsed.as_secs_f64(),
+        opts.command
+    )
+}
+
+/// The latency phase of fan-out `scenario`: p99 and p50 of `deliveries` per contender, the
+/// ratios on p99.
+fn latency_table(
+    out: &mut String,
+    scenario: &Scenario,
+    runs: &BTreeMap<String, Vec<Value>>,
+    contenders: &[String],
+    deliveries: &str,
+) {
+    let _ = writeln!(
+        out,
+        "\nLatency at a fixed {} broadcasts/s for {} ms (the same offered load for every \
+         contender): arrival − send time of {deliveries}, in µs; the ratio is on p99.\n",
+        arg_of(scenario, "--rate"),
+        arg_of(scenario, "--latency-ms")
+    );
+    let column = |key, title| Column {
+        key,
+        title,
+        scale: 1.0,
+        decimals: 0,
+    };
+    table(
+        out,
+        runs,
+        contenders,
+        &[column("p99_us", "p99 µs"), column("p50_us", "p50 µs")],
+        Better::Lower,
+        false,
+    );
 }
 
 /// The value of `flag` on the generator command line of `scenario`.
@@ -1402,4 +1518,244 @@ fn capitalize(text: &str) -> String {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster scenario: cross-node fan-out over Redis
+
+/// Fails unless the Redis at `url` answers `PING`.
+fn redis_ping(url: &str) -> Result<()> {
+    let answer: Result<String> = redis_connection(url).and_then(|mut conn| {
+        socketio_redis::redis::cmd("PING")
+            .query(&mut conn)
+            .map_err(|e| e.to_string())
+    });
+    match answer {
+        Ok(pong) if pong == "PONG" => Ok(()),
+        Ok(other) => Err(format!("Redis at {url} answered PING with {other:?}")),
+        Err(e) => Err(format!(
+            "the cluster scenario needs Redis, and {url} is not answering: {e}"
+        )),
+    }
+}
+
+/// A connection to the Redis at `url` (5 s to connect, 5 s per answer).
+fn redis_connection(url: &str) -> Result<socketio_redis::redis::Connection> {
+    let limit = Duration::from_secs(5);
+    let client = socketio_redis::redis::Client::open(url).map_err(|e| e.to_string())?;
+    let conn = client
+        .get_connection_with_timeout(limit)
+        .map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// Waits (10 s at most) until Redis counts `nodes` subscribers on `channel`: every adapter
+/// (ours, Node's, socketioxide's) subscribes to `<key>-request#/#`, on the connection that
+/// also receives the broadcasts, after or with the broadcast subscription.
+fn wait_subscribers(url: &str, channel: &str, nodes: usize) -> Result<()> {
+    let mut conn = redis_connection(url)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let counts: Vec<(String, usize)> = socketio_redis::redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut conn)
+            .map_err(|e| format!("PUBSUB NUMSUB {channel}: {e}"))?;
+        let count = counts.first().map_or(0, |c| c.1);
+        if count >= nodes {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "Redis counts {count} subscriber(s) on {channel} after 10 s, expected {nodes}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Two nodes of contender `name` on one fresh Redis key, the generator's clients split over
+/// both (`--port2`); its JSON with the second node's memory and the CPU time per delivery of
+/// both nodes added, and whether both exited by themselves.
+fn measure_cluster(
+    programs: &Programs,
+    opts: &Options,
+    scenario: &Scenario,
+    name: &str,
+    log: &Path,
+) -> Result<(Value, bool)> {
+    // Fresh per measurement: no node of an earlier one (or of anyone else) shares it.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let key = format!("sio-bench-{}-{nanos}", std::process::id());
+    let start = || {
+        let mut command = programs.contender_command(&opts.root, name, None);
+        command
+            .args(["--redis", &opts.redis, "--redis-key", &key])
+            .current_dir(&opts.root);
+        Server::spawn(name, command, log)
+    };
+    let mut a = start()?;
+    let mut b = start()?;
+    let channel = format!("{key}-request#/#");
+    if let Err(e) = wait_subscribers(&opts.redis, &channel, 2) {
+        return Err(a.fail(&e));
+    }
+    let mut two = scenario.clone();
+    two.args.extend([
+        "--port2".into(),
+        b.port.to_string(),
+        "--server-pid2".into(),
+        b.pid().to_string(),
+    ]);
+    let mut value = measure(programs, &two, &mut a)?;
+    if !b.alive() {
+        return Err(b.fail("(the second node) exited during the measurement"));
+    }
+    let f = |k: &str| value.get(k).and_then(Value::as_f64);
+    let per_delivery = match (f("server_cores"), f("server2_cores"), f("deliveries_per_s")) {
+        (Some(a), Some(b), Some(rate)) if rate > 0.0 => Some((a + b) / rate * 1e6),
+        _ => None,
+    };
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("cluster_cpu_us_per_op".into(), json!(per_delivery));
+        fields.insert("server2_rss_peak".into(), json!(hwm(b.pid())));
+        fields.insert("redis_key".into(), json!(key));
+    }
+    let clean = a.stop();
+    Ok((value, b.stop() && clean))
+}
+
+/// The targets of issue 14 on the cross-node fan-out.
+fn cluster_targets(scenarios: &[Scenario]) -> Vec<Target> {
+    let mut t = Vec::new();
+    for s in scenarios.iter().filter(|s| s.is_cluster()) {
+        let n = arg_of(s, "--n");
+        for (peer, goal) in [("node", 3.0), ("socketioxide", 1.3)] {
+            t.push(Target {
+                text: format!(
+                    "cross-node fan-out deliveries/s, {n} clients on 2 nodes, ≥ {goal}× {peer}"
+                ),
+                scenario: s.key.clone(),
+                key: "deliveries_per_s",
+                better: Better::Higher,
+                peer,
+                goal,
+            });
+        }
+    }
+    t
+}
+
+/// The section of the cluster scenario, if it was run.
+fn cluster_report(
+    opts: &Options,
+    programs: &Programs,
+    scenarios: &[Scenario],
+    results: &Results,
+    failures: &[Failure],
+    elapsed: Duration,
+) -> Option<String> {
+    let cluster: Vec<&Scenario> = scenarios.iter().filter(|s| s.is_cluster()).collect();
+    let first = cluster.first()?;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let contenders: Vec<String> = opts
+        .contenders
+        .iter()
+        .filter(|c| first.applies_to(c))
+        .cloned()
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Cross-node fan-out over Redis (issue 14)\n\nTwo processes of the same \
+         contender, each with its Redis adapter, on the same Redis ({}, a fresh key prefix \
+         per measurement): ours with \
+         `socketio-redis` (the classic adapter, `@socket.io/redis-adapter`'s wire), Node with \
+         the official `@socket.io/redis-adapter` 8.3 (`createAdapter`, node-redis clients), \
+         socketioxide with `socketioxide-redis` 0.4 (its own protocol over redis-rs, RESP3). \
+         The floor has no adapter and does not take part. The harness starts both nodes, \
+         waits until Redis counts both on `<key>-request#/#`, and the generator connects \
+         half of the clients to each, all in room `bench`. Reproduce with \
+         `bash bench/run-servers.sh --scenarios cluster` (see `bench/README.md`).\n",
+        opts.redis
+    );
+    out.push_str(&measured(opts, programs, cores, elapsed));
+    for s in &cluster {
+        let no_runs = BTreeMap::new();
+        let runs = results.get(&s.key).unwrap_or(&no_runs);
+        let arg = |flag: &str| arg_of(s, flag);
+        let n: usize = arg("--n").parse().unwrap_or(0);
+        let col = |key, title, scale, decimals| Column {
+            key,
+            title,
+            scale,
+            decimals,
+        };
+        let _ = writeln!(
+            out,
+            "Fan-out to {n} clients on 2 nodes ({} + {}) in one room. Saturation: one client \
+             on node A sends `broadcast` (~100-byte argument) with at most 8 in flight, {} ms \
+             measured after a {} ms warm-up; every socket on both \
+             nodes (the sender too) receives `tick`, those on node B through Redis. Every \
+             delivery is checked (a lost or duplicated `tick` fails the run); \"out of \
+             order\" counts the `tick`s that did not follow the previous `seq` a client \
+             received. Server CPU per delivery is that of both nodes; the CPU columns are \
+             median cores over the measurement window (the generator is one thread).\n",
+            n.div_ceil(2),
+            n / 2,
+            arg("--duration-ms"),
+            arg("--warmup-ms")
+        );
+        table(
+            &mut out,
+            runs,
+            &contenders,
+            &[
+                col("deliveries_per_s", "deliveries/s", 1.0, 0),
+                col("broadcasts_per_s", "broadcasts/s", 1.0, 1),
+                col(
+                    "cluster_cpu_us_per_op",
+                    "server CPU µs per delivery (both nodes)",
+                    1.0,
+                    2,
+                ),
+                col("out_of_order", "out of order", 1.0, 0),
+                col("server_cores", "CPU node A", 1.0, 2),
+                col("server2_cores", "CPU node B", 1.0, 2),
+                col("generator_cores", "generator CPU", 1.0, 2),
+            ],
+            Better::Higher,
+            false,
+        );
+        latency_table(
+            &mut out,
+            s,
+            runs,
+            &contenders,
+            "each delivery on both nodes",
+        );
+        let _ = writeln!(out);
+    }
+    let ours: Vec<&String> = contenders
+        .iter()
+        .filter(|c| OURS.contains(&c.as_str()))
+        .collect();
+    targets_table(
+        &mut out,
+        "issue 14",
+        &cluster_targets(scenarios),
+        results,
+        &ours,
+    );
+    failures_list(
+        &mut out,
+        failures
+            .iter()
+            .filter(|f| f.scenario.starts_with("cluster-")),
+    );
+    Some(out)
 }

@@ -3,10 +3,15 @@
 //! docs show.
 //!
 //! ```text
-//! socketio-bench-socketioxide [--port P] [--workers N]
+//! socketio-bench-socketioxide [--port P] [--workers N] [--redis URL --redis-key PREFIX]
 //! ```
 //!
 //! `--workers N`: N tokio worker threads (default: tokio's, one per core).
+//!
+//! `--redis URL --redis-key PREFIX`: a cluster node on socketioxide's own Redis adapter
+//! (`socketioxide-redis`, redis-rs driver, channel prefix PREFIX; it speaks RESP3, so
+//! `protocol=resp3` is added to the URL). `LISTENING` comes once the namespace's adapter has
+//! subscribed.
 //!
 //! Accepted connections get `TCP_NODELAY`, as in every other contender. socketioxide's
 //! defaults otherwise, except `max_payload` raised from its 100 kB to the reference
@@ -22,8 +27,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 use socketioxide::handler::ConnectHandler;
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 
 /// On connect: join `bench`; `echo` acks with its argument; `broadcast` emits `tick` with its
@@ -34,14 +41,14 @@ use tokio::net::TcpListener;
 /// could arrive before their handlers exist (and be dropped), and a broadcast could miss a
 /// socket not yet in the room. Every other contender has both done when the client sees its
 /// CONNECT.
-async fn register(socket: SocketRef) -> Result<(), std::convert::Infallible> {
+async fn register<A: Adapter>(socket: SocketRef<A>) -> Result<(), std::convert::Infallible> {
     socket.join("bench");
-    socket.on("echo", async |Data(arg): Data<Value>, ack: AckSender| {
+    socket.on("echo", async |Data(arg): Data<Value>, ack: AckSender<A>| {
         ack.send(&arg).ok();
     });
     socket.on(
         "broadcast",
-        async |socket: SocketRef, Data(arg): Data<Value>| {
+        async |socket: SocketRef<A>, Data(arg): Data<Value>| {
             socket.within("bench").emit("tick", &arg).await.ok();
         },
     );
@@ -49,13 +56,22 @@ async fn register(socket: SocketRef) -> Result<(), std::convert::Infallible> {
 }
 
 /// The connect handler: everything happened in [`register`].
-async fn on_connect(_socket: SocketRef) {}
+async fn on_connect<A: Adapter>(_socket: SocketRef<A>) {}
 
-/// Reads `--port` and `--workers` (tokio worker threads; default one per core) from the
-/// command line.
-fn parse_args() -> Result<(u16, Option<usize>), String> {
+/// The command line.
+struct Args {
+    port: u16,
+    /// Tokio worker threads (default one per core).
+    workers: Option<usize>,
+    /// `--redis URL` and `--redis-key PREFIX`: a node of a Redis cluster.
+    redis: Option<(String, String)>,
+}
+
+/// Reads `--port`, `--workers`, `--redis` and `--redis-key` from the command line.
+fn parse_args() -> Result<Args, String> {
     let mut port = 0;
     let mut workers = None;
+    let (mut redis, mut redis_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -73,10 +89,21 @@ fn parse_args() -> Result<(u16, Option<usize>), String> {
                         .ok_or("--workers needs a number of threads > 0")?,
                 );
             }
+            "--redis" => redis = Some(args.next().ok_or("--redis needs a URL")?),
+            "--redis-key" => redis_key = Some(args.next().ok_or("--redis-key needs a prefix")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok((port, workers))
+    let redis = match (redis, redis_key) {
+        (Some(url), Some(key)) => Some((url, key)),
+        (None, None) => None,
+        _ => return Err("--redis and --redis-key go together".into()),
+    };
+    Ok(Args {
+        port,
+        workers,
+        redis,
+    })
 }
 
 /// Exits the process once stdin reaches end of file (the harness closes it to stop us).
@@ -89,10 +116,47 @@ fn exit_on_stdin_eof() {
     });
 }
 
-async fn serve(port: u16) -> std::io::Result<()> {
-    let (svc, io) = SocketIo::builder().max_payload(1_000_000).build_svc();
-    io.ns("/", on_connect.with(register));
+async fn serve(port: u16, redis: Option<(String, String)>) -> std::io::Result<()> {
+    let builder = SocketIo::builder().max_payload(1_000_000);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    let Some((url, key)) = redis else {
+        let (svc, io) = builder.build_svc();
+        io.ns("/", on_connect.with(register));
+        return accept(listener, svc).await;
+    };
+    let other = std::io::Error::other;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let client = socketio_redis::redis::Client::open(format!("{url}{separator}protocol=resp3"))
+        .map_err(other)?;
+    let config = RedisAdapterConfig::new().with_prefix(key);
+    let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
+        .await
+        .map_err(other)?;
+    let (svc, io) = builder.with_adapter::<RedisAdapter<_>>(adapter).build_svc();
+    // Subscribes the namespace's adapter: no broadcast from another node is missed after
+    // `LISTENING`.
+    io.ns("/", on_connect.with(register))
+        .await
+        .map_err(|e| std::io::Error::other(format!("the Redis adapter of `/`: {e}")))?;
+    accept(listener, svc).await
+}
+
+/// Prints `LISTENING`, then serves every connection `listener` accepts with `svc` (the
+/// socketio service, of either adapter).
+async fn accept<S, B>(listener: TcpListener, svc: S) -> std::io::Result<()>
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<B>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut out = std::io::stdout().lock();
     writeln!(out, "LISTENING {}", listener.local_addr()?.port())?;
     out.flush()?;
@@ -120,7 +184,11 @@ async fn serve(port: u16) -> std::io::Result<()> {
 }
 
 fn main() {
-    let (port, workers) = match parse_args() {
+    let Args {
+        port,
+        workers,
+        redis,
+    } = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("socketio-bench-socketioxide: {message}");
@@ -135,7 +203,7 @@ fn main() {
     let served = builder
         .enable_all()
         .build()
-        .and_then(|rt| rt.block_on(serve(port)));
+        .and_then(|rt| rt.block_on(serve(port, redis)));
     if let Err(error) = served {
         eprintln!("socketio-bench-socketioxide: {error}");
         std::process::exit(1);
