@@ -1,30 +1,50 @@
-//! A map kept as a sorted `Vec`: for the few entries a connection holds (its namespaces),
-//! where a `BTreeMap` would allocate a whole node (11 slots) for one entry.
+//! A map for the few entries a connection holds (its namespaces): a sorted `Vec` while small,
+//! where a `BTreeMap` would allocate a whole node (11 slots) for one entry; a `BTreeMap` once
+//! past [`SMALL`] entries, so a peer that opens many namespaces costs no quadratic work.
 
+use alloc::collections::{BTreeMap, btree_map};
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-/// A map ordered by key, stored as a sorted vector of pairs; lookups are binary searches.
+/// Most entries kept as a sorted vector.
+const SMALL: usize = 16;
+
+/// A map ordered by key: a sorted vector of pairs up to [`SMALL`] entries, a B-tree beyond.
 #[derive(Debug, Clone)]
-pub(crate) struct VecMap<K, V> {
-    entries: Vec<(K, V)>,
+pub(crate) enum VecMap<K, V> {
+    Small(Vec<(K, V)>),
+    Large(BTreeMap<K, V>),
 }
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
-        Self {
-            entries: Vec::new(),
+        VecMap::Small(Vec::new())
+    }
+}
+
+/// The entries of a [`VecMap`] in key order.
+pub(crate) enum Iter<'a, K, V> {
+    Small(core::slice::Iter<'a, (K, V)>),
+    Large(btree_map::Iter<'a, K, V>),
+}
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+
+    fn next(&mut self) -> Option<(&'a K, &'a V)> {
+        match self {
+            Iter::Small(iter) => iter.next().map(|(key, value)| (key, value)),
+            Iter::Large(iter) => iter.next(),
         }
     }
 }
 
 impl<K: Ord, V> VecMap<K, V> {
-    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    fn find<Q: Ord + ?Sized>(entries: &[(K, V)], key: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
     {
-        self.entries
-            .binary_search_by(|(candidate, _)| candidate.borrow().cmp(key))
+        entries.binary_search_by(|(candidate, _)| candidate.borrow().cmp(key))
     }
 
     /// The value of `key`.
@@ -32,7 +52,10 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|at| &self.entries[at].1)
+        match self {
+            VecMap::Small(entries) => Self::find(entries, key).ok().map(|at| &entries[at].1),
+            VecMap::Large(map) => map.get(key),
+        }
     }
 
     /// The value of `key`, mutably.
@@ -40,7 +63,10 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|at| &mut self.entries[at].1)
+        match self {
+            VecMap::Small(entries) => Self::find(entries, key).ok().map(|at| &mut entries[at].1),
+            VecMap::Large(map) => map.get_mut(key),
+        }
     }
 
     /// Whether `key` has a value.
@@ -48,54 +74,72 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).is_ok()
+        self.get(key).is_some()
     }
 
     /// Sets `key`'s value; returns the one it replaces.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.find(&key) {
-            Ok(at) => Some(core::mem::replace(&mut self.entries[at].1, value)),
-            Err(at) => {
-                // Grown one slot at a time: a connection joins one or two namespaces.
-                self.entries.reserve_exact(1);
-                self.entries.insert(at, (key, value));
-                None
-            }
+        match self {
+            VecMap::Small(entries) => match Self::find(entries, &key) {
+                Ok(at) => Some(core::mem::replace(&mut entries[at].1, value)),
+                Err(at) if entries.len() < SMALL => {
+                    // Grown one slot at a time: a connection joins one or two namespaces.
+                    entries.reserve_exact(1);
+                    entries.insert(at, (key, value));
+                    None
+                }
+                Err(_) => {
+                    let mut map: BTreeMap<K, V> = core::mem::take(entries).into_iter().collect();
+                    map.insert(key, value);
+                    *self = VecMap::Large(map);
+                    None
+                }
+            },
+            VecMap::Large(map) => map.insert(key, value),
         }
     }
 
-    /// Removes `key`; the storage goes with the last entry.
+    /// Removes `key`; a small map's storage goes with its last entry.
     pub(crate) fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
     {
-        let at = self.find(key).ok()?;
-        let (_, value) = self.entries.remove(at);
-        if self.entries.is_empty() {
-            self.entries = Vec::new();
+        match self {
+            VecMap::Small(entries) => {
+                let at = Self::find(entries, key).ok()?;
+                let (_, value) = entries.remove(at);
+                if entries.is_empty() {
+                    *entries = Vec::new();
+                }
+                Some(value)
+            }
+            VecMap::Large(map) => map.remove(key),
         }
-        Some(value)
     }
 
     /// The entries in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(key, value)| (key, value))
+    pub(crate) fn iter(&self) -> Iter<'_, K, V> {
+        match self {
+            VecMap::Small(entries) => Iter::Small(entries.iter()),
+            VecMap::Large(map) => Iter::Large(map.iter()),
+        }
     }
 
     /// The values in key order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.iter().map(|(_, value)| value)
+        self.iter().map(|(_, value)| value)
     }
 
     /// Removes everything, storage included.
     pub(crate) fn clear(&mut self) {
-        self.entries = Vec::new();
+        *self = VecMap::default();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::collections::BTreeMap;
     use alloc::string::{String, ToString};
 
     #[test]
@@ -116,5 +160,25 @@ mod tests {
         assert_eq!(map.get("/"), Some(&5));
         map.clear();
         assert!(!map.contains_key("/"));
+    }
+
+    #[test]
+    fn behaves_as_a_btree_map_across_the_switch() {
+        let mut map = VecMap::default();
+        let mut model = BTreeMap::new();
+        // A fixed pseudo-random walk of inserts and removes over 40 keys.
+        let mut state = 7u32;
+        for _ in 0..2_000 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let key = (state >> 8) % 40;
+            if (state >> 20) % 3 == 0 {
+                assert_eq!(map.remove(&key), model.remove(&key));
+            } else {
+                assert_eq!(map.insert(key, state), model.insert(key, state));
+            }
+            assert_eq!(map.get(&key), model.get(&key));
+            assert!(map.iter().eq(model.iter()));
+        }
+        assert!(matches!(map, VecMap::Large(_)));
     }
 }

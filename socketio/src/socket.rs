@@ -1,5 +1,6 @@
 //! A socket: one client connected to one namespace.
 
+use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -38,7 +39,7 @@ pub(crate) enum Incoming {
 #[derive(Default)]
 struct Handlers {
     /// By event name; a socket registers a handful, so a scan beats a hash table's memory.
-    events: Vec<(Box<str>, EventHandler)>,
+    events: Vec<(Cow<'static, str>, EventHandler)>,
     any: Option<AnyHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -210,7 +211,10 @@ impl Socket {
     ///     if let Some(ack) = ack { ack.send(&(a + b)).ok(); }
     /// });
     /// ```
-    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    ///
+    /// The name is a `&'static str` (kept without a copy: a server registers the same handlers
+    /// on every socket) or a `String`.
+    pub fn on<T, F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
     where
         T: DeserializeOwned + Send + 'static,
         F: Fn(Socket, T, Option<AckSender>) -> Fut + Send + Sync + 'static,
@@ -232,7 +236,7 @@ impl Socket {
             .find(|(name, _)| **name == *event)
         {
             Some((_, slot)) => *slot = erased,
-            None => handlers.events.push((event.into_boxed_str(), erased)),
+            None => handlers.events.push((event, erased)),
         }
     }
 
