@@ -171,7 +171,7 @@ mod tests {
         for _ in 0..2_000 {
             state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let key = (state >> 8) % 40;
-            if (state >> 20) % 3 == 0 {
+            if (state >> 20).is_multiple_of(3) {
                 assert_eq!(map.remove(&key), model.remove(&key));
             } else {
                 assert_eq!(map.insert(key, state), model.insert(key, state));
