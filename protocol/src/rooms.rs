@@ -59,6 +59,7 @@ use alloc::vec::Vec;
 use crate::socket::parser::common::{self, Encoded};
 use crate::socket::{Packet, ProtocolVersion};
 use crate::str::Str;
+use crate::vecmap::VecMap;
 
 /// What [`RoomIndex::join`] changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,17 +163,11 @@ impl<S: Ord, R: Ord> BroadcastOptions<S, R> {
 /// [`SMALL`](Self::SMALL) entries (what nearly every socket's room set and every socket's own
 /// room is: a B-tree node would take 368 bytes for one id), a B-tree beyond.
 #[derive(Debug, Clone)]
-pub struct RoomSet<T>(SetRepr<T>);
-
-#[derive(Debug, Clone)]
-enum SetRepr<T> {
-    Small(Vec<T>),
-    Large(BTreeSet<T>),
-}
+pub struct RoomSet<T>(VecMap<T, (), { RoomSet::<()>::SMALL }>);
 
 impl<T> Default for RoomSet<T> {
     fn default() -> Self {
-        RoomSet(SetRepr::Small(Vec::new()))
+        RoomSet(VecMap::default())
     }
 }
 
@@ -190,18 +185,12 @@ impl<T> RoomSet<T> {
 
     /// The entries in ascending order.
     pub fn iter(&self) -> RoomSetIter<'_, T> {
-        RoomSetIter(match &self.0 {
-            SetRepr::Small(items) => IterRepr::Small(items.iter()),
-            SetRepr::Large(items) => IterRepr::Large(items.iter()),
-        })
+        RoomSetIter(self.0.iter())
     }
 
     /// How many entries.
     pub fn len(&self) -> usize {
-        match &self.0 {
-            SetRepr::Small(items) => items.len(),
-            SetRepr::Large(items) => items.len(),
-        }
+        self.0.len()
     }
 
     /// True if empty.
@@ -213,46 +202,17 @@ impl<T> RoomSet<T> {
 impl<T: Ord> RoomSet<T> {
     /// True if `item` is in the set.
     pub fn contains(&self, item: &T) -> bool {
-        match &self.0 {
-            SetRepr::Small(items) => items.binary_search(item).is_ok(),
-            SetRepr::Large(items) => items.contains(item),
-        }
+        self.0.contains_key(item)
     }
 
     /// Adds `item`; false if it was there already.
     pub fn insert(&mut self, item: T) -> bool {
-        match &mut self.0 {
-            SetRepr::Small(items) => match items.binary_search(&item) {
-                Ok(_) => false,
-                Err(at) if items.len() < Self::SMALL => {
-                    // Grown one slot at a time: these sets stay tiny and live long.
-                    items.reserve_exact(1);
-                    items.insert(at, item);
-                    true
-                }
-                Err(_) => {
-                    let mut large: BTreeSet<T> = core::mem::take(items).into_iter().collect();
-                    large.insert(item);
-                    self.0 = SetRepr::Large(large);
-                    true
-                }
-            },
-            SetRepr::Large(items) => items.insert(item),
-        }
+        self.0.insert(item, ()).is_none()
     }
 
     /// Removes `item`; false if it was not there.
     pub fn remove(&mut self, item: &T) -> bool {
-        match &mut self.0 {
-            SetRepr::Small(items) => match items.binary_search(item) {
-                Ok(at) => {
-                    items.remove(at);
-                    true
-                }
-                Err(_) => false,
-            },
-            SetRepr::Large(items) => items.remove(item),
-        }
+        self.0.remove(item).is_some()
     }
 }
 
@@ -270,26 +230,17 @@ impl<T> IntoIterator for RoomSet<T> {
     type IntoIter = RoomSetIntoIter<T>;
 
     fn into_iter(self) -> RoomSetIntoIter<T> {
-        RoomSetIntoIter(match self.0 {
-            SetRepr::Small(items) => IntoIterRepr::Small(items.into_iter()),
-            SetRepr::Large(items) => IntoIterRepr::Large(items.into_iter()),
-        })
+        RoomSetIntoIter(self.0.into_keys())
     }
 }
 
 /// The entries of a [`RoomSet`], in ascending order.
 #[derive(Debug, Clone)]
-pub struct RoomSetIter<'a, T>(IterRepr<'a, T>);
-
-#[derive(Debug, Clone)]
-enum IterRepr<'a, T> {
-    Small(core::slice::Iter<'a, T>),
-    Large(btree_set::Iter<'a, T>),
-}
+pub struct RoomSetIter<'a, T>(crate::vecmap::Iter<'a, T, ()>);
 
 impl<T> Default for RoomSetIter<'_, T> {
     fn default() -> Self {
-        RoomSetIter(IterRepr::Small([].iter()))
+        RoomSetIter(crate::vecmap::Iter::default())
     }
 }
 
@@ -297,17 +248,11 @@ impl<'a, T> Iterator for RoomSetIter<'a, T> {
     type Item = &'a T;
 
     fn next(&mut self) -> Option<&'a T> {
-        match &mut self.0 {
-            IterRepr::Small(iter) => iter.next(),
-            IterRepr::Large(iter) => iter.next(),
-        }
+        self.0.next().map(|(item, ())| item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.0 {
-            IterRepr::Small(iter) => iter.size_hint(),
-            IterRepr::Large(iter) => iter.size_hint(),
-        }
+        self.0.size_hint()
     }
 }
 
@@ -315,29 +260,17 @@ impl<T> ExactSizeIterator for RoomSetIter<'_, T> {}
 
 /// The entries of a [`RoomSet`] by value, in ascending order.
 #[derive(Debug)]
-pub struct RoomSetIntoIter<T>(IntoIterRepr<T>);
-
-#[derive(Debug)]
-enum IntoIterRepr<T> {
-    Small(alloc::vec::IntoIter<T>),
-    Large(btree_set::IntoIter<T>),
-}
+pub struct RoomSetIntoIter<T>(crate::vecmap::IntoKeys<T, ()>);
 
 impl<T> Iterator for RoomSetIntoIter<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        match &mut self.0 {
-            IntoIterRepr::Small(iter) => iter.next(),
-            IntoIterRepr::Large(iter) => iter.next(),
-        }
+        self.0.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.0 {
-            IntoIterRepr::Small(iter) => iter.size_hint(),
-            IntoIterRepr::Large(iter) => iter.size_hint(),
-        }
+        self.0.size_hint()
     }
 }
 

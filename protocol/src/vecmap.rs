@@ -1,31 +1,36 @@
-//! A map for the few entries a connection holds (its namespaces): a sorted `Vec` while small,
-//! where a `BTreeMap` would allocate a whole node (11 slots) for one entry; a `BTreeMap` once
-//! past [`SMALL`] entries, so a peer that opens many namespaces costs no quadratic work.
+//! A map for the few entries a connection or a socket holds (its namespaces, its rooms, a
+//! room's members): a sorted `Vec` while small, where a `BTreeMap` would allocate a whole node
+//! (11 slots) for one entry; a `BTreeMap` once past `SMALL` entries, so a peer that makes many
+//! of them costs no quadratic work.
 
 use alloc::collections::{BTreeMap, btree_map};
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-/// Most entries kept as a sorted vector.
-const SMALL: usize = 16;
-
-/// A map ordered by key: a sorted vector of pairs up to [`SMALL`] entries, a B-tree beyond.
+/// A map ordered by key: a sorted vector of pairs up to `SMALL` entries, a B-tree beyond.
 #[derive(Debug, Clone)]
-pub(crate) enum VecMap<K, V> {
+pub(crate) enum VecMap<K, V, const SMALL: usize = 16> {
     Small(Vec<(K, V)>),
     Large(BTreeMap<K, V>),
 }
 
-impl<K, V> Default for VecMap<K, V> {
+impl<K, V, const SMALL: usize> Default for VecMap<K, V, SMALL> {
     fn default() -> Self {
         VecMap::Small(Vec::new())
     }
 }
 
 /// The entries of a [`VecMap`] in key order.
+#[derive(Debug, Clone)]
 pub(crate) enum Iter<'a, K, V> {
     Small(core::slice::Iter<'a, (K, V)>),
     Large(btree_map::Iter<'a, K, V>),
+}
+
+impl<K, V> Default for Iter<'_, K, V> {
+    fn default() -> Self {
+        Iter::Small([].iter())
+    }
 }
 
 impl<'a, K, V> Iterator for Iter<'a, K, V> {
@@ -37,9 +42,67 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
             Iter::Large(iter) => iter.next(),
         }
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Small(iter) => iter.size_hint(),
+            Iter::Large(iter) => iter.size_hint(),
+        }
+    }
 }
 
-impl<K: Ord, V> VecMap<K, V> {
+/// The keys of a [`VecMap`] by value, in order.
+#[derive(Debug)]
+pub(crate) enum IntoKeys<K, V> {
+    Small(alloc::vec::IntoIter<(K, V)>),
+    Large(btree_map::IntoKeys<K, V>),
+}
+
+impl<K, V> Iterator for IntoKeys<K, V> {
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        match self {
+            IntoKeys::Small(iter) => iter.next().map(|(key, _)| key),
+            IntoKeys::Large(iter) => iter.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            IntoKeys::Small(iter) => iter.size_hint(),
+            IntoKeys::Large(iter) => iter.size_hint(),
+        }
+    }
+}
+
+impl<K, V, const SMALL: usize> VecMap<K, V, SMALL> {
+    /// How many entries.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            VecMap::Small(entries) => entries.len(),
+            VecMap::Large(map) => map.len(),
+        }
+    }
+
+    /// The entries in key order.
+    pub(crate) fn iter(&self) -> Iter<'_, K, V> {
+        match self {
+            VecMap::Small(entries) => Iter::Small(entries.iter()),
+            VecMap::Large(map) => Iter::Large(map.iter()),
+        }
+    }
+
+    /// The keys by value, in order.
+    pub(crate) fn into_keys(self) -> IntoKeys<K, V> {
+        match self {
+            VecMap::Small(entries) => IntoKeys::Small(entries.into_iter()),
+            VecMap::Large(map) => IntoKeys::Large(map.into_keys()),
+        }
+    }
+}
+
+impl<K: Ord, V, const SMALL: usize> VecMap<K, V, SMALL> {
     fn find<Q: Ord + ?Sized>(entries: &[(K, V)], key: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
@@ -83,7 +146,7 @@ impl<K: Ord, V> VecMap<K, V> {
             VecMap::Small(entries) => match Self::find(entries, &key) {
                 Ok(at) => Some(core::mem::replace(&mut entries[at].1, value)),
                 Err(at) if entries.len() < SMALL => {
-                    // Grown one slot at a time: a connection joins one or two namespaces.
+                    // Grown one slot at a time: these maps stay tiny and live long.
                     entries.reserve_exact(1);
                     entries.insert(at, (key, value));
                     None
@@ -117,14 +180,6 @@ impl<K: Ord, V> VecMap<K, V> {
         }
     }
 
-    /// The entries in key order.
-    pub(crate) fn iter(&self) -> Iter<'_, K, V> {
-        match self {
-            VecMap::Small(entries) => Iter::Small(entries.iter()),
-            VecMap::Large(map) => Iter::Large(map.iter()),
-        }
-    }
-
     /// The values in key order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.iter().map(|(_, value)| value)
@@ -144,7 +199,7 @@ mod tests {
 
     #[test]
     fn keeps_keys_sorted_and_replaces_on_insert() {
-        let mut map = VecMap::default();
+        let mut map: VecMap<String, i32> = VecMap::default();
         assert_eq!(map.insert("/b".to_string(), 2), None);
         assert_eq!(map.insert("/".to_string(), 0), None);
         assert_eq!(map.insert("/a".to_string(), 1), None);
@@ -164,7 +219,7 @@ mod tests {
 
     #[test]
     fn behaves_as_a_btree_map_across_the_switch() {
-        let mut map = VecMap::default();
+        let mut map: VecMap<u32, u32> = VecMap::default();
         let mut model = BTreeMap::new();
         // A fixed pseudo-random walk of inserts and removes over 40 keys.
         let mut state = 7u32;

@@ -314,26 +314,20 @@ where
                 let mut bytes = 0;
                 let mut heartbeat = false;
                 while let Some(out) = batch.pop_front() {
-                    let frame = match out {
-                        WsOut::Frame(frame) => frame,
-                        WsOut::Message(message) => {
-                            bytes += message.len();
-                            if let Err(error) = sink.feed(message).await {
-                                return ws_closed(&error);
-                            }
-                            continue;
-                        }
+                    let (len, message) = match out {
+                        WsOut::Frame(frame) => (frame.len(), to_message(frame)),
+                        WsOut::Message(message) => (message.len(), Some(message)),
                         WsOut::Heartbeat(frame) => {
                             heartbeat = true;
-                            frame
+                            (frame.len(), to_message(frame))
                         }
                         WsOut::Close => {
                             let _ = sink.send(tungstenite::Message::Close(None)).await;
                             return true;
                         }
                     };
-                    bytes += frame.len();
-                    let Some(message) = to_message(frame) else {
+                    bytes += len;
+                    let Some(message) = message else {
                         continue;
                     };
                     if let Err(error) = sink.feed(message).await {
