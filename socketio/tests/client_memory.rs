@@ -1010,3 +1010,49 @@ fn a_full_send_buffer_is_reported_as_such() {
     socket.emit("b", &2).unwrap();
     assert_eq!(socket.emit("c", &3), Err(socketio::EmitError::BufferFull));
 }
+
+#[test]
+fn forty_namespaces_share_one_connection() {
+    // Past the 16 namespaces a connection keeps in a plain sorted list (then a B-tree): every
+    // one still routes its events, and leaving half of them keeps the rest.
+    let s = echo_server(Server::builder());
+    let names: Vec<String> = (0..40).map(|i| format!("/n{i:02}")).collect();
+    for name in &names {
+        s.io.ns(name.as_str(), |socket: Socket| async move {
+            socket.on(
+                "whoami",
+                |socket: Socket, _: (), ack: Option<socketio::AckSender>| async move {
+                    ack.unwrap().send(&socket.ns().to_owned()).ok();
+                },
+            );
+        });
+    }
+    let client = s.client(url());
+    client.connect();
+    block_on(async {
+        let sockets: Vec<_> = names.iter().map(|name| client.socket(name)).collect();
+        for socket in &sockets {
+            socket.connect();
+        }
+        for socket in &sockets {
+            socket.wait_connected().await.unwrap();
+        }
+        for (name, socket) in names.iter().zip(&sockets) {
+            let nsp: String = socket.emit_with_ack("whoami", &()).await.unwrap();
+            assert_eq!(&nsp, name);
+        }
+        for socket in sockets.iter().step_by(2) {
+            socket.disconnect();
+        }
+        sleep(100).await;
+        for (i, (name, socket)) in names.iter().zip(&sockets).enumerate() {
+            if i % 2 == 0 {
+                assert!(!socket.connected(), "{name} left");
+            } else {
+                let nsp: String = socket.emit_with_ack("whoami", &()).await.unwrap();
+                assert_eq!(&nsp, name);
+            }
+        }
+        client.disconnect();
+    });
+}
