@@ -172,11 +172,3 @@ pub(crate) fn session_of(parts: &http::request::Parts) -> Option<&str> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("sid="))
 }
-
-/// Whether the request names a session (`sid` in its query).
-pub(crate) fn has_sid(parts: &http::request::Parts) -> bool {
-    parts
-        .uri
-        .query()
-        .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")))
-}

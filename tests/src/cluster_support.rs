@@ -92,12 +92,24 @@ pub async fn start_nodes_on(
     options: RedisAdapterOptions,
     ids: &[&str],
 ) -> Vec<TestNode> {
+    start_nodes_with(exec, url, options, ids, |builder| builder).await
+}
+
+/// [`start_nodes_on`] with the conformance options changed by `customize` (e.g. production
+/// heartbeats for a test with hundreds of clients).
+pub async fn start_nodes_with(
+    exec: Executor,
+    url: &str,
+    options: RedisAdapterOptions,
+    ids: &[&str],
+    customize: impl Fn(socketio_tokio::ServerBuilder) -> socketio_tokio::ServerBuilder,
+) -> Vec<TestNode> {
     let mut nodes = Vec::new();
     for id in ids {
         let client = socketio_redis::redis::Client::open(url).expect("a redis URL");
         let node = RedisNode::new(client, exec.runtime(), options.clone());
         let recovery = matches!(options.flavor, socketio_redis::Flavor::Streams(_));
-        let io = cluster::builder(&node, false, recovery).build(exec.runtime());
+        let io = customize(cluster::builder(&node, false, recovery)).build(exec.runtime());
         cluster::install(&io, &node, id);
         let served = exec.serve(io.clone()).await;
         nodes.push(TestNode { io, node, served });

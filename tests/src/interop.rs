@@ -202,6 +202,7 @@ pub struct RefServer {
     _stdin: ChildStdin,
     port: u16,
     lines: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl RefServer {
@@ -215,34 +216,60 @@ impl RefServer {
     /// `servers/cluster-redis.js`) that prints `{"listening":<port>}` on stdout and exits
     /// when its stdin closes, with `options` as its argument.
     pub fn start_script(script: &str, options: &Value) -> RefServer {
+        RefServer::start_script_with(script, options, &[], "listening")
+    }
+
+    /// Starts any script of `tests/node` (`script` relative to it) with `options` as its
+    /// argument and `env`, and waits (10 s at most) for a stdout line with key `ready` (its
+    /// value is the port when it is a number, else the port is 0). Killed on drop.
+    pub fn start_script_with(
+        script: &str,
+        options: &Value,
+        env: &[(&str, &str)],
+        ready: &str,
+    ) -> RefServer {
         ensure_installed();
         let path = node_dir().join(script);
-        let mut child = spawn_node(&path, &[options.to_string()], &[], true);
+        let mut child = spawn_node(&path, &[options.to_string()], env, true);
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = read_all(child.stderr.take().expect("stderr is piped"));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_sink = Arc::clone(&stderr);
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr_pipe.read(&mut chunk) {
+                stderr_sink
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        });
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&lines);
+        let ready_key = ready.to_owned();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let Ok(value) = serde_json::from_str::<Value>(&line) else {
                     continue;
                 };
-                if let Some(port) = value.get("listening").and_then(Value::as_u64) {
-                    let _ = port_tx.send(port);
+                if let Some(at) = value.get(&ready_key) {
+                    let _ = ready_tx.send(at.as_u64().unwrap_or(0));
                 }
                 sink.lock().unwrap().push(value);
             }
         });
-        let port = match port_rx.recv_timeout(Duration::from_secs(10)) {
+        let port = match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(port) => u16::try_from(port).expect("a port"),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
+                // (Its stderr is read to its end once it is gone.)
+                thread::sleep(Duration::from_millis(50));
                 panic!(
-                    "the reference server did not start:\n{}",
-                    stderr.join().unwrap_or_default()
+                    "node {script} never printed {ready:?}:\n{}",
+                    stderr.lock().unwrap()
                 );
             }
         };
@@ -251,6 +278,34 @@ impl RefServer {
             _stdin: stdin,
             port,
             lines,
+            stderr,
+        }
+    }
+
+    /// Waits (at most `wait`) for a line with key `key` and returns it; panics with what
+    /// the script printed if none comes or it printed an `error`.
+    pub fn wait_line(&self, key: &str, wait: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let lines = self.lines();
+            if let Some(line) = lines.iter().find(|l| l.get(key).is_some()) {
+                return line.clone();
+            }
+            let failed = lines.iter().any(|l| l.get("error").is_some());
+            if failed || start.elapsed() >= wait {
+                let mut text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                for t in &mut text {
+                    if t.len() > 2000 {
+                        t.truncate(2000);
+                    }
+                }
+                panic!(
+                    "no {key:?} line within {wait:?}; the script printed:\n{}\nstderr:\n{}",
+                    text.join("\n"),
+                    self.stderr.lock().unwrap()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -300,41 +355,54 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// browser test is never skipped.
 pub fn ensure_chromium() {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        if Path::new(CHROMIUM).exists() {
-            return;
-        }
-        let apt = |args: &[&str]| {
-            eprintln!("socketio-tests: running `apt-get {}`", args.join(" "));
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdin(Stdio::null())
-                .output()
+    DONE.get_or_init(|| ensure_debian_package(CHROMIUM, "chromium"));
+}
+
+/// Where the drain test finds nginx (Debian's `nginx` package).
+pub const NGINX: &str = "/usr/sbin/nginx";
+
+/// Makes sure `/usr/sbin/nginx` exists, installing Debian's `nginx` package with apt-get when
+/// it is missing. Panics loudly if it cannot: the load-balancer test is never skipped.
+pub fn ensure_nginx() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| ensure_debian_package(NGINX, "nginx"));
+}
+
+/// Installs Debian's `package` with apt-get unless `binary` exists (after an `apt-get
+/// update` if the first attempt fails); panics with apt-get's output if it is still missing.
+fn ensure_debian_package(binary: &str, package: &str) {
+    if Path::new(binary).exists() {
+        return;
+    }
+    let apt = |args: &[&str]| {
+        eprintln!("socketio-tests: running `apt-get {}`", args.join(" "));
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+    };
+    let install = ["install", "-y", "--no-install-recommends", package];
+    let first = apt(&install);
+    if !first.as_ref().is_ok_and(|o| o.status.success()) || !Path::new(binary).exists() {
+        let update = apt(&["update"]);
+        let second = apt(&install);
+        let describe = |r: &std::io::Result<std::process::Output>| match r {
+            Ok(o) => format!(
+                "{}\n{}{}",
+                o.status,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => e.to_string(),
         };
-        let install = ["install", "-y", "--no-install-recommends", "chromium"];
-        let first = apt(&install);
-        if !first.as_ref().is_ok_and(|o| o.status.success()) || !Path::new(CHROMIUM).exists() {
-            let update = apt(&["update"]);
-            let second = apt(&install);
-            let describe = |r: &std::io::Result<std::process::Output>| match r {
-                Ok(o) => format!(
-                    "{}\n{}{}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                ),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                Path::new(CHROMIUM).exists(),
-                "{CHROMIUM} is missing and `apt-get install chromium` failed; the headless browser \
-                 test is never skipped. Install Debian's `chromium` package (as root: \
-                 `apt-get update && apt-get install -y chromium`).\napt-get update: {}\n\
-                 apt-get install: {}",
-                describe(&update),
-                describe(&second)
-            );
-        }
-    });
+        assert!(
+            Path::new(binary).exists(),
+            "{binary} is missing and `apt-get install {package}` failed; the test that needs it \
+             is never skipped. Install Debian's `{package}` package (as root: `apt-get update && \
+             apt-get install -y {package}`).\napt-get update: {}\napt-get install: {}",
+            describe(&update),
+            describe(&second)
+        );
+    }
 }

@@ -25,9 +25,7 @@ use socketio_protocol::engine::server::{
 };
 
 use super::{Conn, Driver, Effects, Layer, Machine};
-use crate::httputil::{
-    await_answer, close_unread, has_sid, head_from_parts, plain, session_of, to_http,
-};
+use crate::httputil::{await_answer, close_unread, head_from_parts, plain, session_of, to_http};
 use crate::namespace::lock;
 use crate::plumbing::{Plumbing, allow_request_verdicts, upgrade_headers};
 use crate::wsio::{self, Writer, WriterEnd};
@@ -72,8 +70,8 @@ impl<L: Layer> Driver<L> {
         let (parts, body) = request.into_parts();
         // While shutting down, sessions still open get their answers (a polling client's close
         // packet waits for its next GET); only new handshakes are refused.
-        if self.shut_down.load(Ordering::Acquire) && !has_sid(&parts) {
-            return plain(503, "server shutting down");
+        if let Some(refusal) = self.refusal(session_of(&parts)) {
+            return refusal;
         }
         let head = head_from_parts(&parts);
         let method = head.method;
@@ -199,7 +197,12 @@ impl<L: Layer> Driver<L> {
         remote: Option<SocketAddr>,
     ) -> Result<Ticket<L>, http::Response<Full<Bytes>>> {
         if self.shut_down.load(Ordering::Acquire) {
-            return Err(plain(503, "server shutting down"));
+            return Err(self
+                .refusal(None)
+                .unwrap_or_else(|| plain(503, "server shutting down")));
+        }
+        if let Some(refusal) = self.refusal(session_of(request)) {
+            return Err(refusal);
         }
         let connection = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (writer, end) = wsio::writer();

@@ -40,8 +40,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_channel::mpsc;
 use futures_util::StreamExt;
+use http_body_util::Full;
 use socketio_protocol::engine::CloseReason;
 use socketio_protocol::engine::server::{
     Config as CoreConfig, ConnectionId, Event, Handshake, Router, Session, TransportId,
@@ -51,6 +53,7 @@ use socketio_protocol::{Instant, Str};
 
 use crate::fasthash::IdMap;
 use crate::flow::{Backpressure, Gate};
+use crate::httputil::plain;
 use crate::ids::id_generator;
 use crate::namespace::lock;
 use crate::plumbing::Plumbing;
@@ -183,6 +186,11 @@ pub(crate) struct Driver<L: Layer> {
     websockets: AtomicUsize,
     timer_running: AtomicBool,
     pub(crate) shut_down: AtomicBool,
+    /// Draining (`Server::drain`): new handshakes, and requests for sessions this node does
+    /// not know, get `503` so a load balancer sends them to another node.
+    pub(crate) draining: AtomicBool,
+    /// The `Retry-After` (seconds) of the `503`s while draining or shutting down.
+    pub(crate) retry_after_secs: AtomicU64,
     pub(crate) limits: Backpressure,
     allow_request: Option<AllowRequest>,
     prefix: String,
@@ -217,6 +225,8 @@ impl<L: Layer> Driver<L> {
             websockets: AtomicUsize::new(0),
             timer_running: AtomicBool::new(true),
             shut_down: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            retry_after_secs: AtomicU64::new(1),
             limits,
             allow_request,
             prefix,
@@ -269,6 +279,65 @@ impl<L: Layer> Driver<L> {
     /// The number of live sessions.
     pub(crate) fn session_count(&self) -> usize {
         lock(&self.front).sessions.len()
+    }
+
+    /// The `503` a request gets instead of being served while this node refuses work: a
+    /// new handshake (or WebSocket without a session) once shutting down or draining, and
+    /// while draining also a request naming a session this node does not have (it belongs
+    /// to another node: a load balancer retrying on `503` sends it there, where a `400`
+    /// would end the client's session).
+    pub(crate) fn refusal(&self, sid: Option<&str>) -> Option<http::Response<Full<Bytes>>> {
+        let refused = match sid {
+            None => self.shut_down.load(Ordering::Acquire) || self.draining.load(Ordering::Acquire),
+            Some(sid) => {
+                self.draining.load(Ordering::Acquire)
+                    && !lock(&self.front)
+                        .sessions
+                        .contains_key(&Str::from(sid.to_owned()))
+            }
+        };
+        if !refused {
+            return None;
+        }
+        let mut response = plain(503, "server draining or shutting down");
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(self.retry_after_secs.load(Ordering::Relaxed)),
+        );
+        Some(response)
+    }
+
+    /// Ends every session, spread evenly over `over` (a slice every 10 ms), each with
+    /// `close` (run under no lock of the driver's), then waits until no session is left.
+    /// New work is refused from the start (see [`Driver::refusal`]).
+    pub(crate) async fn drain_with(&self, over: Duration, close: impl Fn(&Arc<Conn<L>>)) {
+        self.retry_after_secs
+            .store(over.as_secs().max(1), Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release);
+        let conns = self.conns();
+        let total = conns.len();
+        let start = self.runtime.now();
+        let mut closed = 0;
+        while closed < total && !self.shut_down.load(Ordering::Acquire) {
+            let elapsed = self.runtime.now().saturating_duration_since(start);
+            // The share of the sessions due by now (all of them once `over` has passed).
+            let due = if elapsed >= over || over.is_zero() {
+                total
+            } else {
+                ((total as u128 * elapsed.as_micros()) / over.as_micros().max(1)) as usize + 1
+            }
+            .min(total);
+            for conn in &conns[closed..due] {
+                close(conn);
+            }
+            closed = due;
+            if closed < total {
+                self.runtime.sleep(Duration::from_millis(10)).await;
+            }
+        }
+        while self.session_count() > 0 && !self.shut_down.load(Ordering::Acquire) {
+            self.runtime.sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Runs `input` on connection `conn` under its lock, then its pump; re-files its

@@ -222,6 +222,22 @@ impl Inner {
         self.drive(conn, |st, cx| st.session.close(cx.now));
     }
 
+    /// [`Server::drain`](crate::Server::drain).
+    pub(super) async fn drain(&self, over: Duration) {
+        tracing::info!(?over, "socket.io server draining");
+        self.drain_with(over, |conn| {
+            // As in a shutdown: the sockets leave with a recoverable reason (their sessions
+            // go to the adapter first), then the engine session closes, so the client sees
+            // `transport close` and reconnects, elsewhere.
+            self.drive(conn, |st, _| {
+                let _ = st.session.socket_mut().shutdown();
+            });
+            self.drive(conn, |st, cx| st.session.close(cx.now));
+        })
+        .await;
+        tracing::info!("socket.io server drained");
+    }
+
     /// [`Server::shutdown`](crate::Server::shutdown).
     pub(super) async fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::AcqRel) {

@@ -401,6 +401,35 @@ impl Server {
     pub async fn shutdown(&self) {
         self.0.shutdown().await
     }
+
+    /// Drains this node for a deploy, without a reconnect storm: from the call on, new
+    /// handshakes and WebSockets get `503` with `Retry-After` (and so do requests naming a
+    /// session this node does not have, so that a load balancer retrying on `503`, such as
+    /// nginx with `proxy_next_upstream http_503`, hands them to another node); then every
+    /// client is disconnected, spread evenly over `over` rather than all at once. Each of its
+    /// sockets leaves with `server shutting down`, a recoverable reason: with connection state
+    /// recovery on, its session is handed to the adapter first (with a shared adapter such as
+    /// the Redis streams one, any other node restores it), and the official client, seeing
+    /// `transport close`, reconnects with its usual backoff. Resolves once no session is left
+    /// (a polling client gets its close on its next request, or times out).
+    ///
+    /// The server keeps refusing new work afterwards; call [`Server::shutdown`] to end it.
+    ///
+    /// ```no_run
+    /// # async fn f(io: socketio::Server) {
+    /// use std::time::Duration;
+    /// io.drain(Duration::from_secs(30)).await; // every client is on another node now
+    /// io.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn drain(&self, over: Duration) {
+        self.0.drain(over).await
+    }
+
+    /// Whether [`Server::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 impl Inner {
