@@ -336,14 +336,7 @@ impl RecoveryStore {
             return Err(NotRestored::EventsDropped);
         }
         let record = session.record;
-        let skip = usize::try_from(seen + 1 - first).unwrap_or(usize::MAX);
-        let missed = self
-            .packets
-            .iter()
-            .skip(skip)
-            .filter(|stored| stored.opts.includes(&record.sid, &record.rooms))
-            .map(|stored| stored.packet.clone())
-            .collect();
+        let missed = self.stored_after(seen, &record.sid, &record.rooms);
         Ok(Restored {
             sid: record.sid,
             pid: record.pid,
@@ -351,6 +344,39 @@ impl RecoveryStore {
             data: record.data,
             missed,
         })
+    }
+
+    /// The second step of a restore: the events for socket `sid` in `rooms` stored after
+    /// `offset`, i.e. those broadcast while its session was being restored (between
+    /// [`RecoveryStore::restore`] and the moment it joined its rooms again), oldest first.
+    pub fn missed_since(
+        &mut self,
+        now: Instant,
+        sid: &Str,
+        rooms: &BTreeSet<Str>,
+        offset: &str,
+    ) -> Result<Vec<Packet>, NotRestored> {
+        self.expire_packets(now);
+        let seen = self
+            .parse_offset(offset)
+            .ok_or(NotRestored::InvalidOffset)?;
+        let first = self.packets.front().map_or(self.next_seq, |p| p.seq);
+        if seen + 1 < first {
+            return Err(NotRestored::EventsDropped);
+        }
+        Ok(self.stored_after(seen, sid, rooms))
+    }
+
+    /// The stored events after counter `seen` that reach `sid` in `rooms`.
+    fn stored_after(&self, seen: u64, sid: &Str, rooms: &BTreeSet<Str>) -> Vec<Packet> {
+        let first = self.packets.front().map_or(self.next_seq, |p| p.seq);
+        let skip = usize::try_from((seen + 1).saturating_sub(first)).unwrap_or(usize::MAX);
+        self.packets
+            .iter()
+            .skip(skip)
+            .filter(|stored| stored.opts.includes(sid, rooms))
+            .map(|stored| stored.packet.clone())
+            .collect()
     }
 
     /// Drops the sessions and events whose time is up.
@@ -442,6 +468,23 @@ impl RecoveryStore {
     fn remove_session(&mut self, pid: &Str) {
         let _ = self.take_session(pid);
     }
+}
+
+/// Where an offset stands in its store's order, to tell which of two events came first: a
+/// Redis stream entry id `<ms>-<seq>` gives `(ms, seq)`, an offset of [`RecoveryStore`]
+/// (`<tag>.<seq>`) gives `(0, seq)`. `None` for anything else.
+#[must_use]
+pub fn offset_order(offset: &str) -> Option<(u64, u64)> {
+    let digits = |text: &str| {
+        (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
+    };
+    if let Some((_, seq)) = offset.rsplit_once('.') {
+        return Some((0, digits(seq)?));
+    }
+    let (ms, seq) = offset.split_once('-')?;
+    Some((digits(ms)?, digits(seq)?))
 }
 
 /// Appends `offset` as the last item of an event's data array; false if the data is not an

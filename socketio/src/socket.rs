@@ -585,6 +585,7 @@ impl Socket {
         handler: crate::namespace::ConnectHandler,
         rooms: Vec<Str>,
         mut queue: mpsc::UnboundedReceiver<BoxTask>,
+        catch_up: Option<Str>,
     ) -> BoxTask {
         let socket = self.clone();
         let server = self.0.server.clone();
@@ -593,7 +594,19 @@ impl Socket {
         Box::pin(async move {
             // Its own room (and a recovered session's rooms) first: the adapter is called
             // outside the server's lock, before the client can see its CONNECT.
-            server.adapter(&socket.0.nsp).add_all(&socket.0.id, &rooms);
+            let adapter = server.adapter(&socket.0.nsp);
+            adapter.add_all(&socket.0.id, &rooms);
+            if let Some(after) = catch_up {
+                // A restored socket, back in its rooms: what was broadcast while it was
+                // being restored (its live events wait meanwhile).
+                let (restored, server) = (socket.clone(), server.clone());
+                let sid = socket.0.id.clone();
+                let rooms = rooms.clone();
+                server.clone().spawn(Box::pin(async move {
+                    let missed = adapter.missed_since(sid, rooms, after).await;
+                    server.finish_catch_up(&restored, missed);
+                }));
+            }
             // Not kept for the socket's life.
             drop(rooms);
             let mut connect = handler(socket);

@@ -152,7 +152,10 @@ fn busiest_window(mut times: Vec<u64>, window: u64) -> usize {
 fn a_node_drains_behind_nginx_without_a_reconnect_storm() {
     let exec = Executor::Tokio;
     exec.block_on(async move {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let key = unique_key("drain");
         // The defaults of production (heartbeats 25 s / 20 s, connectTimeout 45 s): the
         // conformance ones (300 ms / 200 ms, 1 s) time out some of 200 clients of one busy
@@ -172,7 +175,10 @@ fn a_node_drains_behind_nginx_without_a_reconnect_storm() {
                 let script = RefServer::start_script_with(
                     "clients/drain.js",
                     &json!({"url": url, "clients": CLIENTS}),
-                    &[("SCRIPT_TIMEOUT_MS", "120000"), ("DRAIN_DEBUG", "/tmp/drain-events.jsonl")],
+                    &[
+                        ("SCRIPT_TIMEOUT_MS", "120000"),
+                        ("DRAIN_DEBUG", "/tmp/drain-events.jsonl"),
+                    ],
                     "ready",
                 );
                 let ready = script.wait_line("ready", Duration::from_secs(30));
@@ -212,10 +218,16 @@ fn a_node_drains_behind_nginx_without_a_reconnect_storm() {
         exec.sleep(Duration::from_millis(300)).await;
 
         let drain_start = std::time::Instant::now();
-        eprintln!("drain starts at {:?}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH));
+        eprintln!(
+            "drain starts at {:?}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)
+        );
         nodes[drained].io.drain(DRAIN_OVER).await;
         let drained_after = drain_start.elapsed();
-        eprintln!("drain ends at {:?}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH));
+        eprintln!(
+            "drain ends at {:?}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)
+        );
         assert!(nodes[drained].io.is_draining());
 
         // Every client back, on the other node.

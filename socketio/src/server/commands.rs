@@ -20,9 +20,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use socketio_protocol::recovery::offset_order;
 use socketio_protocol::rooms::BroadcastOptions;
-use socketio_protocol::socket::Payload;
 use socketio_protocol::socket::ack::BroadcastAck;
+use socketio_protocol::socket::{Packet, Payload};
 use socketio_protocol::{Str, Value};
 
 use super::state::{AckReply, AckTarget, BroadcastWait, Encoded, Inner, SioCell, read, send_to};
@@ -206,6 +207,36 @@ impl Inner {
             } else {
                 st.session.socket_mut().disconnect(&socket.0.id)
             };
+        });
+    }
+
+    /// The end of a restored socket's catch-up: the events `missed` while it was being
+    /// restored (from the adapter), then the live ones that waited meanwhile, each once and
+    /// in order; from then on live events go straight to it.
+    pub(crate) fn finish_catch_up(&self, socket: &Socket, missed: Vec<Packet>) {
+        self.drive(&socket.0.conn, |st, _| {
+            let sid = &socket.0.id;
+            let Some(at) = st.layer.recovered.iter().position(|r| r.sid == *sid) else {
+                return;
+            };
+            let mut given = st.layer.recovered[at].given;
+            let waiting = st.layer.recovered[at].waiting.take().unwrap_or_default();
+            for packet in missed {
+                let Some(data) = packet.data else { continue };
+                match super::connect::offset_of(&data).and_then(|o| offset_order(&o)) {
+                    Some(order) if order <= given => continue,
+                    Some(order) => given = order,
+                    None => {}
+                }
+                let _ = st.session.socket_mut().emit(sid, data);
+            }
+            for (order, frames) in waiting {
+                if order > given {
+                    given = order;
+                    let _ = st.session.socket_mut().send_encoded(frames);
+                }
+            }
+            st.layer.recovered[at].given = given;
         });
     }
 

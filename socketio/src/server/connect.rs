@@ -21,17 +21,19 @@ use socketio_protocol::socket::Payload;
 use socketio_protocol::socket::server::RestoredSession;
 use socketio_protocol::{Str, Value};
 
-use super::state::{Inner, SioCell, SioLayer, SocketEntry, write};
+use super::state::{Inner, Recovered, SioCell, SioLayer, SocketEntry, write};
 use crate::driver::{ConnState, Cx};
 use crate::namespace::{NsDef, lock};
 use crate::{Handshake, Socket};
+use socketio_protocol::recovery::offset_order;
 
 /// A connect request on its way through admission: the namespace's definition, the handshake
 /// and, once restored, the session's rooms and data.
 pub(super) struct Accepting {
     def: Arc<NsDef>,
     handshake: Handshake,
-    restored: Option<(BTreeSet<Str>, Value)>,
+    /// Once restored: the session's rooms, data, and the offset its catch-up starts after.
+    restored: Option<(BTreeSet<Str>, Value, Str)>,
 }
 
 type St = ConnState<SioLayer>;
@@ -115,11 +117,12 @@ fn resolve_connect(
         cx.fx.spawn.push(Box::pin(async move {
             let restored = server
                 .adapter(&nsp)
-                .restore_session(Str::from(request.pid), Str::from(request.offset))
+                .restore_session(Str::from(request.pid), Str::from(request.offset.clone()))
                 .await;
             if restored.is_none() {
                 tracing::debug!(nsp, "session not restored");
             }
+            let restored = restored.map(|restored| (restored, Str::from(request.offset)));
             resume(&server, &me, move |st, cx| {
                 admit(st, cx, nsp, accepting, restored)
             });
@@ -136,7 +139,7 @@ fn admit(
     cx: &mut Cx<'_, SioLayer>,
     nsp: String,
     accepting: Accepting,
-    restored: Option<Restored>,
+    restored: Option<(Restored, Str)>,
 ) {
     if st.session.socket().is_closed() {
         return;
@@ -175,12 +178,20 @@ fn admit(
     }));
 }
 
-/// Accepts a pending namespace connection (fresh or restored).
-fn accept(st: &mut St, nsp: &str, mut accepting: Accepting, restored: Option<Restored>) {
+/// Accepts a pending namespace connection (fresh or restored: `restored` with the offset its
+/// client gave).
+fn accept(st: &mut St, nsp: &str, mut accepting: Accepting, restored: Option<(Restored, Str)>) {
     let socket = st.session.socket_mut();
     let result = match restored {
-        Some(restored) => {
-            accepting.restored = Some((restored.rooms, restored.data));
+        Some((restored, seen)) => {
+            // Its catch-up starts after the last event the restore gives it.
+            let last_given = restored
+                .missed
+                .iter()
+                .rev()
+                .find_map(|packet| packet.data.as_ref().and_then(offset_of))
+                .unwrap_or(seen);
+            accepting.restored = Some((restored.rooms, restored.data, last_given));
             let missed = restored
                 .missed
                 .into_iter()
@@ -235,9 +246,20 @@ pub(super) fn connected(
     // Its rooms join in the adapter when its runner starts (outside the lock), before the
     // connect handler and before the client sees its CONNECT.
     let mut rooms = vec![sid.clone()];
+    let mut catch_up = None;
     let data = match accepting.restored {
-        Some((restored, data)) => {
+        Some((restored, data, last_given)) => {
             rooms.extend(restored.into_iter().filter(|room| *room != sid));
+            if let Some(given) = offset_order(&last_given) {
+                // Live events wait from now until its catch-up is done (see `Recovered`).
+                st.layer.recovered.retain(|r| r.sid != sid);
+                st.layer.recovered.push(Recovered {
+                    sid: sid.clone(),
+                    given,
+                    waiting: Some(Vec::new()),
+                });
+                catch_up = Some(last_given);
+            }
             data
         }
         None => Value::Null,
@@ -269,5 +291,17 @@ pub(super) fn connected(
         );
     cx.fx
         .spawn
-        .push(socket.runner(accepting.def.handler.clone(), rooms, queue));
+        .push(socket.runner(accepting.def.handler.clone(), rooms, queue, catch_up));
+}
+
+/// The offset an event carries (its last argument, when a string), as the official client
+/// reads it.
+pub(super) fn offset_of(payload: &Payload) -> Option<Str> {
+    match payload.to_value().ok()? {
+        Value::Array(mut items) => match items.pop()? {
+            Value::String(offset) => Some(Str::from(offset)),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -27,7 +27,7 @@ use socketio_protocol::engine::server::{
     ConnectionId, Handshake as EngineHandshake, PreparedMessage, Session, TransportId,
     TransportKind,
 };
-use socketio_protocol::recovery::SessionRecord;
+use socketio_protocol::recovery::{SessionRecord, offset_order};
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
 use socketio_protocol::socket::server::{Event as SocketEvent, Parser};
@@ -84,6 +84,52 @@ pub(crate) struct SioConn {
     pub(super) sockets: Vec<Socket>,
     /// Who waits for the acks of this connection's sockets.
     pub(super) acks: IdMap<(Str, u64), AckTarget>,
+    /// Its sockets restored by connection state recovery (usually none).
+    pub(super) recovered: Vec<Recovered>,
+}
+
+/// A restored socket's place in its namespace's event order: the live deliveries it already
+/// got through its restore are skipped, and while its catch-up runs (the events broadcast
+/// while it was being restored, asked of the adapter once it is back in its rooms) live ones
+/// wait, so its client gets every event once and in order.
+pub(super) struct Recovered {
+    pub(super) sid: Str,
+    /// The order of the last event given (see `offset_order`).
+    pub(super) given: (u64, u64),
+    /// While the catch-up runs: the live events that came meanwhile, with their order.
+    pub(super) waiting: Option<Vec<((u64, u64), Vec<Data>)>>,
+}
+
+/// What a live delivery with an offset does for a restored socket.
+pub(super) enum Catchup {
+    /// Not restored, or past what it was given: deliver.
+    Deliver,
+    /// Already given by its restore.
+    Skip,
+    /// Its catch-up runs: keep it until it is done.
+    Wait,
+}
+
+impl SioConn {
+    /// See [`Catchup`].
+    pub(super) fn catchup(&mut self, sid: &Str, order: (u64, u64), frames: &[Data]) -> Catchup {
+        let Some(recovered) = self.recovered.iter_mut().find(|r| r.sid == *sid) else {
+            return Catchup::Deliver;
+        };
+        if order <= recovered.given {
+            return Catchup::Skip;
+        }
+        match &mut recovered.waiting {
+            Some(waiting) => {
+                waiting.push((order, frames.to_vec()));
+                Catchup::Wait
+            }
+            None => {
+                recovered.given = order;
+                Catchup::Deliver
+            }
+        }
+    }
 }
 
 /// A connected socket of a namespace.
@@ -179,6 +225,7 @@ impl Layer for SioLayer {
             me: cell.clone(),
             websocket,
             accepting: HashMap::new(),
+            recovered: Vec::new(),
             gate: Arc::new(Gate::default()),
             sockets: Vec::new(),
             acks: IdMap::default(),
@@ -357,6 +404,8 @@ pub(super) struct Encoded {
     frames: Vec<Data>,
     /// The same, with their WebSocket frames made once (for plain emits).
     prepared: Vec<PreparedMessage>,
+    /// With recovery on, the order of the offset the event carries (its last argument).
+    pub(super) offset: Option<(u64, u64)>,
 }
 
 impl Encoded {
@@ -368,6 +417,13 @@ impl Encoded {
         volatile: bool,
         ack_id: Option<u64>,
     ) -> Encoded {
+        let offset = match (&config.recovery, &value) {
+            (Some(_), Value::Array(items)) => match items.last() {
+                Some(Value::String(last)) => offset_order(last),
+                _ => None,
+            },
+            _ => None,
+        };
         let mut packet = Packet::event(nsp.to_owned(), Payload::Value(value));
         if let Some(id) = ack_id {
             packet = packet.with_id(id);
@@ -387,7 +443,11 @@ impl Encoded {
             (None, false) => frames.iter().cloned().map(PreparedMessage::new).collect(),
             _ => Vec::new(),
         };
-        Encoded { frames, prepared }
+        Encoded {
+            frames,
+            prepared,
+            offset,
+        }
     }
 }
 
@@ -501,6 +561,13 @@ impl Inner {
                 // Set under this lock when the socket leaves.
                 if !socket.connected() {
                     return (false, false);
+                }
+                if let (Some(order), false) = (encoded.offset, st.layer.recovered.is_empty()) {
+                    match st.layer.catchup(&socket.0.id, order, &encoded.frames) {
+                        Catchup::Deliver => {}
+                        Catchup::Skip => return (false, false),
+                        Catchup::Wait => return (true, false),
+                    }
                 }
                 if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits, &mut memo) {
                     return written;
