@@ -420,8 +420,9 @@ pub async fn every_operation(
         b.call(exec, "sockets-leave", vec![s("r2"), s("r2")]).await,
         s("ok")
     );
-    let fetched = b.call(exec, "fetch-sockets", vec![s("r2")]).await;
-    assert_eq!(json(&fetched), "[]");
+    // Polled: with the streams adapter (official or ours) the leave travels in the stream and
+    // the fetch over pub/sub, two connections with no order between them.
+    wait_for_room(exec, b, "r2", 0).await;
 
     // Broadcast with acks across nodes: every client in r1 answers with its id.
     let answers = b.call(exec, "ask-room", vec![s("r1")]).await;
