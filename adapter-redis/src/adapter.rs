@@ -65,9 +65,10 @@ pub enum Flavor {
     /// `createShardedAdapter` (Redis 7): SPUBLISH / SSUBSCRIBE, the ClusterAdapter messages,
     /// with its `subscriptionMode`.
     Sharded(SubscriptionMode),
-    /// `@socket.io/redis-streams-adapter` 0.3: durable messages in the stream named `key`
-    /// (XADD / XREAD), the others with PUBLISH on `key` as `channelPrefix`; with connection
-    /// state recovery on, sessions kept in Redis and restored on any node.
+    /// `@socket.io/redis-streams-adapter` 0.3: durable messages in the stream named `key`, or
+    /// spread over `streamCount` streams (XADD / XREAD), the others with PUBLISH (or SPUBLISH
+    /// with `useShardedPubSub`) on `key` as `channelPrefix`; with connection state recovery
+    /// on, sessions kept in Redis and restored on any node.
     Streams(StreamsOptions),
 }
 
@@ -278,8 +279,11 @@ enum Answer {
 struct Streams {
     channels: ShardedChannels,
     options: StreamsOptions,
-    /// The stream (the `key` option).
+    /// The namespace's stream (`key`, or one of `streamCount` streams).
     stream: String,
+    /// With `useShardedPubSub`: the sharded subscriber's queue of changes, held open (its
+    /// channels never change here; a closed queue would stop it).
+    _changes: mpsc::UnboundedSender<Change>,
 }
 
 /// The sharded flavour's state of a namespace.
@@ -330,7 +334,7 @@ impl RedisAdapter {
             Flavor::Sharded(mode) => Some(Sharded {
                 channels: ShardedChannels::new(&node.options.key, local.name(), &uid),
                 mode: *mode,
-                changes: changes_tx,
+                changes: changes_tx.clone(),
                 subscribed: Mutex::new(BTreeSet::new()),
             }),
             _ => None,
@@ -339,16 +343,24 @@ impl RedisAdapter {
             Flavor::Streams(options) => Some(Streams {
                 channels: ShardedChannels::new(&node.options.key, local.name(), &uid),
                 options: options.clone(),
-                stream: node.options.key.clone(),
+                stream: crate::streams::stream_of(
+                    &node.options.key,
+                    options.stream_count,
+                    local.name(),
+                ),
+                _changes: changes_tx.clone(),
             }),
             _ => None,
         };
-        let stream_channels = streams
-            .as_ref()
-            .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
-        let fixed = sharded
-            .as_ref()
-            .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
+        let cluster_channels = |c: &ShardedChannels| vec![c.public.clone(), c.private.clone()];
+        let (fixed, stream_channels) = match (&sharded, &streams) {
+            (Some(sharded), _) => (Some(cluster_channels(&sharded.channels)), None),
+            (_, Some(streams)) if streams.options.use_sharded_pub_sub => {
+                (Some(cluster_channels(&streams.channels)), None)
+            }
+            (_, Some(streams)) => (None, Some(cluster_channels(&streams.channels))),
+            _ => (None, None),
+        };
         let adapter = Arc::new_cyclic(|me| RedisAdapter {
             inner: InMemoryAdapter::new(local),
             node: node.clone(),
@@ -418,7 +430,7 @@ impl RedisAdapter {
                 let task = read_loop(
                     node.client.clone(),
                     node.runtime.clone(),
-                    streams.stream.clone(),
+                    crate::streams::streams_read(&node.options.key, streams.options.stream_count),
                     streams.options.clone(),
                     node.options.reconnect,
                     Arc::downgrade(&node.stream_sinks),
@@ -444,8 +456,17 @@ impl RedisAdapter {
         self.inner.local().name()
     }
 
+    /// Whether pub/sub is sharded (`SPUBLISH`, `SSUBSCRIBE`, `PUBSUB SHARDNUMSUB`).
+    fn sharded_pub_sub(&self) -> bool {
+        self.sharded.is_some()
+            || self
+                .streams
+                .as_ref()
+                .is_some_and(|s| s.options.use_sharded_pub_sub)
+    }
+
     fn publish(&self, channel: String, payload: Vec<u8>) {
-        let command = if self.sharded.is_some() {
+        let command = if self.sharded_pub_sub() {
             "SPUBLISH"
         } else {
             "PUBLISH"
@@ -463,8 +484,9 @@ impl RedisAdapter {
         self.publish(channel, payload);
     }
 
-    /// `PUBSUB NUMSUB` of the request channel (classic) or `PUBSUB SHARDNUMSUB` of the
-    /// namespace channel (sharded): the nodes of the namespace.
+    /// `PUBSUB NUMSUB` of the request channel (classic), `PUBSUB SHARDNUMSUB` of the
+    /// namespace channel (sharded), either of the namespace channel (streams, as
+    /// `useShardedPubSub` says): the nodes of the namespace.
     async fn count(
         node: &NodeShared,
         (which, channel): (&'static str, String),
@@ -476,7 +498,14 @@ impl RedisAdapter {
     fn count_target(&self) -> (&'static str, String) {
         match (&self.sharded, &self.streams) {
             (Some(sharded), _) => ("SHARDNUMSUB", sharded.channels.public.clone()),
-            (_, Some(streams)) => ("NUMSUB", streams.channels.public.clone()),
+            (_, Some(streams)) => {
+                let which = if streams.options.use_sharded_pub_sub {
+                    "SHARDNUMSUB"
+                } else {
+                    "NUMSUB"
+                };
+                (which, streams.channels.public.clone())
+            }
             _ => ("NUMSUB", self.channels.request.clone()),
         }
     }

@@ -19,18 +19,23 @@
 //!   5.1 does (uid `"emitter"`): emits with `to` / `except` / `of` / `volatile`,
 //!   `sockets_join`, `sockets_leave`, `disconnect_sockets`, `server_side_emit`.
 //!
-//! - The streams flavour ([`Flavor::Streams`]) of `@socket.io/redis-streams-adapter` 0.3:
-//!   broadcasts, joins, leaves and disconnects appended to the stream named `key` (`XADD
-//!   MAXLEN ~ maxLen`, entries `{uid, nsp, type, data}`, data JSON or base64 msgpack) and read
-//!   by one `XREAD BLOCK` reader per node; broadcasts with acks, fetches, server-side emits
-//!   and every answer as msgpack with `PUBLISH` on `<key>#<nsp>#` / `<key>#<nsp>#<uid>#`;
-//!   nodes counted with `PUBSUB NUMSUB`. With connection state recovery on, each broadcast
-//!   carries its stream entry id as offset, a disconnected socket's session is kept under
-//!   `<sessionKeyPrefix><pid>` (base64 msgpack, `PX` maxDisconnectionDuration), and any node
-//!   restores it: same id, rooms and data, and the broadcasts it missed. A node delivers its
-//!   own broadcasts once `XADD` answered (to have the offset), in order. One stream only (the
-//!   official `streamCount` option is not offered); plain pub/sub only (no
-//!   `useShardedPubSub`).
+//! - The streams flavour ([`Flavor::Streams`], options [`StreamsOptions`]) of
+//!   `@socket.io/redis-streams-adapter` 0.3: broadcasts, joins, leaves and disconnects
+//!   appended to the stream named `key` (`XADD MAXLEN ~ maxLen`, entries `{uid, nsp, type,
+//!   data}`, data JSON or base64 msgpack) and read by one `XREAD BLOCK` reader per node;
+//!   broadcasts with acks, fetches, server-side emits and every answer as msgpack with
+//!   `PUBLISH` on `<key>#<nsp>#` / `<key>#<nsp>#<uid>#`; nodes counted with `PUBSUB NUMSUB`.
+//!   With connection state recovery on, each broadcast carries its stream entry id as offset,
+//!   a disconnected socket's session is kept under `<sessionKeyPrefix><pid>` (base64 msgpack,
+//!   `PX` maxDisconnectionDuration), and any node restores it: same id, rooms and data, and
+//!   the broadcasts it missed. A node delivers its own broadcasts once `XADD` answered (to
+//!   have the offset), in order. With `streamCount` ([`StreamsOptions::stream_count`]) `n` >
+//!   1, each namespace uses one of the streams `<key>-<i>`, picked by the official hash of
+//!   its name (so its messages stay in order and its offsets name entries of that stream);
+//!   the reader reads them all in one `XREAD`. With `useShardedPubSub`
+//!   ([`StreamsOptions::use_sharded_pub_sub`], Redis 7) the pub/sub part is `SPUBLISH` /
+//!   `SSUBSCRIBE` (through the sharded flavour's subscriber) and nodes are counted with
+//!   `PUBSUB SHARDNUMSUB`.
 //!
 //! The emitter speaks the classic format, as the official one does: classic nodes (ours and
 //! Node's) read it; sharded and streams nodes do not.
@@ -40,6 +45,25 @@
 //! use socketio_redis::{RedisAdapterOptions, RedisNode};
 //! let client = redis::Client::open("redis://127.0.0.1:6379")?;
 //! let node = RedisNode::new(client, runtime.clone(), RedisAdapterOptions::with_key("my-app"));
+//! let io = socketio::Server::builder().adapter(node.factory()).build(runtime);
+//! # let _ = io; Ok(()) }
+//! ```
+//!
+//! The streams flavour with both options, beside official nodes made with
+//! `createAdapter(redis, {streamName: "my-app", channelPrefix: "my-app", streamCount: 3,
+//! useShardedPubSub: true})`:
+//!
+//! ```no_run
+//! # fn f(runtime: std::sync::Arc<dyn socketio::Runtime>) -> Result<(), redis::RedisError> {
+//! use socketio_redis::{Flavor, RedisAdapterOptions, RedisNode, StreamsOptions};
+//! let mut options = RedisAdapterOptions::with_key("my-app");
+//! options.flavor = Flavor::Streams(StreamsOptions {
+//!     stream_count: 3,
+//!     use_sharded_pub_sub: true,
+//!     ..StreamsOptions::default()
+//! });
+//! let client = redis::Client::open("redis://127.0.0.1:6379")?;
+//! let node = RedisNode::new(client, runtime.clone(), options);
 //! let io = socketio::Server::builder().adapter(node.factory()).build(runtime);
 //! # let _ = io; Ok(()) }
 //! ```

@@ -27,8 +27,30 @@ const RESTORE_PAGE: usize = 1000;
 
 /// The options of the streams flavour, named and defaulted as the official ones; the stream
 /// name and the `channelPrefix` are the `key` option.
+///
+/// ```
+/// use socketio_redis::{Flavor, RedisAdapterOptions, StreamsOptions};
+/// let mut options = RedisAdapterOptions::with_key("my-app");
+/// options.flavor = Flavor::Streams(StreamsOptions {
+///     stream_count: 3,           // streams my-app-0, my-app-1, my-app-2
+///     use_sharded_pub_sub: true, // SPUBLISH / SSUBSCRIBE (Redis 7)
+///     ..StreamsOptions::default()
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsOptions {
+    /// `streamCount`: how many streams the durable messages are spread over (1). With one, the
+    /// stream is named `key`; with `n` > 1, each namespace has its messages (and its recovery
+    /// offsets) in `<key>-<i>`, `i` = the official `hashCode` of its name (Java's string hash
+    /// over UTF-16 units, 32-bit signed) remainder `n`, as JavaScript's `%` makes it: negative
+    /// for a negative hash (`<key>--1`, a stream the official nodes never read, so there
+    /// they get no durable message of that namespace; ours read those streams too). 0 counts
+    /// as 1. A node reads all its streams with one `XREAD`.
+    pub stream_count: usize,
+    /// `useShardedPubSub`: the pub/sub part (broadcasts with acks, fetches, server-side emits,
+    /// every answer) with `SPUBLISH` / `SSUBSCRIBE`, nodes counted with `PUBSUB SHARDNUMSUB`
+    /// (Redis 7) instead of `PUBLISH` / `SUBSCRIBE` / `PUBSUB NUMSUB` (false).
+    pub use_sharded_pub_sub: bool,
     /// `maxLen`: the stream is trimmed to about this many entries (10,000).
     pub max_len: usize,
     /// `readCount`: entries per `XREAD` (100).
@@ -42,12 +64,43 @@ pub struct StreamsOptions {
 impl Default for StreamsOptions {
     fn default() -> Self {
         StreamsOptions {
+            stream_count: 1,
+            use_sharded_pub_sub: false,
             max_len: 10_000,
             read_count: 100,
             block_time: Duration::from_secs(5),
             session_key_prefix: "sio:session:".to_owned(),
         }
     }
+}
+
+/// The official `hashCode` of a namespace name: `h = h * 31 + unit` over its UTF-16 code
+/// units, wrapping at 32 bits (signed).
+pub(crate) fn hash_code(name: &str) -> i32 {
+    name.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
+}
+
+/// The stream namespace `nsp`'s messages go to: `key` with one stream, else `<key>-<i>` with
+/// `i` the hash's remainder as JavaScript's `%` makes it (same sign as the hash).
+pub(crate) fn stream_of(key: &str, count: usize, nsp: &str) -> String {
+    if count <= 1 {
+        return key.to_owned();
+    }
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    format!("{key}-{}", i64::from(hash_code(nsp)) % count)
+}
+
+/// Every stream a node reads: those of [`stream_of`] for any namespace (`<key>-0` to
+/// `<key>-<n-1>`, and the negative remainders `<key>--1` to `<key>--<n-1>`).
+pub(crate) fn streams_read(key: &str, count: usize) -> Vec<String> {
+    if count <= 1 {
+        return vec![key.to_owned()];
+    }
+    let positive = (0..count).map(|i| format!("{key}-{i}"));
+    let negative = (1..count).map(|i| format!("{key}--{i}"));
+    positive.chain(negative).collect()
 }
 
 fn base64() -> base64::engine::GeneralPurpose {
@@ -151,19 +204,25 @@ pub(crate) fn entries(value: &Redis) -> Vec<Entry> {
         .collect()
 }
 
-/// The entries of an `XREAD` reply for one stream (none on a timeout).
-pub(crate) fn read_reply(value: &Redis) -> Vec<Entry> {
-    let streams: Vec<&Redis> = match value {
-        Redis::Array(streams) => streams.iter().collect(),
-        Redis::Map(pairs) => pairs.iter().map(|(_, v)| v).collect(),
+/// The entries of an `XREAD` reply, stream by stream (none on a timeout): RESP2 answers
+/// `[[name, entries], ...]`, RESP3 a map of name to entries.
+pub(crate) fn read_reply(value: &Redis) -> Vec<(String, Vec<Entry>)> {
+    let streams: Vec<(&Redis, &Redis)> = match value {
+        Redis::Array(streams) => streams
+            .iter()
+            .filter_map(|stream| match stream {
+                Redis::Array(parts) if parts.len() == 2 => Some((&parts[0], &parts[1])),
+                _ => None,
+            })
+            .collect(),
+        Redis::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
         _ => return Vec::new(),
     };
     streams
         .into_iter()
-        .flat_map(|stream| match stream {
-            Redis::Array(parts) if parts.len() == 2 => entries(&parts[1]),
-            entries_value @ Redis::Array(_) => entries(entries_value),
-            _ => Vec::new(),
+        .filter_map(|(name, list)| {
+            let name = String::from_utf8(bulk(name)?).ok()?;
+            Some((name, entries(list)))
         })
         .collect()
 }
@@ -329,18 +388,22 @@ pub(crate) fn start_offset() -> String {
     format!("{}-0", ms.saturating_sub(1000))
 }
 
-/// Reads `stream` from `last` on with `XREAD BLOCK`, handing each entry to the sink of its
-/// namespace, reconnecting with backoff (and going on from the last entry read), until the
-/// node is gone.
+/// Reads `streams`, each from `start` on, with one `XREAD BLOCK` over them all, handing each
+/// entry to the sink of its namespace, reconnecting with backoff (and going on from the last
+/// entry read in each stream), until the node is gone.
 pub(crate) async fn read_loop(
     client: redis::Client,
     runtime: Arc<dyn socketio::Runtime>,
-    stream: String,
+    streams: Vec<String>,
     options: StreamsOptions,
     reconnect: Reconnect,
     sinks: Weak<Sinks>,
-    mut last: String,
+    start: String,
 ) {
+    // `STREAMS <names...> <last ids...>`, the ids kept up to date in place.
+    let count = streams.len();
+    let mut args: Vec<String> = streams;
+    args.extend(std::iter::repeat_n(start, count));
     let mut backoff = reconnect.backoff();
     let config = redis::AsyncConnectionConfig::new()
         .set_response_timeout(Some(options.block_time + Duration::from_secs(5)));
@@ -361,8 +424,7 @@ pub(crate) async fn read_loop(
                         .arg("BLOCK")
                         .arg(options.block_time.as_millis() as u64)
                         .arg("STREAMS")
-                        .arg(&stream)
-                        .arg(&last)
+                        .arg(&args)
                         .query_async(&mut conn)
                         .await;
                     let reply = match reply {
@@ -372,24 +434,30 @@ pub(crate) async fn read_loop(
                             break;
                         }
                     };
-                    for (id, fields) in read_reply(&reply) {
-                        last = id.clone();
-                        let message = match decode_entry(&fields) {
-                            Ok(message) => message,
-                            Err(error) => {
-                                tracing::debug!(%error, "stream entry dropped");
-                                continue;
-                            }
+                    for (stream, entries) in read_reply(&reply) {
+                        // Only the streams asked for (their position among the names).
+                        let Some(at) = args[..count].iter().position(|s| *s == stream) else {
+                            continue;
                         };
-                        let Some(sinks) = sinks.upgrade() else { return };
-                        let live: Vec<Arc<dyn EntrySink>> = sinks
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .get(&message.nsp)
-                            .map(|list| list.iter().filter_map(Weak::upgrade).collect())
-                            .unwrap_or_default();
-                        for sink in live {
-                            sink.on_entry(&id, message.clone());
+                        for (id, fields) in entries {
+                            args[count + at] = id.clone();
+                            let message = match decode_entry(&fields) {
+                                Ok(message) => message,
+                                Err(error) => {
+                                    tracing::debug!(%error, "stream entry dropped");
+                                    continue;
+                                }
+                            };
+                            let Some(sinks) = sinks.upgrade() else { return };
+                            let live: Vec<Arc<dyn EntrySink>> = sinks
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .get(&message.nsp)
+                                .map(|list| list.iter().filter_map(Weak::upgrade).collect())
+                                .unwrap_or_default();
+                            for sink in live {
+                                sink.on_entry(&id, message.clone());
+                            }
                         }
                     }
                 }
@@ -442,5 +510,64 @@ mod tests {
         );
         assert!(decode_session(b"!!").is_none());
         assert!(valid_offset("1700000000000-0") && !valid_offset("1-") && !valid_offset("x-1"));
+    }
+
+    #[test]
+    fn streams_of_namespaces_as_the_official_adapter_names_them() {
+        // `hashCode` and `hashCode(nsp) % 3` as the official util.js computes them (node).
+        for (nsp, hash, stream) in [
+            ("/", 47, "k-2"),
+            ("/chat", 46_457_863, "k-1"),
+            ("/news", 46_783_362, "k-0"),
+            ("/orders", 2_049_197_012, "k-2"),
+            ("/notifications", -1_014_064_871, "k--2"),
+            ("/namespace-with-a-long-name", -1_583_632_406, "k--2"),
+            ("/é", 1690, "k-1"),
+            ("/😀", 1_818_066, "k-0"),
+        ] {
+            assert_eq!(hash_code(nsp), hash, "{nsp}");
+            assert_eq!(stream_of("k", 3, nsp), stream, "{nsp}");
+        }
+        assert_eq!(stream_of("k", 1, "/chat"), "k");
+        assert_eq!(stream_of("k", 0, "/chat"), "k");
+        assert_eq!(streams_read("k", 1), ["k"]);
+        assert_eq!(streams_read("k", 3), ["k-0", "k-1", "k-2", "k--1", "k--2"]);
+    }
+
+    #[test]
+    fn read_replies_per_stream() {
+        let entry = |id: &str| {
+            Redis::Array(vec![
+                Redis::BulkString(id.as_bytes().to_vec()),
+                Redis::Array(vec![
+                    Redis::BulkString(b"nsp".to_vec()),
+                    Redis::BulkString(b"/".to_vec()),
+                ]),
+            ])
+        };
+        let stream = |name: &str, ids: &[&str]| {
+            (
+                Redis::BulkString(name.as_bytes().to_vec()),
+                Redis::Array(ids.iter().map(|id| entry(id)).collect()),
+            )
+        };
+        let (a, b) = (stream("k-0", &["1-0", "2-0"]), stream("k-2", &["1-1"]));
+        let expected = vec![
+            ("k-0".to_owned(), vec!["1-0".to_owned(), "2-0".to_owned()]),
+            ("k-2".to_owned(), vec!["1-1".to_owned()]),
+        ];
+        let ids = |reply: Vec<(String, Vec<Entry>)>| -> Vec<(String, Vec<String>)> {
+            reply
+                .into_iter()
+                .map(|(name, list)| (name, list.into_iter().map(|(id, _)| id).collect()))
+                .collect()
+        };
+        let resp2 = Redis::Array(vec![
+            Redis::Array(vec![a.0.clone(), a.1.clone()]),
+            Redis::Array(vec![b.0.clone(), b.1.clone()]),
+        ]);
+        assert_eq!(ids(read_reply(&resp2)), expected);
+        assert_eq!(ids(read_reply(&Redis::Map(vec![a, b]))), expected);
+        assert!(read_reply(&Redis::Nil).is_empty());
     }
 }

@@ -6,7 +6,8 @@
 //! `(<node-id>, socket.id)`; then `join`, `leave`, `to-room`, `broadcast`, `except-room`,
 //! `local-broadcast`, `fetch-sockets`, `sockets-join`, `sockets-leave`, `disconnect-room`,
 //! `server-side-emit`, `ask-room` and `server-count` as the table says. Every node answers the
-//! server-side event `who` with its node id.
+//! server-side event `who` with its node id. [`install_on`] serves the same table on another
+//! namespace (the streams tests use several, as `streamCount` spreads namespaces over streams).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,9 +46,15 @@ pub fn builder(node: &RedisNode, msgpack: bool, recovery: bool) -> ServerBuilder
 
 /// Installs the handler table on `io`'s namespace `/` (and `who` on `node`).
 pub fn install(io: &Server, node: &RedisNode, node_id: &str) {
+    install_on(io, node, node_id, "/");
+}
+
+/// Installs the handler table on `io`'s namespace `nsp` (and `who` on `node`): every
+/// operation targets that namespace.
+pub fn install_on(io: &Server, node: &RedisNode, node_id: &str, nsp: &str) {
     let id: Arc<str> = Arc::from(node_id);
     let who = id.clone();
-    node.on_server_side_ack("/", move |event, _args| {
+    node.on_server_side_ack(nsp, move |event, _args| {
         let who = who.clone();
         async move {
             if event == "who" {
@@ -57,13 +64,13 @@ pub fn install(io: &Server, node: &RedisNode, node_id: &str) {
             }
         }
     });
-    // Make `/`'s adapter now (it is made on first use), so the node subscribes and counts in
-    // `PUBSUB NUMSUB` before its first client.
-    let server = io.clone();
+    // Make the namespace's adapter now (it is made on first use), so the node subscribes and
+    // counts in `PUBSUB NUMSUB` before its first client.
+    let namespace = io.of(nsp);
     io.runtime().spawn(Box::pin(async move {
-        let _ = server.server_count().await;
+        let _ = namespace.server_count().await;
     }));
-    io.ns("/", move |socket: Socket| {
+    io.ns(nsp, move |socket: Socket| {
         let id = id.clone();
         async move {
             let data = Value::Object(vec![("node".to_owned(), Value::String(id.to_string()))]);
@@ -111,7 +118,8 @@ fn sorted(mut values: Vec<Value>) -> Value {
 }
 
 async fn handle(socket: Socket, event: String, mut args: Vec<Value>, ack: Option<AckSender>) {
-    let io = socket.server();
+    let server = socket.server();
+    let io = server.of(socket.ns());
     let room = text(args.first());
     let rest = || args.iter().skip(1).cloned().collect::<Vec<_>>();
     let emitted = match event.as_str() {
@@ -180,7 +188,7 @@ async fn handle(socket: Socket, event: String, mut args: Vec<Value>, ack: Option
             Ok(0)
         }
         "server-side-emit" => {
-            let runtime = io.runtime();
+            let runtime = server.runtime();
             let ask = Box::pin(io.server_side_emit("who", &()));
             let answer = match select(ask, runtime.sleep(ANSWER_WAIT)).await {
                 Either::Left((Ok(replies), _)) => sorted(replies),

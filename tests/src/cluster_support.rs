@@ -92,16 +92,29 @@ pub async fn start_nodes_on(
     options: RedisAdapterOptions,
     ids: &[&str],
 ) -> Vec<TestNode> {
-    start_nodes_with(exec, url, options, ids, |builder| builder).await
+    start_nodes_serving(exec, url, options, ids, &[]).await
 }
 
-/// [`start_nodes_on`] with the conformance options changed by `customize` (e.g. production
-/// heartbeats for a test with hundreds of clients).
+/// Nodes of the cluster app on the Redis at `url` with `options`, serving it on `/` and on
+/// each of `namespaces`.
+pub async fn start_nodes_serving(
+    exec: Executor,
+    url: &str,
+    options: RedisAdapterOptions,
+    ids: &[&str],
+    namespaces: &[&str],
+) -> Vec<TestNode> {
+    start_nodes_with(exec, url, options, ids, namespaces, |builder| builder).await
+}
+
+/// [`start_nodes_serving`] with the conformance options changed by `customize` (e.g.
+/// production heartbeats for a test with hundreds of clients).
 pub async fn start_nodes_with(
     exec: Executor,
     url: &str,
     options: RedisAdapterOptions,
     ids: &[&str],
+    namespaces: &[&str],
     customize: impl Fn(socketio_tokio::ServerBuilder) -> socketio_tokio::ServerBuilder,
 ) -> Vec<TestNode> {
     let mut nodes = Vec::new();
@@ -111,6 +124,9 @@ pub async fn start_nodes_with(
         let recovery = matches!(options.flavor, socketio_redis::Flavor::Streams(_));
         let io = customize(cluster::builder(&node, false, recovery)).build(exec.runtime());
         cluster::install(&io, &node, id);
+        for nsp in namespaces {
+            cluster::install_on(&io, &node, id, nsp);
+        }
         let served = exec.serve(io.clone()).await;
         nodes.push(TestNode { io, node, served });
     }
@@ -119,19 +135,24 @@ pub async fn start_nodes_with(
 
 /// Waits until every node counts `n` servers (their subscriptions are up).
 pub async fn wait_server_count(exec: Executor, nodes: &[TestNode], n: usize) {
+    wait_server_count_on(exec, nodes, "/", n).await
+}
+
+/// Waits until every node counts `n` servers in namespace `nsp`.
+pub async fn wait_server_count_on(exec: Executor, nodes: &[TestNode], nsp: &str, n: usize) {
     let start = std::time::Instant::now();
     loop {
-        // Each node's adapter of `/` is made on first use: ask every node every round.
+        // Each node's adapter of `nsp` is made on first use: ask every node every round.
         let mut counts = Vec::new();
         for node in nodes {
-            counts.push(node.io.server_count().await);
+            counts.push(node.io.of(nsp).server_count().await);
         }
         if counts.iter().all(|c| *c == Ok(n)) {
             return;
         }
         assert!(
             start.elapsed() < WAIT,
-            "the nodes never counted {n} servers: {counts:?}"
+            "the nodes never counted {n} servers in {nsp}: {counts:?}"
         );
         exec.sleep(Duration::from_millis(20)).await;
     }
@@ -164,12 +185,12 @@ pub fn strip_offset(mut args: Vec<Value>) -> Vec<Value> {
     args
 }
 
-/// A client (this project's) of a cluster node on namespace `/`: records every event;
-/// answers `question` with its socket id.
+/// A client (this project's) of a cluster node on namespace `/` (or another): records every
+/// event; answers `question` with its socket id.
 pub struct Peer {
     /// The client.
     pub client: Client,
-    /// Its socket on `/`.
+    /// Its socket on `/` (or the namespace it connected to).
     pub socket: ClientSocket,
     /// Its socket id.
     pub id: String,
@@ -184,22 +205,38 @@ pub struct Peer {
 impl Peer {
     /// Connects to `url` and waits for `hello`.
     pub async fn connect(exec: Executor, url: &str) -> Peer {
-        Peer::connect_with(exec, url, false).await
+        Peer::connect_with(exec, url, "/", false).await
+    }
+
+    /// Connects to namespace `nsp` of `url` and waits for `hello`.
+    pub async fn connect_to(exec: Executor, url: &str, nsp: &str) -> Peer {
+        Peer::connect_with(exec, url, nsp, false).await
     }
 
     /// Connects to `url`, reconnecting (quickly) when cut off, and waits for `hello`.
     pub async fn connect_reconnecting(exec: Executor, url: &str) -> Peer {
-        Peer::connect_with(exec, url, true).await
+        Peer::connect_with(exec, url, "/", true).await
     }
 
-    async fn connect_with(exec: Executor, url: &str, reconnection: bool) -> Peer {
-        let client = Client::builder(url)
+    /// Connects to namespace `nsp` of `url`, reconnecting (quickly) when cut off, and waits
+    /// for `hello`.
+    pub async fn connect_reconnecting_to(exec: Executor, url: &str, nsp: &str) -> Peer {
+        Peer::connect_with(exec, url, nsp, true).await
+    }
+
+    async fn connect_with(exec: Executor, url: &str, nsp: &str, reconnection: bool) -> Peer {
+        // The URL's namespace is the one the client connects (and the only one).
+        let url = match nsp {
+            "/" => url.to_owned(),
+            nsp => format!("{}{nsp}", url.trim_end_matches('/')),
+        };
+        let client = Client::builder(&url)
             .reconnection(reconnection)
             .reconnection_delay(Duration::from_millis(50))
             .reconnection_delay_max(Duration::from_millis(200))
             .build(exec.runtime(), exec.connector())
             .expect("client options");
-        let socket = client.socket("/");
+        let socket = client.socket(nsp);
         let (tx, events) = unbounded();
         socket.on_any(
             move |socket: ClientSocket,
@@ -396,8 +433,9 @@ pub async fn every_operation(
         b.call(exec, "sockets-leave", vec![s("r2"), s("r2")]).await,
         s("ok")
     );
-    let fetched = b.call(exec, "fetch-sockets", vec![s("r2")]).await;
-    assert_eq!(json(&fetched), "[]");
+    // Polled: with the streams adapter (official or ours) the leave travels in the stream and
+    // the fetch over pub/sub, two connections with no order between them.
+    wait_for_room(exec, b, "r2", 0).await;
 
     // Broadcast with acks across nodes: every client in r1 answers with its id.
     let answers = b.call(exec, "ask-room", vec![s("r1")]).await;

@@ -160,11 +160,18 @@ fn a_node_drains_behind_nginx_without_a_reconnect_storm() {
         // The defaults of production (heartbeats 25 s / 20 s, connectTimeout 45 s): the
         // conformance ones (300 ms / 200 ms, 1 s) time out some of 200 clients of one busy
         // Node process on two cores.
-        let nodes = start_nodes_with(exec, REDIS_URL, streams(&key), &["node-0", "node-1"], |b| {
-            b.ping_interval(Duration::from_secs(25))
-                .ping_timeout(Duration::from_secs(20))
-                .connect_timeout(Duration::from_secs(45))
-        })
+        let nodes = start_nodes_with(
+            exec,
+            REDIS_URL,
+            streams(&key),
+            &["node-0", "node-1"],
+            &[],
+            |b| {
+                b.ping_interval(Duration::from_secs(25))
+                    .ping_timeout(Duration::from_secs(20))
+                    .connect_timeout(Duration::from_secs(45))
+            },
+        )
         .await;
         wait_server_count(exec, &nodes, 2).await;
         let upstreams: Vec<String> = nodes.iter().map(|n| n.url()).collect();

@@ -18,10 +18,13 @@
 //
 // Usage: node servers/cluster-redis.js '{"port":0,"redisUrl":"redis://127.0.0.1:6379",
 //   "key":"socket.io","nodeId":"node-1","requestsTimeout":5000,
-//   "adapter":"classic"|"sharded"|"streams","subscriptionMode":"dynamic"|"static"|"dynamic-private"}'
+//   "adapter":"classic"|"sharded"|"streams","subscriptionMode":"dynamic"|"static"|"dynamic-private",
+//   "streamCount":1,"useShardedPubSub":false,"namespaces":["/chat"]}'
 // (with "sharded", `key` is the channelPrefix; with "streams" (@socket.io/redis-streams-adapter
-// 0.3), the streamName and channelPrefix, sessionKeyPrefix is `<key>:session:` and connection
-// state recovery is on: maxDisconnectionDuration 60 s, skipMiddlewares).
+// 0.3), the streamName and channelPrefix, sessionKeyPrefix is `<key>:session:`, streamCount and
+// useShardedPubSub are passed on as given (official defaults 1 and false) and connection
+// state recovery is on: maxDisconnectionDuration 60 s, skipMiddlewares). `namespaces`: more
+// namespaces serving the same table (each operation on its own namespace).
 // Prints {"listening":<port>} once the adapter's subscriptions are made, then
 // {"serverSideEvent":name,"args":[…]} for each server-side event other than `who`.
 // Exits when stdin closes (the harness holds it open).
@@ -69,6 +72,8 @@ async function main() {
             streamName: opts.key || "socket.io",
             channelPrefix: opts.key || "socket.io",
             sessionKeyPrefix: `${opts.key || "socket.io"}:session:`,
+            streamCount: opts.streamCount || 1,
+            useShardedPubSub: opts.useShardedPubSub || false,
           })
         : opts.adapter === "sharded"
         ? createShardedAdapter(pub, sub, {
@@ -81,84 +86,88 @@ async function main() {
           }),
   });
 
-  io.on("who", (cb) => {
-    if (typeof cb === "function") cb(nodeId);
-  });
-  for (const name of opts.serverSideEvents || ["ping"]) {
-    io.on(name, (...args) => {
-      out({ serverSideEvent: name, args: args.filter((a) => typeof a !== "function") });
+  // The table on `/` and on each of `namespaces`, every operation on its own namespace.
+  for (const nspName of ["/", ...(opts.namespaces || [])]) {
+    const nsp = io.of(nspName);
+    nsp.on("who", (cb) => {
+      if (typeof cb === "function") cb(nodeId);
     });
-  }
+    for (const name of opts.serverSideEvents || ["ping"]) {
+      nsp.on(name, (...args) => {
+        out({ serverSideEvent: name, args: args.filter((a) => typeof a !== "function") });
+      });
+    }
 
-  io.on("connection", (socket) => {
-    socket.data = { node: nodeId };
-    socket.emit("hello", nodeId, socket.id);
-    socket.on("join", (room, ack) => {
-      socket.join(room);
-      ack("ok");
-    });
-    socket.on("leave", (room, ack) => {
-      socket.leave(room);
-      ack("ok");
-    });
-    socket.on("to-room", (room, ...args) => io.to(room).emit("room-event", ...args));
-    socket.on("broadcast", (...args) => io.emit("broadcast-event", ...args));
-    socket.on("except-room", (room, ...args) => io.except(room).emit("except-event", ...args));
-    socket.on("local-broadcast", (...args) => io.local.emit("local-event", ...args));
-    socket.on("fetch-sockets", async (room, ack) => {
-      try {
-        const target = typeof room === "string" ? io.in(room) : io;
-        const sockets = await target.fetchSockets();
-        const list = sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data }));
-        list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        ack(list);
-      } catch (e) {
-        ack(`error: ${e.message}`);
-      }
-    });
-    socket.on("sockets-join", (room, newRoom, ack) => {
-      io.in(room).socketsJoin(newRoom);
-      ack("ok");
-    });
-    socket.on("sockets-leave", (room, oldRoom, ack) => {
-      io.in(room).socketsLeave(oldRoom);
-      ack("ok");
-    });
-    socket.on("disconnect-room", (room, ack) => {
-      ack("ok");
-      io.in(room).disconnectSockets(true);
-    });
-    socket.on("server-side-emit", (ack) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        if (!done) {
-          done = true;
-          ack("error: timeout");
+    nsp.on("connection", (socket) => {
+      socket.data = { node: nodeId };
+      socket.emit("hello", nodeId, socket.id);
+      socket.on("join", (room, ack) => {
+        socket.join(room);
+        ack("ok");
+      });
+      socket.on("leave", (room, ack) => {
+        socket.leave(room);
+        ack("ok");
+      });
+      socket.on("to-room", (room, ...args) => nsp.to(room).emit("room-event", ...args));
+      socket.on("broadcast", (...args) => nsp.emit("broadcast-event", ...args));
+      socket.on("except-room", (room, ...args) => nsp.except(room).emit("except-event", ...args));
+      socket.on("local-broadcast", (...args) => nsp.local.emit("local-event", ...args));
+      socket.on("fetch-sockets", async (room, ack) => {
+        try {
+          const target = typeof room === "string" ? nsp.in(room) : nsp;
+          const sockets = await target.fetchSockets();
+          const list = sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data }));
+          list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          ack(list);
+        } catch (e) {
+          ack(`error: ${e.message}`);
         }
-      }, 2000);
-      io.serverSideEmit("who", (err, replies) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        ack(err ? `error: ${err.message}` : [...replies].sort(byText));
+      });
+      socket.on("sockets-join", (room, newRoom, ack) => {
+        nsp.in(room).socketsJoin(newRoom);
+        ack("ok");
+      });
+      socket.on("sockets-leave", (room, oldRoom, ack) => {
+        nsp.in(room).socketsLeave(oldRoom);
+        ack("ok");
+      });
+      socket.on("disconnect-room", (room, ack) => {
+        ack("ok");
+        nsp.in(room).disconnectSockets(true);
+      });
+      socket.on("server-side-emit", (ack) => {
+        let done = false;
+        const timer = setTimeout(() => {
+          if (!done) {
+            done = true;
+            ack("error: timeout");
+          }
+        }, 2000);
+        nsp.serverSideEmit("who", (err, replies) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          ack(err ? `error: ${err.message}` : [...replies].sort(byText));
+        });
+      });
+      socket.on("ask-room", async (room, ack) => {
+        try {
+          const answers = await nsp.to(room).timeout(2000).emitWithAck("question");
+          ack([...answers].sort(byText));
+        } catch (e) {
+          ack(`error: ${e.message}`);
+        }
+      });
+      socket.on("server-count", async (ack) => {
+        try {
+          ack(await nsp.adapter.serverCount());
+        } catch (e) {
+          ack(`error: ${e.message}`);
+        }
       });
     });
-    socket.on("ask-room", async (room, ack) => {
-      try {
-        const answers = await io.to(room).timeout(2000).emitWithAck("question");
-        ack([...answers].sort(byText));
-      } catch (e) {
-        ack(`error: ${e.message}`);
-      }
-    });
-    socket.on("server-count", async (ack) => {
-      try {
-        ack(await io.of("/").adapter.serverCount());
-      } catch (e) {
-        ack(`error: ${e.message}`);
-      }
-    });
-  });
+  }
 
   // The adapter subscribes without waiting for Redis to confirm: the harness waits until
   // every node counts the cluster's servers (`PUBSUB NUMSUB`) before it starts.

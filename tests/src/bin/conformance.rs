@@ -6,7 +6,7 @@
 //!     [--port 3000] [--runtime tokio|async-std|smol]
 //! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded|redis-streams
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
-//!     [--runtime tokio|async-std|smol] [--msgpack]
+//!     [--runtime tokio|async-std|smol] [--msgpack] [--stream-count N] [--sharded-pubsub]
 //! ```
 //! Both levels: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS `*`.
 //! - `engine`: path `/engine.io/`, served by [`socketio::engine::EngineServer`]; every message
@@ -20,7 +20,8 @@
 //!   `--adapter redis-sharded` the sharded one (`channelPrefix` = `--key`, dynamic
 //!   subscription mode), `--adapter redis-streams` the streams one (`streamName` =
 //!   `channelPrefix` = `--key`, `sessionKeyPrefix` = `<key>:session:`) with connection state
-//!   recovery on (maxDisconnectionDuration 60 s, skipMiddlewares).
+//!   recovery on (maxDisconnectionDuration 60 s, skipMiddlewares); with it, `--stream-count N`
+//!   is its `streamCount` (default 1) and `--sharded-pubsub` turns `useShardedPubSub` on.
 //!
 //! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
 //! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
@@ -74,6 +75,10 @@ struct ClusterOptions {
     sharded: bool,
     /// `redis-streams`: the streams adapter (and connection state recovery).
     streams: bool,
+    /// Its `streamCount`.
+    stream_count: usize,
+    /// Its `useShardedPubSub`.
+    sharded_pub_sub: bool,
 }
 
 impl Default for ClusterOptions {
@@ -84,6 +89,8 @@ impl Default for ClusterOptions {
             node_id: "node".to_owned(),
             sharded: false,
             streams: false,
+            stream_count: 1,
+            sharded_pub_sub: false,
         }
     }
 }
@@ -93,7 +100,8 @@ const MAX_PAYLOAD: usize = 1_000_000;
 
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
                      [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded|redis-streams] \
-                     [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node]";
+                     [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node] \
+                     [--stream-count 1] [--sharded-pubsub]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -152,6 +160,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             }
             "--key" => options.cluster.key = args.next().ok_or("--key wants a prefix")?,
             "--node-id" => options.cluster.node_id = args.next().ok_or("--node-id wants a name")?,
+            "--stream-count" => {
+                let value = args.next().ok_or("--stream-count wants a number")?;
+                options.cluster.stream_count = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("bad stream count {value:?}"))?;
+            }
+            "--sharded-pubsub" => options.cluster.sharded_pub_sub = true,
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
             "--port" => {
@@ -239,6 +256,8 @@ fn cluster_server(
         // `streamName` = `channelPrefix` = the key; sessions under `<key>:session:`.
         adapter.flavor = socketio_redis::Flavor::Streams(socketio_redis::StreamsOptions {
             session_key_prefix: format!("{}:session:", options.cluster.key),
+            stream_count: options.cluster.stream_count,
+            use_sharded_pub_sub: options.cluster.sharded_pub_sub,
             ..socketio_redis::StreamsOptions::default()
         });
     }
@@ -464,6 +483,8 @@ mod tests {
                 node_id: "n1".to_owned(),
                 sharded: false,
                 streams: false,
+                stream_count: 1,
+                sharded_pub_sub: false,
             }
         );
         assert!(options.msgpack && options.port == 4001 && options.runtime == Executor::Smol);
@@ -471,6 +492,13 @@ mod tests {
         assert!(options.cluster.sharded && options.cluster.key == "k2");
         let options = parse(args("--level cluster --adapter redis-streams")).unwrap();
         assert!(options.cluster.streams && !options.cluster.sharded);
+        let options = parse(args(
+            "--level cluster --adapter redis-streams --stream-count 3 --sharded-pubsub",
+        ))
+        .unwrap();
+        assert!(options.cluster.stream_count == 3 && options.cluster.sharded_pub_sub);
+        assert!(parse(args("--level cluster --stream-count 0")).is_err());
+        assert!(parse(args("--level cluster --stream-count x")).is_err());
         assert!(parse(args("--level cluster --adapter memory")).is_err());
         assert!(parse(args("--level cluster --adapter")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
