@@ -1524,6 +1524,32 @@ impl Adapter for RedisAdapter {
         })
     }
 
+    fn missed_since(
+        &self,
+        sid: Str,
+        rooms: Vec<Str>,
+        offset: Str,
+    ) -> BoxFuture<Vec<socketio::protocol::socket::Packet>> {
+        let Some(streams) = &self.streams else {
+            return self.inner.missed_since(sid, rooms, offset);
+        };
+        let conn = self.node.publisher.connection();
+        let stream = streams.stream.clone();
+        let nsp = self.nsp().to_owned();
+        Box::pin(async move {
+            if !crate::streams::valid_offset(&offset) {
+                return Vec::new();
+            }
+            let Ok(mut conn) = conn else {
+                return Vec::new();
+            };
+            let rooms: BTreeSet<Str> = rooms.into_iter().collect();
+            crate::streams::broadcasts_after(&mut conn, &stream, &nsp, &rooms, &offset)
+                .await
+                .unwrap_or_default()
+        })
+    }
+
     fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
         let node = self.node.clone();
         let target = self.count_target();

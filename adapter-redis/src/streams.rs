@@ -312,6 +312,26 @@ pub(crate) async fn restore(
     if entries(&here).is_empty() {
         return None; // the offset was trimmed away (or never existed)
     }
+    let missed = broadcasts_after(conn, stream, nsp, &session.rooms, offset).await?;
+    Some(Restored {
+        sid: session.sid,
+        pid: session.pid,
+        rooms: session.rooms,
+        data: session.data,
+        missed,
+    })
+}
+
+/// The broadcasts of namespace `nsp` in `stream` after entry `offset` that reach `rooms`,
+/// oldest first, each with its entry id appended as its offset (at most
+/// `RESTORE_MAX_PAGES` pages).
+pub(crate) async fn broadcasts_after(
+    conn: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+    nsp: &str,
+    rooms: &BTreeSet<Str>,
+    offset: &str,
+) -> Option<Vec<Packet>> {
     let mut missed = Vec::new();
     let mut from = format!("({offset}");
     for _ in 0..RESTORE_MAX_PAGES {
@@ -335,7 +355,7 @@ pub(crate) async fn restore(
             if message.kind != MessageType::Broadcast
                 || message.nsp != nsp
                 || message.data.request_id().is_some()
-                || !reaches(&session.rooms, &message.data)
+                || !reaches(rooms, &message.data)
             {
                 continue;
             }
@@ -357,13 +377,7 @@ pub(crate) async fn restore(
             break;
         }
     }
-    Some(Restored {
-        sid: session.sid,
-        pid: session.pid,
-        rooms: session.rooms,
-        data: session.data,
-        missed,
-    })
+    Some(missed)
 }
 
 /// The namespaces' adapters of a node, for its stream reader.

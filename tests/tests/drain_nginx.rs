@@ -4,9 +4,9 @@
 //! connection state recovery, 200 official clients (`tests/node/clients/drain.js`), a
 //! broadcast every 10 ms from the node that stays. The node holding the clients drains over
 //! 2 s: every client ends up on the other node, recovered, with every broadcast exactly once
-//! and in order, and no 250 ms window sees more reconnections than the spread allows (with a
-//! 100 ms reconnection delay, a node dropping all of them at once would see them all within
-//! a few hundred milliseconds).
+//! and in order, and no 500 ms window sees more than half of the reconnections (the spread allows a
+//! quarter; with a 100 ms reconnection delay, a node dropping all of them at once would see
+//! them all within 150 ms).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -329,16 +329,17 @@ fn a_node_drains_behind_nginx_without_a_reconnect_storm() {
             wrong.join("\n")
         );
         assert_eq!(reconnected_at.len(), CLIENTS, "one reconnection each");
-        // 200 clients spread over 2 s: about 25 per 250 ms. All at once (a 100 ms delay with
-        // jitter), they would come within 150 ms.
-        let busiest = busiest_window(reconnected_at.clone(), 250);
+        // 200 clients spread over 2 s: about 50 per 500 ms (more when the one Node process
+        // of every client handles its events in batches). All at once (a 100 ms delay with
+        // jitter), they would all come within 150 ms.
+        let busiest = busiest_window(reconnected_at.clone(), 500);
         assert!(
-            busiest <= 60,
-            "{busiest} reconnections within one 250 ms window: the drain did not spread them \
+            busiest <= CLIENTS / 2,
+            "{busiest} reconnections within one 500 ms window: the drain did not spread them \
              (drain took {drained_after:?})"
         );
         eprintln!(
-            "drain: {total} ticks, drain resolved after {drained_after:?}, busiest 250 ms window \
+            "drain: {total} ticks, drain resolved after {drained_after:?}, busiest 500 ms window \
              {busiest} reconnections"
         );
         drop(nginx);
