@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use socketio::{AckError, AckSender, BroadcastAckError, ConnectError, Handshake, Server, Socket};
+use socketio::{
+    AckError, AckSender, BroadcastAckError, ConnectError, Handshake, RecoveryConfig, Server, Socket,
+};
 
 fn sid_of(reply: &str) -> String {
     let start = reply.find("\"sid\":\"").unwrap() + 7;
@@ -933,5 +935,123 @@ fn dynamic_argument_lists_are_spread() {
         assert_eq!(c.text().await, r#"42["none"]"#);
         assert_eq!(c.text().await, r#"42["room",1,"two"]"#);
         assert_eq!(c.text().await, r#"435[1,"two"]"#);
+    });
+}
+
+/// `drain(over)`: new handshakes, WebSockets without a session and requests naming a session
+/// this node does not have get `503` with `Retry-After` (so a load balancer tries another
+/// node); requests of its own sessions are served; its sockets leave with `server shutting
+/// down` spread over `over`, not all at once; it resolves once no session is left.
+#[test]
+fn drain_refuses_new_work_and_spreads_the_disconnections() {
+    let (io, rt) = build(Server::builder().connection_state_recovery(RecoveryConfig::default()));
+    let left = Arc::new(Mutex::new(Vec::new()));
+    let seen = left.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on_disconnect(move |_s: Socket, reason| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push((std::time::Instant::now(), reason.to_string()))
+                }
+            });
+        }
+    });
+    block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..40 {
+            clients.push(connect(&io, &rt, "/", "").await.0);
+        }
+        // A polling session of its own, its CONNECT done.
+        let (_, body) = http(&io, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+        let sid = body[9..29].to_owned();
+        let own = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(http(&io, "POST", &own, "40").await.0, 200);
+        assert!(http(&io, "GET", &own, "").await.1.starts_with("40{"));
+        assert!(!io.is_draining());
+
+        let over = Duration::from_millis(600);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (io2, done2) = (io.clone(), done.clone());
+        let started = std::time::Instant::now();
+        rt.0.spawn_ok(async move {
+            io2.drain(over).await;
+            done2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        sleep(20).await;
+        assert!(io.is_draining());
+        let refused = |target: &'static str| {
+            let request = http::Request::get(target)
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
+            let io = io.clone();
+            async move {
+                let response = io.handle_http(request, None).await;
+                (
+                    response.status().as_u16(),
+                    response
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                )
+            }
+        };
+        assert_eq!(
+            refused("/socket.io/?EIO=4&transport=polling").await,
+            (503, Some("1".to_owned())),
+            "a new handshake"
+        );
+        assert_eq!(
+            refused("/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA").await,
+            (503, Some("1".to_owned())),
+            "a session of another node"
+        );
+        let ws = io.accept_websocket(&parts("/socket.io/?EIO=4&transport=websocket"), None);
+        assert_eq!(ws.err().map(|r| r.status().as_u16()), Some(503));
+        // Its own polling session is still served: it gets its close packet.
+        let mut closed = false;
+        for _ in 0..100 {
+            let (status, body) = http(&io, "GET", &own, "").await;
+            assert_eq!(status, 200, "its own session is served");
+            if body.ends_with('1') && body.contains('\u{1e}') || body == "1" {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed, "the polling session got its close");
+        for _ in 0..300 {
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            sleep(10).await;
+        }
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst), "drained");
+        assert!(io.fetch_sockets().await.unwrap().is_empty());
+        let left = left.lock().unwrap().clone();
+        assert_eq!(left.len(), 41);
+        assert!(
+            left.iter()
+                .all(|(_, reason)| reason == "server shutting down")
+        );
+        // Spread: the middle 80% leave over at least 40% of `over` (all at once, within a few
+        // milliseconds).
+        let mut at: Vec<Duration> = left.iter().map(|(t, _)| *t - started).collect();
+        at.sort();
+        let span = at[at.len() * 9 / 10] - at[at.len() / 10];
+        assert!(span >= over * 2 / 5, "the middle 80% left within {span:?}");
+        // Every WebSocket got its close.
+        for mut client in clients {
+            loop {
+                match client.next().await {
+                    Some(tungstenite::Message::Close(_)) | None => break,
+                    Some(_) => {}
+                }
+            }
+        }
+        // Still refusing once drained.
+        assert_eq!(refused("/socket.io/?EIO=4&transport=polling").await.0, 503);
     });
 }
