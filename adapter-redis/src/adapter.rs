@@ -147,6 +147,8 @@ struct NodeShared {
     /// Streams flavour: the namespaces' adapters, for the node's stream reader.
     stream_sinks: Arc<Sinks>,
     stream_reader: std::sync::Once,
+    /// Sessions being written (`persist_session`), for `flush`.
+    persisting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RedisNode {
@@ -172,6 +174,7 @@ impl RedisNode {
                 ack_handlers: Mutex::new(HashMap::new()),
                 stream_sinks: Arc::new(Mutex::new(HashMap::new())),
                 stream_reader: std::sync::Once::new(),
+                persisting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             }),
         }
     }
@@ -1496,6 +1499,8 @@ impl Adapter for RedisAdapter {
         let key = format!("{}{}", streams.options.session_key_prefix, session.pid);
         let value = crate::streams::encode_session(&session);
         let ttl = recovery.max_disconnection_duration.as_millis() as u64;
+        let persisting = self.node.persisting.clone();
+        persisting.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.node.runtime.spawn(Box::pin(async move {
             let stored: Result<(), _> = redis::cmd("SET")
                 .arg(key)
@@ -1504,10 +1509,29 @@ impl Adapter for RedisAdapter {
                 .arg(ttl)
                 .query_async(&mut conn)
                 .await;
+            persisting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
             if let Err(error) = stored {
                 tracing::warn!(%error, "session not kept");
             }
         }));
+    }
+
+    fn flush(&self) -> BoxFuture<()> {
+        if self.streams.is_none() {
+            return self.inner.flush();
+        }
+        let persisting = self.node.persisting.clone();
+        let runtime = self.node.runtime.clone();
+        let deadline = runtime.now() + self.node.options.requests_timeout;
+        Box::pin(async move {
+            // (Each write ends within the connection's own timeouts; the deadline bounds a
+            // Redis that stopped answering.)
+            while persisting.load(std::sync::atomic::Ordering::Acquire) > 0
+                && runtime.now() < deadline
+            {
+                runtime.sleep(Duration::from_millis(1)).await;
+            }
+        })
     }
 
     fn restore_session(&self, pid: Str, offset: Str) -> BoxFuture<Option<Restored>> {

@@ -162,6 +162,15 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async { None })
     }
 
+    /// Resolves once what this adapter was handed so far has reached its store (e.g. the
+    /// sessions given to [`Adapter::persist_session`], written to Redis), or it gave up on it.
+    /// [`Server::drain`](crate::Server::drain) waits for it before closing its clients'
+    /// transports, so that another node can restore their sessions as soon as they come back.
+    /// By default (nothing is written elsewhere) it is ready at once.
+    fn flush(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+
     /// Connection state recovery, second step: once a restored socket `sid` is back in its
     /// `rooms`, the packets stored for it after `offset` (the last one its restore gave),
     /// oldest first: those broadcast while it was being restored, which neither the restore

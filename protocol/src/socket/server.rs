@@ -806,6 +806,17 @@ impl ServerConnection {
         Ok(())
     }
 
+    /// As [`shutdown`](Self::shutdown), but the engine session is left to the caller to
+    /// close (no [`Event::CloseConnection`]): a draining server first makes sure the
+    /// sockets' sessions are stored where another node can restore them.
+    pub fn shutdown_keeping_transport(&mut self) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        self.close_all(DisconnectReason::ServerShuttingDown, false);
+        Ok(())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Internals
     // -----------------------------------------------------------------------------------------

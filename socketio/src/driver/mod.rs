@@ -307,10 +307,14 @@ impl<L: Layer> Driver<L> {
         Some(response)
     }
 
-    /// Ends every session, spread evenly over `over` (a slice every 10 ms), each with
+    /// Ends every session, spread evenly over `over` (a slice every 10 ms), each slice with
     /// `close` (run under no lock of the driver's), then waits until no session is left.
     /// New work is refused from the start (see [`Driver::refusal`]).
-    pub(crate) async fn drain_with(&self, over: Duration, close: impl Fn(&Arc<Conn<L>>)) {
+    pub(crate) async fn drain_with<F, Fut>(&self, over: Duration, close: F)
+    where
+        F: Fn(Vec<Arc<Conn<L>>>) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         self.retry_after_secs
             .store(over.as_secs().max(1), Ordering::Relaxed);
         self.draining.store(true, Ordering::Release);
@@ -327,8 +331,8 @@ impl<L: Layer> Driver<L> {
                 ((total as u128 * elapsed.as_micros()) / over.as_micros().max(1)) as usize + 1
             }
             .min(total);
-            for conn in &conns[closed..due] {
-                close(conn);
+            if due > closed {
+                close(conns[closed..due].to_vec()).await;
             }
             closed = due;
             if closed < total {

@@ -256,14 +256,24 @@ impl Inner {
     /// [`Server::drain`](crate::Server::drain).
     pub(super) async fn drain(&self, over: Duration) {
         tracing::info!(?over, "socket.io server draining");
-        self.drain_with(over, |conn| {
-            // As in a shutdown: the sockets leave with a recoverable reason (their sessions
-            // go to the adapter first), then the engine session closes, so the client sees
-            // `transport close` and reconnects, elsewhere.
-            self.drive(conn, |st, _| {
-                let _ = st.session.socket_mut().shutdown();
-            });
-            self.drive(conn, |st, cx| st.session.close(cx.now));
+        let this = self;
+        self.drain_with(over, move |slice| async move {
+            // As in a shutdown: the sockets leave with a recoverable reason, their sessions
+            // handed to the adapter; once it has stored them, the engine sessions close, so
+            // the clients see `transport close` and reconnect, elsewhere, where their
+            // sessions can already be restored.
+            for conn in &slice {
+                this.drive(conn, |st, _| {
+                    let _ = st.session.socket_mut().shutdown_keeping_transport();
+                });
+            }
+            let adapters: Vec<Arc<dyn Adapter>> = lock(&this.adapters).values().cloned().collect();
+            for adapter in adapters {
+                adapter.flush().await;
+            }
+            for conn in &slice {
+                this.drive(conn, |st, cx| st.session.close(cx.now));
+            }
         })
         .await;
         tracing::info!("socket.io server drained");
