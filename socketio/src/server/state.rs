@@ -44,6 +44,7 @@ use crate::flow::Gate;
 use crate::handshake::HttpHandshake;
 use crate::ids::id_generator;
 use crate::namespace::{Registry, lock};
+use crate::probe::{Probe, Transport};
 use crate::socket::Incoming;
 use crate::wsio::{TextMemo, Writer};
 use crate::{AckError, Socket};
@@ -67,6 +68,8 @@ pub(crate) struct SioLayer {
     pub(crate) nsps: RwLock<HashMap<String, NsState>>,
     /// Broadcasts with acks waiting for their answers (a leaf lock).
     pub(crate) broadcasts: Mutex<Broadcasts>,
+    /// What the server reports to its metrics (nothing without them).
+    pub(crate) probe: Probe,
 }
 
 /// One engine session's Socket.IO state, under its connection's lock.
@@ -122,8 +125,19 @@ pub(crate) struct Broadcasts {
 }
 
 impl SioLayer {
-    pub(super) fn new(config: Config) -> SioLayer {
+    pub(super) fn new(config: Config, me: &Weak<Inner>) -> SioLayer {
+        #[cfg(feature = "metrics")]
+        let probe = match &config.metrics {
+            Some(metrics) => metrics.attach(me.clone(), config.socket.parser == Parser::Msgpack),
+            None => Probe::NONE,
+        };
+        #[cfg(not(feature = "metrics"))]
+        let probe = {
+            let _ = me;
+            Probe::NONE
+        };
         SioLayer {
+            probe,
             config,
             registry: Mutex::new(Registry::default()),
             adapters: Mutex::new(HashMap::new()),
@@ -191,6 +205,7 @@ impl Layer for SioLayer {
             ConnEvent::Upgraded { connection } => {
                 tracing::debug!(sid = %st.session.sid(), "engine.io session upgraded to websocket");
                 st.layer.websocket = Some(connection);
+                self.probe.upgrade();
                 Inner::upgraded(st, connection);
             }
             ConnEvent::Closed { reason } => {
@@ -203,6 +218,10 @@ impl Layer for SioLayer {
 
     fn gate(conn: &SioConn) -> &Arc<Gate> {
         &conn.gate
+    }
+
+    fn probe(&self) -> &Probe {
+        &self.probe
     }
 
     fn on_timer(driver: &Inner, now: Instant) {
@@ -293,6 +312,7 @@ impl SioLayer {
             }
             SocketEvent::AckTimedOut { sid, id } => {
                 if let Some(AckTarget::Single(tx)) = st.layer.acks.remove(&(sid, id)) {
+                    self.probe.ack_timeout(crate::probe::AckKind::Emit);
                     let _ = tx.send(Err(AckError::Timeout));
                 }
             }
@@ -312,6 +332,7 @@ impl SioLayer {
                     return;
                 };
                 let socket = st.layer.sockets.swap_remove(at);
+                self.probe.disconnect(reason);
                 let entry = write(&self.nsps)
                     .get_mut(&nsp)
                     .and_then(|ns| ns.sockets.remove(&sid));
@@ -388,6 +409,14 @@ impl Encoded {
             _ => Vec::new(),
         };
         Encoded { frames, prepared }
+    }
+}
+
+impl NsState {
+    /// How many sockets the namespace has on this node.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.len()
     }
 }
 
@@ -503,9 +532,15 @@ impl Inner {
                     return (false, false);
                 }
                 if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits, &mut memo) {
+                    if !written.0 {
+                        self.probe.slow_consumer(Transport::WebSocket);
+                    }
                     return written;
                 }
                 let sent = send_to(st, nsp, &socket.0.id, &encoded, volatile, ack_id);
+                if volatile && !sent {
+                    self.probe.volatile_drop();
+                }
                 (sent, true)
             });
             if sent {
@@ -513,6 +548,7 @@ impl Inner {
             }
         }
         self.run_effects(fx);
+        self.probe.deliveries(reached.len());
         reached
     }
 
