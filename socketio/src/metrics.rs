@@ -231,6 +231,34 @@ impl Metrics {
         response
     }
 
+    /// The answer to a scrape by `method` on the metrics' path, for HTTP glue: `GET` gets
+    /// [`http_response`](Self::http_response), `HEAD` its headers, anything else `405`.
+    ///
+    /// ```
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// assert_eq!(metrics.respond(&http::Method::GET).status(), 200);
+    /// assert_eq!(metrics.respond(&http::Method::POST).status(), 405);
+    /// ```
+    pub fn respond(&self, method: &http::Method) -> http::Response<Full<Bytes>> {
+        match *method {
+            http::Method::GET => self.http_response(),
+            http::Method::HEAD => {
+                let (parts, _) = self.http_response().into_parts();
+                http::Response::from_parts(parts, Full::new(Bytes::new()))
+            }
+            _ => {
+                let mut response =
+                    http::Response::new(Full::new(Bytes::from_static(b"Method Not Allowed")));
+                *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+                response.headers_mut().insert(
+                    http::header::ALLOW,
+                    http::HeaderValue::from_static("GET, HEAD"),
+                );
+                response
+            }
+        }
+    }
+
     /// The probe of a server (its parser: `msgpack`) reporting here; the server is read by
     /// the gauges while it lives.
     pub(crate) fn attach(&self, server: Weak<Inner>, msgpack: bool) -> Probe {
