@@ -259,6 +259,14 @@ impl Metrics {
         }
     }
 
+    /// The probe of an Engine.IO-only server (not read by the gauges).
+    pub(crate) fn engine_probe(&self) -> Probe {
+        Probe {
+            counters: Some(self.0.counters.clone()),
+            msgpack: false,
+        }
+    }
+
     /// The probe of a server (its parser: `msgpack`) reporting here; the server is read by
     /// the gauges while it lives.
     pub(crate) fn attach(&self, server: Weak<Inner>, msgpack: bool) -> Probe {
