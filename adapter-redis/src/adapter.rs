@@ -146,6 +146,8 @@ struct NodeShared {
     /// Streams flavour: the namespaces' adapters, for the node's stream reader.
     stream_sinks: Arc<Sinks>,
     stream_reader: std::sync::Once,
+    /// Where the connections report their reconnections (the server's metrics).
+    reports: crate::conn::Reports,
 }
 
 impl RedisNode {
@@ -156,11 +158,13 @@ impl RedisNode {
         runtime: Arc<dyn Runtime>,
         options: RedisAdapterOptions,
     ) -> Self {
+        let reports = crate::conn::Reports::default();
         let publisher = Publisher::start(
             client.clone(),
             runtime.clone(),
             options.publish_queue,
             options.reconnect,
+            reports.clone(),
         );
         RedisNode {
             shared: Arc::new(NodeShared {
@@ -171,6 +175,7 @@ impl RedisNode {
                 ack_handlers: Mutex::new(HashMap::new()),
                 stream_sinks: Arc::new(Mutex::new(HashMap::new())),
                 stream_reader: std::sync::Once::new(),
+                reports,
             }),
         }
     }
@@ -349,6 +354,7 @@ impl RedisAdapter {
         let fixed = sharded
             .as_ref()
             .map(|s| vec![s.channels.public.clone(), s.channels.private.clone()]);
+        node.reports.get_or_init(|| local.metrics());
         let adapter = Arc::new_cyclic(|me| RedisAdapter {
             inner: InMemoryAdapter::new(local),
             node: node.clone(),
@@ -400,6 +406,7 @@ impl RedisAdapter {
                     channels: subscribed,
                     reconnect: node.options.reconnect,
                     max_message: node.options.max_message_size,
+                    reports: node.reports.clone(),
                 };
                 let task = subscribe_loop(subscription, stop_rx, handle);
                 node.runtime.spawn(Box::pin(task));
@@ -1239,6 +1246,10 @@ fn remote_socket(value: &Value, adapter: Arc<dyn Adapter>) -> Option<RemoteSocke
 }
 
 impl Adapter for RedisAdapter {
+    fn local_room_count(&self) -> Option<usize> {
+        self.inner.local_room_count()
+    }
+
     fn add_all(&self, sid: &Str, rooms: &[Str]) {
         self.inner.add_all(sid, rooms);
         self.reconcile(rooms);
