@@ -572,6 +572,7 @@ mod engine_tests {
                     msgpack: false,
                     port: 0,
                     runtime: Executor::Tokio,
+                    metrics: None,
                     cluster: ClusterOptions {
                         key: socketio_tests::cluster_support::unique_key("conformance"),
                         node_id: "conf-1".to_owned(),
@@ -583,17 +584,17 @@ mod engine_tests {
                 let runtime = std::sync::Arc::new(socketio_tokio::TokioRuntime::new());
                 let _ = match level {
                     Level::Engine => {
-                        HttpServer::new(engine_server(&options, runtime))
+                        HttpServer::new(engine_server(&options, runtime, None))
                             .serve(listener)
                             .await
                     }
                     Level::Socket => {
-                        HttpServer::new(socket_server(&options, runtime))
+                        HttpServer::new(socket_server(&options, runtime, None))
                             .serve(listener)
                             .await
                     }
                     Level::Cluster => {
-                        HttpServer::new(cluster_server(&options, runtime).unwrap())
+                        HttpServer::new(cluster_server(&options, runtime, None).unwrap())
                             .serve(listener)
                             .await
                     }
