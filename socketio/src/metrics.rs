@@ -85,7 +85,7 @@ type EventLabel = [(&'static str, String); 1];
 ///
 /// ```
 /// let metrics = socketio::metrics::Metrics::new();
-/// assert!(metrics.encode().contains("# TYPE socketio_packets_total counter"));
+/// assert!(metrics.encode().contains("# TYPE socketio_transport_upgrades_total counter"));
 /// ```
 #[derive(Clone)]
 pub struct Metrics(Arc<Shared>);
