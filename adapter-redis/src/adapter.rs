@@ -149,6 +149,8 @@ struct NodeShared {
     stream_reader: std::sync::Once,
     /// Sessions being written (`persist_session`), for `flush`.
     persisting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where the connections report their reconnections (the server's metrics).
+    reports: crate::conn::Reports,
 }
 
 impl RedisNode {
@@ -159,11 +161,13 @@ impl RedisNode {
         runtime: Arc<dyn Runtime>,
         options: RedisAdapterOptions,
     ) -> Self {
+        let reports = crate::conn::Reports::default();
         let publisher = Publisher::start(
             client.clone(),
             runtime.clone(),
             options.publish_queue,
             options.reconnect,
+            reports.clone(),
         );
         RedisNode {
             shared: Arc::new(NodeShared {
@@ -175,6 +179,7 @@ impl RedisNode {
                 stream_sinks: Arc::new(Mutex::new(HashMap::new())),
                 stream_reader: std::sync::Once::new(),
                 persisting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+                reports,
             }),
         }
     }
@@ -364,6 +369,7 @@ impl RedisAdapter {
             (_, Some(streams)) => (None, Some(cluster_channels(&streams.channels))),
             _ => (None, None),
         };
+        node.reports.get_or_init(|| local.metrics());
         let adapter = Arc::new_cyclic(|me| RedisAdapter {
             inner: InMemoryAdapter::new(local),
             node: node.clone(),
@@ -415,6 +421,7 @@ impl RedisAdapter {
                     channels: subscribed,
                     reconnect: node.options.reconnect,
                     max_message: node.options.max_message_size,
+                    reports: node.reports.clone(),
                 };
                 let task = subscribe_loop(subscription, stop_rx, handle);
                 node.runtime.spawn(Box::pin(task));
@@ -1271,6 +1278,10 @@ fn remote_socket(value: &Value, adapter: Arc<dyn Adapter>) -> Option<RemoteSocke
 }
 
 impl Adapter for RedisAdapter {
+    fn local_room_count(&self) -> Option<usize> {
+        self.inner.local_room_count()
+    }
+
     fn add_all(&self, sid: &Str, rooms: &[Str]) {
         self.inner.add_all(sid, rooms);
         self.reconcile(rooms);

@@ -120,10 +120,18 @@ impl Publisher {
         runtime: Arc<dyn Runtime>,
         capacity: usize,
         reconnect: Reconnect,
+        reports: Reports,
     ) -> Publisher {
         let (queue, rx) = mpsc::channel(capacity.max(1));
         let conn = Arc::new(Mutex::new(None));
-        let task = publish_loop(client, runtime.clone(), rx, conn.clone(), reconnect);
+        let task = publish_loop(
+            client,
+            runtime.clone(),
+            rx,
+            conn.clone(),
+            reconnect,
+            reports,
+        );
         runtime.spawn(Box::pin(task));
         Publisher { queue, conn }
     }
@@ -205,6 +213,7 @@ async fn publish_loop(
     mut rx: mpsc::Receiver<Job>,
     slot: Arc<Mutex<Option<MultiplexedConnection>>>,
     reconnect: Reconnect,
+    reports: Reports,
 ) {
     let mut backoff = reconnect.backoff();
     loop {
@@ -212,6 +221,7 @@ async fn publish_loop(
             Ok(mut conn) => {
                 if backoff.attempts() > 0 {
                     tracing::info!("redis publisher reconnected");
+                    reconnected(&reports, "publisher");
                 }
                 backoff.reset();
                 set(&slot, Some(conn.clone()));
@@ -301,6 +311,17 @@ async fn publish_loop(
     }
 }
 
+/// Where the node's connections report their reconnections: the server's metrics, once
+/// the first namespace's adapter is made (its [`LocalNamespace::metrics`](socketio::adapter::LocalNamespace::metrics)).
+pub(crate) type Reports = Arc<std::sync::OnceLock<socketio::adapter::AdapterMetrics>>;
+
+/// Reports that connection `link` came back (`socketio_adapter_reconnects_total`).
+fn reconnected(reports: &Reports, link: &'static str) {
+    if let Some(metrics) = reports.get() {
+        metrics.reconnected(link);
+    }
+}
+
 /// A message that arrived on a subscription.
 pub(crate) struct Incoming {
     pub channel: String,
@@ -318,6 +339,8 @@ pub(crate) struct Subscription {
     pub reconnect: Reconnect,
     /// Larger messages are dropped.
     pub max_message: usize,
+    /// Where reconnections are reported.
+    pub reports: Reports,
 }
 
 /// Subscribes as `subscription` says and hands every message to `handle`, reconnecting with
@@ -334,6 +357,7 @@ pub(crate) async fn subscribe_loop(
         channels,
         reconnect,
         max_message,
+        reports,
     } = subscription;
     let mut backoff = reconnect.backoff();
     loop {
@@ -355,6 +379,7 @@ pub(crate) async fn subscribe_loop(
             Ok(pubsub) => {
                 if backoff.attempts() > 0 {
                     tracing::info!("redis subscriber reconnected");
+                    reconnected(&reports, "subscriber");
                 }
                 backoff.reset();
                 let mut stream = pubsub.into_on_message();

@@ -76,6 +76,9 @@ struct Inner<E> {
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
     limits: Limits,
+    /// The metrics' path and what it serves (`HttpServer::metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: Option<(String, socketio::metrics::Metrics)>,
 }
 
 /// The HTTP side of a Socket.IO [`Server`] on async-net: serves it standalone
@@ -125,6 +128,8 @@ impl<E: Endpoint> HttpServer<E> {
                 client: None,
                 websocket: default_websocket_config(),
                 limits: Limits::default(),
+                #[cfg(feature = "metrics")]
+                metrics: None,
             }),
         }
     }
@@ -170,6 +175,39 @@ impl<E: Endpoint> HttpServer<E> {
         self.with_inner(|inner| inner.limits.keep_alive_timeout = timeout)
     }
 
+    /// Also answers Prometheus scrapes of `metrics` at `path` (such as `"/metrics"`) on this
+    /// listener (feature `metrics`); other paths are routed as before.
+    ///
+    /// ```
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// let http = socketio_async_std::HttpServer::new(io()).metrics("/metrics", &metrics);
+    /// # let _ = http;
+    /// # }
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics(self, path: impl Into<String>, metrics: &socketio::metrics::Metrics) -> Self {
+        let path = path.into();
+        let metrics = metrics.clone();
+        self.with_inner(|inner| inner.metrics = Some((path, metrics)))
+    }
+
+    /// The answer to a scrape of the metrics' path, if `request` is one.
+    pub(crate) fn metrics_response<B>(
+        &self,
+        request: &Request<B>,
+    ) -> Option<Response<Full<Bytes>>> {
+        #[cfg(feature = "metrics")]
+        if let Some((path, metrics)) = &self.inner.metrics
+            && request.uri().path() == path
+        {
+            return Some(metrics.respond(request.method()));
+        }
+        let _ = request;
+        None
+    }
+
     /// The server behind this HTTP server.
     pub fn io(&self) -> &E {
         &self.inner.io
@@ -182,6 +220,8 @@ impl<E: Endpoint> HttpServer<E> {
             client: shared.client.clone(),
             websocket: shared.websocket,
             limits: shared.limits,
+            #[cfg(feature = "metrics")]
+            metrics: shared.metrics.clone(),
         });
         change(&mut inner);
         Self {
@@ -360,6 +400,9 @@ impl<E: Endpoint> HttpServer<E> {
                         .split(|&b| b == b',')
                         .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
                 });
+        if let Some(response) = self.metrics_response(&request) {
+            return response;
+        }
         let route = socketio::http::route(
             request.method(),
             request.uri().path(),

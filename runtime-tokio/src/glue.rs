@@ -27,6 +27,9 @@ struct Inner<E> {
     client: Option<ClientBundle>,
     websocket: WebSocketConfig,
     headers_timeout: Duration,
+    /// The metrics' path and what it serves (`HttpServer::metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: Option<(String, socketio::metrics::Metrics)>,
 }
 
 /// The HTTP side of a Socket.IO [`Server`] on hyper and tokio: serves it standalone
@@ -77,6 +80,8 @@ impl<E: Endpoint> HttpServer<E> {
                 client: None,
                 websocket: default_websocket_config(),
                 headers_timeout: HEADERS_TIMEOUT,
+                #[cfg(feature = "metrics")]
+                metrics: None,
             }),
         }
     }
@@ -113,6 +118,39 @@ impl<E: Endpoint> HttpServer<E> {
         self.inner.headers_timeout
     }
 
+    /// Also answers Prometheus scrapes of `metrics` at `path` (such as `"/metrics"`) on this
+    /// listener (feature `metrics`); other paths are routed as before.
+    ///
+    /// ```
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// # fn f() {
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// let http = socketio_tokio::HttpServer::new(io()).metrics("/metrics", &metrics);
+    /// # let _ = http;
+    /// # }
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics(self, path: impl Into<String>, metrics: &socketio::metrics::Metrics) -> Self {
+        let path = path.into();
+        let metrics = metrics.clone();
+        self.with_inner(|inner| inner.metrics = Some((path, metrics)))
+    }
+
+    /// The answer to a scrape of the metrics' path, if `request` is one.
+    pub(crate) fn metrics_response<B>(
+        &self,
+        request: &Request<B>,
+    ) -> Option<Response<Full<Bytes>>> {
+        #[cfg(feature = "metrics")]
+        if let Some((path, metrics)) = &self.inner.metrics
+            && request.uri().path() == path
+        {
+            return Some(metrics.respond(request.method()));
+        }
+        let _ = request;
+        None
+    }
+
     /// The server behind this HTTP server.
     pub fn io(&self) -> &E {
         &self.inner.io
@@ -124,6 +162,8 @@ impl<E: Endpoint> HttpServer<E> {
             client: shared.client.clone(),
             websocket: shared.websocket,
             headers_timeout: shared.headers_timeout,
+            #[cfg(feature = "metrics")]
+            metrics: shared.metrics.clone(),
         });
         change(&mut inner);
         Self {
@@ -152,6 +192,9 @@ impl<E: Endpoint> HttpServer<E> {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if let Some(response) = self.metrics_response(&request) {
+            return response;
+        }
         match self.route(&request) {
             Route::Bundle => self.serve_bundle(request),
             Route::SocketIo => self.serve_socketio(request, remote).await,

@@ -87,6 +87,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if let Some(response) = self.http.metrics_response(&request) {
+            return Box::pin(async move { Ok(response.map(Either::Left)) });
+        }
         match self.http.route(&request) {
             Route::Other => {
                 let future = self.inner.call(request);

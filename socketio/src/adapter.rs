@@ -181,6 +181,39 @@ pub trait Adapter: Send + Sync + 'static {
         let _ = (sid, rooms, offset);
         Box::pin(async { Vec::new() })
     }
+
+    /// How many rooms this node's part of the namespace has, each socket's own room included
+    /// (read by the metrics' `socketio_rooms` gauge when scraped); `None` (the default) if the
+    /// adapter does not count them.
+    fn local_room_count(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Where an adapter reports its own events to the server's metrics (feature `metrics`), from
+/// [`LocalNamespace::metrics`]. Without the feature, or for a server without metrics, its
+/// reports do nothing.
+///
+/// ```
+/// # fn local() -> socketio::adapter::LocalNamespace { unimplemented!() }
+/// # fn f() {
+/// let metrics = local().metrics();
+/// metrics.reconnected("subscriber");
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AdapterMetrics(crate::probe::Probe);
+
+impl AdapterMetrics {
+    /// One of the adapter's connections (`link`, a name from a fixed set the adapter chooses,
+    /// such as `"publisher"`) came back after a failure: `socketio_adapter_reconnects_total`.
+    ///
+    /// ```
+    /// socketio::adapter::AdapterMetrics::default().reconnected("publisher");
+    /// ```
+    pub fn reconnected(&self, link: &'static str) {
+        self.0.adapter_reconnect(link);
+    }
 }
 
 /// This node's side of a namespace, as its adapter sees it. Cheap to clone.
@@ -260,6 +293,23 @@ impl LocalNamespace {
             Some(server) => server.local_sockets(&self.nsp, sids),
             None => Vec::new(),
         }
+    }
+
+    /// Where the adapter reports to the server's metrics (see [`AdapterMetrics`]).
+    ///
+    /// ```
+    /// # fn local() -> socketio::adapter::LocalNamespace { unimplemented!() }
+    /// # fn f() {
+    /// local().metrics().reconnected("publisher");
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> AdapterMetrics {
+        AdapterMetrics(
+            self.server
+                .upgrade()
+                .map(|server| server.probe.clone())
+                .unwrap_or_default(),
+        )
     }
 
     /// A server-side event from another node: runs the handlers registered with
@@ -477,6 +527,10 @@ fn write(rooms: &RwLock<RoomIndex>) -> std::sync::RwLockWriteGuard<'_, RoomIndex
 }
 
 impl Adapter for InMemoryAdapter {
+    fn local_room_count(&self) -> Option<usize> {
+        Some(read(&self.rooms).room_count())
+    }
+
     fn add_all(&self, sid: &Str, rooms: &[Str]) {
         let mut index = write(&self.rooms);
         index.add_socket(sid.clone());

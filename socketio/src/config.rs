@@ -30,6 +30,9 @@ pub(crate) struct Config {
     pub(crate) adapter: crate::adapter::AdapterFactory,
     pub(crate) ack_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
+    /// Where the server's metrics go (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 impl fmt::Debug for Config {
@@ -63,6 +66,8 @@ impl Default for Config {
             adapter: crate::adapter::InMemoryAdapter::factory(),
             ack_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 }
@@ -354,6 +359,20 @@ impl ServerBuilder {
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Counts this server's traffic in `metrics` (feature `metrics`; see
+    /// [`crate::metrics`]): serve `metrics.encode()` where Prometheus scrapes it.
+    ///
+    /// ```
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// let b = socketio::Server::builder().metrics(&metrics);
+    /// # let _ = b;
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.config.metrics = Some(metrics.clone());
         self
     }
 

@@ -118,10 +118,13 @@ mod handshake;
 pub mod http;
 mod httputil;
 mod ids;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod namespace;
 mod operators;
 mod outbox;
 mod plumbing;
+mod probe;
 mod runtime;
 mod server;
 mod socket;

@@ -337,10 +337,10 @@ impl Namespace {
         let value = crate::args::to_args(data)
             .and_then(|args| crate::args::event_value(event, args))
             .map_err(|error| crate::adapter::AdapterError(error.to_string()))?;
+        let request = self.server.0.adapter(&self.name).server_side_emit(value);
         self.server
             .0
-            .adapter(&self.name)
-            .server_side_emit(value)
+            .timed_request(crate::probe::AdapterRequest::ServerSideEmit, request)
             .await
     }
 
@@ -352,7 +352,11 @@ impl Namespace {
     /// # }
     /// ```
     pub async fn server_count(&self) -> Result<usize, crate::adapter::AdapterError> {
-        self.server.0.adapter(&self.name).server_count().await
+        let request = self.server.0.adapter(&self.name).server_count();
+        self.server
+            .0
+            .timed_request(crate::probe::AdapterRequest::ServerCount, request)
+            .await
     }
 
     /// Handles server-side events other nodes send to this namespace

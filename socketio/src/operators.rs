@@ -1,5 +1,6 @@
 //! Broadcast operators: select sockets by room, then emit or act on them.
 
+use crate::probe::{AckKind, AdapterRequest};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,6 +155,7 @@ impl BroadcastOperator {
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<usize, EmitError> {
         let value = event_value(event, to_args(data)?)?;
+        self.server.probe.broadcast();
         Ok(self.adapter().broadcast(self.message(value)))
     }
 
@@ -179,6 +181,7 @@ impl BroadcastOperator {
     /// ```
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<usize, EmitError> {
         let value = event_value(event, args)?;
+        self.server.probe.broadcast();
         Ok(self.adapter().broadcast(self.message(value)))
     }
 
@@ -206,6 +209,9 @@ impl BroadcastOperator {
     {
         let value = event_value(event, to_args(data)?)?;
         let timeout = self.timeout.unwrap_or(self.server.config.ack_timeout);
+        let probe = &self.server.probe;
+        probe.broadcast();
+        let started = probe.enabled().then(|| self.server.runtime.now());
         let BroadcastAcks {
             responses,
             complete,
@@ -213,6 +219,14 @@ impl BroadcastOperator {
             .adapter()
             .broadcast_with_ack(self.message(value), timeout)
             .await;
+        match (complete, started) {
+            (true, Some(started)) => probe.ack_latency(
+                AckKind::Broadcast,
+                self.server.runtime.now().saturating_duration_since(started),
+            ),
+            (false, _) => probe.ack_timeout(AckKind::Broadcast),
+            _ => {}
+        }
         let decoded: Vec<R> = responses
             .into_iter()
             .filter_map(|args| match from_args(args) {
@@ -242,7 +256,10 @@ impl BroadcastOperator {
     /// # }
     /// ```
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
-        self.adapter().fetch_sockets(self.opts.clone()).await
+        let request = self.adapter().fetch_sockets(self.opts.clone());
+        self.server
+            .timed_request(AdapterRequest::FetchSockets, request)
+            .await
     }
 
     /// Makes every selected socket join `room`.

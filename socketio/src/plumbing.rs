@@ -89,6 +89,23 @@ impl Plumbing {
         self.writers.get(&connection)
     }
 
+    /// Bytes queued on this machine's WebSockets and not yet written (the metrics' gauge).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn queued_bytes(&self) -> usize {
+        let first = self
+            .writers
+            .first
+            .as_ref()
+            .map_or(0, |(_, w)| w.queued_bytes());
+        first
+            + self
+                .writers
+                .rest
+                .values()
+                .map(Writer::queued_bytes)
+                .sum::<usize>()
+    }
+
     /// WebSocket `connection` now carries the session whose incoming side is `gate`.
     pub(crate) fn attach_gate(&mut self, connection: ConnectionId, gate: Arc<Gate>) {
         if let Some(writer) = self.writers.get_mut(&connection) {

@@ -526,6 +526,7 @@ impl Socket {
                 let Some((event, args)) = data.event_parts() else {
                     return;
                 };
+                socket.0.server.probe.event_in(&event);
                 drop(data);
                 let ack = ack.map(|id| AckSender {
                     socket: socket.clone(),
@@ -717,11 +718,14 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
         Box::pin(async move {
             let value = self.value?;
             let inner = &self.socket.0;
-            let receiver =
-                inner
-                    .server
-                    .emit_with_ack_to_socket(&self.socket, value, self.timeout)?;
+            let server = &inner.server;
+            let started = server.probe.enabled().then(|| server.runtime.now());
+            let receiver = server.emit_with_ack_to_socket(&self.socket, value, self.timeout)?;
             let data = receiver.await.map_err(|_| AckError::Disconnected)??;
+            if let Some(started) = started {
+                let took = server.runtime.now().saturating_duration_since(started);
+                server.probe.ack_latency(crate::probe::AckKind::Emit, took);
+            }
             let args = data
                 .ack_args()
                 .map_err(|error| AckError::Decode(error.to_string()))?;

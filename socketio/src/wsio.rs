@@ -20,6 +20,7 @@ use socketio_protocol::flow::{Backpressure, OutgoingWatch};
 
 use crate::flow::Gate;
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
+use crate::probe::{Dir, Probe, Transport};
 
 /// What the state queues for a WebSocket: a frame, a message made ready for tungstenite (a
 /// broadcast's, see [`TextMemo`]), a heartbeat ping (reported once written), or the close.
@@ -259,6 +260,7 @@ pub(crate) fn serve<S>(
     socket: S,
     end: WriterEnd,
     limits: Backpressure,
+    metrics: Probe,
     mut on_frame: impl FnMut(Frame) -> Option<Arc<Gate>>,
     on_heartbeat_written: impl Fn(),
 ) -> impl std::future::Future<Output = bool>
@@ -292,6 +294,7 @@ where
                     Ok(_) => continue,
                     Err(error) => return read_error(&error),
                 };
+                count_frame(&metrics, Dir::In, &frame);
                 if let Some(gate) = on_frame(frame)
                     && limits.must_pause(probe.bytes(), gate.backlog())
                 {
@@ -315,10 +318,17 @@ where
                 let mut heartbeat = false;
                 while let Some(out) = batch.pop_front() {
                     let (len, message) = match out {
-                        WsOut::Frame(frame) => (frame.len(), to_message(frame)),
-                        WsOut::Message(message) => (message.len(), Some(message)),
+                        WsOut::Frame(frame) => {
+                            count_frame(&metrics, Dir::Out, &frame);
+                            (frame.len(), to_message(frame))
+                        }
+                        WsOut::Message(message) => {
+                            count_message(&metrics, &message);
+                            (message.len(), Some(message))
+                        }
                         WsOut::Heartbeat(frame) => {
                             heartbeat = true;
+                            count_frame(&metrics, Dir::Out, &frame);
                             (frame.len(), to_message(frame))
                         }
                         WsOut::Close => {
@@ -397,6 +407,29 @@ where
                 false
             }
         }
+    }
+}
+
+/// Counts a frame read or written (nothing without metrics).
+#[inline]
+fn count_frame(probe: &Probe, dir: Dir, frame: &Frame) {
+    match frame {
+        Frame::Text(text) => probe.frame(dir, Transport::WebSocket, text.as_bytes(), false),
+        Frame::Binary(bytes) => probe.frame(dir, Transport::WebSocket, bytes, true),
+    }
+}
+
+/// Counts a ready message written (nothing without metrics).
+#[inline]
+fn count_message(probe: &Probe, message: &tungstenite::Message) {
+    match message {
+        tungstenite::Message::Text(text) => {
+            probe.frame(Dir::Out, Transport::WebSocket, text.as_bytes(), false)
+        }
+        tungstenite::Message::Binary(bytes) => {
+            probe.frame(Dir::Out, Transport::WebSocket, bytes, true)
+        }
+        _ => {}
     }
 }
 

@@ -69,6 +69,8 @@ pub struct TestNode {
     pub io: Server,
     /// Its link to Redis.
     pub node: RedisNode,
+    /// Its metrics (not served: read with `encode`).
+    pub metrics: socketio_tokio::metrics::Metrics,
     served: Served,
 }
 
@@ -122,13 +124,20 @@ pub async fn start_nodes_with(
         let client = socketio_redis::redis::Client::open(url).expect("a redis URL");
         let node = RedisNode::new(client, exec.runtime(), options.clone());
         let recovery = matches!(options.flavor, socketio_redis::Flavor::Streams(_));
-        let io = customize(cluster::builder(&node, false, recovery)).build(exec.runtime());
+        let metrics = socketio_tokio::metrics::Metrics::new();
+        let io = customize(cluster::builder(&node, false, recovery).metrics(&metrics))
+            .build(exec.runtime());
         cluster::install(&io, &node, id);
         for nsp in namespaces {
             cluster::install_on(&io, &node, id, nsp);
         }
         let served = exec.serve(io.clone()).await;
-        nodes.push(TestNode { io, node, served });
+        nodes.push(TestNode {
+            io,
+            node,
+            metrics,
+            served,
+        });
     }
     nodes
 }

@@ -153,16 +153,33 @@ impl Executor {
     /// Serves `io` on `127.0.0.1:0` with this executor's runtime crate (`HttpServer` of
     /// socketio-tokio or of socketio-async-std) in a background task.
     pub async fn serve(self, io: Server) -> Served {
-        self.serve_with(io, None).await
+        self.serve_with(io, None, None).await
+    }
+
+    /// [`serve`](Self::serve), also answering Prometheus scrapes of `metrics` at `path` on
+    /// the same listener (the HTTP server's `metrics`).
+    pub async fn serve_metrics(
+        self,
+        io: Server,
+        path: &str,
+        metrics: &socketio_tokio::metrics::Metrics,
+    ) -> Served {
+        self.serve_with(io, None, Some((path.to_owned(), metrics.clone())))
+            .await
     }
 
     /// [`serve`](Self::serve), also serving the files of `bundle` (the HTTP server's
     /// `serve_client`: a client bundle, a page).
     pub async fn serve_client(self, io: Server, bundle: ClientBundle) -> Served {
-        self.serve_with(io, Some(bundle)).await
+        self.serve_with(io, Some(bundle), None).await
     }
 
-    async fn serve_with(self, io: Server, bundle: Option<ClientBundle>) -> Served {
+    async fn serve_with(
+        self,
+        io: Server,
+        bundle: Option<ClientBundle>,
+        metrics: Option<(String, socketio_tokio::metrics::Metrics)>,
+    ) -> Served {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         listener
@@ -182,6 +199,9 @@ impl Executor {
                 if let Some(bundle) = bundle {
                     http = http.serve_client(bundle);
                 }
+                if let Some((path, metrics)) = &metrics {
+                    http = http.metrics(path.as_str(), metrics);
+                }
                 Box::pin(http.serve_with_shutdown(listener, signal))
             }
             Executor::AsyncStd | Executor::Smol => {
@@ -190,6 +210,9 @@ impl Executor {
                 let mut http = socketio_async_std::HttpServer::new(io);
                 if let Some(bundle) = bundle {
                     http = http.serve_client(bundle);
+                }
+                if let Some((path, metrics)) = &metrics {
+                    http = http.metrics(path.as_str(), metrics);
                 }
                 Box::pin(http.serve_with_shutdown(listener, signal))
             }

@@ -164,6 +164,7 @@ fn redis_restarts_under_streams_nodes() {
 
 fn redis_restarts(flavor: Flavor) {
     let exec = Executor::Tokio;
+    let classic = matches!(flavor, Flavor::Classic);
     let mut redis = OwnRedis::start();
     let url = redis.url();
     exec.block_on(async move {
@@ -203,6 +204,22 @@ fn redis_restarts(flavor: Flavor) {
             json_args(&b.next(exec, "broadcast-event").await),
             r#"["after"]"#
         );
+        // The reconnections are in the nodes' metrics: the publisher's (every flavour) and the
+        // classic subscriber's.
+        for node in &nodes {
+            let text = node.metrics.encode();
+            let count = |link: &str| {
+                let series = format!("socketio_adapter_reconnects_total{{link=\"{link}\"}} ");
+                text.lines()
+                    .find_map(|line| line.strip_prefix(series.as_str()))
+                    .and_then(|value| value.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            assert!(count("publisher") >= 1.0, "{text}");
+            if classic {
+                assert!(count("subscriber") >= 1.0, "{text}");
+            }
+        }
         stop_nodes(exec, nodes).await;
     });
 }

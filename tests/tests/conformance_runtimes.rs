@@ -41,7 +41,7 @@ impl Conformance {
         let stderr = std::env::temp_dir().join(format!(
             "conformance-{runtime}-{}-{}.stderr",
             std::process::id(),
-            args.join("").replace('-', "")
+            args.join("").replace(['-', '/'], "")
         ));
         let log = std::fs::File::create(&stderr).expect("stderr file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_conformance"))
@@ -767,4 +767,54 @@ fn an_unknown_runtime_is_refused() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--runtime"));
+}
+
+/// `--metrics /metrics`: the endpoint on the same listener, at the engine and socket levels
+/// (the cluster level builds the same way, with Redis): after a polling session echoes two
+/// messages, the scrape counts its handshake and its packets.
+fn metrics_endpoint(runtime: &'static str, level: &'static str) {
+    let server = Conformance::start(runtime, &["--level", level, "--metrics", "/metrics"]);
+    let path = if level == "engine" {
+        "/engine.io/"
+    } else {
+        "/socket.io/"
+    };
+    let sid = polling_handshake(&server, path, 4);
+    let target = format!("{path}?EIO=4&transport=polling&sid={sid}");
+    let body: &[u8] = if level == "engine" {
+        b"4hello\x1e4again"
+    } else {
+        b"40"
+    };
+    let post = http(&server, "POST", &target, body);
+    server.check(post.status == 200, format!("POST: {}", post.status));
+    let scrape = http(&server, "GET", "/metrics", b"");
+    let text = scrape.text();
+    server.check(
+        scrape.status == 200
+            && scrape
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")),
+        format!("scrape: {} {text}", scrape.status),
+    );
+    server.check(
+        text.contains("socketio_handshakes_accepted_total{transport=\"polling\"} 1"),
+        format!("one polling handshake: {text}"),
+    );
+    let packets = if level == "engine" {
+        // `4hello` and `4again` read as messages whose Socket.IO type is not a digit.
+        "socketio_packets_total{direction=\"in\",transport=\"polling\",type=\"other\"} 2"
+    } else {
+        "socketio_packets_total{direction=\"in\",transport=\"polling\",type=\"connect\"} 1"
+    };
+    server.check(text.contains(packets), format!("{packets}: {text}"));
+}
+
+#[test]
+fn conformance_metrics_endpoint_every_level_and_runtime() {
+    for runtime in ["tokio", "async-std", "smol"] {
+        for level in ["engine", "socket"] {
+            metrics_endpoint(runtime, level);
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! socketio-bench-ours --runtime tokio|smol [--port P] [--workers N]
-//!                     [--redis URL --redis-key KEY]
+//!                     [--redis URL --redis-key KEY] [--metrics]
 //! ```
 //!
 //! - `tokio`: `socketio-tokio` on a multi-thread tokio runtime (one worker per core, or N).
@@ -16,6 +16,10 @@
 //! (`socketio-redis`, `@socket.io/redis-adapter`'s wire, key KEY), its adapter of `/` made
 //! before `LISTENING`.
 //!
+//! `--metrics`: the server counts its traffic in Prometheus metrics (`socketio::metrics`),
+//! served at `/metrics` on the same listener (to measure what metrics cost: run with and
+//! without, `bench/run-metrics.sh`).
+//!
 //! Prints `LISTENING <port>` once it accepts connections; exits when stdin reaches end of file
 //! (or on a signal).
 
@@ -25,6 +29,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use socketio_redis::{RedisAdapterOptions, RedisNode};
+use socketio_tokio::metrics::Metrics;
 use socketio_tokio::{AckSender, Server, ServerBuilder, Socket, Value};
 
 /// The benchmark application on namespace `/`: join `bench`; `echo` acks with its argument;
@@ -95,6 +100,8 @@ struct Args {
     workers: usize,
     /// `--redis URL` and `--redis-key KEY`: a node of a Redis cluster.
     redis: Option<Redis>,
+    /// `--metrics`: Prometheus metrics on, served at `/metrics`.
+    metrics: Option<Metrics>,
 }
 
 /// Where the Redis adapter goes.
@@ -109,6 +116,7 @@ fn parse_args() -> Result<Args, String> {
     let mut port = 0u16;
     let mut workers = None;
     let (mut url, mut key) = (None, None);
+    let mut metrics = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -133,6 +141,7 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--workers needs a number of threads > 0")?,
                 );
             }
+            "--metrics" => metrics = Some(Metrics::new()),
             "--redis" => url = Some(args.next().ok_or("--redis needs a URL")?),
             "--redis-key" => key = Some(args.next().ok_or("--redis-key needs a key")?),
             other => return Err(format!("unknown argument {other:?}")),
@@ -148,6 +157,7 @@ fn parse_args() -> Result<Args, String> {
         port,
         workers: workers.unwrap_or_else(cores),
         redis,
+        metrics,
     })
 }
 
@@ -210,27 +220,50 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn run_tokio(port: u16, workers: usize, redis: Option<&Redis>) -> std::io::Result<()> {
-    use socketio_tokio::{ServerExt, TokioRuntime};
+/// `builder` counting in `metrics`, if any.
+fn with_metrics(builder: ServerBuilder, metrics: Option<&Metrics>) -> ServerBuilder {
+    match metrics {
+        Some(metrics) => builder.metrics(metrics),
+        None => builder,
+    }
+}
+
+fn run_tokio(
+    port: u16,
+    workers: usize,
+    redis: Option<&Redis>,
+    metrics: Option<&Metrics>,
+) -> std::io::Result<()> {
+    use socketio_tokio::{HttpServer, TokioRuntime};
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()?;
     rt.block_on(async {
         let runtime: Arc<dyn socketio_tokio::Runtime> = Arc::new(TokioRuntime::new());
-        let io = with_redis(Server::builder(), redis, runtime.clone())?.build(runtime);
+        let builder = with_metrics(Server::builder(), metrics);
+        let io = with_redis(builder, redis, runtime.clone())?.build(runtime);
         app(&io);
         make_adapter(&io).await?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         announce(listener.local_addr()?);
-        io.serve(listener).await
+        let mut http = HttpServer::new(io);
+        if let Some(metrics) = metrics {
+            http = http.metrics("/metrics", metrics);
+        }
+        http.serve(listener).await
     })
 }
 
 /// The executor every task of the smol contender runs on.
 static EXECUTOR: OnceLock<smol::Executor<'static>> = OnceLock::new();
 
-fn run_smol(port: u16, workers: usize, redis: Option<&Redis>) -> std::io::Result<()> {
+fn run_smol(
+    port: u16,
+    workers: usize,
+    redis: Option<&Redis>,
+    metrics: Option<&Metrics>,
+) -> std::io::Result<()> {
     use socketio_async_std::{AsyncIoRuntime, HttpServer};
     let executor = EXECUTOR.get_or_init(smol::Executor::new);
     // `workers` threads run the executor: this thread and `workers - 1` more.
@@ -242,13 +275,17 @@ fn run_smol(port: u16, workers: usize, redis: Option<&Redis>) -> std::io::Result
     let runtime: Arc<dyn socketio_tokio::Runtime> =
         Arc::new(AsyncIoRuntime::new(|task| executor.spawn(task).detach()));
     smol::block_on(executor.run(async {
-        let builder = socketio_async_std::Server::builder();
+        let builder = with_metrics(socketio_async_std::Server::builder(), metrics);
         let io = with_redis(builder, redis, runtime.clone())?.build(runtime);
         app(&io);
         make_adapter(&io).await?;
         let listener = smol::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         announce(listener.local_addr()?);
-        HttpServer::new(io).serve(listener).await
+        let mut http = HttpServer::new(io);
+        if let Some(metrics) = metrics {
+            http = http.metrics("/metrics", metrics);
+        }
+        http.serve(listener).await
     }))
 }
 
@@ -262,8 +299,18 @@ fn main() {
     };
     exit_on_stdin_eof();
     let served = match args.runtime {
-        Runtime::Tokio => run_tokio(args.port, args.workers, args.redis.as_ref()),
-        Runtime::Smol => run_smol(args.port, args.workers, args.redis.as_ref()),
+        Runtime::Tokio => run_tokio(
+            args.port,
+            args.workers,
+            args.redis.as_ref(),
+            args.metrics.as_ref(),
+        ),
+        Runtime::Smol => run_smol(
+            args.port,
+            args.workers,
+            args.redis.as_ref(),
+            args.metrics.as_ref(),
+        ),
     };
     if let Err(error) = served {
         eprintln!("socketio-bench-ours: {error}");

@@ -28,6 +28,7 @@ use super::{Conn, Driver, Effects, Layer, Machine};
 use crate::httputil::{await_answer, close_unread, head_from_parts, plain, session_of, to_http};
 use crate::namespace::lock;
 use crate::plumbing::{Plumbing, allow_request_verdicts, upgrade_headers};
+use crate::probe::Dir;
 use crate::wsio::{self, Writer, WriterEnd};
 
 /// The request being handled, for the handshake hooks and the session's request info.
@@ -71,6 +72,7 @@ impl<L: Layer> Driver<L> {
         // While shutting down, sessions still open get their answers (a polling client's close
         // packet waits for its next GET); only new handshakes are refused.
         if let Some(refusal) = self.refusal(session_of(&parts)) {
+            self.layer.probe().refused(503, b"");
             return refusal;
         }
         let head = head_from_parts(&parts);
@@ -159,7 +161,10 @@ impl<L: Layer> Driver<L> {
             owner: owner.clone(),
             armed: true,
         };
-        let feed = |body| {
+        let probe = self.layer.probe();
+        let v3 = probe.enabled() && is_v3(&parts);
+        let feed = |body: Bytes| {
+            probe.polling_body(Dir::In, &body, v3);
             if let Some(conn) = &owner {
                 self.drive(conn, |st, cx| {
                     if st.io.has_request(id) {
@@ -179,7 +184,12 @@ impl<L: Layer> Driver<L> {
             self.after_poll(method, conn).await;
         }
         let response = match response {
-            Ok(response) => to_http(response),
+            Ok(response) => {
+                if method == Method::Get && response.status == 200 {
+                    probe.polling_body(Dir::Out, &response.body, v3);
+                }
+                to_http(response)
+            }
             Err(_) => plain(400, ""),
         };
         if unread {
@@ -197,11 +207,13 @@ impl<L: Layer> Driver<L> {
         remote: Option<SocketAddr>,
     ) -> Result<Ticket<L>, http::Response<Full<Bytes>>> {
         if self.shut_down.load(Ordering::Acquire) {
+            self.layer.probe().refused(503, b"");
             return Err(self
                 .refusal(None)
                 .unwrap_or_else(|| plain(503, "server shutting down")));
         }
         if let Some(refusal) = self.refusal(session_of(request)) {
+            self.layer.probe().refused(503, b"");
             return Err(refusal);
         }
         let connection = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
@@ -306,6 +318,7 @@ impl<L: Layer> Driver<L> {
                 socket,
                 end,
                 self.limits,
+                self.layer.probe().clone(),
                 move |frame| {
                     let conn = frames_owner.as_ref()?;
                     self.drive_then(
@@ -423,6 +436,14 @@ impl<L: Layer> Driver<L> {
         let buffered = || conn.with_state(|st| st.session.session().buffered_bytes());
         crate::flow::after_poll(self.limits, method == Method::Post, &gate, buffered).await;
     }
+}
+
+/// Whether a request is of Engine.IO v3 (`EIO=3`), whose polling payloads are counted whole.
+fn is_v3(parts: &http::request::Parts) -> bool {
+    parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "EIO=3"))
 }
 
 /// Aborts a polling request whose future was dropped before its answer.

@@ -46,7 +46,7 @@ use futures_util::StreamExt;
 use http_body_util::Full;
 use socketio_protocol::engine::CloseReason;
 use socketio_protocol::engine::server::{
-    Config as CoreConfig, ConnectionId, Event, Handshake, Router, Session, TransportId,
+    Config as CoreConfig, ConnectionId, Event, Handshake, Router, Session, Transmit, TransportId,
     TransportKind,
 };
 use socketio_protocol::{Instant, Str};
@@ -57,6 +57,7 @@ use crate::httputil::plain;
 use crate::ids::id_generator;
 use crate::namespace::lock;
 use crate::plumbing::Plumbing;
+use crate::probe::Transport;
 use crate::{AllowRequest, BoxTask, Runtime};
 
 pub(crate) use entry::{RequestCtx, Ticket};
@@ -93,6 +94,11 @@ pub(crate) trait Layer: Send + Sync + Sized + 'static {
 
     /// The session's incoming side (backpressure).
     fn gate(conn: &Self::Conn) -> &Arc<Gate>;
+
+    /// What the server reports to its metrics (nothing by default).
+    fn probe(&self) -> &crate::probe::Probe {
+        &crate::probe::NO_PROBE
+    }
 
     /// The layer's own deadlines, due at `now` (server-wide, such as broadcasts with acks);
     /// called by the timer task without any lock.
@@ -428,6 +434,7 @@ impl<L: Layer> Driver<L> {
             while let Some(transmit) = st.session.poll_transmit() {
                 moved = true;
                 if let Some(failed) = st.io.on_transmit(cx.now, transmit, &self.limits) {
+                    self.layer.probe().slow_consumer(Transport::WebSocket);
                     // A slow consumer: its session fails.
                     let _ = st.session.handle_websocket_gone(
                         cx.now,
@@ -540,6 +547,10 @@ impl<L: Layer> Driver<L> {
             TransportId::WebSocket(connection) => Some(connection),
             _ => None,
         };
+        self.layer.probe().handshake_accepted(match websocket {
+            Some(_) => Transport::WebSocket,
+            None => Transport::Polling,
+        });
         let conn = Arc::new_cyclic(|weak| {
             let mut cx = Cx {
                 now,
@@ -611,6 +622,12 @@ impl<L: Layer> Driver<L> {
         };
         let result = f(&mut front.router, &mut front.io, now, &lookup);
         while let Some(transmit) = front.router.poll_transmit() {
+            if let Transmit::Response { response, .. } | Transmit::RefuseWebSocket { response, .. } =
+                &transmit
+                && response.status >= 400
+            {
+                self.layer.probe().refused(response.status, &response.body);
+            }
             // No session's frames go through the router.
             let _ = front.io.on_transmit(now, transmit, &self.limits);
         }

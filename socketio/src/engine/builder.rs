@@ -21,6 +21,9 @@ pub(crate) struct EngineConfig {
     /// (which it then replaces, whatever the order of the builder calls).
     pub(crate) incoming_queue: Option<usize>,
     pub(crate) shutdown_timeout: Duration,
+    /// Where the server's metrics go (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Default for EngineConfig {
@@ -36,6 +39,8 @@ impl Default for EngineConfig {
             backpressure: crate::Backpressure::default(),
             incoming_queue: None,
             shutdown_timeout: Duration::from_secs(5),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 }
@@ -331,6 +336,21 @@ impl EngineBuilder {
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Counts this server's traffic in `metrics` (feature `metrics`): the Engine.IO counters
+    /// (packets and bytes, handshakes, upgrades, slow consumers); the gauges and the Socket.IO
+    /// counters are the Socket.IO server's.
+    ///
+    /// ```
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// let b = socketio::engine::EngineBuilder::new().metrics(&metrics);
+    /// # let _ = b;
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.config.metrics = Some(metrics.clone());
         self
     }
 

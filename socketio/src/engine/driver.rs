@@ -85,6 +85,7 @@ pub(crate) type EngineCell = Conn<EngineLayer>;
 pub(crate) struct EngineLayer {
     config: EngineConfig,
     handler: Mutex<Option<Handler>>,
+    probe: crate::probe::Probe,
 }
 
 /// An open session: the application's handle and the sending end of its message queue
@@ -153,6 +154,7 @@ impl Layer for EngineLayer {
 
     fn on_event(&self, st: &mut ConnState<Self>, _cx: &mut Cx<'_, Self>, event: Event) {
         if let Event::Upgraded { connection, .. } = &event {
+            self.probe.upgrade();
             Inner::upgraded(st, *connection);
         }
         let session = &st.layer;
@@ -181,6 +183,10 @@ impl Layer for EngineLayer {
             }
             _ => {}
         }
+    }
+
+    fn probe(&self) -> &crate::probe::Probe {
+        &self.probe
     }
 
     fn gate(conn: &EngineConn) -> &Arc<Gate> {
@@ -212,10 +218,18 @@ impl EngineServer {
         let core = config.core.clone();
         let limits = config.backpressure;
         let allow_request = config.allow_request.clone();
+        #[cfg(feature = "metrics")]
+        let probe = config.metrics.as_ref().map_or(
+            crate::probe::Probe::NONE,
+            crate::metrics::Metrics::engine_probe,
+        );
+        #[cfg(not(feature = "metrics"))]
+        let probe = crate::probe::Probe::NONE;
         EngineServer(Driver::new(core, limits, allow_request, runtime, |_| {
             EngineLayer {
                 config,
                 handler: Mutex::new(None),
+                probe,
             }
         }))
     }

@@ -108,6 +108,22 @@ impl Inner {
             .clone()
     }
 
+    /// Awaits an adapter's cluster `request`, timed and counted in the metrics.
+    pub(crate) async fn timed_request<T>(
+        &self,
+        kind: crate::probe::AdapterRequest,
+        request: crate::adapter::BoxFuture<Result<T, crate::adapter::AdapterError>>,
+    ) -> Result<T, crate::adapter::AdapterError> {
+        if !self.probe.enabled() {
+            return request.await;
+        }
+        let started = self.runtime.now();
+        let result = request.await;
+        let took = self.runtime.now().saturating_duration_since(started);
+        self.probe.adapter_request(kind, took, result.is_ok());
+        result
+    }
+
     /// [`LocalNamespace::deliver`]: `message` to this node's sockets `sids`.
     pub(crate) fn deliver(&self, nsp: &str, message: &BroadcastMessage, sids: &[Str]) -> usize {
         self.send_event(nsp, sids, message.data.clone(), message.volatile, None)

@@ -12,6 +12,7 @@
 //! Matchers, middlewares and `restore_session` are user or adapter code: they run in tasks,
 //! outside every lock, and come back through the connection (`Driver::drive`).
 
+use crate::probe::ConnectResult;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -93,6 +94,9 @@ fn resolve_connect(
 ) {
     let Some(def) = def else {
         tracing::debug!(nsp, "connect to an unknown namespace");
+        cx.driver
+            .probe
+            .namespace_connect(ConnectResult::UnknownNamespace);
         let _ = st.session.socket_mut().refuse_namespace(&nsp);
         return;
     };
@@ -119,6 +123,7 @@ fn resolve_connect(
                 .adapter(&nsp)
                 .restore_session(Str::from(request.pid), Str::from(request.offset.clone()))
                 .await;
+            server.probe.recovery(restored.is_some());
             if restored.is_none() {
                 tracing::debug!(nsp, "session not restored");
             }
@@ -168,9 +173,11 @@ fn admit(
                 break;
             }
         }
+        let probe = server.probe.clone();
         resume(&server, &me, move |st, _| match verdict {
             Ok(()) => accept(st, &nsp, accepting, restored),
             Err(error) => {
+                probe.namespace_connect(ConnectResult::Refused);
                 tracing::debug!(nsp, message = %error.message, "connection refused by a middleware");
                 let _ = st.session.socket_mut().refuse_connect(&nsp, &error.message, error.data);
             }
@@ -243,6 +250,7 @@ pub(super) fn connected(
         return;
     };
     tracing::debug!(%sid, nsp, recovered, "socket connected");
+    cx.driver.probe.namespace_connect(ConnectResult::Accepted);
     // Its rooms join in the adapter when its runner starts (outside the lock), before the
     // connect handler and before the client sees its CONNECT.
     let mut rooms = vec![sid.clone()];

@@ -95,8 +95,8 @@ impl Server {
         let engine = config.engine.clone();
         let limits = config.backpressure;
         let allow_request = config.allow_request.clone();
-        Server(Driver::new(engine, limits, allow_request, runtime, |_| {
-            SioLayer::new(config)
+        Server(Driver::new(engine, limits, allow_request, runtime, |me| {
+            SioLayer::new(config, me)
         }))
     }
 

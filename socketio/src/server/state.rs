@@ -44,6 +44,7 @@ use crate::flow::Gate;
 use crate::handshake::HttpHandshake;
 use crate::ids::id_generator;
 use crate::namespace::{Registry, lock};
+use crate::probe::{Probe, Transport};
 use crate::socket::Incoming;
 use crate::wsio::{TextMemo, Writer};
 use crate::{AckError, Socket};
@@ -67,6 +68,8 @@ pub(crate) struct SioLayer {
     pub(crate) nsps: RwLock<HashMap<String, NsState>>,
     /// Broadcasts with acks waiting for their answers (a leaf lock).
     pub(crate) broadcasts: Mutex<Broadcasts>,
+    /// What the server reports to its metrics (nothing without them).
+    pub(crate) probe: Probe,
 }
 
 /// One engine session's Socket.IO state, under its connection's lock.
@@ -97,8 +100,12 @@ pub(super) struct Recovered {
     /// The order of the last event given (see `offset_order`).
     pub(super) given: (u64, u64),
     /// While the catch-up runs: the live events that came meanwhile, with their order.
-    pub(super) waiting: Option<Vec<((u64, u64), Vec<Data>)>>,
+    pub(super) waiting: Option<Vec<Waiting>>,
 }
+
+/// A live event kept while a restored socket's catch-up runs: its offset's order and its
+/// encoded messages.
+pub(super) type Waiting = ((u64, u64), Vec<Data>);
 
 /// What a live delivery with an offset does for a restored socket.
 pub(super) enum Catchup {
@@ -168,8 +175,19 @@ pub(crate) struct Broadcasts {
 }
 
 impl SioLayer {
-    pub(super) fn new(config: Config) -> SioLayer {
+    pub(super) fn new(config: Config, me: &Weak<Inner>) -> SioLayer {
+        #[cfg(feature = "metrics")]
+        let probe = match &config.metrics {
+            Some(metrics) => metrics.attach(me.clone(), config.socket.parser == Parser::Msgpack),
+            None => Probe::NONE,
+        };
+        #[cfg(not(feature = "metrics"))]
+        let probe = {
+            let _ = me;
+            Probe::NONE
+        };
         SioLayer {
+            probe,
             config,
             registry: Mutex::new(Registry::default()),
             adapters: Mutex::new(HashMap::new()),
@@ -238,6 +256,7 @@ impl Layer for SioLayer {
             ConnEvent::Upgraded { connection } => {
                 tracing::debug!(sid = %st.session.sid(), "engine.io session upgraded to websocket");
                 st.layer.websocket = Some(connection);
+                self.probe.upgrade();
                 Inner::upgraded(st, connection);
             }
             ConnEvent::Closed { reason } => {
@@ -250,6 +269,10 @@ impl Layer for SioLayer {
 
     fn gate(conn: &SioConn) -> &Arc<Gate> {
         &conn.gate
+    }
+
+    fn probe(&self) -> &Probe {
+        &self.probe
     }
 
     fn on_timer(driver: &Inner, now: Instant) {
@@ -340,6 +363,7 @@ impl SioLayer {
             }
             SocketEvent::AckTimedOut { sid, id } => {
                 if let Some(AckTarget::Single(tx)) = st.layer.acks.remove(&(sid, id)) {
+                    self.probe.ack_timeout(crate::probe::AckKind::Emit);
                     let _ = tx.send(Err(AckError::Timeout));
                 }
             }
@@ -359,6 +383,7 @@ impl SioLayer {
                     return;
                 };
                 let socket = st.layer.sockets.swap_remove(at);
+                self.probe.disconnect(reason);
                 let entry = write(&self.nsps)
                     .get_mut(&nsp)
                     .and_then(|ns| ns.sockets.remove(&sid));
@@ -448,6 +473,14 @@ impl Encoded {
             prepared,
             offset,
         }
+    }
+}
+
+impl NsState {
+    /// How many sockets the namespace has on this node.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.len()
     }
 }
 
@@ -570,9 +603,15 @@ impl Inner {
                     }
                 }
                 if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits, &mut memo) {
+                    if !written.0 {
+                        self.probe.slow_consumer(Transport::WebSocket);
+                    }
                     return written;
                 }
                 let sent = send_to(st, nsp, &socket.0.id, &encoded, volatile, ack_id);
+                if volatile && !sent {
+                    self.probe.volatile_drop();
+                }
                 (sent, true)
             });
             if sent {
@@ -580,6 +619,7 @@ impl Inner {
             }
         }
         self.run_effects(fx);
+        self.probe.deliveries(reached.len());
         reached
     }
 

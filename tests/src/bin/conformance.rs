@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p socketio-tests --bin conformance -- --level engine|socket [--eio3] [--msgpack]
-//!     [--port 3000] [--runtime tokio|async-std|smol]
+//!     [--port 3000] [--runtime tokio|async-std|smol] [--metrics /metrics]
 //! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded|redis-streams
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
 //!     [--runtime tokio|async-std|smol] [--msgpack] [--stream-count N] [--sharded-pubsub]
@@ -29,6 +29,9 @@
 //! `listening on <address>:<port>`; everything else goes to stderr. On tokio, Ctrl-C shuts the
 //! server down gracefully; on the others it ends the process.
 //!
+//! `--metrics <path>` (every level) also serves the server's Prometheus metrics at `path` on
+//! the same listener (`socketio::metrics`; at the engine level, the Engine.IO counters only).
+//!
 //! `RUST_LOG` sets the tracing filter (default `info`).
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
@@ -36,6 +39,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 use socketio_tokio::{
     AckSender, Cors, CorsOrigin, Endpoint, Server, ServerBuilder, Socket, Value,
     engine::{EngineBuilder, EngineServer, EngineSocket},
+    metrics::Metrics,
 };
 
 /// Which protocol layer the suite tests.
@@ -61,6 +65,8 @@ struct Options {
     msgpack: bool,
     port: u16,
     runtime: Executor,
+    /// Where the metrics are served on the listener, if at all.
+    metrics: Option<String>,
     /// The cluster level's Redis link.
     cluster: ClusterOptions,
 }
@@ -99,7 +105,7 @@ impl Default for ClusterOptions {
 const MAX_PAYLOAD: usize = 1_000_000;
 
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
-                     [--port 3000] [--runtime tokio|async-std|smol] [--adapter redis|redis-sharded|redis-streams] \
+                     [--port 3000] [--runtime tokio|async-std|smol] [--metrics /metrics] [--adapter redis|redis-sharded|redis-streams] \
                      [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node] \
                      [--stream-count 1] [--sharded-pubsub]";
 
@@ -110,6 +116,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         msgpack: false,
         port: 3000,
         runtime: Executor::Tokio,
+        metrics: None,
         cluster: ClusterOptions::default(),
     };
     let mut level = None;
@@ -169,6 +176,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                     .ok_or_else(|| format!("bad stream count {value:?}"))?;
             }
             "--sharded-pubsub" => options.cluster.sharded_pub_sub = true,
+            "--metrics" => {
+                let path = args.next().ok_or("--metrics wants a path")?;
+                if !path.starts_with('/') {
+                    return Err(format!(
+                        "--metrics wants a path starting with '/', got {path:?}"
+                    ));
+                }
+                options.metrics = Some(path);
+            }
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
             "--port" => {
@@ -184,13 +200,17 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
 }
 
 /// The Socket.IO options shared with the engine level.
-fn base(options: &Options) -> ServerBuilder {
+fn base(options: &Options, metrics: Option<&Metrics>) -> ServerBuilder {
     let builder = Server::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_http_buffer_size(MAX_PAYLOAD)
         .cors(Cors::new(CorsOrigin::Any))
         .allow_eio3(options.eio3);
+    let builder = match metrics {
+        Some(metrics) => builder.metrics(metrics),
+        None => builder,
+    };
     if options.msgpack {
         builder.msgpack()
     } else {
@@ -229,8 +249,12 @@ async fn on_connect(socket: Socket) {
 }
 
 /// The Socket.IO level server.
-fn socket_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -> Server {
-    let io = base(options)
+fn socket_server(
+    options: &Options,
+    runtime: Arc<dyn socketio_tokio::Runtime>,
+    metrics: Option<&Metrics>,
+) -> Server {
+    let io = base(options, metrics)
         .path("/socket.io")
         .connect_timeout(Duration::from_millis(1000))
         .build(runtime);
@@ -243,6 +267,7 @@ fn socket_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -
 fn cluster_server(
     options: &Options,
     runtime: Arc<dyn socketio_tokio::Runtime>,
+    metrics: Option<&Metrics>,
 ) -> std::io::Result<Server> {
     let client = socketio_redis::redis::Client::open(options.cluster.redis_url.as_str())
         .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?;
@@ -262,15 +287,27 @@ fn cluster_server(
         });
     }
     let node = socketio_redis::RedisNode::new(client, runtime.clone(), adapter);
-    let io = socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams)
-        .build(runtime);
+    let mut builder =
+        socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams);
+    if let Some(metrics) = metrics {
+        builder = builder.metrics(metrics);
+    }
+    let io = builder.build(runtime);
     socketio_tests::cluster::install(&io, &node, &options.cluster.node_id);
     Ok(io)
 }
 
 /// The Engine.IO level server: path `/engine.io/`, every message echoed as it came.
-fn engine_server(options: &Options, runtime: Arc<dyn socketio_tokio::Runtime>) -> EngineServer {
-    let engine = EngineBuilder::new()
+fn engine_server(
+    options: &Options,
+    runtime: Arc<dyn socketio_tokio::Runtime>,
+    metrics: Option<&Metrics>,
+) -> EngineServer {
+    let mut builder = EngineBuilder::new();
+    if let Some(metrics) = metrics {
+        builder = builder.metrics(metrics);
+    }
+    let engine = builder
         .path("/engine.io")
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -311,16 +348,23 @@ async fn run_tokio(options: &Options) -> ExitCode {
         }
     };
     let runtime = Arc::new(socketio_tokio::TokioRuntime::new());
+    let made = options.metrics.as_ref().map(|_| Metrics::new());
+    let metrics = made.as_ref();
+    let served = options.metrics.as_deref().zip(metrics);
     let result = match listener.local_addr() {
         Ok(local) => {
             announce(local, options);
             match options.level {
-                Level::Socket => serve_tokio(socket_server(options, runtime), listener).await,
-                Level::Cluster => match cluster_server(options, runtime) {
-                    Ok(io) => serve_tokio(io, listener).await,
+                Level::Socket => {
+                    serve_tokio(socket_server(options, runtime, metrics), listener, served).await
+                }
+                Level::Cluster => match cluster_server(options, runtime, metrics) {
+                    Ok(io) => serve_tokio(io, listener, served).await,
                     Err(error) => Err(error),
                 },
-                Level::Engine => serve_tokio(engine_server(options, runtime), listener).await,
+                Level::Engine => {
+                    serve_tokio(engine_server(options, runtime, metrics), listener, served).await
+                }
             }
         }
         Err(error) => Err(error),
@@ -331,19 +375,21 @@ async fn run_tokio(options: &Options) -> ExitCode {
 async fn serve_tokio<E: Endpoint>(
     endpoint: E,
     listener: tokio::net::TcpListener,
+    metrics: Option<(&str, &Metrics)>,
 ) -> std::io::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     // WebSocket messages are capped at maxPayload, as the reference server's `ws` does.
-    socketio_tokio::HttpServer::new(endpoint)
-        .websocket_config(
-            socketio_tokio::default_websocket_config()
-                .max_message_size(Some(MAX_PAYLOAD))
-                .max_frame_size(Some(MAX_PAYLOAD)),
-        )
-        .serve_with_shutdown(listener, shutdown)
-        .await
+    let mut http = socketio_tokio::HttpServer::new(endpoint).websocket_config(
+        socketio_tokio::default_websocket_config()
+            .max_message_size(Some(MAX_PAYLOAD))
+            .max_frame_size(Some(MAX_PAYLOAD)),
+    );
+    if let Some((path, metrics)) = metrics {
+        http = http.metrics(path, metrics);
+    }
+    http.serve_with_shutdown(listener, shutdown).await
 }
 
 /// Serves the level of `options` on async-io (async-std or smol, as `runtime` spawns) until
@@ -358,16 +404,23 @@ async fn run_async_io(options: &Options, runtime: socketio_async_std::AsyncIoRun
         }
     };
     let runtime: Arc<dyn socketio_tokio::Runtime> = Arc::new(runtime);
+    let made = options.metrics.as_ref().map(|_| Metrics::new());
+    let metrics = made.as_ref();
+    let served = options.metrics.as_deref().zip(metrics);
     let result = match listener.local_addr() {
         Ok(local) => {
             announce(local, options);
             match options.level {
-                Level::Socket => serve_async_io(socket_server(options, runtime), listener).await,
-                Level::Cluster => match cluster_server(options, runtime) {
-                    Ok(io) => serve_async_io(io, listener).await,
+                Level::Socket => {
+                    serve_async_io(socket_server(options, runtime, metrics), listener, served).await
+                }
+                Level::Cluster => match cluster_server(options, runtime, metrics) {
+                    Ok(io) => serve_async_io(io, listener, served).await,
                     Err(error) => Err(error),
                 },
-                Level::Engine => serve_async_io(engine_server(options, runtime), listener).await,
+                Level::Engine => {
+                    serve_async_io(engine_server(options, runtime, metrics), listener, served).await
+                }
             }
         }
         Err(error) => Err(error),
@@ -378,15 +431,17 @@ async fn run_async_io(options: &Options, runtime: socketio_async_std::AsyncIoRun
 async fn serve_async_io<E: Endpoint>(
     endpoint: E,
     listener: smol::net::TcpListener,
+    metrics: Option<(&str, &Metrics)>,
 ) -> std::io::Result<()> {
-    socketio_async_std::HttpServer::new(endpoint)
-        .websocket_config(
-            socketio_async_std::default_websocket_config()
-                .max_message_size(Some(MAX_PAYLOAD))
-                .max_frame_size(Some(MAX_PAYLOAD)),
-        )
-        .serve(listener)
-        .await
+    let mut http = socketio_async_std::HttpServer::new(endpoint).websocket_config(
+        socketio_async_std::default_websocket_config()
+            .max_message_size(Some(MAX_PAYLOAD))
+            .max_frame_size(Some(MAX_PAYLOAD)),
+    );
+    if let Some((path, metrics)) = metrics {
+        http = http.metrics(path, metrics);
+    }
+    http.serve(listener).await
 }
 
 fn exit(result: std::io::Result<()>) -> ExitCode {
@@ -463,6 +518,10 @@ mod tests {
             (options.level, options.port, options.runtime),
             (Level::Engine, 0, Executor::Smol)
         );
+        let options = parse(args("--level engine --metrics /metrics")).unwrap();
+        assert_eq!(options.metrics.as_deref(), Some("/metrics"));
+        assert!(parse(args("--level socket --metrics")).is_err());
+        assert!(parse(args("--level socket --metrics metrics")).is_err());
         let options = parse(args("--level socket --runtime async-std")).unwrap();
         assert_eq!(options.runtime, Executor::AsyncStd);
         assert!(parse(args("--level socket --runtime glommio")).is_err());
@@ -541,6 +600,7 @@ mod engine_tests {
                     msgpack: false,
                     port: 0,
                     runtime: Executor::Tokio,
+                    metrics: None,
                     cluster: ClusterOptions {
                         key: socketio_tests::cluster_support::unique_key("conformance"),
                         node_id: "conf-1".to_owned(),
@@ -552,17 +612,17 @@ mod engine_tests {
                 let runtime = std::sync::Arc::new(socketio_tokio::TokioRuntime::new());
                 let _ = match level {
                     Level::Engine => {
-                        HttpServer::new(engine_server(&options, runtime))
+                        HttpServer::new(engine_server(&options, runtime, None))
                             .serve(listener)
                             .await
                     }
                     Level::Socket => {
-                        HttpServer::new(socket_server(&options, runtime))
+                        HttpServer::new(socket_server(&options, runtime, None))
                             .serve(listener)
                             .await
                     }
                     Level::Cluster => {
-                        HttpServer::new(cluster_server(&options, runtime).unwrap())
+                        HttpServer::new(cluster_server(&options, runtime, None).unwrap())
                             .serve(listener)
                             .await
                     }
