@@ -78,6 +78,8 @@ use serde_json::{Value as Json, json};
 use socketio::hooks::{RoomChange, TransportEvent};
 use socketio::{ConnectError, Handshake, Server, Socket, Value, WeakServer};
 
+/// The `bcrypt` crate, to make the hash [`AdminOptions::basic_auth`] takes.
+pub use bcrypt;
 pub use serialize::iso_date;
 
 /// At most this many auth sessions are kept (the oldest is dropped first).
