@@ -311,6 +311,9 @@ pub fn instrument(io: &Server, options: AdminOptions) -> Result<Admin, AdminErro
 /// The server-side event asking every node for its sockets' transports.
 const REFRESH: &str = "_admin_refresh";
 
+/// An aggregated event: its second (since the epoch), its type and its subtype.
+type EventKey = (u64, &'static str, Option<String>);
+
 struct State {
     io: WeakServer,
     options: AdminOptions,
@@ -321,7 +324,7 @@ struct State {
     sessions: Mutex<HashMap<String, Instant>>,
     verifying: Arc<AtomicUsize>,
     /// Aggregated events: (second, type, subType) → count.
-    events: Mutex<BTreeMap<(u64, &'static str, Option<String>), u64>>,
+    events: Mutex<BTreeMap<EventKey, u64>>,
     stopped: AtomicBool,
 }
 

@@ -120,6 +120,7 @@ pub fn install(io: &Server) {
 
 /// The Admin UI's built files: `$SOCKETIO_ADMIN_UI`, else the pinned npm package in
 /// `tests/node` (`@socket.io/admin-ui`'s `ui/dist`, installed by `npm ci --prefix tests/node`).
+#[allow(dead_code)] // the demo's --admin and the Admin UI test; not the other includers
 pub fn admin_ui_dir() -> PathBuf {
     if let Some(path) = std::env::var_os("SOCKETIO_ADMIN_UI") {
         return PathBuf::from(path);
@@ -134,6 +135,7 @@ pub fn admin_ui_dir() -> PathBuf {
 /// The Admin UI's files under `/admin-ui/` (its `index.html` for the directory itself, its
 /// `js/`, `css/` and `img/` below; the source maps left out). Fails when `dir` has no
 /// `index.html`.
+#[allow(dead_code)] // the demo's --admin and the Admin UI test; not the other includers
 pub fn admin_ui(dir: &Path) -> io::Result<ClientBundle> {
     let index = std::fs::read(dir.join("index.html"))?;
     let mut ui = ClientBundle::from_bytes("index.html", index);

@@ -100,8 +100,11 @@ pub(super) struct Recovered {
     /// The order of the last event given (see `offset_order`).
     pub(super) given: (u64, u64),
     /// While the catch-up runs: the live events that came meanwhile, with their order.
-    pub(super) waiting: Option<Vec<((u64, u64), Vec<Data>)>>,
+    pub(super) waiting: Option<Vec<Waiting>>,
 }
+
+/// A live event kept while a restored socket's catch-up runs: its order and its frames.
+pub(super) type Waiting = ((u64, u64), Vec<Data>);
 
 /// What a live delivery with an offset does for a restored socket.
 pub(super) enum Catchup {
