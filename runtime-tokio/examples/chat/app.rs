@@ -7,7 +7,8 @@
 //! Events from the page: `join` `{nick, room}` → ack `{room, members}` or `{error}`;
 //! `message` `{text}` → ack `{id, ts}`; `typing` `true|false`.
 //! Events to the page: `message` `{id, nick, text, ts}` (to the rest of the room), `system`
-//! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`.
+//! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`, `room-joined`
+//! `{room}` (its socket joined a room, e.g. from the Admin UI).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -94,8 +95,8 @@ fn valid_name(name: &str) -> bool {
 
 /// Puts the chat handlers on the namespace `/` of `io`, a server of any runtime crate.
 ///
-/// A page is also told (a `system` line) of every room its socket joins, so a join made by
-/// someone else, such as the Admin UI, shows on the page.
+/// A page is also told (`room-joined` `{room}`, shown as a system line) of every room its
+/// socket joins, so a join made by someone else, such as the Admin UI, shows on the page.
 pub fn install(io: &Server) {
     let next_id = Arc::new(AtomicU64::new(1));
     io.ns("/", move |socket: Socket| {
@@ -109,10 +110,7 @@ pub fn install(io: &Server) {
         }
         if let Some(io) = weak.upgrade() {
             io.to(change.sid.clone())
-                .emit(
-                    "system",
-                    &json!({"text": format!("you are in room {} now", change.room)}),
-                )
+                .emit("room-joined", &json!({"room": change.room}))
                 .ok();
         }
     });
