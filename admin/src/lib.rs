@@ -238,11 +238,16 @@ impl Admin {
 /// socketio_admin::instrument(&io(), socketio_admin::AdminOptions::default()).unwrap();
 /// ```
 pub fn instrument(io: &Server, options: AdminOptions) -> Result<Admin, AdminError> {
-    if let Some((_, hash)) = &options.auth {
+    match &options.auth {
         // A hash that cannot be parsed fails here, not at the first login.
-        if bcrypt::verify("", hash).is_err() {
+        Some((_, hash)) if bcrypt::verify("", hash).is_err() => {
             return Err(AdminError::InvalidPasswordHash);
         }
+        Some(_) => {}
+        None => tracing::warn!(
+            nsp = options.namespace_name,
+            "admin UI instrumentation without authentication: anyone reaching the server may use it"
+        ),
     }
     let state = Arc::new(State {
         io: io.downgrade(),
