@@ -112,6 +112,7 @@ c.main(async () => {
       c.same(text.toLowerCase().includes("websocket"), true, `the row of ${s.nick}'s socket shows its transport: ${text}`);
       c.out({ step: "listed", nick: s.nick, id: s.id, row: text.replace(/\s+/g, " ") });
     }
+    await admin.waitForTimeout(1000); // the view's slide transition
     await admin.screenshot({ path: screenshot, fullPage: true });
     c.out({ step: "screenshot", path: screenshot });
 
@@ -131,6 +132,7 @@ c.main(async () => {
     c.out({ step: "joined-from-ui", seenBy: "bob", room: "vip" });
     await admin.locator("tr", { hasText: "vip" }).first().waitFor({ timeout: 10000 });
     c.out({ step: "ui-room-listed", room: "vip" });
+    await admin.waitForTimeout(500);
     await admin.screenshot({ path: screenshot.replace(/\.png$/, "-socket.png"), fullPage: true });
 
     // The Servers view lists this server.
