@@ -221,6 +221,7 @@ impl AdapterMetrics {
 pub struct LocalNamespace {
     server: Weak<Inner>,
     nsp: Arc<str>,
+    hooks: Arc<crate::hooks::Hooks>,
 }
 
 impl std::fmt::Debug for LocalNamespace {
@@ -232,13 +233,43 @@ impl std::fmt::Debug for LocalNamespace {
 }
 
 impl LocalNamespace {
-    pub(crate) fn new(server: Weak<Inner>, nsp: Arc<str>) -> Self {
-        LocalNamespace { server, nsp }
+    pub(crate) fn new(server: Weak<Inner>, nsp: Arc<str>, hooks: Arc<crate::hooks::Hooks>) -> Self {
+        LocalNamespace { server, nsp, hooks }
     }
 
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.nsp
+    }
+
+    /// Whether the server has room listeners
+    /// ([`Server::on_room_change`](crate::Server::on_room_change)): an adapter may skip
+    /// collecting membership changes when not.
+    pub fn watches_rooms(&self) -> bool {
+        self.hooks.rooms.is_set()
+    }
+
+    /// Reports that this node's socket `sid` joined `room` (it was not in it) to the server's
+    /// room listeners. An adapter calls it after releasing its own locks (the listeners are
+    /// user code); [`InMemoryAdapter`] does.
+    pub fn room_joined(&self, sid: &str, room: &str) {
+        self.room_change(sid, room, true);
+    }
+
+    /// Reports that this node's socket `sid` left `room` (see [`room_joined`](Self::room_joined)).
+    pub fn room_left(&self, sid: &str, room: &str) {
+        self.room_change(sid, room, false);
+    }
+
+    fn room_change(&self, sid: &str, room: &str, joined: bool) {
+        if self.hooks.rooms.is_set() {
+            self.hooks.room_change(&crate::hooks::RoomChange {
+                nsp: self.nsp.to_string(),
+                room: room.to_owned(),
+                sid: sid.to_owned(),
+                joined,
+            });
+        }
     }
 
     /// Queues `message` for each of this node's sockets in `sids` (unknown ids are skipped),
@@ -532,17 +563,37 @@ impl Adapter for InMemoryAdapter {
     }
 
     fn add_all(&self, sid: &Str, rooms: &[Str]) {
-        let mut index = write(&self.rooms);
-        index.add_socket(sid.clone());
-        index.join_many(sid.clone(), rooms.iter().cloned());
+        let watch = self.local.watches_rooms();
+        let mut joined = Vec::new();
+        {
+            let mut index = write(&self.rooms);
+            index.add_socket(sid.clone());
+            for room in rooms {
+                if index.join(sid.clone(), room.clone()).joined && watch {
+                    joined.push(room.clone());
+                }
+            }
+        }
+        for room in joined {
+            self.local.room_joined(sid, &room);
+        }
     }
 
     fn del(&self, sid: &Str, room: &Str) {
-        write(&self.rooms).leave(sid, room);
+        let left = write(&self.rooms).leave(sid, room).left;
+        if left {
+            self.local.room_left(sid, room);
+        }
     }
 
     fn del_all(&self, sid: &Str) -> Vec<Str> {
-        write(&self.rooms).leave_all(sid).rooms
+        let rooms = write(&self.rooms).leave_all(sid).rooms;
+        if self.local.watches_rooms() {
+            for room in &rooms {
+                self.local.room_left(sid, room);
+            }
+        }
+        rooms
     }
 
     fn socket_rooms(&self, sid: &Str) -> Vec<Str> {
@@ -585,20 +636,40 @@ impl Adapter for InMemoryAdapter {
     }
 
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
-        let mut index = write(&self.rooms);
-        let sids: BTreeSet<Str> = index.select(&opts).cloned().collect();
-        for sid in sids {
-            index.join_many(sid, rooms.iter().cloned());
+        let watch = self.local.watches_rooms();
+        let mut changed = Vec::new();
+        {
+            let mut index = write(&self.rooms);
+            let sids: BTreeSet<Str> = index.select(&opts).cloned().collect();
+            for sid in sids {
+                for room in &rooms {
+                    if index.join(sid.clone(), room.clone()).joined && watch {
+                        changed.push((sid.clone(), room.clone()));
+                    }
+                }
+            }
+        }
+        for (sid, room) in changed {
+            self.local.room_joined(&sid, &room);
         }
     }
 
     fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) {
-        let mut index = write(&self.rooms);
-        let sids: BTreeSet<Str> = index.select(&opts).cloned().collect();
-        for sid in sids {
-            for room in &rooms {
-                index.leave(&sid, room);
+        let watch = self.local.watches_rooms();
+        let mut changed = Vec::new();
+        {
+            let mut index = write(&self.rooms);
+            let sids: BTreeSet<Str> = index.select(&opts).cloned().collect();
+            for sid in sids {
+                for room in &rooms {
+                    if index.leave(&sid, room).left && watch {
+                        changed.push((sid.clone(), room.clone()));
+                    }
+                }
             }
+        }
+        for (sid, room) in changed {
+            self.local.room_left(&sid, &room);
         }
     }
 

@@ -54,6 +54,14 @@ impl Registry {
             .cloned()
     }
 
+    /// The names of the static namespaces and of the dynamic ones matched so far.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.statics
+            .keys()
+            .chain(self.children.keys())
+            .map(String::as_str)
+    }
+
     /// The dynamic definitions, for matching outside the lock (a matcher is user code).
     pub(crate) fn dynamics(&self) -> Vec<(Matcher, Arc<NsDef>)> {
         self.dynamics.clone()

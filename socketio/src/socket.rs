@@ -16,6 +16,7 @@ use socketio_protocol::socket::DisconnectReason;
 use socketio_protocol::{Str, Value};
 
 use crate::args::{event_value, from_args, to_args};
+use crate::hooks::EventListener;
 use crate::namespace::lock;
 use crate::server::{Inner, SioCell};
 use crate::{AckError, BoxTask, BroadcastOperator, EmitError, Handshake};
@@ -43,6 +44,10 @@ struct Handlers {
     any: Option<AnyHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
+    /// Observers of every incoming event ([`Socket::on_any_incoming`]).
+    incoming: Vec<EventListener>,
+    /// Observers of every outgoing event ([`Socket::on_any_outgoing`]).
+    outgoing: Vec<EventListener>,
 }
 
 pub(crate) struct SocketInner {
@@ -58,6 +63,8 @@ pub(crate) struct SocketInner {
     handlers: Mutex<Handlers>,
     pub(crate) data: Mutex<Value>,
     pub(crate) connected: AtomicBool,
+    /// Whether [`Socket::on_any_outgoing`] listeners are set (read on every emit).
+    watch_outgoing: AtomicBool,
     pub(crate) last_rooms: Mutex<Vec<Str>>,
     pub(crate) queue: mpsc::UnboundedSender<BoxTask>,
     /// The engine session's incoming side: each queued item counts until it starts.
@@ -135,6 +142,7 @@ impl Socket {
             handlers: Mutex::new(Handlers::default()),
             data: Mutex::new(data),
             connected: AtomicBool::new(true),
+            watch_outgoing: AtomicBool::new(false),
             last_rooms: Mutex::new(Vec::new()),
         }))
     }
@@ -198,6 +206,80 @@ impl Socket {
     /// ```
     pub fn server(&self) -> crate::Server {
         crate::Server(self.0.server.clone())
+    }
+
+    /// The id of the Engine.IO connection this socket lives on (the reference's
+    /// `socket.conn.id`), shared by the sockets of one client in several namespaces.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// println!("client {}", socket().client_id());
+    /// ```
+    pub fn client_id(&self) -> &str {
+        &self.0.conn.sid
+    }
+
+    /// The transport its connection uses now (`Polling` until an upgrade to `WebSocket`).
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// println!("{:?}", socket().transport());
+    /// ```
+    pub fn transport(&self) -> crate::TransportKind {
+        self.0
+            .conn
+            .with_state(|st| st.session.session().transport())
+    }
+
+    /// Observes every event this socket receives, before its handler (or
+    /// [`on_any`](Self::on_any)) runs: the name and the arguments (an ack request is not
+    /// among them), as the reference's `socket.onAny`. Unlike `on_any` it handles nothing and
+    /// several can be set. It runs synchronously in the socket's runner, outside every lock:
+    /// keep it short.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().on_any_incoming(|socket, event, args| {
+    ///     println!("{} got {event} with {} arguments", socket.id(), args.len());
+    /// });
+    /// ```
+    pub fn on_any_incoming<F>(&self, listener: F)
+    where
+        F: Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
+    {
+        lock(&self.0.handlers).incoming.push(Arc::new(listener));
+    }
+
+    /// Observes every event sent to this socket with [`emit`](Self::emit),
+    /// [`emit_args`](Self::emit_args) or [`emit_with_ack`](Self::emit_with_ack) (not
+    /// broadcasts), as the reference's `socket.onAnyOutgoing`: the name and the arguments.
+    /// It runs synchronously in the caller of the emit, outside every lock: keep it short.
+    ///
+    /// ```no_run
+    /// # fn socket() -> socketio::Socket { unimplemented!() }
+    /// socket().on_any_outgoing(|socket, event, _args| println!("{} ← {event}", socket.id()));
+    /// ```
+    pub fn on_any_outgoing<F>(&self, listener: F)
+    where
+        F: Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
+    {
+        lock(&self.0.handlers).outgoing.push(Arc::new(listener));
+        self.0.watch_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Tells the outgoing listeners of `value` (`[event, ...args]`).
+    fn notify_outgoing(&self, value: &Value) {
+        if !self.0.watch_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        let Value::Array(items) = value else { return };
+        let Some((Value::String(event), args)) = items.split_first() else {
+            return;
+        };
+        let listeners = lock(&self.0.handlers).outgoing.clone();
+        for listener in listeners {
+            listener(self, event, args);
+        }
     }
 
     /// Handles event `event` with typed arguments `T` (a tuple for several, `()` for none;
@@ -311,6 +393,7 @@ impl Socket {
     /// ```
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let value = event_value(event, to_args(data)?)?;
+        self.notify_outgoing(&value);
         self.0.server.emit_to_socket(self, value)
     }
 
@@ -326,6 +409,7 @@ impl Socket {
     /// ```
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
         let value = event_value(event, args)?;
+        self.notify_outgoing(&value);
         self.0.server.emit_to_socket(self, value)
     }
 
@@ -532,7 +616,7 @@ impl Socket {
                     socket: socket.clone(),
                     id,
                 });
-                let (handler, any) = {
+                let (handler, any, observers) = {
                     let handlers = lock(&socket.0.handlers);
                     (
                         handlers
@@ -541,8 +625,12 @@ impl Socket {
                             .find(|(name, _)| **name == *event)
                             .map(|(_, handler)| handler.clone()),
                         handlers.any.clone(),
+                        (!handlers.incoming.is_empty()).then(|| handlers.incoming.clone()),
                     )
                 };
+                for observer in observers.into_iter().flatten() {
+                    observer(&socket, &event, &args);
+                }
                 if let Some(handler) = handler {
                     handler(socket, args, ack).await
                 } else if let Some(handler) = any {
@@ -570,6 +658,8 @@ impl Socket {
                 handlers.any = None;
                 handlers.disconnecting.clear();
                 handlers.disconnect.clear();
+                handlers.incoming = Vec::new();
+                handlers.outgoing = Vec::new();
             }),
         }
     }
@@ -597,6 +687,8 @@ impl Socket {
             // outside the server's lock, before the client can see its CONNECT.
             let adapter = server.adapter(&socket.0.nsp);
             adapter.add_all(&socket.0.id, &rooms);
+            // The server-wide observers see it in its rooms, before its connect handler.
+            server.hooks.socket_connected(&socket);
             if let Some(after) = catch_up {
                 // A restored socket, back in its rooms: what was broadcast while it was
                 // being restored (its live events wait meanwhile).
@@ -717,6 +809,7 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let value = self.value?;
+            self.socket.notify_outgoing(&value);
             let inner = &self.socket.0;
             let server = &inner.server;
             let started = server.probe.enabled().then(|| server.runtime.now());

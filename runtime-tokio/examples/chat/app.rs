@@ -7,7 +7,8 @@
 //! Events from the page: `join` `{nick, room}` → ack `{room, members}` or `{error}`;
 //! `message` `{text}` → ack `{id, ts}`; `typing` `true|false`.
 //! Events to the page: `message` `{id, nick, text, ts}` (to the rest of the room), `system`
-//! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`.
+//! `{text}` (joins and leaves), `members` `[nick…]`, `typing` `{nick, typing}`, `room-joined`
+//! `{room}` (its socket joined a room, e.g. from the Admin UI).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -93,12 +94,82 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Puts the chat handlers on the namespace `/` of `io`, a server of any runtime crate.
+///
+/// A page is also told (`room-joined` `{room}`, shown as a system line) of every room its
+/// socket joins, so a join made by someone else, such as the Admin UI, shows on the page.
 pub fn install(io: &Server) {
     let next_id = Arc::new(AtomicU64::new(1));
     io.ns("/", move |socket: Socket| {
         let next_id = next_id.clone();
         async move { on_connect(socket, next_id) }
     });
+    let weak = io.downgrade();
+    io.on_room_change(move |change| {
+        if !change.joined || change.nsp != "/" || change.room == change.sid {
+            return;
+        }
+        if let Some(io) = weak.upgrade() {
+            io.to(change.sid.clone())
+                .emit("room-joined", &json!({"room": change.room}))
+                .ok();
+        }
+    });
+}
+
+/// The Admin UI's built files: `$SOCKETIO_ADMIN_UI`, else the pinned npm package in
+/// `tests/node` (`@socket.io/admin-ui`'s `ui/dist`, installed by `npm ci --prefix tests/node`).
+#[allow(dead_code)] // the demo's --admin and the Admin UI test; not the other includers
+pub fn admin_ui_dir() -> PathBuf {
+    if let Some(path) = std::env::var_os("SOCKETIO_ADMIN_UI") {
+        return PathBuf::from(path);
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("tests/node/node_modules/@socket.io/admin-ui/ui/dist")
+}
+
+/// The Admin UI's files under `/admin-ui/` (its `index.html` for the directory itself, its
+/// `js/`, `css/` and `img/` below; the source maps left out). Fails when `dir` has no
+/// `index.html`.
+#[allow(dead_code)] // the demo's --admin and the Admin UI test; not the other includers
+pub fn admin_ui(dir: &Path) -> io::Result<ClientBundle> {
+    let index = std::fs::read(dir.join("index.html"))?;
+    let mut ui = ClientBundle::from_bytes("index.html", index);
+    let mut below: Vec<ClientBundle> = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), "/admin-ui/".to_owned())];
+    while let Some((path, mount)) = pending.pop() {
+        let mut here: Option<ClientBundle> = None;
+        for entry in std::fs::read_dir(&path)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push((entry.path(), format!("{mount}{name}/")));
+            } else if kind.is_file() && !name.ends_with(".map") && name != "index.html" {
+                let body = std::fs::read(entry.path())?;
+                if mount == "/admin-ui/" {
+                    ui = ui.with_file(name, body);
+                } else {
+                    here = Some(match here {
+                        Some(bundle) => bundle.with_file(name, body),
+                        None => ClientBundle::from_bytes(name, body),
+                    });
+                }
+            }
+        }
+        if let Some(bundle) = here {
+            below.push(bundle.at(&mount));
+        }
+    }
+    let mut ui = ui.at("/admin-ui/").index("index.html");
+    for bundle in below {
+        ui = ui.merge(bundle);
+    }
+    Ok(ui)
 }
 
 /// The page, compiled in: `index.html` at `/`, `chat.js` and `chat.css` next to it.

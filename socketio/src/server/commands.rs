@@ -100,7 +100,7 @@ impl Inner {
         if let Some(adapter) = lock(&self.adapters).get(nsp) {
             return adapter.clone();
         }
-        let local = LocalNamespace::new(self.self_ref.clone(), Arc::from(nsp));
+        let local = LocalNamespace::new(self.self_ref.clone(), Arc::from(nsp), self.hooks.clone());
         let made = (self.config.adapter)(local);
         lock(&self.adapters)
             .entry(nsp.to_owned())

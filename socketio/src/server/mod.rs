@@ -430,6 +430,140 @@ impl Server {
     pub fn is_draining(&self) -> bool {
         self.0.draining.load(std::sync::atomic::Ordering::Acquire)
     }
+
+    /// Whether [`Server::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.0.shut_down.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A handle that does not keep the server alive (for observers the server itself holds,
+    /// which would otherwise make a cycle).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let weak = io().downgrade();
+    /// if let Some(io) = weak.upgrade() { io.emit("tick", &()).ok(); }
+    /// ```
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer(Arc::downgrade(&self.0))
+    }
+
+    /// Observes every socket that connects to any namespace of this server, dynamic ones
+    /// included: called once it is in its rooms, before its namespace's connect handler, in
+    /// the socket's runner (outside every lock). See [`hooks`](crate::hooks).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().on_socket_connected(|socket| println!("{} on {}", socket.id(), socket.ns()));
+    /// ```
+    pub fn on_socket_connected<F>(&self, listener: F)
+    where
+        F: Fn(&Socket) + Send + Sync + 'static,
+    {
+        self.0.hooks.sockets.add(Arc::new(listener));
+    }
+
+    /// Observes room membership on every namespace: a socket of this node joined a room it
+    /// was not in, or left one (its own room included; leaving every room when it
+    /// disconnects), as the reference adapter's `join-room` / `leave-room` events. Reported by
+    /// the namespace's adapter after its own locks (the in-memory adapter, and the cluster
+    /// adapters built on it, do). See [`hooks`](crate::hooks).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// io().on_room_change(|change| {
+    ///     let verb = if change.joined { "joined" } else { "left" };
+    ///     println!("{} {verb} {} on {}", change.sid, change.room, change.nsp);
+    /// });
+    /// ```
+    pub fn on_room_change<F>(&self, listener: F)
+    where
+        F: Fn(&crate::hooks::RoomChange) + Send + Sync + 'static,
+    {
+        self.0.hooks.rooms.add(Arc::new(listener));
+    }
+
+    /// Observes the Engine.IO connections: opened (with their transport), upgraded, closed
+    /// (with the reason). Called after the connection's lock. See [`hooks`](crate::hooks).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// use socketio::hooks::TransportEvent;
+    /// io().on_transport_event(|event| {
+    ///     if let TransportEvent::Upgraded { client_id, .. } = event {
+    ///         println!("{client_id} upgraded");
+    ///     }
+    /// });
+    /// ```
+    pub fn on_transport_event<F>(&self, listener: F)
+    where
+        F: Fn(&crate::hooks::TransportEvent) + Send + Sync + 'static,
+    {
+        self.0.hooks.transports.add(Arc::new(listener));
+    }
+
+    /// How many Engine.IO connections (clients) this node has (the reference's
+    /// `engine.clientsCount`).
+    pub fn clients_count(&self) -> usize {
+        self.0.session_count()
+    }
+
+    /// How many of them use HTTP long-polling now (not upgraded). Looks at each connection in
+    /// turn: meant for periodic statistics, not a hot path.
+    pub fn polling_clients_count(&self) -> usize {
+        self.0
+            .conns()
+            .iter()
+            .filter(|conn| {
+                conn.with_state(|st| {
+                    st.session.session().transport() == crate::TransportKind::Polling
+                })
+            })
+            .count()
+    }
+
+    /// This node's namespaces (the static ones, the dynamic ones matched so far, and any with
+    /// sockets), each with its number of connected sockets on this node, sorted by name.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// for (name, sockets) in io().namespaces() { println!("{name}: {sockets}"); }
+    /// ```
+    pub fn namespaces(&self) -> Vec<(String, usize)> {
+        let mut all: std::collections::BTreeMap<String, usize> = lock(&self.0.registry)
+            .names()
+            .map(|name| (name.to_owned(), 0))
+            .collect();
+        for (name, ns) in state::read(&self.0.nsps).iter() {
+            *all.entry(name.clone()).or_default() = ns.sockets.len();
+        }
+        all.into_iter().collect()
+    }
+
+    /// The sockets (one per namespace joined) of the client with Engine.IO id `client_id`
+    /// on this node (none if unknown).
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let sockets = io().client_sockets("abc");
+    /// ```
+    pub fn client_sockets(&self, client_id: &str) -> Vec<Socket> {
+        match self.0.conn(client_id) {
+            Some(conn) => conn.with_state(|st| st.layer.sockets.clone()),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A [`Server`] handle that does not keep it alive ([`Server::downgrade`]).
+#[derive(Clone, Debug)]
+pub struct WeakServer(std::sync::Weak<Inner>);
+
+impl WeakServer {
+    /// The server, if it still exists.
+    pub fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(Server)
+    }
 }
 
 impl Inner {

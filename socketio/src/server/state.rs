@@ -42,6 +42,7 @@ use crate::driver::{Conn, ConnState, Cx, Driver, Effects, Layer, RequestCtx};
 use crate::fasthash::IdMap;
 use crate::flow::Gate;
 use crate::handshake::HttpHandshake;
+use crate::hooks::TransportEvent;
 use crate::ids::id_generator;
 use crate::namespace::{Registry, lock};
 use crate::probe::{Probe, Transport};
@@ -70,6 +71,8 @@ pub(crate) struct SioLayer {
     pub(crate) broadcasts: Mutex<Broadcasts>,
     /// What the server reports to its metrics (nothing without them).
     pub(crate) probe: Probe,
+    /// The server-wide observers (`crate::hooks`).
+    pub(crate) hooks: Arc<crate::hooks::Hooks>,
 }
 
 /// One engine session's Socket.IO state, under its connection's lock.
@@ -194,6 +197,16 @@ impl SioLayer {
             server_side: Mutex::new(HashMap::new()),
             nsps: RwLock::new(HashMap::new()),
             broadcasts: Mutex::new(Broadcasts::default()),
+            hooks: Arc::new(crate::hooks::Hooks::default()),
+        }
+    }
+
+    /// Tells the transport listeners of `event`, after the connection's lock.
+    fn transport_event(&self, cx: &mut Cx<'_, Self>, event: impl FnOnce() -> TransportEvent) {
+        if self.hooks.transports.is_set() {
+            let event = event();
+            let hooks = self.hooks.clone();
+            cx.fx.after.push(Box::new(move || hooks.transport(&event)));
         }
     }
 
@@ -229,7 +242,7 @@ impl Layer for SioLayer {
 
     fn open(
         &self,
-        _cx: &mut Cx<'_, Self>,
+        cx: &mut Cx<'_, Self>,
         cell: &Weak<SioCell>,
         handshake: EngineHandshake,
         ctx: RequestCtx<'_>,
@@ -238,6 +251,13 @@ impl Layer for SioLayer {
             TransportId::WebSocket(connection) => Some(connection),
             _ => None,
         };
+        self.transport_event(cx, || TransportEvent::Opened {
+            client_id: handshake.sid.to_string(),
+            transport: match websocket {
+                Some(_) => TransportKind::WebSocket,
+                None => TransportKind::Polling,
+            },
+        });
         SioConn {
             http: Arc::new(HttpHandshake::new(ctx.parts, ctx.remote)),
             me: cell.clone(),
@@ -258,10 +278,18 @@ impl Layer for SioLayer {
                 st.layer.websocket = Some(connection);
                 self.probe.upgrade();
                 Inner::upgraded(st, connection);
+                self.transport_event(cx, || TransportEvent::Upgraded {
+                    client_id: st.session.sid().to_string(),
+                    transport: TransportKind::WebSocket,
+                });
             }
             ConnEvent::Closed { reason } => {
                 tracing::debug!(sid = %st.session.sid(), %reason, "engine.io session closed");
                 st.layer.gate.close();
+                self.transport_event(cx, || TransportEvent::Closed {
+                    client_id: st.session.sid().to_string(),
+                    reason: reason.to_string(),
+                });
             }
             _ => {}
         }

@@ -7,6 +7,7 @@
 //! cargo run -p socketio-tests --bin conformance -- --level cluster --adapter redis|redis-sharded|redis-streams
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
 //!     [--runtime tokio|async-std|smol] [--msgpack] [--stream-count N] [--sharded-pubsub]
+//! add --admin to either for the Admin UI's /admin namespace
 //! ```
 //! Both levels: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS `*`.
 //! - `engine`: path `/engine.io/`, served by [`socketio::engine::EngineServer`]; every message
@@ -22,6 +23,10 @@
 //!   `channelPrefix` = `--key`, `sessionKeyPrefix` = `<key>:session:`) with connection state
 //!   recovery on (maxDisconnectionDuration 60 s, skipMiddlewares); with it, `--stream-count N`
 //!   is its `streamCount` (default 1) and `--sharded-pubsub` turns `useShardedPubSub` on.
+//!
+//! `--admin` (socket and cluster levels) instruments the server for the official Admin UI
+//! (`socketio-admin`: namespace `/admin`, no authentication, development mode; on the cluster
+//! level its server id is `--node-id`). The engine level has no namespaces: it refuses it.
 //!
 //! `--runtime` picks the executor (tokio by default): tokio with `socketio-tokio`'s
 //! `HttpServer`, or async-std / smol with `socketio-async-std`'s. `--port 0` binds an
@@ -67,6 +72,8 @@ struct Options {
     runtime: Executor,
     /// Where the metrics are served on the listener, if at all.
     metrics: Option<String>,
+    /// `--admin`: instrumented for the Admin UI.
+    admin: bool,
     /// The cluster level's Redis link.
     cluster: ClusterOptions,
 }
@@ -107,7 +114,7 @@ const MAX_PAYLOAD: usize = 1_000_000;
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
                      [--port 3000] [--runtime tokio|async-std|smol] [--metrics /metrics] [--adapter redis|redis-sharded|redis-streams] \
                      [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node] \
-                     [--stream-count 1] [--sharded-pubsub]";
+                     [--stream-count 1] [--sharded-pubsub] [--admin]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -117,6 +124,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         port: 3000,
         runtime: Executor::Tokio,
         metrics: None,
+        admin: false,
         cluster: ClusterOptions::default(),
     };
     let mut level = None;
@@ -185,6 +193,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                 }
                 options.metrics = Some(path);
             }
+            "--admin" => options.admin = true,
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
             "--port" => {
@@ -196,6 +205,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         }
     }
     options.level = level.ok_or_else(|| format!("--level is required\n{USAGE}"))?;
+    if options.admin && options.level == Level::Engine {
+        return Err(
+            "--admin needs the socket or cluster level (the engine level has no namespaces)"
+                .to_owned(),
+        );
+    }
     Ok(options)
 }
 
@@ -260,7 +275,25 @@ fn socket_server(
         .build(runtime);
     io.ns("/", on_connect);
     io.ns("/custom", on_connect);
+    if options.admin {
+        instrument(&io, None);
+    }
     io
+}
+
+/// `--admin`: the Admin UI's `/admin` namespace, no authentication, development mode.
+fn instrument(io: &Server, server_id: Option<&str>) {
+    let mut admin = socketio_admin::AdminOptions::default();
+    if let Some(id) = server_id {
+        admin = admin.server_id(id);
+    }
+    match socketio_admin::instrument(io, admin) {
+        Ok(admin) => eprintln!(
+            "admin UI namespace /admin (server id {})",
+            admin.server_id()
+        ),
+        Err(error) => eprintln!("admin: {error}"),
+    }
 }
 
 /// The cluster level server: the cluster app on `/` with the Redis adapter.
@@ -294,6 +327,9 @@ fn cluster_server(
     }
     let io = builder.build(runtime);
     socketio_tests::cluster::install(&io, &node, &options.cluster.node_id);
+    if options.admin {
+        instrument(&io, Some(&options.cluster.node_id));
+    }
     Ok(io)
 }
 
@@ -561,6 +597,14 @@ mod tests {
         assert!(parse(args("--level cluster --adapter memory")).is_err());
         assert!(parse(args("--level cluster --adapter")).is_err());
         assert!(parse(args("--level socket --port x")).is_err());
+        assert!(parse(args("--level socket --admin")).unwrap().admin);
+        assert!(
+            parse(args("--level cluster --admin --node-id a"))
+                .unwrap()
+                .admin
+        );
+        assert!(!parse(args("--level socket")).unwrap().admin);
+        assert!(parse(args("--level engine --admin")).is_err());
     }
 }
 
@@ -586,6 +630,11 @@ mod engine_tests {
 
     /// Starts the server of `level` on a loopback port, on its own runtime thread.
     fn start_level(level: Level) -> SocketAddr {
+        start_with(level, false)
+    }
+
+    /// Starts the server of `level` (with `--admin` when `admin`) on a loopback port.
+    fn start_with(level: Level, admin: bool) -> SocketAddr {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -601,6 +650,7 @@ mod engine_tests {
                     port: 0,
                     runtime: Executor::Tokio,
                     metrics: None,
+                    admin,
                     cluster: ClusterOptions {
                         key: socketio_tests::cluster_support::unique_key("conformance"),
                         node_id: "conf-1".to_owned(),
@@ -831,6 +881,44 @@ mod engine_tests {
         assert_eq!(
             next(&mut socket).to_text().unwrap(),
             r#"44/random,{"message":"Invalid namespace"}"#
+        );
+    }
+
+    #[test]
+    fn socket_level_with_admin_serves_the_admin_namespace() {
+        let addr = start_with(Level::Socket, true);
+        let mut socket = ws_at(addr, "/socket.io/", "");
+        let _open = next(&mut socket);
+        socket
+            .send(tungstenite::Message::text("40/admin,"))
+            .unwrap();
+        assert!(
+            next(&mut socket)
+                .to_text()
+                .unwrap()
+                .starts_with("40/admin,{")
+        );
+        // Its own socket_connected and room_joined come too, as the reference's; the stats
+        // every 2 s.
+        let wanted = [
+            "config",
+            "all_sockets",
+            "socket_connected",
+            "room_joined",
+            "server_stats",
+        ];
+        let mut seen = Vec::new();
+        while !wanted.iter().all(|w| {
+            seen.iter()
+                .any(|m: &String| m.starts_with(&format!("42/admin,[\"{w}\"")))
+        }) {
+            assert!(seen.len() < 20, "{seen:?}");
+            seen.push(next(&mut socket).to_text().unwrap().to_owned());
+        }
+        assert!(
+            seen.iter()
+                .any(|m| m.starts_with(r#"42/admin,["config",{"supportedFeatures":["EMIT""#)),
+            "{seen:?}"
         );
     }
 

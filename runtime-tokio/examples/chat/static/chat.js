@@ -1,7 +1,7 @@
 // The chat page: talks to the Rust server with the official socket.io client (window.io).
 // Events: "join" {nick, room} -> ack {room, members} | {error}; "message" {text} -> ack {id, ts};
 // "typing" bool. From the server: "message" {id, nick, text, ts}, "system" {text},
-// "members" [nick…], "typing" {nick, typing}.
+// "members" [nick…], "typing" {nick, typing}, "room-joined" {room} (e.g. from the Admin UI).
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -124,6 +124,7 @@
     addMessage({ nick: m.nick, text: m.text, id: m.id });
   });
   socket.on("system", (m) => addMessage({ text: m.text, system: true }));
+  socket.on("room-joined", (m) => addMessage({ text: "you are in room " + m.room + " now", system: true }));
   socket.on("members", renderMembers);
   socket.on("typing", ({ nick, typing }) => {
     if (typing) typers.set(nick, true); else typers.delete(nick);
