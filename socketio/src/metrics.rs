@@ -311,6 +311,27 @@ impl Probe {
         }
     }
 
+    /// `n` copies of one Engine.IO packet (a broadcast's WebSocket frame, counted once for
+    /// all its recipients: one atomic add per counter instead of one per recipient).
+    #[inline]
+    pub(crate) fn frames(
+        &self,
+        dir: Dir,
+        transport: Transport,
+        frame: &[u8],
+        binary: bool,
+        n: u64,
+    ) {
+        if let Some(c) = &self.counters {
+            let kind = if binary {
+                kind_of_binary(frame, self.msgpack)
+            } else {
+                kind_of_text(frame)
+            };
+            c.packets(dir, transport, kind, frame.len(), n);
+        }
+    }
+
     /// A polling body: its packets (`\x1e`-separated), or, for Engine.IO v3, the whole body.
     pub(crate) fn polling_body(&self, dir: Dir, body: &[u8], v3: bool) {
         let Some(c) = &self.counters else {
@@ -613,6 +634,11 @@ impl Counters {
     /// One packet of `kind` and `len` bytes: two relaxed atomic adds (after the first).
     #[inline]
     fn packet(&self, dir: Dir, transport: Transport, kind: Kind, len: usize) {
+        self.packets(dir, transport, kind, len, 1);
+    }
+
+    /// `n` packets of `len` bytes each.
+    fn packets(&self, dir: Dir, transport: Transport, kind: Kind, len: usize, n: u64) {
         let at = (dir as usize * 2 + transport as usize) * Kind::COUNT + kind as usize;
         let Some(slot) = self.slots.get(at) else {
             return;
@@ -634,8 +660,8 @@ impl Counters {
                 self.bytes.get_or_create(&labels).clone(),
             )
         });
-        packets.inc();
-        bytes.inc_by(len as u64);
+        packets.inc_by(n);
+        bytes.inc_by(len as u64 * n);
     }
 
     fn register(&self, registry: &mut Registry) {

@@ -202,6 +202,16 @@ impl Probe {
     #[inline(always)]
     pub(crate) fn frame(&self, _dir: Dir, _transport: Transport, _frame: &[u8], _binary: bool) {}
     #[inline(always)]
+    pub(crate) fn frames(
+        &self,
+        _dir: Dir,
+        _transport: Transport,
+        _frame: &[u8],
+        _binary: bool,
+        _n: u64,
+    ) {
+    }
+    #[inline(always)]
     pub(crate) fn polling_body(&self, _dir: Dir, _body: &[u8], _v3: bool) {}
     #[inline(always)]
     pub(crate) fn handshake_accepted(&self, _transport: Transport) {}

@@ -322,10 +322,8 @@ where
                             count_frame(&metrics, Dir::Out, &frame);
                             (frame.len(), to_message(frame))
                         }
-                        WsOut::Message(message) => {
-                            count_message(&metrics, &message);
-                            (message.len(), Some(message))
-                        }
+                        // (Counted when the broadcast queued it, once for all recipients.)
+                        WsOut::Message(message) => (message.len(), Some(message)),
                         WsOut::Heartbeat(frame) => {
                             heartbeat = true;
                             count_frame(&metrics, Dir::Out, &frame);
@@ -416,20 +414,6 @@ fn count_frame(probe: &Probe, dir: Dir, frame: &Frame) {
     match frame {
         Frame::Text(text) => probe.frame(dir, Transport::WebSocket, text.as_bytes(), false),
         Frame::Binary(bytes) => probe.frame(dir, Transport::WebSocket, bytes, true),
-    }
-}
-
-/// Counts a ready message written (nothing without metrics).
-#[inline]
-fn count_message(probe: &Probe, message: &tungstenite::Message) {
-    match message {
-        tungstenite::Message::Text(text) => {
-            probe.frame(Dir::Out, Transport::WebSocket, text.as_bytes(), false)
-        }
-        tungstenite::Message::Binary(bytes) => {
-            probe.frame(Dir::Out, Transport::WebSocket, bytes, true)
-        }
-        _ => {}
     }
 }
 

@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use futures_channel::oneshot;
 use socketio_protocol::connection::{Connection, Event as ConnEvent};
-use socketio_protocol::engine::Data;
 use socketio_protocol::engine::server::{
     ConnectionId, Handshake as EngineHandshake, PreparedMessage, Session, TransportId,
     TransportKind,
 };
+use socketio_protocol::engine::{Data, Frame};
 use socketio_protocol::recovery::{SessionRecord, offset_order};
 use socketio_protocol::socket::ack::{BroadcastAck, BroadcastAckStatus};
 use socketio_protocol::socket::parser::{common, msgpack};
@@ -45,7 +45,7 @@ use crate::handshake::HttpHandshake;
 use crate::hooks::TransportEvent;
 use crate::ids::id_generator;
 use crate::namespace::{Registry, lock};
-use crate::probe::{Probe, Transport};
+use crate::probe::{Dir, Probe, Transport};
 use crate::socket::Incoming;
 use crate::wsio::{TextMemo, Writer};
 use crate::{AckError, Socket};
@@ -528,15 +528,22 @@ fn write_direct(
     encoded: &Encoded,
     limits: &crate::Backpressure,
     memo: &mut TextMemo,
+    direct: &mut DirectWrites,
 ) -> Option<(bool, bool)> {
     let [message] = encoded.prepared.as_slice() else {
         return None;
     };
     let (connection, frame) = st.session.direct_frame(message)?;
     let len = frame.len();
+    if direct.sample.is_none() {
+        direct.sample = Some(frame.clone());
+    }
     let message = memo.message(frame)?;
     match st.io.write_message(now, connection, message, len, limits) {
-        None => Some((true, false)),
+        None => {
+            direct.count += 1;
+            Some((true, false))
+        }
         Some(failed) => {
             // A slow consumer: its session fails (`transport error`).
             let _ = st.session.handle_websocket_gone(
@@ -547,6 +554,14 @@ fn write_direct(
             Some((false, true))
         }
     }
+}
+
+/// A broadcast's frames queued straight on WebSocket writers, for the metrics (counted once
+/// per broadcast: the frame is the same for every recipient).
+#[derive(Default)]
+struct DirectWrites {
+    count: u64,
+    sample: Option<Frame>,
 }
 
 /// Queues an encoded event for socket `sid` of connection `st` (with ack `ack_id` for a
@@ -617,6 +632,7 @@ impl Inner {
         let mut reached = Vec::with_capacity(sockets.len());
         let clock = self.now();
         let mut memo = TextMemo::default();
+        let mut direct = DirectWrites::default();
         for socket in sockets {
             let sent = self.drive_at(&socket.0.conn, &mut fx, clock, |st, cx| {
                 // Set under this lock when the socket leaves.
@@ -630,7 +646,9 @@ impl Inner {
                         Catchup::Wait => return (true, false),
                     }
                 }
-                if let Some(written) = write_direct(st, cx.now, &encoded, &self.limits, &mut memo) {
+                if let Some(written) =
+                    write_direct(st, cx.now, &encoded, &self.limits, &mut memo, &mut direct)
+                {
                     if !written.0 {
                         self.probe.slow_consumer(Transport::WebSocket);
                     }
@@ -648,6 +666,14 @@ impl Inner {
         }
         self.run_effects(fx);
         self.probe.deliveries(reached.len());
+        if let Some(frame) = direct.sample.filter(|_| direct.count > 0) {
+            let (bytes, binary) = match &frame {
+                Frame::Text(text) => (&text.as_bytes()[..], false),
+                Frame::Binary(bytes) => (&bytes[..], true),
+            };
+            self.probe
+                .frames(Dir::Out, Transport::WebSocket, bytes, binary, direct.count);
+        }
         reached
     }
 
