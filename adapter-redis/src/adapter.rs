@@ -398,6 +398,7 @@ impl RedisAdapter {
                     fixed,
                     reconnect: node.options.reconnect,
                     max_message: node.options.max_message_size,
+                    reports: node.reports.clone(),
                 };
                 let task = sharded_loop(subscription, changes_rx, stop_rx, handle);
                 node.runtime.spawn(Box::pin(task));
@@ -445,6 +446,7 @@ impl RedisAdapter {
                     node.options.reconnect,
                     Arc::downgrade(&node.stream_sinks),
                     crate::streams::start_offset(),
+                    node.reports.clone(),
                 );
                 node.runtime.spawn(Box::pin(task));
             });

@@ -316,7 +316,7 @@ async fn publish_loop(
 pub(crate) type Reports = Arc<std::sync::OnceLock<socketio::adapter::AdapterMetrics>>;
 
 /// Reports that connection `link` came back (`socketio_adapter_reconnects_total`).
-fn reconnected(reports: &Reports, link: &'static str) {
+pub(crate) fn reconnected(reports: &Reports, link: &'static str) {
     if let Some(metrics) = reports.get() {
         metrics.reconnected(link);
     }

@@ -33,6 +33,8 @@ pub(crate) struct ShardedSubscription {
     pub fixed: Vec<String>,
     pub reconnect: Reconnect,
     pub max_message: usize,
+    /// Where reconnections are reported.
+    pub reports: crate::conn::Reports,
 }
 
 /// One RESP2 value as pub/sub sends them.
@@ -150,6 +152,7 @@ pub(crate) async fn sharded_loop(
         fixed,
         reconnect,
         max_message,
+        reports,
     } = subscription;
     let mut dynamic: BTreeSet<String> = BTreeSet::new();
     let mut backoff = reconnect.backoff();
@@ -192,6 +195,10 @@ pub(crate) async fn sharded_loop(
                 setup.extend(command(&[b"SSUBSCRIBE", channel.as_bytes()]));
             }
             if writer.write_all(&setup).await.is_ok() {
+                if backoff.attempts() > 0 {
+                    tracing::info!("redis sharded subscriber reconnected");
+                    crate::conn::reconnected(&reports, "sharded_subscriber");
+                }
                 backoff.reset();
                 let mut reader = BufReader::new(&*stream);
                 loop {

@@ -413,6 +413,7 @@ pub(crate) async fn read_loop(
     reconnect: Reconnect,
     sinks: Weak<Sinks>,
     start: String,
+    reports: crate::conn::Reports,
 ) {
     // `STREAMS <names...> <last ids...>`, the ids kept up to date in place.
     let count = streams.len();
@@ -427,6 +428,10 @@ pub(crate) async fn read_loop(
             .await
         {
             Ok(mut conn) => {
+                if backoff.attempts() > 0 {
+                    tracing::info!("redis stream reader reconnected");
+                    crate::conn::reconnected(&reports, "stream_reader");
+                }
                 backoff.reset();
                 loop {
                     if sinks.strong_count() == 0 {

@@ -165,6 +165,12 @@ fn redis_restarts_under_streams_nodes() {
 fn redis_restarts(flavor: Flavor) {
     let exec = Executor::Tokio;
     let classic = matches!(flavor, Flavor::Classic);
+    // The flavour's connections that read from Redis, as the metrics name them.
+    let readers: &[&str] = match flavor {
+        Flavor::Classic => &["subscriber"],
+        Flavor::Sharded(_) => &["sharded_subscriber"],
+        _ => &["subscriber", "stream_reader"],
+    };
     let mut redis = OwnRedis::start();
     let url = redis.url();
     exec.block_on(async move {
@@ -204,8 +210,8 @@ fn redis_restarts(flavor: Flavor) {
             json_args(&b.next(exec, "broadcast-event").await),
             r#"["after"]"#
         );
-        // The reconnections are in the nodes' metrics: the publisher's (every flavour) and the
-        // classic subscriber's.
+        // The reconnections are in the nodes' metrics: the publisher's (every flavour) and
+        // those of the flavour's readers.
         for node in &nodes {
             let text = node.metrics.encode();
             let count = |link: &str| {
@@ -216,8 +222,8 @@ fn redis_restarts(flavor: Flavor) {
                     .unwrap_or(0.0)
             };
             assert!(count("publisher") >= 1.0, "{text}");
-            if classic {
-                assert!(count("subscriber") >= 1.0, "{text}");
+            for link in readers {
+                assert!(count(link) >= 1.0, "{link}: {text}");
             }
         }
         stop_nodes(exec, nodes).await;
