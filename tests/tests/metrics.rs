@@ -428,13 +428,50 @@ executor_tests! {
         let now = scrape(exec, addr).await;
         assert_eq!(rose("socketio_recoveries_total", &[("result", "not_recovered")], &now), 1.0);
 
+        // A recovery that succeeds: A gets a broadcast (with its offset), its transport goes,
+        // and a new connection comes back with A's pid and that offset.
+        exec.unblock(move || {
+            let field = |text: &str, key: &str| -> String {
+                let start = text.find(&format!("\"{key}\":\"")).expect(key) + key.len() + 4;
+                text[start..start + text[start..].find('"').unwrap()].to_owned()
+            };
+            let mut a = raw::websocket(addr);
+            a.write_all(&raw::frame(0x81, b"40", true)).unwrap();
+            let (_, connect) = raw::read_frame(&mut a).expect("A's CONNECT");
+            let connect = String::from_utf8(connect).unwrap();
+            let (sid, pid) = (field(&connect, "sid"), field(&connect, "pid"));
+            let mut b = raw::websocket(addr);
+            b.write_all(&raw::frame(0x81, b"40", true)).unwrap();
+            raw::read_frame(&mut b).expect("B's CONNECT");
+            b.write_all(&raw::frame(0x81, br#"42["news"]"#, true)).unwrap();
+            let (_, news) = raw::read_frame(&mut a).expect("the news");
+            let news = String::from_utf8(news).unwrap();
+            assert!(news.starts_with(r#"42["news","n",""#), "{news}");
+            let offset = news[r#"42["news","n",""#.len()..news.len() - 2].to_owned();
+            drop(a);
+            std::thread::sleep(Duration::from_millis(100));
+            let mut c = raw::websocket(addr);
+            let resume = format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#);
+            c.write_all(&raw::frame(0x81, resume.as_bytes(), true)).unwrap();
+            let (_, connect) = raw::read_frame(&mut c).expect("the recovered CONNECT");
+            let connect = String::from_utf8(connect).unwrap();
+            assert_eq!(field(&connect, "sid"), sid, "the same socket: {connect}");
+            drop((b, c));
+        })
+        .await;
+        let now = scrape_until(exec, addr, "a recovery", |s| {
+            rose("socketio_recoveries_total", &[("result", "recovered")], s) == 1.0
+        })
+        .await;
+        assert_eq!(rose("socketio_recoveries_total", &[("result", "not_recovered")], &now), 1.0);
+
         // Disconnects by reason: two sockets leave (a namespace of `ws`, the polling client's
-        // `/`), and the raw WebSocket above is gone (`transport close`).
+        // `/`), and the four raw WebSockets above are gone (`transport close`).
         dynamic.disconnect();
         polling.disconnect();
         scrape_until(exec, addr, "the disconnects", |s| {
             rose("socketio_disconnects_total", &[("reason", "client namespace disconnect")], s) == 2.0
-                && rose("socketio_disconnects_total", &[("reason", "transport close")], s) == 1.0
+                && rose("socketio_disconnects_total", &[("reason", "transport close")], s) == 4.0
                 && s.get("socketio_connected_clients", &[("transport", "polling")]) == 0.0
         })
         .await;
