@@ -438,16 +438,19 @@ impl RedisAdapter {
             list.push(sink);
             drop(sinks);
             node.stream_reader.call_once(|| {
-                let task = read_loop(
-                    node.client.clone(),
-                    node.runtime.clone(),
-                    crate::streams::streams_read(&node.options.key, streams.options.stream_count),
-                    streams.options.clone(),
-                    node.options.reconnect,
-                    Arc::downgrade(&node.stream_sinks),
-                    crate::streams::start_offset(),
-                    node.reports.clone(),
-                );
+                let task = read_loop(crate::streams::StreamReader {
+                    client: node.client.clone(),
+                    runtime: node.runtime.clone(),
+                    streams: crate::streams::streams_read(
+                        &node.options.key,
+                        streams.options.stream_count,
+                    ),
+                    options: streams.options.clone(),
+                    reconnect: node.options.reconnect,
+                    sinks: Arc::downgrade(&node.stream_sinks),
+                    start: crate::streams::start_offset(),
+                    reports: node.reports.clone(),
+                });
                 node.runtime.spawn(Box::pin(task));
             });
         }

@@ -402,19 +402,34 @@ pub(crate) fn start_offset() -> String {
     format!("{}-0", ms.saturating_sub(1000))
 }
 
+/// What the node's stream reader ([`read_loop`]) works with.
+pub(crate) struct StreamReader {
+    pub client: redis::Client,
+    pub runtime: Arc<dyn socketio::Runtime>,
+    /// The streams read, each from `start` on.
+    pub streams: Vec<String>,
+    pub options: StreamsOptions,
+    pub reconnect: Reconnect,
+    pub sinks: Weak<Sinks>,
+    pub start: String,
+    /// Where reconnections are reported.
+    pub reports: crate::conn::Reports,
+}
+
 /// Reads `streams`, each from `start` on, with one `XREAD BLOCK` over them all, handing each
 /// entry to the sink of its namespace, reconnecting with backoff (and going on from the last
 /// entry read in each stream), until the node is gone.
-pub(crate) async fn read_loop(
-    client: redis::Client,
-    runtime: Arc<dyn socketio::Runtime>,
-    streams: Vec<String>,
-    options: StreamsOptions,
-    reconnect: Reconnect,
-    sinks: Weak<Sinks>,
-    start: String,
-    reports: crate::conn::Reports,
-) {
+pub(crate) async fn read_loop(reader: StreamReader) {
+    let StreamReader {
+        client,
+        runtime,
+        streams,
+        options,
+        reconnect,
+        sinks,
+        start,
+        reports,
+    } = reader;
     // `STREAMS <names...> <last ids...>`, the ids kept up to date in place.
     let count = streams.len();
     let mut args: Vec<String> = streams;

@@ -164,7 +164,6 @@ fn redis_restarts_under_streams_nodes() {
 
 fn redis_restarts(flavor: Flavor) {
     let exec = Executor::Tokio;
-    let classic = matches!(flavor, Flavor::Classic);
     // The flavour's connections that read from Redis, as the metrics name them.
     let readers: &[&str] = match flavor {
         Flavor::Classic => &["subscriber"],
