@@ -8,6 +8,7 @@
 //!     --redis-url redis://127.0.0.1:6379 --key <prefix> --node-id <name> --port <N>
 //!     [--runtime tokio|async-std|smol] [--msgpack] [--stream-count N] [--sharded-pubsub]
 //! add --admin to either for the Admin UI's /admin namespace
+//! add --path /p, --cors-credentials (and --recovery at the socket level) to any
 //! ```
 //! Both levels: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS `*`.
 //! - `engine`: path `/engine.io/`, served by [`socketio::engine::EngineServer`]; every message
@@ -33,6 +34,12 @@
 //! ephemeral port. Once listening, the binary prints one line on stdout,
 //! `listening on <address>:<port>`; everything else goes to stderr. On tokio, Ctrl-C shuts the
 //! server down gracefully; on the others it ends the process.
+//!
+//! `--path <path>` (every level) serves at that path instead of the level's (`/engine.io`,
+//! `/socket.io`); `--cors-credentials` (every level) reflects the request's `Origin` and sends
+//! `Access-Control-Allow-Credentials: true`, as a page with `withCredentials: true` needs,
+//! instead of `*`; `--recovery` (socket level) turns connection state recovery on (the
+//! reference's defaults: maxDisconnectionDuration 2 min, skipMiddlewares).
 //!
 //! `--metrics <path>` (every level) also serves the server's Prometheus metrics at `path` on
 //! the same listener (`socketio::metrics`; at the engine level, the Engine.IO counters only).
@@ -74,6 +81,12 @@ struct Options {
     metrics: Option<String>,
     /// `--admin`: instrumented for the Admin UI.
     admin: bool,
+    /// `--path`: the server's path instead of the level's default.
+    path: Option<String>,
+    /// `--recovery`: connection state recovery on at the socket level.
+    recovery: bool,
+    /// `--cors-credentials`: the request's origin reflected, with credentials allowed.
+    cors_credentials: bool,
     /// The cluster level's Redis link.
     cluster: ClusterOptions,
 }
@@ -114,7 +127,8 @@ const MAX_PAYLOAD: usize = 1_000_000;
 const USAGE: &str = "usage: conformance --level engine|socket|cluster [--eio3] [--msgpack] \
                      [--port 3000] [--runtime tokio|async-std|smol] [--metrics /metrics] [--adapter redis|redis-sharded|redis-streams] \
                      [--redis-url redis://127.0.0.1:6379] [--key socket.io] [--node-id node] \
-                     [--stream-count 1] [--sharded-pubsub] [--admin]";
+                     [--stream-count 1] [--sharded-pubsub] [--admin] [--path /socket.io] \
+                     [--recovery] [--cors-credentials]";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -125,6 +139,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         runtime: Executor::Tokio,
         metrics: None,
         admin: false,
+        path: None,
+        recovery: false,
+        cors_credentials: false,
         cluster: ClusterOptions::default(),
     };
     let mut level = None;
@@ -194,6 +211,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
                 options.metrics = Some(path);
             }
             "--admin" => options.admin = true,
+            "--path" => {
+                let path = args.next().ok_or("--path wants a path")?;
+                if !path.starts_with('/') || path.len() < 2 {
+                    return Err(format!("--path wants a path such as /ws, got {path:?}"));
+                }
+                options.path = Some(path.trim_end_matches('/').to_owned());
+            }
+            "--recovery" => options.recovery = true,
+            "--cors-credentials" => options.cors_credentials = true,
             "--eio3" => options.eio3 = true,
             "--msgpack" => options.msgpack = true,
             "--port" => {
@@ -205,6 +231,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         }
     }
     options.level = level.ok_or_else(|| format!("--level is required\n{USAGE}"))?;
+    if options.recovery && options.level != Level::Socket {
+        return Err(
+            "--recovery is for the socket level (the cluster level has it with redis-streams)"
+                .to_owned(),
+        );
+    }
     if options.admin && options.level == Level::Engine {
         return Err(
             "--admin needs the socket or cluster level (the engine level has no namespaces)"
@@ -214,13 +246,31 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
+/// CORS: any origin, or with `--cors-credentials` the request's origin reflected and
+/// `Access-Control-Allow-Credentials: true` (what a page with `withCredentials: true` needs).
+fn cors(options: &Options) -> Cors {
+    if options.cors_credentials {
+        Cors {
+            credentials: true,
+            ..Cors::new(CorsOrigin::Reflect)
+        }
+    } else {
+        Cors::new(CorsOrigin::Any)
+    }
+}
+
+/// The server's path: `--path`, or the level's `default`.
+fn path<'a>(options: &'a Options, default: &'a str) -> &'a str {
+    options.path.as_deref().unwrap_or(default)
+}
+
 /// The Socket.IO options shared with the engine level.
 fn base(options: &Options, metrics: Option<&Metrics>) -> ServerBuilder {
     let builder = Server::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_http_buffer_size(MAX_PAYLOAD)
-        .cors(Cors::new(CorsOrigin::Any))
+        .cors(cors(options))
         .allow_eio3(options.eio3);
     let builder = match metrics {
         Some(metrics) => builder.metrics(metrics),
@@ -269,10 +319,15 @@ fn socket_server(
     runtime: Arc<dyn socketio_tokio::Runtime>,
     metrics: Option<&Metrics>,
 ) -> Server {
-    let io = base(options, metrics)
-        .path("/socket.io")
-        .connect_timeout(Duration::from_millis(1000))
-        .build(runtime);
+    let builder = base(options, metrics)
+        .path(path(options, "/socket.io"))
+        .connect_timeout(Duration::from_millis(1000));
+    let builder = if options.recovery {
+        builder.connection_state_recovery(socketio_tokio::RecoveryConfig::default())
+    } else {
+        builder
+    };
+    let io = builder.build(runtime);
     io.ns("/", on_connect);
     io.ns("/custom", on_connect);
     if options.admin {
@@ -321,7 +376,9 @@ fn cluster_server(
     }
     let node = socketio_redis::RedisNode::new(client, runtime.clone(), adapter);
     let mut builder =
-        socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams);
+        socketio_tests::cluster::builder(&node, options.msgpack, options.cluster.streams)
+            .path(path(options, "/socket.io"))
+            .cors(cors(options));
     if let Some(metrics) = metrics {
         builder = builder.metrics(metrics);
     }
@@ -344,11 +401,11 @@ fn engine_server(
         builder = builder.metrics(metrics);
     }
     let engine = builder
-        .path("/engine.io")
+        .path(path(options, "/engine.io"))
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_http_buffer_size(MAX_PAYLOAD)
-        .cors(Cors::new(CorsOrigin::Any))
+        .cors(cors(options))
         .allow_eio3(options.eio3)
         .build(runtime);
     engine.on_connection(|socket: EngineSocket| async move {
@@ -605,6 +662,14 @@ mod tests {
         );
         assert!(!parse(args("--level socket")).unwrap().admin);
         assert!(parse(args("--level engine --admin")).is_err());
+        let options = parse(args(
+            "--level socket --path /rt/ --recovery --cors-credentials",
+        ))
+        .unwrap();
+        assert_eq!(options.path.as_deref(), Some("/rt"));
+        assert!(options.recovery && options.cors_credentials);
+        assert!(parse(args("--level socket --path rt")).is_err());
+        assert!(parse(args("--level engine --recovery")).is_err());
     }
 }
 
@@ -635,6 +700,14 @@ mod engine_tests {
 
     /// Starts the server of `level` (with `--admin` when `admin`) on a loopback port.
     fn start_with(level: Level, admin: bool) -> SocketAddr {
+        start_configured(level, move |options| options.admin = admin)
+    }
+
+    /// Starts the server of `level`, its options changed by `configure`, on a loopback port.
+    fn start_configured(
+        level: Level,
+        configure: impl FnOnce(&mut Options) + Send + 'static,
+    ) -> SocketAddr {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -643,20 +716,24 @@ mod engine_tests {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let options = Options {
+                let mut options = Options {
                     level,
                     eio3: false,
                     msgpack: false,
                     port: 0,
                     runtime: Executor::Tokio,
                     metrics: None,
-                    admin,
+                    admin: false,
+                    path: None,
+                    recovery: false,
+                    cors_credentials: false,
                     cluster: ClusterOptions {
                         key: socketio_tests::cluster_support::unique_key("conformance"),
                         node_id: "conf-1".to_owned(),
                         ..ClusterOptions::default()
                     },
                 };
+                configure(&mut options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let runtime = std::sync::Arc::new(socketio_tokio::TokioRuntime::new());
@@ -684,12 +761,24 @@ mod engine_tests {
 
     /// One HTTP/1.1 exchange on a fresh connection: status and body.
     fn http(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, _, body) = http_with(addr, method, target, "", body);
+        (status, body)
+    }
+
+    /// [`http`] with `extra` head lines (each ending in `\r\n`); also gives the head.
+    fn http_with(
+        addr: SocketAddr,
+        method: &str,
+        target: &str,
+        extra: &str,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+            "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\
              Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
@@ -702,7 +791,8 @@ mod engine_tests {
             .unwrap()
             .parse()
             .unwrap();
-        (status, response[split + 4..].to_vec())
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        (status, head, response[split + 4..].to_vec())
     }
 
     fn text(body: Vec<u8>) -> String {
@@ -881,6 +971,46 @@ mod engine_tests {
         assert_eq!(
             next(&mut socket).to_text().unwrap(),
             r#"44/random,{"message":"Invalid namespace"}"#
+        );
+    }
+
+    /// `--path`, `--cors-credentials` and `--recovery` at the socket level.
+    #[test]
+    fn socket_level_path_credentialed_cors_and_recovery() {
+        let addr = start_configured(Level::Socket, |options| {
+            options.path = Some("/rt".to_owned());
+            options.cors_credentials = true;
+            options.recovery = true;
+        });
+        let (status, head, body) = http_with(
+            addr,
+            "GET",
+            "/rt/?EIO=4&transport=polling",
+            "Origin: http://page.example\r\n",
+            b"",
+        );
+        assert_eq!(status, 200, "{head}");
+        assert!(text(body).starts_with("0{"));
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("access-control-allow-origin: http://page.example"),
+            "{head}"
+        );
+        assert!(
+            head.contains("access-control-allow-credentials: true"),
+            "{head}"
+        );
+        // The default path is not served.
+        let (status, _) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"");
+        assert_ne!(status, 200);
+        // Recovery on: the CONNECT reply carries a private session id.
+        let mut socket = ws_at(addr, "/rt/", "");
+        let _open = next(&mut socket);
+        socket.send(tungstenite::Message::text("40")).unwrap();
+        let reply = next(&mut socket).to_text().unwrap().to_owned();
+        assert!(
+            reply.starts_with("40{") && reply.contains("\"pid\""),
+            "{reply}"
         );
     }
 
