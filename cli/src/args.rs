@@ -17,7 +17,8 @@ Connection and reconnection progress goes to stderr, events and acks to stdout.
 
 Examples:
   sio listen http://localhost:3000 --count 1
-  sio listen https://example.org --namespace /admin --auth '{\"token\":\"abc\"}'
+  sio listen https://example.org/admin --auth '{\"token\":\"abc\"}' -H 'Authorization: Bearer x'
+  sio listen http://localhost:3000 --ack-reply '[\"ok\"]' --query room=lobby
   sio emit http://localhost:3000 chat '\"hello\"' '{\"room\":1}'
   sio emit http://localhost:3000 message-with-ack 1 '\"x\"' --ack";
 
@@ -43,11 +44,20 @@ pub enum Command {
 /// How to reach the server (shared by both subcommands).
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
-    /// The server URL: http://host:port or https://host:port (ws:// and wss:// too).
+    /// The server URL: http://host:port or https://host:port (ws:// and wss:// too); a path
+    /// names the namespace, as with the JavaScript client (http://host:3000/admin joins
+    /// /admin).
     pub url: String,
-    /// The namespace to join.
-    #[arg(short, long, default_value = "/")]
-    pub namespace: String,
+    /// The namespace to join (default: the URL's path, or /).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// An extra HTTP header for every request and the WebSocket handshake, as NAME:VALUE
+    /// (e.g. 'Authorization: Bearer abc'); repeatable.
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// An extra query parameter, as KEY=VALUE; repeatable.
+    #[arg(short, long = "query", value_name = "KEY=VALUE")]
+    pub queries: Vec<String>,
     /// The auth object of the CONNECT packet, as JSON (e.g. '{"token":"abc"}').
     #[arg(short, long, value_name = "JSON")]
     pub auth: Option<String>,
@@ -94,6 +104,11 @@ pub struct ListenArgs {
     /// Exit with code 4 if still running after this many milliseconds.
     #[arg(long, value_name = "MS")]
     pub wait: Option<u64>,
+    /// What to answer when the server asks for an ack: the ack's arguments as a JSON array
+    /// (a single non-array value is one argument). Without it the ack has no arguments.
+    /// Events that asked for one print with "ack":true.
+    #[arg(long, value_name = "JSON")]
+    pub ack_reply: Option<String>,
 }
 
 /// `sio emit`.
@@ -154,7 +169,7 @@ mod tests {
             panic!("listen")
         };
         assert_eq!(args.connect.url, "http://x");
-        assert_eq!(args.connect.namespace, "/a");
+        assert_eq!(args.connect.namespace.as_deref(), Some("/a"));
         assert_eq!(args.connect.auth.as_deref(), Some(r#"{"t":1}"#));
         assert_eq!(args.connect.transport, Transport::Websocket);
         assert!(args.connect.msgpack);
@@ -184,7 +199,7 @@ mod tests {
         assert!(args.ack);
         assert_eq!(args.connect.timeout(), Duration::from_millis(50));
         assert_eq!(args.connect.transport, Transport::Both);
-        assert_eq!(args.connect.namespace, "/");
+        assert_eq!(args.connect.namespace, None);
     }
 
     #[test]

@@ -24,7 +24,8 @@ enum Note {
     ConnectError(ConnectFailed),
     /// The reason (with the cap, for `payload too large`) and whether the client reconnects.
     Disconnected(String, bool),
-    Event(String, Vec<Value>),
+    /// An event, and whether the server asked for an ack (answered already).
+    Event(String, Vec<Value>, bool),
     Attempt(u32),
     AttemptFailed,
     Reconnected(u32),
@@ -51,23 +52,75 @@ fn parse_args(args: &[String]) -> Result<Vec<Value>, Failure> {
         .map_err(Failure::Usage)
 }
 
-/// Builds the client and registers the reporting handlers on the namespace's socket.
-fn start(connect: &ConnectArgs) -> Result<(Client, ClientSocket, mpsc::Receiver<Note>), Failure> {
-    if !connect.namespace.starts_with('/') {
+/// The server URL without a namespace path, and the namespace: `--namespace`, else the
+/// URL's path (as the JavaScript client reads `io("http://host/admin")`), else `/`.
+pub(crate) fn target(connect: &ConnectArgs) -> Result<(String, String), Failure> {
+    let url = connect.url.as_str();
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let (base, rest) = match url[after_scheme..].find(['/', '?']) {
+        Some(at) => url.split_at(after_scheme + at),
+        None => (url, ""),
+    };
+    let (path, query) = match rest.find('?') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let from_url = path.trim_end_matches('/');
+    let nsp = match (&connect.namespace, from_url.is_empty()) {
+        (Some(nsp), _) => nsp.clone(),
+        (None, false) => from_url.to_owned(),
+        (None, true) => "/".to_owned(),
+    };
+    if !nsp.starts_with('/') {
         return Err(Failure::Usage(format!(
-            "--namespace must start with '/', got {:?}",
-            connect.namespace
+            "--namespace must start with '/', got {nsp:?}"
         )));
     }
+    Ok((format!("{base}{query}"), nsp))
+}
+
+/// `NAME:VALUE` and `KEY=VALUE` options, split.
+fn pairs(items: &[String], separator: char, what: &str) -> Result<Vec<(String, String)>, Failure> {
+    items
+        .iter()
+        .map(|item| {
+            let (name, value) = item.split_once(separator).ok_or_else(|| {
+                Failure::Usage(format!("{what} wants NAME{separator}VALUE, got {item:?}"))
+            })?;
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "{what} has an empty name: {item:?}"
+                )));
+            }
+            Ok((name.to_owned(), value.trim_start().to_owned()))
+        })
+        .collect()
+}
+
+/// Builds the client and registers the reporting handlers on the namespace's socket
+/// (answering ack requests with `ack_reply`).
+fn start(
+    connect: &ConnectArgs,
+    nsp: &str,
+    url: String,
+    ack_reply: Vec<Value>,
+) -> Result<(Client, ClientSocket, mpsc::Receiver<Note>), Failure> {
     let auth = connect
         .auth
         .as_deref()
         .map(parse_auth)
         .transpose()
         .map_err(Failure::Usage)?;
-    let mut builder = Client::builder(connect.url.clone())
+    let mut builder = Client::builder(url)
         .path(connect.path.clone())
         .timeout(connect.timeout());
+    for (name, value) in pairs(&connect.headers, ':', "--header")? {
+        builder = builder.header(name, value);
+    }
+    for (key, value) in pairs(&connect.queries, '=', "--query")? {
+        builder = builder.query(key, value);
+    }
     builder = match connect.transport {
         Transport::Polling => builder.transports([TransportKind::Polling]),
         Transport::Websocket => builder.transports([TransportKind::WebSocket]),
@@ -88,7 +141,7 @@ fn start(connect: &ConnectArgs) -> Result<(Client, ClientSocket, mpsc::Receiver<
     let client = builder
         .build(Arc::new(TokioRuntime::new()), connector(connect)?)
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let socket = client.socket(&connect.namespace);
+    let socket = client.socket(nsp);
     // Every handler waits for room in the queue (see `NOTE_QUEUE`).
     let (tx, rx) = mpsc::channel(NOTE_QUEUE);
     let reconnects = !connect.no_reconnect;
@@ -128,10 +181,17 @@ fn start(connect: &ConnectArgs) -> Result<(Client, ClientSocket, mpsc::Receiver<
     {
         let tx = tx.clone();
         socket.on_any(
-            move |_s, event: String, args: Vec<Value>, _ack: Option<AckSender>| {
+            move |_s, event: String, args: Vec<Value>, ack: Option<AckSender>| {
                 let tx = tx.clone();
+                let asked = ack.is_some();
+                if let Some(ack) = ack {
+                    // Answered at once: the server's timeout does not wait for the terminal.
+                    if let Err(error) = ack.send_args(ack_reply.clone()) {
+                        eprintln!("ack not sent: {error}");
+                    }
+                }
                 async move {
-                    let _ = tx.send(Note::Event(event, args)).await;
+                    let _ = tx.send(Note::Event(event, args, asked)).await;
                 }
             },
         );
@@ -291,8 +351,15 @@ fn far_future() -> tokio::time::Instant {
 }
 
 async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure> {
-    let (client, _socket, mut rx) = start(&args.connect)?;
-    let nsp = args.connect.namespace.clone();
+    let ack_reply = match &args.ack_reply {
+        Some(json) => match parse_json_arg(json).map_err(Failure::Usage)? {
+            Value::Array(items) => items,
+            one => vec![one],
+        },
+        None => Vec::new(),
+    };
+    let (url, nsp) = target(&args.connect)?;
+    let (client, _socket, mut rx) = start(&args.connect, &nsp, url, ack_reply)?;
     let wait = args.wait.map(Duration::from_millis);
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     let connect_deadline = tokio::time::Instant::now() + args.connect.timeout();
@@ -335,9 +402,9 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
             break Err(failure);
         }
         match note {
-            Note::Event(event, event_args) => {
+            Note::Event(event, event_args, asked) => {
                 printed += 1;
-                if !output.line(&event_line(&nsp, &event, &event_args)) {
+                if !output.line(&event_line(&nsp, &event, &event_args, asked)) {
                     break Ok(());
                 }
             }
@@ -354,8 +421,8 @@ async fn run_listen(args: ListenArgs, output: &mut Output) -> Result<(), Failure
 
 async fn run_emit(args: EmitArgs, output: &mut Output) -> Result<(), Failure> {
     let values = parse_args(&args.args)?;
-    let (client, socket, mut rx) = start(&args.connect)?;
-    let nsp = args.connect.namespace.clone();
+    let (url, nsp) = target(&args.connect)?;
+    let (client, socket, mut rx) = start(&args.connect, &nsp, url, Vec::new())?;
     let timeout = args.connect.timeout();
     // Wait for the connection.
     let mut last_error: Option<String> = None;
@@ -439,6 +506,37 @@ async fn emit_with_ack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_namespace_comes_from_the_url_path() {
+        use clap::Parser;
+        let target_of = |line: &str| {
+            let cli = crate::args::Cli::try_parse_from(line.split(' ')).unwrap();
+            let crate::args::Command::Listen(listen) = cli.command else {
+                panic!("listen");
+            };
+            match target(&listen.connect) {
+                Ok(pair) => pair,
+                Err(_) => ("error".to_owned(), String::new()),
+            }
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(target_of("sio listen http://h:1"), pair("http://h:1", "/"));
+        assert_eq!(target_of("sio listen http://h:1/"), pair("http://h:1", "/"));
+        assert_eq!(
+            target_of("sio listen http://h:1/admin"),
+            pair("http://h:1", "/admin")
+        );
+        assert_eq!(
+            target_of("sio listen https://h/a/b/?x=1"),
+            pair("https://h?x=1", "/a/b")
+        );
+        assert_eq!(
+            target_of("sio listen http://h:1/admin --namespace /other"),
+            pair("http://h:1", "/other")
+        );
+        assert_eq!(target_of("sio listen http://h:1 -n bad").0, "error");
+    }
 
     #[test]
     fn pem_blocks() {

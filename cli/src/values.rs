@@ -100,13 +100,18 @@ pub fn ack_line(args: &[Value]) -> String {
     to_json(&Value::Array(args.to_vec()))
 }
 
-/// One received event as a JSON line: `{"nsp":"/","event":"auth","args":[{"t":1}]}`.
-pub fn event_line(nsp: &str, event: &str, args: &[Value]) -> String {
-    to_json(&Value::Object(vec![
+/// One received event as a JSON line: `{"nsp":"/","event":"auth","args":[{"t":1}]}`, with
+/// `"ack":true` when the server asked for an ack.
+pub fn event_line(nsp: &str, event: &str, args: &[Value], asked: bool) -> String {
+    let mut fields = vec![
         ("nsp".to_owned(), Value::from(nsp)),
         ("event".to_owned(), Value::from(event)),
         ("args".to_owned(), Value::Array(args.to_vec())),
-    ]))
+    ];
+    if asked {
+        fields.push(("ack".to_owned(), Value::Bool(true)));
+    }
+    to_json(&Value::Object(fields))
 }
 
 #[cfg(test)]
@@ -159,8 +164,12 @@ mod tests {
     fn lines() {
         let args = [Value::Object(vec![("t".into(), Value::from(1u64))])];
         assert_eq!(
-            event_line("/", "auth", &args),
+            event_line("/", "auth", &args, false),
             r#"{"nsp":"/","event":"auth","args":[{"t":1}]}"#
+        );
+        assert_eq!(
+            event_line("/", "q", &[], true),
+            r#"{"nsp":"/","event":"q","args":[],"ack":true}"#
         );
         let ack = [
             Value::from(1u64),

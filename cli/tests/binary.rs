@@ -154,3 +154,63 @@ async fn listen_ends_on_ctrl_c() {
     assert!(first.contains("\"event\":\"hello\""), "{first}");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
+
+/// `sio listen` answers the server's ack requests with `--ack-reply` (and marks those events
+/// `"ack":true`), takes the namespace from the URL's path, and sends `--header` and
+/// `--query` with its requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_answers_acks_with_namespace_header_and_query_from_the_command_line() {
+    let notes = Notes::default();
+    let io = Server::builder().build_tokio();
+    let seen = notes.clone();
+    io.ns("/custom", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            let handshake = socket.handshake();
+            let header = handshake
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let room = handshake.query_param("room").unwrap_or_default();
+            seen.lock().unwrap().push(format!("{header}|{room}"));
+            let reply: Result<Vec<String>, _> = socket
+                .emit_with_ack("question", &"ready?")
+                .timeout(Duration::from_secs(5))
+                .await;
+            seen.lock().unwrap().push(format!("{reply:?}"));
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/custom", listener.local_addr().unwrap());
+    tokio::spawn(io.serve(listener));
+    let out = sio(&[
+        "listen",
+        &url,
+        "-H",
+        "Authorization: Bearer abc",
+        "--query",
+        "room=lobby",
+        "--ack-reply",
+        r#"["yes","sir"]"#,
+        "--count",
+        "1",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"nsp\":\"/custom\",\"event\":\"question\",\"args\":[\"ready?\"],\"ack\":true}\n"
+    );
+    for _ in 0..100 {
+        if notes.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        *notes.lock().unwrap(),
+        ["Bearer abc|lobby", r#"Ok(["yes", "sir"])"#]
+    );
+}

@@ -1056,3 +1056,28 @@ fn forty_namespaces_share_one_connection() {
         client.disconnect();
     });
 }
+
+/// `wait_connected` on a namespace that is not being joined fails at once with
+/// `NotConnecting` (before `connect`, and after `disconnect`), instead of waiting forever.
+#[test]
+fn wait_connected_fails_for_a_namespace_not_being_joined() {
+    let s = echo_server(Server::builder());
+    let client = s.client(url().transports([TransportKind::WebSocket]));
+    let never = client.socket("/never");
+    block_on(async {
+        let error = never.wait_connected().await.unwrap_err();
+        assert_eq!(
+            error.kind,
+            socketio::client::ConnectFailedKind::NotConnecting
+        );
+        let socket = client.default_socket();
+        socket.connect();
+        socket.wait_connected().await.unwrap();
+        socket.disconnect();
+        let error = socket.wait_connected().await.unwrap_err();
+        assert_eq!(
+            error.kind,
+            socketio::client::ConnectFailedKind::NotConnecting
+        );
+    });
+}

@@ -376,6 +376,9 @@ pub enum ConnectFailedKind {
     Connection,
     /// The client was closed or dropped before the namespace connected.
     Closed,
+    /// The namespace is not being joined: [`ClientSocket::connect`] was never called for it,
+    /// or it was left with [`ClientSocket::disconnect`] (waiting would never end).
+    NotConnecting,
 }
 
 /// [`Client::close`] gave up before everything was written (the server stopped answering).

@@ -450,7 +450,9 @@ impl ClientSocket {
     }
 
     /// Waits until the socket is connected, or for the next `connect_error` (a refusal by
-    /// the server, or the first connection attempt failing).
+    /// the server, or the first connection attempt failing). Fails at once with
+    /// [`ConnectFailedKind::NotConnecting`] when the namespace is not being joined (no
+    /// [`connect`](Self::connect), or after [`disconnect`](Self::disconnect)).
     ///
     /// ```no_run
     /// # async fn f(socket: socketio::client::ClientSocket) {
@@ -468,8 +470,23 @@ impl ClientSocket {
             let connected = st
                 .socket_id(&self.inner.nsp)
                 .is_some_and(|id| st.manager.is_connected(id));
+            let joining = st
+                .socket_id(&self.inner.nsp)
+                .is_some_and(|id| st.manager.is_active(id));
+            let refused = st
+                .entry_by_nsp(&self.inner.nsp)
+                .is_some_and(|entry| entry.last_failure.is_some());
             if connected {
                 None
+            } else if !joining && !refused {
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(Err(ConnectFailed {
+                    message: format!("namespace {} is not being joined", self.inner.nsp),
+                    data: None,
+                    kind: ConnectFailedKind::NotConnecting,
+                    detail: None,
+                }));
+                Some(rx)
             } else {
                 let (tx, rx) = oneshot::channel();
                 if let Some(entry) = st.entry_by_nsp(&self.inner.nsp) {
@@ -795,7 +812,17 @@ impl AckSender {
     /// ack().send(&("ok", 1)).unwrap();
     /// ```
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
-        let args = to_args(data)?;
+        self.send_args(to_args(data)?)
+    }
+
+    /// Sends the acknowledgement with exactly `args` as its arguments.
+    ///
+    /// ```no_run
+    /// # fn ack() -> socketio::client::AckSender { unimplemented!() }
+    /// use socketio::Value;
+    /// ack().send_args(vec![Value::from("ok"), Value::from(1)]).unwrap();
+    /// ```
+    pub fn send_args(self, args: Vec<Value>) -> Result<(), EmitError> {
         let nsp = self.socket.inner.nsp.clone();
         let ack = self.id;
         self.socket.client.0.with_state(|st, now| {
