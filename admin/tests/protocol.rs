@@ -514,3 +514,47 @@ async fn eventually(socket: &ClientSocket, pred: impl Fn(&Vec<String>) -> bool) 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_packets_and_bytes_in_and_out() {
+    let (io, url) = server(AdminOptions::default().mode(Mode::Production)).await;
+    let (_c1, one, mut one_events) = app(&url).await;
+    let (_c2, _two, mut two_events) = app(&url).await;
+    let mut ui = Ui::connect(&url, json!({})).await.unwrap();
+    ui.wait("server_stats", |_| true).await;
+    const EMITS: u64 = 20;
+    for _ in 0..EMITS {
+        one.emit("ping", &json!({"hello": "world"})).unwrap();
+    }
+    for _ in 0..EMITS {
+        wait_app(&mut one_events, "pong").await;
+    }
+    // A broadcast (written straight to the WebSockets, counted once for all recipients).
+    io.of("/").emit("news", "extra").unwrap();
+    wait_app(&mut two_events, "news").await;
+    let mut totals: std::collections::HashMap<String, u64> = Default::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = ui.wait("server_stats", |_| true).await;
+        for event in stats[0]["aggregatedEvents"].as_array().unwrap() {
+            let kind = event["type"].as_str().unwrap();
+            if kind.starts_with("packets") || kind.starts_with("bytes") {
+                assert!(event.get("subType").is_none(), "{event}");
+                assert_eq!(event["timestamp"].as_u64().unwrap() % 1000, 0, "{event}");
+                *totals.entry(kind.to_owned()).or_default() += event["count"].as_u64().unwrap();
+            }
+        }
+        let get = |kind: &str| totals.get(kind).copied().unwrap_or(0);
+        if get("packetsIn") >= EMITS
+            && get("packetsOut") >= EMITS + 2
+            && get("bytesIn") >= EMITS * 10
+            && get("bytesOut") >= EMITS * 10
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "traffic {totals:?}");
+    }
+    // The totals are the server's, and keep counting.
+    let traffic = io.traffic();
+    assert!(traffic.packets_in >= EMITS && traffic.bytes_out > traffic.packets_out);
+}
