@@ -148,18 +148,24 @@ impl Ui {
     }
 }
 
-/// An app client on `/`: its socket and the events it gets.
-async fn app(
-    url: &str,
-) -> (
+type App = (
     Client,
     ClientSocket,
     mpsc::UnboundedReceiver<(String, Vec<Json>)>,
-) {
-    let client = Client::builder(url)
-        .reconnection(false)
-        .build_tokio()
-        .unwrap();
+);
+
+/// An app client on `/`: its socket and the events it gets.
+async fn app(url: &str) -> App {
+    app_over(url, false).await
+}
+
+/// An app client on `/` (HTTP long-polling only with `polling`).
+async fn app_over(url: &str, polling: bool) -> App {
+    let mut builder = Client::builder(url).reconnection(false);
+    if polling {
+        builder = builder.transports([socketio::TransportKind::Polling]);
+    }
+    let client = builder.build_tokio().unwrap();
     let socket = client.default_socket();
     let (tx, rx) = mpsc::unbounded_channel();
     socket.on_any(move |_s, event: String, args: Vec<Value>, _| {
@@ -516,10 +522,21 @@ async fn eventually(socket: &ClientSocket, pred: impl Fn(&Vec<String>) -> bool) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stats_count_packets_and_bytes_in_and_out() {
+async fn stats_count_packets_and_bytes_in_and_out_over_websocket() {
+    stats_count_traffic(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_packets_and_bytes_in_and_out_over_polling() {
+    stats_count_traffic(true).await;
+}
+
+/// After emits (and a broadcast), the `server_stats` report `packetsIn/Out` and
+/// `bytesIn/Out`: at least a packet in per emit, one out per answer.
+async fn stats_count_traffic(polling: bool) {
     let (io, url) = server(AdminOptions::default().mode(Mode::Production)).await;
-    let (_c1, one, mut one_events) = app(&url).await;
-    let (_c2, _two, mut two_events) = app(&url).await;
+    let (_c1, one, mut one_events) = app_over(&url, polling).await;
+    let (_c2, _two, mut two_events) = app_over(&url, polling).await;
     let mut ui = Ui::connect(&url, json!({})).await.unwrap();
     ui.wait("server_stats", |_| true).await;
     const EMITS: u64 = 20;
