@@ -40,9 +40,11 @@
 //!   the namespace. They come from the network: a malformed one, or one naming a namespace
 //!   this server does not have, is ignored.
 //!
-//! `aggregatedEvents` counts `rawConnection` and `rawDisconnection` (by reason) per second;
-//! the reference's `packetsIn/Out` and `bytesIn/Out` are not counted (the UI's byte chart
-//! stays flat).
+//! `aggregatedEvents` counts `rawConnection` and `rawDisconnection` (by reason) per second,
+//! and `packetsIn`, `packetsOut`, `bytesIn`, `bytesOut` as the reference counts them (the
+//! Engine.IO packets carrying data, and their data's bytes), from
+//! [`Server::traffic`](socketio::Server::traffic), which `instrument` turns on: read every
+//! 2 s, the traffic of the last 2 s is reported at the second of the stats.
 //!
 //! # A cluster
 //!
@@ -59,9 +61,11 @@
 //!
 //! Only public API of `socketio`: [`Server::on_socket_connected`],
 //! [`Server::on_room_change`], [`Server::on_transport_event`],
-//! [`Socket::on_any_incoming`], [`Socket::on_any_outgoing`] (see `socketio::hooks`). Their
-//! listeners are set only in development mode (production sets the transport listener only),
-//! so a production server pays nothing per event.
+//! [`Socket::on_any_incoming`], [`Socket::on_any_outgoing`] (see `socketio::hooks`), and
+//! [`Server::traffic`]. Their listeners are set only in development mode (production sets
+//! the transport listener only), so a production server pays nothing per event; the traffic
+//! counting costs a few relaxed atomic adds per frame or polling body (a broadcast's frame
+//! written straight to its WebSockets once for all of them).
 //!
 //! Bounds: at most [`MAX_SESSIONS`] auth sessions (24 h each), at most
 //! [`MAX_CONCURRENT_VERIFICATIONS`] bcrypt checks at a time (a connection beyond is refused),
@@ -75,7 +79,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value as Json, json};
-use socketio::hooks::{RoomChange, TransportEvent};
+use socketio::hooks::{RoomChange, Traffic, TransportEvent};
 use socketio::{ConnectError, Handshake, Server, Socket, Value, WeakServer};
 
 /// The `bcrypt` crate, to make the hash [`AdminOptions::basic_auth`] takes.
@@ -258,6 +262,8 @@ pub fn instrument(io: &Server, options: AdminOptions) -> Result<Admin, AdminErro
         sessions: Mutex::new(HashMap::new()),
         verifying: Arc::new(AtomicUsize::new(0)),
         events: Mutex::new(BTreeMap::new()),
+        // Starts the server's traffic counting.
+        traffic: Mutex::new(io.traffic()),
         stopped: AtomicBool::new(false),
     });
     let development = state.options.mode == Mode::Development;
@@ -330,6 +336,8 @@ struct State {
     verifying: Arc<AtomicUsize>,
     /// Aggregated events: (second, type, subType) → count.
     events: Mutex<BTreeMap<EventKey, u64>>,
+    /// The server's traffic totals at the last stats.
+    traffic: Mutex<Traffic>,
     stopped: AtomicBool,
 }
 
@@ -593,15 +601,37 @@ impl State {
     }
 
     fn count(&self, kind: &'static str, sub: Option<String>) {
+        self.count_n(kind, sub, 1);
+    }
+
+    fn count_n(&self, kind: &'static str, sub: Option<String>, n: u64) {
         let second = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let mut events = lock(&self.events);
         let key = (second, kind, sub);
         if let Some(count) = events.get_mut(&key) {
-            *count += 1;
+            *count += n;
         } else if events.len() < MAX_AGGREGATED {
-            events.insert(key, 1);
+            events.insert(key, n);
+        }
+    }
+
+    /// Adds the server's traffic since the last stats (`packetsIn`, `packetsOut`, `bytesIn`,
+    /// `bytesOut`, at the current second).
+    fn count_traffic(&self, io: &Server) {
+        let now = io.traffic();
+        let before = std::mem::replace(&mut *lock(&self.traffic), now);
+        for (kind, now, before) in [
+            ("packetsIn", now.packets_in, before.packets_in),
+            ("packetsOut", now.packets_out, before.packets_out),
+            ("bytesIn", now.bytes_in, before.bytes_in),
+            ("bytesOut", now.bytes_out, before.bytes_out),
+        ] {
+            let delta = now.saturating_sub(before);
+            if delta > 0 {
+                self.count_n(kind, None, delta);
+            }
         }
     }
 
@@ -700,6 +730,7 @@ impl State {
     // --- stats ----------------------------------------------------------------------------
 
     fn stats(&self, io: &Server) -> Json {
+        self.count_traffic(io);
         let aggregated: Vec<Json> = std::mem::take(&mut *lock(&self.events))
             .into_iter()
             .map(|((second, kind, sub), count)| {

@@ -148,18 +148,24 @@ impl Ui {
     }
 }
 
-/// An app client on `/`: its socket and the events it gets.
-async fn app(
-    url: &str,
-) -> (
+type App = (
     Client,
     ClientSocket,
     mpsc::UnboundedReceiver<(String, Vec<Json>)>,
-) {
-    let client = Client::builder(url)
-        .reconnection(false)
-        .build_tokio()
-        .unwrap();
+);
+
+/// An app client on `/`: its socket and the events it gets.
+async fn app(url: &str) -> App {
+    app_over(url, false).await
+}
+
+/// An app client on `/` (HTTP long-polling only with `polling`).
+async fn app_over(url: &str, polling: bool) -> App {
+    let mut builder = Client::builder(url).reconnection(false);
+    if polling {
+        builder = builder.transports([socketio::TransportKind::Polling]);
+    }
+    let client = builder.build_tokio().unwrap();
     let socket = client.default_socket();
     let (tx, rx) = mpsc::unbounded_channel();
     socket.on_any(move |_s, event: String, args: Vec<Value>, _| {
@@ -513,4 +519,59 @@ async fn eventually(socket: &ClientSocket, pred: impl Fn(&Vec<String>) -> bool) 
         assert!(tokio::time::Instant::now() < deadline, "rooms {rooms:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_packets_and_bytes_in_and_out_over_websocket() {
+    stats_count_traffic(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_packets_and_bytes_in_and_out_over_polling() {
+    stats_count_traffic(true).await;
+}
+
+/// After emits (and a broadcast), the `server_stats` report `packetsIn/Out` and
+/// `bytesIn/Out`: at least a packet in per emit, one out per answer.
+async fn stats_count_traffic(polling: bool) {
+    let (io, url) = server(AdminOptions::default().mode(Mode::Production)).await;
+    let (_c1, one, mut one_events) = app_over(&url, polling).await;
+    let (_c2, _two, mut two_events) = app_over(&url, polling).await;
+    let mut ui = Ui::connect(&url, json!({})).await.unwrap();
+    ui.wait("server_stats", |_| true).await;
+    const EMITS: u64 = 20;
+    for _ in 0..EMITS {
+        one.emit("ping", &json!({"hello": "world"})).unwrap();
+    }
+    for _ in 0..EMITS {
+        wait_app(&mut one_events, "pong").await;
+    }
+    // A broadcast (written straight to the WebSockets, counted once for all recipients).
+    io.of("/").emit("news", "extra").unwrap();
+    wait_app(&mut two_events, "news").await;
+    let mut totals: std::collections::HashMap<String, u64> = Default::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = ui.wait("server_stats", |_| true).await;
+        for event in stats[0]["aggregatedEvents"].as_array().unwrap() {
+            let kind = event["type"].as_str().unwrap();
+            if kind.starts_with("packets") || kind.starts_with("bytes") {
+                assert!(event.get("subType").is_none(), "{event}");
+                assert_eq!(event["timestamp"].as_u64().unwrap() % 1000, 0, "{event}");
+                *totals.entry(kind.to_owned()).or_default() += event["count"].as_u64().unwrap();
+            }
+        }
+        let get = |kind: &str| totals.get(kind).copied().unwrap_or(0);
+        if get("packetsIn") >= EMITS
+            && get("packetsOut") >= EMITS + 2
+            && get("bytesIn") >= EMITS * 10
+            && get("bytesOut") >= EMITS * 10
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "traffic {totals:?}");
+    }
+    // The totals are the server's, and keep counting.
+    let traffic = io.traffic();
+    assert!(traffic.packets_in >= EMITS && traffic.bytes_out > traffic.packets_out);
 }

@@ -19,6 +19,7 @@ use socketio_protocol::Instant;
 use socketio_protocol::flow::{Backpressure, OutgoingWatch};
 
 use crate::flow::Gate;
+use crate::hooks::TrafficCounters;
 use crate::outbox::{OutboxReceiver, OutboxSender, outbox};
 use crate::probe::{Dir, Probe, Transport};
 
@@ -261,6 +262,7 @@ pub(crate) fn serve<S>(
     end: WriterEnd,
     limits: Backpressure,
     metrics: Probe,
+    traffic: &TrafficCounters,
     mut on_frame: impl FnMut(Frame) -> Option<Arc<Gate>>,
     on_heartbeat_written: impl Fn(),
 ) -> impl std::future::Future<Output = bool>
@@ -294,7 +296,7 @@ where
                     Ok(_) => continue,
                     Err(error) => return read_error(&error),
                 };
-                count_frame(&metrics, Dir::In, &frame);
+                count_frame(&metrics, traffic, Dir::In, &frame);
                 if let Some(gate) = on_frame(frame)
                     && limits.must_pause(probe.bytes(), gate.backlog())
                 {
@@ -319,14 +321,14 @@ where
                 while let Some(out) = batch.pop_front() {
                     let (len, message) = match out {
                         WsOut::Frame(frame) => {
-                            count_frame(&metrics, Dir::Out, &frame);
+                            count_frame(&metrics, traffic, Dir::Out, &frame);
                             (frame.len(), to_message(frame))
                         }
                         // (Counted when the broadcast queued it, once for all recipients.)
                         WsOut::Message(message) => (message.len(), Some(message)),
                         WsOut::Heartbeat(frame) => {
                             heartbeat = true;
-                            count_frame(&metrics, Dir::Out, &frame);
+                            count_frame(&metrics, traffic, Dir::Out, &frame);
                             (frame.len(), to_message(frame))
                         }
                         WsOut::Close => {
@@ -408,13 +410,15 @@ where
     }
 }
 
-/// Counts a frame read or written (nothing without metrics).
+/// Counts a frame read or written (nothing without metrics or traffic counting).
 #[inline]
-fn count_frame(probe: &Probe, dir: Dir, frame: &Frame) {
-    match frame {
-        Frame::Text(text) => probe.frame(dir, Transport::WebSocket, text.as_bytes(), false),
-        Frame::Binary(bytes) => probe.frame(dir, Transport::WebSocket, bytes, true),
-    }
+fn count_frame(probe: &Probe, traffic: &TrafficCounters, dir: Dir, frame: &Frame) {
+    let (bytes, binary) = match frame {
+        Frame::Text(text) => (&text.as_bytes()[..], false),
+        Frame::Binary(bytes) => (&bytes[..], true),
+    };
+    probe.frame(dir, Transport::WebSocket, bytes, binary);
+    traffic.frame(dir, bytes, binary);
 }
 
 /// What a read error means: the peer gone, a violation to answer with a close code, or

@@ -21,6 +21,8 @@
 //! | `allow_request_hook` | (e) the builder's `allow_request` hook |
 //! | `dynamic_ns_matcher` | (f) the matcher closure of `Server::dynamic_ns` |
 //! | `disconnect_handler_sync` / `disconnect_handler_async` / `disconnecting_handler_sync` | (g) `on_disconnect` (sync / async part), `on_disconnecting` |
+//! | `hook_socket_connected` / `hook_room_change` / `hook_transport_event` | (i) the server-wide observers `Server::on_socket_connected` / `on_room_change` / `on_transport_event` |
+//! | `hook_any_incoming` / `hook_any_outgoing` | (i) `Socket::on_any_incoming` / `on_any_outgoing` |
 //! | `runtime_now` / `runtime_spawn` / `runtime_sleep` | a user [`Runtime`]'s `now` / `spawn` / `sleep` (extra) |
 //! | `client_auth_fn_connect` / `client_auth_fn_reconnect` | (h) the client's `auth_fn`, on `connect` / on a reconnection |
 //! | `client_event_handler_sync` / `client_event_handler_async` | (h) a client event handler, sync / async part |
@@ -136,6 +138,11 @@ enum Place {
     DisconnectSync,
     DisconnectAsync,
     DisconnectingSync,
+    HookSocketConnected,
+    HookRoomChange,
+    HookTransportEvent,
+    HookAnyIncoming,
+    HookAnyOutgoing,
     RuntimeNow,
     RuntimeSpawn,
     RuntimeSleep,
@@ -167,6 +174,11 @@ impl Place {
             Place::DisconnectSync => "disconnect_handler_sync",
             Place::DisconnectAsync => "disconnect_handler_async",
             Place::DisconnectingSync => "disconnecting_handler_sync",
+            Place::HookSocketConnected => "hook_socket_connected",
+            Place::HookRoomChange => "hook_room_change",
+            Place::HookTransportEvent => "hook_transport_event",
+            Place::HookAnyIncoming => "hook_any_incoming",
+            Place::HookAnyOutgoing => "hook_any_outgoing",
             Place::RuntimeNow => "runtime_now",
             Place::RuntimeSpawn => "runtime_spawn",
             Place::RuntimeSleep => "runtime_sleep",
@@ -198,6 +210,11 @@ impl Place {
             Place::DisconnectSync => "(g) the synchronous part of a disconnect handler",
             Place::DisconnectAsync => "(g) the async part of a disconnect handler",
             Place::DisconnectingSync => "(g) the synchronous part of a disconnecting handler",
+            Place::HookSocketConnected => "(i) a Server::on_socket_connected listener",
+            Place::HookRoomChange => "(i) a Server::on_room_change listener",
+            Place::HookTransportEvent => "(i) a Server::on_transport_event listener",
+            Place::HookAnyIncoming => "(i) a Socket::on_any_incoming listener",
+            Place::HookAnyOutgoing => "(i) a Socket::on_any_outgoing listener",
             Place::RuntimeNow => "Runtime::now of a user runtime",
             Place::RuntimeSpawn => "Runtime::spawn of a user runtime",
             Place::RuntimeSleep => "Runtime::sleep of a user runtime",
@@ -428,6 +445,31 @@ executor_tests! {
     /// (g) The synchronous part of a disconnecting handler.
     async fn disconnecting_handler_sync(exec: Executor) {
         check(exec, Place::DisconnectingSync).await;
+    }
+
+    /// (i) A `Server::on_socket_connected` listener (the new socket's).
+    async fn hook_socket_connected(exec: Executor) {
+        check(exec, Place::HookSocketConnected).await;
+    }
+
+    /// (i) A `Server::on_room_change` listener (a new socket joins its own room).
+    async fn hook_room_change(exec: Executor) {
+        check(exec, Place::HookRoomChange).await;
+    }
+
+    /// (i) A `Server::on_transport_event` listener (a connection opens).
+    async fn hook_transport_event(exec: Executor) {
+        check(exec, Place::HookTransportEvent).await;
+    }
+
+    /// (i) A `Socket::on_any_incoming` listener.
+    async fn hook_any_incoming(exec: Executor) {
+        check(exec, Place::HookAnyIncoming).await;
+    }
+
+    /// (i) A `Socket::on_any_outgoing` listener (the socket's handler of `poke` emits).
+    async fn hook_any_outgoing(exec: Executor) {
+        check(exec, Place::HookAnyOutgoing).await;
     }
 
     /// `Runtime::now` of a user runtime (the server's clock).
@@ -1534,6 +1576,26 @@ fn build_server(exec: Executor, probe: &Arc<Probe>) -> Server {
         exec.runtime()
     };
     let io = builder.build(runtime);
+    // (i) The server-wide observers; the room and transport ones have no socket of their own.
+    let w = Arc::downgrade(probe);
+    match place {
+        Place::HookSocketConnected => io.on_socket_connected(move |socket| {
+            if let Some(p) = w.upgrade() {
+                p.fire_server_sync(Some(socket.clone()), None);
+            }
+        }),
+        Place::HookRoomChange => io.on_room_change(move |_change| {
+            if let Some(p) = w.upgrade() {
+                p.fire_server_sync(None, None);
+            }
+        }),
+        Place::HookTransportEvent => io.on_transport_event(move |_event| {
+            if let Some(p) = w.upgrade() {
+                p.fire_server_sync(None, None);
+            }
+        }),
+        _ => {}
+    }
 
     io.ns("/", |socket: Socket| async move {
         socket.on(
@@ -1564,10 +1626,31 @@ fn build_server(exec: Executor, probe: &Arc<Probe>) -> Server {
     let weak = Arc::downgrade(probe);
     let nsp = io.ns("/place", move |socket: Socket| {
         let probe = weak.upgrade();
-        if let Some(p) = &probe
-            && p.place == Place::ConnectSync
-        {
-            p.fire_server_sync(Some(socket.clone()), None);
+        if let Some(p) = &probe {
+            let w = Arc::downgrade(p);
+            match p.place {
+                Place::ConnectSync => p.fire_server_sync(Some(socket.clone()), None),
+                Place::HookAnyIncoming => socket.on_any_incoming(move |s, _event, _args| {
+                    if let Some(p) = w.upgrade() {
+                        p.fire_server_sync(Some(s.clone()), None);
+                    }
+                }),
+                Place::HookAnyOutgoing => {
+                    socket.on_any_outgoing(move |s, _event, _args| {
+                        if let Some(p) = w.upgrade() {
+                            p.fire_server_sync(Some(s.clone()), None);
+                        }
+                    });
+                    socket.on("poke", |s: Socket, _: (), ack: Option<AckSender>| {
+                        let _ = s.emit("poked", &());
+                        if let Some(ack) = ack {
+                            let _ = ack.send(&());
+                        }
+                        async {}
+                    });
+                }
+                _ => {}
+            }
         }
         async move {
             let Some(p) = probe else { return };
@@ -1798,13 +1881,19 @@ async fn server_trigger(
         Place::ConnectSync
         | Place::ConnectAsync
         | Place::MiddlewareSync
-        | Place::MiddlewareAsync => {
+        | Place::MiddlewareAsync
+        | Place::HookSocketConnected
+        | Place::HookRoomChange => {
             set_stage("trigger: a client connects to /place");
             let s = trigger.socket("/place");
             ack_everything(&s);
             s.connect();
         }
-        Place::AllowRequest | Place::RuntimeNow | Place::RuntimeSpawn | Place::RuntimeSleep => {
+        Place::AllowRequest
+        | Place::RuntimeNow
+        | Place::RuntimeSpawn
+        | Place::RuntimeSleep
+        | Place::HookTransportEvent => {
             set_stage("trigger: a new client connects to /");
             ack_everything(&trigger.default_socket());
             trigger.connect();
@@ -1813,7 +1902,7 @@ async fn server_trigger(
             set_stage("trigger: a client connects to /dyn-trigger");
             trigger.socket("/dyn-trigger").connect();
         }
-        Place::EventSync | Place::EventAsync => {
+        Place::EventSync | Place::EventAsync | Place::HookAnyIncoming | Place::HookAnyOutgoing => {
             let s = trigger.socket("/place");
             ack_everything(&s);
             s.connect();

@@ -162,9 +162,11 @@ impl<L: Layer> Driver<L> {
             armed: true,
         };
         let probe = self.layer.probe();
-        let v3 = probe.enabled() && is_v3(&parts);
+        let traffic = self.layer.traffic();
+        let v3 = (probe.enabled() || traffic.on()) && is_v3(&parts);
         let feed = |body: Bytes| {
             probe.polling_body(Dir::In, &body, v3);
+            traffic.polling_body(Dir::In, &body, v3);
             if let Some(conn) = &owner {
                 self.drive(conn, |st, cx| {
                     if st.io.has_request(id) {
@@ -187,6 +189,7 @@ impl<L: Layer> Driver<L> {
             Ok(response) => {
                 if method == Method::Get && response.status == 200 {
                     probe.polling_body(Dir::Out, &response.body, v3);
+                    traffic.polling_body(Dir::Out, &response.body, v3);
                 }
                 to_http(response)
             }
@@ -319,6 +322,7 @@ impl<L: Layer> Driver<L> {
                 end,
                 self.limits,
                 self.layer.probe().clone(),
+                self.layer.traffic(),
                 move |frame| {
                     let conn = frames_owner.as_ref()?;
                     self.drive_then(

@@ -100,6 +100,11 @@ pub(crate) trait Layer: Send + Sync + Sized + 'static {
         &crate::probe::NO_PROBE
     }
 
+    /// The server's traffic counters (none counting by default).
+    fn traffic(&self) -> &crate::hooks::TrafficCounters {
+        &crate::hooks::NO_TRAFFIC
+    }
+
     /// The layer's own deadlines, due at `now` (server-wide, such as broadcasts with acks);
     /// called by the timer task without any lock.
     fn on_timer(driver: &Driver<Self>, now: Instant) {

@@ -502,6 +502,35 @@ impl Server {
         self.0.hooks.transports.add(Arc::new(listener));
     }
 
+    /// The Engine.IO packets and bytes this node read and wrote (see
+    /// [`Traffic`](crate::hooks::Traffic) for what counts), since the first call: counting
+    /// is off until something asks (a path that counts then pays one relaxed load per frame
+    /// or polling body), so the first call starts it and returns zeros. Call it again for the
+    /// totals; the difference of two calls is the traffic between them. A broadcast's frame
+    /// written straight to many WebSockets is counted once for all of them.
+    ///
+    /// ```no_run
+    /// # fn io() -> socketio::Server { unimplemented!() }
+    /// let io = io();
+    /// let before = io.traffic(); // starts counting
+    /// // … later, e.g. every few seconds:
+    /// let now = io.traffic();
+    /// println!(
+    ///     "{} packets in, {} out, {} bytes in, {} out",
+    ///     now.packets_in - before.packets_in,
+    ///     now.packets_out - before.packets_out,
+    ///     now.bytes_in - before.bytes_in,
+    ///     now.bytes_out - before.bytes_out,
+    /// );
+    /// ```
+    pub fn traffic(&self) -> crate::hooks::Traffic {
+        let counters = &self.0.hooks.traffic;
+        if !counters.on() {
+            counters.enable();
+        }
+        counters.totals()
+    }
+
     /// How many Engine.IO connections (clients) this node has (the reference's
     /// `engine.clientsCount`).
     pub fn clients_count(&self) -> usize {

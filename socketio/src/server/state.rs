@@ -303,6 +303,10 @@ impl Layer for SioLayer {
         &self.probe
     }
 
+    fn traffic(&self) -> &crate::hooks::TrafficCounters {
+        &self.hooks.traffic
+    }
+
     fn on_timer(driver: &Inner, now: Instant) {
         let due: Vec<(String, u64)> = {
             let mut broadcasts = lock(&driver.broadcasts);
@@ -673,6 +677,9 @@ impl Inner {
             };
             self.probe
                 .frames(Dir::Out, Transport::WebSocket, bytes, binary, direct.count);
+            self.hooks
+                .traffic
+                .frames(Dir::Out, bytes, binary, direct.count);
         }
         reached
     }
