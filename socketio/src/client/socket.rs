@@ -465,46 +465,25 @@ impl ClientSocket {
     pub fn wait_connected(
         &self,
     ) -> impl Future<Output = Result<(), ConnectFailed>> + Send + 'static {
-        let rx = {
-            let mut st = lock(&self.client.0.state);
-            let connected = st
-                .socket_id(&self.inner.nsp)
-                .is_some_and(|id| st.manager.is_connected(id));
-            let joining = st
-                .socket_id(&self.inner.nsp)
-                .is_some_and(|id| st.manager.is_active(id));
-            let refused = st
-                .entry_by_nsp(&self.inner.nsp)
-                .is_some_and(|entry| entry.last_failure.is_some());
-            if connected {
-                None
-            } else if !joining && !refused {
-                let (tx, rx) = oneshot::channel();
-                let _ = tx.send(Err(ConnectFailed {
-                    message: format!("namespace {} is not being joined", self.inner.nsp),
+        // Registered now, so that a refusal coming after this call is the one reported; a
+        // namespace not being joined yet is looked at again when first polled (a caller may
+        // make the waiter first, then call `connect`).
+        let now = self.register_waiter();
+        let socket = self.clone();
+        async move {
+            let registered = match now {
+                Waiter::NotJoining => socket.register_waiter(),
+                other => other,
+            };
+            match registered {
+                Waiter::Connected => Ok(()),
+                Waiter::NotJoining => Err(ConnectFailed {
+                    message: format!("namespace {} is not being joined", socket.inner.nsp),
                     data: None,
                     kind: ConnectFailedKind::NotConnecting,
                     detail: None,
-                }));
-                Some(rx)
-            } else {
-                let (tx, rx) = oneshot::channel();
-                if let Some(entry) = st.entry_by_nsp(&self.inner.nsp) {
-                    match entry.last_failure.clone() {
-                        // The latest attempt was already refused: answer at once.
-                        Some(failure) => {
-                            let _ = tx.send(Err(failure));
-                        }
-                        None => entry.waiters.push(tx),
-                    }
-                }
-                Some(rx)
-            }
-        };
-        async move {
-            match rx {
-                None => Ok(()),
-                Some(rx) => rx.await.unwrap_or_else(|_| {
+                }),
+                Waiter::Waiting(rx) => rx.await.unwrap_or_else(|_| {
                     Err(ConnectFailed {
                         message: "client closed".to_owned(),
                         data: None,
@@ -514,6 +493,29 @@ impl ClientSocket {
                 }),
             }
         }
+    }
+
+    /// [`wait_connected`](Self::wait_connected)'s registration, under the client's lock.
+    fn register_waiter(&self) -> Waiter {
+        let mut st = lock(&self.client.0.state);
+        let id = st.socket_id(&self.inner.nsp);
+        if id.is_some_and(|id| st.manager.is_connected(id)) {
+            return Waiter::Connected;
+        }
+        let joining = id.is_some_and(|id| st.manager.is_active(id));
+        let (tx, rx) = oneshot::channel();
+        // (With no entry the client is gone: `tx` is dropped, the waiter ends as closed.)
+        if let Some(entry) = st.entry_by_nsp(&self.inner.nsp) {
+            match entry.last_failure.clone() {
+                // The latest attempt was already refused: answer at once.
+                Some(failure) => {
+                    let _ = tx.send(Err(failure));
+                }
+                None if joining => entry.waiters.push(tx),
+                None => return Waiter::NotJoining,
+            }
+        }
+        Waiter::Waiting(rx)
     }
 
     /// Handles event `event` with typed arguments `T` (a tuple for several, `()` for none,
@@ -820,7 +822,7 @@ impl AckSender {
     /// ```no_run
     /// # fn ack() -> socketio::client::AckSender { unimplemented!() }
     /// use socketio::Value;
-    /// ack().send_args(vec![Value::from("ok"), Value::from(1)]).unwrap();
+    /// ack().send_args(vec![Value::from("ok"), Value::from(1u64)]).unwrap();
     /// ```
     pub fn send_args(self, args: Vec<Value>) -> Result<(), EmitError> {
         let nsp = self.socket.inner.nsp.clone();
@@ -916,4 +918,12 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for AckRequest<R> {
             from_args(args).map_err(AckError::Decode)
         })
     }
+}
+
+/// Where [`ClientSocket::wait_connected`] stands.
+enum Waiter {
+    Connected,
+    /// Neither connected nor being joined.
+    NotJoining,
+    Waiting(oneshot::Receiver<Result<(), ConnectFailed>>),
 }
