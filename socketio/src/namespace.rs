@@ -224,8 +224,8 @@ impl Namespace {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().of("/chat").to("lobby").emit("news", "hi").ok();
     /// ```
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.operator().to(room)
+    pub fn to(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.operator().to(rooms)
     }
 
     /// Operator: every socket of this namespace but those in `room`.
@@ -234,8 +234,8 @@ impl Namespace {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().of("/chat").except("muted").emit("news", "hi").ok();
     /// ```
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.operator().except(room)
+    pub fn except(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.operator().except(rooms)
     }
 
     /// Operator: this server's sockets of the namespace only (a cluster adapter does not

@@ -1,5 +1,6 @@
 //! Broadcast operators: select sockets by room, then emit or act on them.
 
+use crate::Rooms;
 use crate::probe::{AckKind, AdapterRequest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,14 +71,17 @@ impl BroadcastOperator {
         self
     }
 
-    /// Targets the sockets in `room` too (the union of all `to` rooms; everyone when none).
+    /// Targets the sockets in `rooms` too (one room or several: see [`Rooms`]; the union of
+    /// all `to` rooms; everyone when none).
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().to("a").to("b").emit("e", &1).ok();
     /// ```
-    pub fn to(mut self, room: impl Into<String>) -> Self {
-        self.opts.rooms.insert(Str::from(room.into()));
+    pub fn to(mut self, rooms: impl Rooms) -> Self {
+        rooms.each_room(&mut |room| {
+            self.opts.rooms.insert(room);
+        });
         self
     }
 
@@ -87,18 +91,20 @@ impl BroadcastOperator {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().to("a").within("b").emit("e", &1).ok();
     /// ```
-    pub fn within(self, room: impl Into<String>) -> Self {
-        self.to(room)
+    pub fn within(self, rooms: impl Rooms) -> Self {
+        self.to(rooms)
     }
 
-    /// Leaves out the sockets in `room`.
+    /// Leaves out the sockets in `rooms` (one room or several: see [`Rooms`]).
     ///
     /// ```no_run
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().except("muted").emit("e", &1).ok();
     /// ```
-    pub fn except(mut self, room: impl Into<String>) -> Self {
-        self.opts.except.insert(Str::from(room.into()));
+    pub fn except(mut self, rooms: impl Rooms) -> Self {
+        rooms.each_room(&mut |room| {
+            self.opts.except.insert(room);
+        });
         self
     }
 

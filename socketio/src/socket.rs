@@ -436,27 +436,28 @@ impl Socket {
         }
     }
 
-    /// Joins `room` (a room is created on first join).
+    /// Joins `rooms` (one room or several: see [`Rooms`](crate::Rooms); a room is created on
+    /// first join).
     ///
     /// ```no_run
     /// # fn socket() -> socketio::Socket { unimplemented!() }
     /// socket().join("lobby");
     /// ```
-    pub fn join(&self, room: impl Into<String>) {
-        self.0.server.join(self, vec![Str::from(room.into())]);
+    pub fn join(&self, rooms: impl crate::Rooms) {
+        self.0
+            .server
+            .join(self, crate::room_names::room_list(rooms));
     }
 
-    /// Leaves `room`.
+    /// Leaves `rooms` (one room or several: see [`Rooms`](crate::Rooms)).
     ///
     /// ```no_run
     /// # fn socket() -> socketio::Socket { unimplemented!() }
     /// socket().leave("lobby");
     /// ```
-    pub fn leave(&self, room: &str) {
-        self.0
-            .server
-            .adapter(&self.0.nsp)
-            .del(&self.0.id, &Str::from(room.to_owned()));
+    pub fn leave(&self, rooms: impl crate::Rooms) {
+        let adapter = self.0.server.adapter(&self.0.nsp);
+        rooms.each_room(&mut |room| adapter.del(&self.0.id, &room));
     }
 
     /// The rooms of the socket, its own id room included (after it left: the rooms it was in).
@@ -488,8 +489,8 @@ impl Socket {
     /// # fn socket() -> socketio::Socket { unimplemented!() }
     /// socket().to("lobby").emit("news", "hi").ok();
     /// ```
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    pub fn to(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// An operator targeting every socket of the namespace but those in `room` and this one.
@@ -498,8 +499,8 @@ impl Socket {
     /// # fn socket() -> socketio::Socket { unimplemented!() }
     /// socket().except("muted").emit("news", "hi").ok();
     /// ```
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().except(room)
+    pub fn except(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
     }
 
     /// An operator targeting every other socket of the namespace (`socket.broadcast`).

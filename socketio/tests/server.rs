@@ -1055,3 +1055,47 @@ fn drain_refuses_new_work_and_spreads_the_disconnections() {
         assert_eq!(refused("/socket.io/?EIO=4&transport=polling").await.0, 503);
     });
 }
+
+/// `join`, `leave`, `to` and `except` take one room of any string type or several at once.
+#[test]
+fn rooms_are_given_one_or_several_of_any_string_type() {
+    let (io, rt) = build(Server::builder());
+    let sockets = Arc::new(Mutex::new(Vec::new()));
+    let seen = sockets.clone();
+    io.ns("/", move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(socket);
+        }
+    });
+    block_on(async {
+        let (a, _) = connect(&io, &rt, "/", "").await;
+        let (b, _) = connect(&io, &rt, "/", "").await;
+        sleep(50).await;
+        let (sa, sb) = {
+            let list = sockets.lock().unwrap();
+            (list[0].clone(), list[1].clone())
+        };
+        let news = String::from("news");
+        sa.join(["news", "sports"]);
+        sb.join(&news);
+        sb.join(vec![String::from("weather")]);
+        let mut rooms = sa.rooms();
+        rooms.sort();
+        assert_eq!(rooms.len(), 3, "{rooms:?}");
+        assert!(rooms.contains(&"sports".to_owned()) && rooms.contains(&news));
+        // The union of several rooms, less several.
+        assert_eq!(io.to(["sports", "weather"]).emit("e", &1).unwrap(), 2);
+        assert_eq!(
+            io.to(&news)
+                .except(vec![sa.id().to_owned(), "nobody".to_owned()])
+                .emit("e", &2)
+                .unwrap(),
+            1
+        );
+        sa.leave(["news", "sports"]);
+        assert_eq!(sa.rooms().len(), 1);
+        assert_eq!(io.to(news.as_str()).emit("e", &3).unwrap(), 1);
+        drop((a, b));
+    });
+}

@@ -191,11 +191,11 @@ async fn leave_room(socket: &Socket) {
     let Some(me) = Member::of(socket) else { return };
     socket.leave(&me.room);
     let io = socket.server();
-    io.to(me.room.as_str())
+    io.to(&me.room)
         .emit("system", &json!({"text": format!("{} left", me.nick)}))
         .ok();
     let members = members(&io, &me.room).await;
-    io.to(me.room.as_str()).emit("members", &members).ok();
+    io.to(&me.room).emit("members", &members).ok();
 }
 
 fn on_connect(socket: Socket, next_id: Arc<AtomicU64>) {
@@ -216,11 +216,11 @@ fn on_connect(socket: Socket, next_id: Arc<AtomicU64>) {
             socket.set_data(&json!({"nick": nick, "room": room})).ok();
             socket.join(room.clone());
             socket
-                .to(room.as_str())
+                .to(&room)
                 .emit("system", &json!({"text": format!("{nick} joined")}))
                 .ok();
             let members = members(&socket.server(), &room).await;
-            socket.to(room.as_str()).emit("members", &members).ok();
+            socket.to(&room).emit("members", &members).ok();
             if let Some(ack) = ack {
                 ack.send(&json!({"room": room, "members": members})).ok();
             }
@@ -241,7 +241,7 @@ fn on_connect(socket: Socket, next_id: Arc<AtomicU64>) {
                 let id = next_id.fetch_add(1, Ordering::Relaxed).to_string();
                 let ts = now_ms();
                 let message = json!({"id": id, "nick": me.nick, "text": text, "ts": ts});
-                socket.to(me.room.as_str()).emit("message", &message).ok();
+                socket.to(&me.room).emit("message", &message).ok();
                 if let Some(ack) = ack {
                     ack.send(&json!({"id": id, "ts": ts})).ok();
                 }
@@ -253,7 +253,7 @@ fn on_connect(socket: Socket, next_id: Arc<AtomicU64>) {
         |socket: Socket, typing: bool, _: Option<AckSender>| async move {
             if let Some(me) = Member::of(&socket) {
                 socket
-                    .to(me.room.as_str())
+                    .to(&me.room)
                     .emit("typing", &json!({"nick": me.nick, "typing": typing}))
                     .ok();
             }

@@ -180,8 +180,8 @@ impl Server {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().to("lobby").emit("news", "hi").ok();
     /// ```
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.root().to(room)
+    pub fn to(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.root().to(rooms)
     }
 
     /// Operator on `/`: leave out the sockets in `room`.
@@ -190,8 +190,8 @@ impl Server {
     /// # fn io() -> socketio::Server { unimplemented!() }
     /// io().except("muted").emit("news", "hi").ok();
     /// ```
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.root().except(room)
+    pub fn except(&self, rooms: impl crate::Rooms) -> BroadcastOperator {
+        self.root().except(rooms)
     }
 
     /// Operator on `/`: this server's sockets only (a cluster adapter does not publish it to
