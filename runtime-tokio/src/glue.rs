@@ -142,10 +142,8 @@ impl<E: Endpoint> HttpServer<E> {
         request: &Request<B>,
     ) -> Option<Response<Full<Bytes>>> {
         #[cfg(feature = "metrics")]
-        if let Some((path, metrics)) = &self.inner.metrics
-            && request.uri().path() == path
-        {
-            return Some(metrics.respond(request.method()));
+        if let Some((path, metrics)) = &self.inner.metrics {
+            return metrics.answer(path, request);
         }
         let _ = request;
         None

@@ -259,6 +259,24 @@ impl Metrics {
         }
     }
 
+    /// The answer to `request` if it is a scrape of `path` (the HTTP glue of the runtime
+    /// crates serves the endpoint through this), else `None`.
+    ///
+    /// ```
+    /// let metrics = socketio::metrics::Metrics::new();
+    /// let scrape = http::Request::get("/metrics").body(()).unwrap();
+    /// assert_eq!(metrics.answer("/metrics", &scrape).map(|r| r.status()), Some(http::StatusCode::OK));
+    /// let other = http::Request::get("/socket.io/").body(()).unwrap();
+    /// assert!(metrics.answer("/metrics", &other).is_none());
+    /// ```
+    pub fn answer<B>(
+        &self,
+        path: &str,
+        request: &http::Request<B>,
+    ) -> Option<http::Response<Full<Bytes>>> {
+        (request.uri().path() == path).then(|| self.respond(request.method()))
+    }
+
     /// The probe of an Engine.IO-only server (not read by the gauges).
     pub(crate) fn engine_probe(&self) -> Probe {
         Probe {
